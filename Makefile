@@ -1,0 +1,34 @@
+# The two entry points of the README. Each installs what it needs first, so both work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: synth synth-all test test-fast bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+## Synthesize the default environment into dist/default.k8s.yaml
+synth: $(BIN)/.installed
+	$(BIN)/python app.py default
+
+## Synthesize every environment in config/ into dist/
+synth-all: $(BIN)/.installed
+	$(BIN)/python app.py
+
+## The whole test suite: contracts, snapshots, schemas, security and runtime tests
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+## Everything but the runtime tests (no servers started)
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not runtime"
+
+## Synthesis timings (medians), as quoted in the README
+bench: $(BIN)/.installed
+	$(BIN)/python bench/synth_bench.py
+
+clean:
+	rm -rf $(VENV) dist .pytest_cache

@@ -1,0 +1,46 @@
+"""Synthesize MLflow environments (``config/<env>.yaml``) into Kubernetes YAML (``dist/<env>.k8s.yaml``).
+
+    python app.py                 # every environment in config/
+    python app.py default prod    # only these (others already in dist/ are kept)
+    MLFLOW_ENVS=prod python app.py
+
+A config error prints what to fix and exits 2; dist/ is then left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# jsii prints a banner about the Node release on every start; the output is meant to stay clean.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+ROOT = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
+
+from mlflow_constructs.config import ConfigError  # noqa: E402
+from mlflow_constructs.synth import synthesize  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("envs", nargs="*", help="environment names (file names in config/ without .yaml)")
+    parser.add_argument("--config-dir", type=Path, default=ROOT / "config")
+    parser.add_argument("--outdir", type=Path, default=Path(os.environ.get("CDK8S_OUTDIR", ROOT / "dist")))
+    args = parser.parse_args(argv)
+    names = args.envs or [n for n in os.environ.get("MLFLOW_ENVS", "").split(",") if n.strip()]
+    try:
+        written = synthesize(args.config_dir, args.outdir, [n.strip() for n in names] or None)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {os.path.relpath(path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""PostgreSQL behind the tracking and model-registry stores: bundled, CloudNativePG or external.
+
+Whatever the type, the result is a :class:`DatabaseAccess`: the env vars that give the MLflow process
+its store URIs (from Secrets, never in args) and the labels of the database pods for NetworkPolicies.
+Bundled and CloudNativePG URIs carry no password: libpq reads it from ``PGPASSWORD``, so a password
+with any character works and the URI itself is not secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs import Construct
+
+from mlflow_constructs.config import Environment
+from mlflow_constructs.credentials import Credentials
+from mlflow_constructs.naming import Naming
+from mlflow_constructs.objects import k8s_object
+from mlflow_constructs.security import (
+    CONTAINER_SECURITY_CONTEXT,
+    empty_dir,
+    exec_probe,
+    literal_env,
+    pod_security_context,
+    resources,
+    secret_env,
+)
+
+POSTGRES_PORT = 5432
+POSTGRES_UID = 999  # the postgres user of the official Debian-based image
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """How a pod reaches the tracking database."""
+
+    env: list[dict[str, Any]]
+    pod_selector: dict[str, str] | None = None
+    prerequisites: list[str] = field(default_factory=list)
+
+
+def _store_env(uri: str) -> list[dict[str, Any]]:
+    return literal_env({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": uri})
+
+
+def psycopg2_uri(*, user: str, host: str, database: str) -> str:
+    return f"postgresql+psycopg2://{user}@{host}:{POSTGRES_PORT}/{database}"
+
+
+class BundledPostgres(Construct):
+    """A single-instance PostgreSQL StatefulSet with a PVC, for self-contained environments."""
+
+    def __init__(self, scope: Construct, id: str, *, env: Environment, naming: Naming, credentials: Credentials) -> None:
+        super().__init__(scope, id)
+        cfg = env.database.bundled
+        self.service_name = naming.name("postgresql")
+        self.selector = naming.selector("postgresql")
+        labels = naming.labels("postgresql")
+        password = credentials.ref("postgres_password")
+        databases = [env.database.name, f"{env.database.name}_auth"]
+        init_sql = "".join(f'CREATE DATABASE "{db}" OWNER "{cfg.user}";\n' for db in databases[1:])
+        init = k8s_object(
+            self,
+            "init",
+            api_version="v1",
+            kind="ConfigMap",
+            name=naming.name("postgresql-init"),
+            labels=labels,
+            data={"10-databases.sql": init_sql},
+        )
+        k8s_object(
+            self,
+            "service",
+            api_version="v1",
+            kind="Service",
+            name=self.service_name,
+            labels=labels,
+            spec={
+                "clusterIP": "None",
+                "selector": self.selector,
+                "ports": [{"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres"}],
+            },
+        )
+        ready = ["pg_isready", "-h", "127.0.0.1", "-U", cfg.user, "-d", env.database.name]
+        container = {
+            "name": "postgresql",
+            "image": cfg.image.ref,
+            "imagePullPolicy": cfg.image.pull_policy,
+            "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
+            "env": [
+                *literal_env(
+                    {
+                        "POSTGRES_USER": cfg.user,
+                        "POSTGRES_DB": env.database.name,
+                        "PGDATA": "/var/lib/postgresql/data/pgdata",
+                    }
+                ),
+                secret_env("POSTGRES_PASSWORD", password),
+            ],
+            "resources": resources(cfg.resources),
+            "securityContext": {**CONTAINER_SECURITY_CONTEXT, "runAsUser": POSTGRES_UID},
+            "startupProbe": exec_probe(ready, period=5, failures=60),
+            "livenessProbe": exec_probe(ready, period=20, failures=3),
+            "readinessProbe": exec_probe(ready, period=10, failures=3),
+            "volumeMounts": [
+                {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                {"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True},
+                {"name": "run", "mountPath": "/var/run/postgresql"},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+        claim: dict[str, Any] = {
+            "metadata": {"name": "data", "labels": labels},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": cfg.storage_size}},
+            },
+        }
+        if cfg.storage_class:
+            claim["spec"]["storageClassName"] = cfg.storage_class
+        k8s_object(
+            self,
+            "statefulset",
+            api_version="apps/v1",
+            kind="StatefulSet",
+            name=self.service_name,
+            labels=labels,
+            spec={
+                "serviceName": self.service_name,
+                "replicas": 1,
+                "selector": {"matchLabels": self.selector},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security_context(POSTGRES_UID),
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "init", "configMap": {"name": init.name}},
+                            empty_dir("run", "16Mi"),
+                            empty_dir("tmp", "256Mi"),
+                        ],
+                    },
+                },
+                "volumeClaimTemplates": [claim],
+            },
+        )
+        uri = psycopg2_uri(user=cfg.user, host=self.service_name, database=env.database.name)
+        self.access = DatabaseAccess(
+            env=[secret_env("PGPASSWORD", password), *_store_env(uri)],
+            pod_selector=self.selector,
+        )
+
+
+class ExternalDatabase(Construct):
+    """A database run elsewhere; its URI comes from a key of the environment's Secret."""
+
+    def __init__(self, scope: Construct, id: str, *, credentials: Credentials) -> None:
+        super().__init__(scope, id)
+        uri = credentials.ref("database_uri")
+        self.access = DatabaseAccess(
+            env=[secret_env("MLFLOW_BACKEND_STORE_URI", uri), secret_env("MLFLOW_REGISTRY_STORE_URI", uri)]
+        )
+
+
+def build_database(scope: Construct, *, env: Environment, naming: Naming, credentials: Credentials) -> DatabaseAccess:
+    """The database selected by ``database.type``."""
+    if env.database.type == "bundled":
+        return BundledPostgres(scope, "database", env=env, naming=naming, credentials=credentials).access
+    if env.database.type == "cloudnativepg":
+        from mlflow_constructs.cloudnativepg import CloudNativePgDatabase  # noqa: PLC0415  (CRD bindings load slowly)
+
+        return CloudNativePgDatabase(scope, "database", env=env, naming=naming).access
+    return ExternalDatabase(scope, "database", credentials=credentials).access

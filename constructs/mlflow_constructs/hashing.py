@@ -1,0 +1,12 @@
+"""Stable short hashes of rendered content (checksum annotations, immutable Job names)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def digest(value: Any, length: int = 64) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

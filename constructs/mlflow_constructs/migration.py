@@ -1,0 +1,86 @@
+"""Schema migrations (``mlflow db upgrade``) as a Job that runs before the server rolls out.
+
+The Job's name carries a hash of what it runs, so a new image or database makes a new Job (Jobs are
+immutable) and ``kubectl apply`` never fails on an old one. Argo CD runs it as a Sync hook between the
+database (wave 0) and the Deployment (wave 2); with plain ``kubectl apply`` the server's own
+wait-for-database init container and restart loop cover the same ordering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from mlflow_constructs.config import Environment
+from mlflow_constructs.database import DatabaseAccess
+from mlflow_constructs.hashing import digest
+from mlflow_constructs.naming import Naming
+from mlflow_constructs.objects import k8s_object
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, pod_security_context, resources
+from mlflow_constructs.waiting import wait_for_database
+
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+
+# `mlflow db upgrade <uri>` run in-process, so the URI never becomes a process argument.
+UPGRADE_TRACKING = """\
+import os
+from mlflow.db import upgrade
+upgrade.main(args=[os.environ["MLFLOW_BACKEND_STORE_URI"]], prog_name="mlflow db upgrade")
+"""
+
+
+class MigrationJob(Construct):
+    """Runs the tracking-store migration (plus any the auth mode adds) once per change."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        env: Environment,
+        naming: Naming,
+        database: DatabaseAccess,
+        extra_containers: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        image = env.server.image
+        self.selector = naming.selector("mlflow-migrate")
+        labels = naming.labels("mlflow-migrate")
+        upgrade = {
+            "name": "upgrade-tracking-db",
+            "image": image.ref,
+            "imagePullPolicy": image.pull_policy,
+            "command": ["python", "-c", UPGRADE_TRACKING],
+            "env": database.env,
+            "resources": resources(env.server.resources),
+            "securityContext": CONTAINER_SECURITY_CONTEXT,
+            "volumeMounts": [TMP_MOUNT],
+        }
+        steps = [wait_for_database(image=image, env=database.env, tmp_mount=TMP_MOUNT), upgrade, *(extra_containers or [])]
+        *init, last = steps
+        template = {
+            "metadata": {"labels": labels},
+            "spec": {
+                "restartPolicy": "OnFailure",
+                "automountServiceAccountToken": False,
+                "securityContext": pod_security_context(),
+                "initContainers": init,
+                "containers": [last],
+                "volumes": [empty_dir("tmp", "256Mi")],
+            },
+        }
+        self.job = k8s_object(
+            self,
+            "job",
+            api_version="batch/v1",
+            kind="Job",
+            name=naming.name(f"migrate-{digest(template, 8)}"),
+            labels=labels,
+            annotations={
+                "argocd.argoproj.io/hook": "Sync",
+                "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+                "argocd.argoproj.io/sync-wave": "1",
+            },
+            spec={"backoffLimit": 6, "template": template},
+        )

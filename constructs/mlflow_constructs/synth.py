@@ -1,0 +1,75 @@
+"""Synthesis of environments into ``dist/``: validate everything first, write atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from cdk8s import App, YamlOutputType
+
+from mlflow_constructs.chart import MlflowChart
+from mlflow_constructs.config import ConfigError, Environment, load_environment
+from mlflow_constructs.types import _DNS_LABEL
+
+OUTPUT_SUFFIX = ".k8s.yaml"
+
+
+def discover(config_dir: Path) -> dict[str, Path]:
+    """Environment name -> file, for every ``<env>.yaml`` in ``config_dir``."""
+    found = {path.name.removesuffix(".yaml"): path for path in sorted(config_dir.glob("*.yaml"))}
+    for name, path in found.items():
+        if not _DNS_LABEL.match(name):
+            raise ConfigError(
+                f"{path}: environment names come from file names and must be DNS labels "
+                "(lowercase letters, digits and '-'); rename the file"
+            )
+    return found
+
+
+def load(config_dir: Path, names: list[str] | None = None) -> dict[str, Environment]:
+    """Validate the selected environments (all when ``names`` is empty); fail before writing anything."""
+    available = discover(config_dir)
+    if not available:
+        raise ConfigError(f"{config_dir}: no environment files (*.yaml) found")
+    selected = names or list(available)
+    unknown = [name for name in selected if name not in available]
+    if unknown:
+        raise ConfigError(
+            f"unknown environment(s) {', '.join(unknown)}: no such file in {config_dir}/; "
+            f"available: {', '.join(available)}"
+        )
+    return {name: load_environment(available[name]) for name in selected}
+
+
+def build_app(envs: dict[str, Environment], outdir: Path) -> App:
+    """A cdk8s App with one chart per environment, writing ``<env>.k8s.yaml`` files to ``outdir``."""
+    app = App(outdir=str(outdir), yaml_output_type=YamlOutputType.FILE_PER_CHART, output_file_extension=OUTPUT_SUFFIX)
+    for name, env in envs.items():
+        MlflowChart(app, name, env=env)
+    return app
+
+
+def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -> list[Path]:
+    """Write the selected environments to ``outdir``; on any error ``outdir`` is left as it was.
+
+    With a subset selected, the other environments' files already in ``outdir`` are kept.
+    """
+    envs = load(config_dir, names)
+    outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}-", dir=outdir.parent))
+    try:
+        if names and outdir.is_dir():
+            shutil.copytree(outdir, staging, dirs_exist_ok=True)
+        build_app(envs, staging).synth()
+        previous = staging.with_name(staging.name + ".old")
+        if outdir.exists():
+            os.rename(outdir, previous)
+        os.rename(staging, outdir)
+        shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [outdir / f"{name}{OUTPUT_SUFFIX}" for name in envs]

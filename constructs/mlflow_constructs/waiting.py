@@ -1,0 +1,41 @@
+"""An init container that waits until the tracking database accepts connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlflow_constructs.config import Image
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT
+
+# Runs with the MLflow image's own Python and SQLAlchemy; the URI comes from the environment.
+WAIT_FOR_DATABASE = """\
+import os, sys, time
+import sqlalchemy
+engine = sqlalchemy.create_engine(os.environ["MLFLOW_BACKEND_STORE_URI"], pool_pre_ping=True)
+deadline = time.monotonic() + float(os.environ.get("WAIT_TIMEOUT_SECONDS", "600"))
+while True:
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+        print("database is reachable")
+        sys.exit(0)
+    except Exception as exc:
+        if time.monotonic() > deadline:
+            print(f"database still unreachable: {type(exc).__name__}", file=sys.stderr)
+            sys.exit(1)
+        print(f"waiting for the database ({type(exc).__name__})")
+        time.sleep(2)
+"""
+
+
+def wait_for_database(*, image: Image, env: list[dict[str, Any]], tmp_mount: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": "wait-for-database",
+        "image": image.ref,
+        "imagePullPolicy": image.pull_policy,
+        "command": ["python", "-c", WAIT_FOR_DATABASE],
+        "env": env,
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+        "securityContext": CONTAINER_SECURITY_CONTEXT,
+        "volumeMounts": [tmp_mount],
+    }

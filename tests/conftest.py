@@ -1,0 +1,41 @@
+"""Shared fixtures: every shipped environment synthesized once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
+
+from mlflow_constructs.synth import OUTPUT_SUFFIX, discover, synthesize  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config"
+SHARED = REPO.parent / "shared"
+
+
+def shipped_environments() -> list[str]:
+    return list(discover(CONFIG))
+
+
+@pytest.fixture(scope="session")
+def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh ``dist/`` holding every shipped environment, written by the real synthesis path."""
+    outdir = tmp_path_factory.mktemp("synth") / "dist"
+    synthesize(CONFIG, outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def synthesized_text(dist_dir: Path) -> dict[str, str]:
+    """Environment name -> the exact text of ``dist/<env>.k8s.yaml``."""
+    return {name: (dist_dir / f"{name}{OUTPUT_SUFFIX}").read_text() for name in shipped_environments()}
+
+
+@pytest.fixture(scope="session")
+def synthesized(synthesized_text: dict[str, str]) -> dict[str, list[dict]]:
+    """Environment name -> its manifests, in output order."""
+    return {name: [doc for doc in yaml.safe_load_all(text) if doc] for name, text in synthesized_text.items()}

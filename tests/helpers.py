@@ -1,0 +1,40 @@
+"""Tiny helpers for contract tests: synthesize one config in memory and find objects in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from mlflow_constructs.config import parse_environment
+from mlflow_constructs.synth import build_app
+
+
+def synth(config: dict[str, Any], tmp_path) -> list[dict[str, Any]]:
+    """Manifests for one environment given as a dict (as it would be read from config/<env>.yaml)."""
+    env = parse_environment(config, source="test.yaml")
+    text = build_app({"test": env}, tmp_path).synth_yaml()
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matches = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def find_all(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+def container(pod_owner: dict[str, Any], name: str) -> dict[str, Any]:
+    spec = pod_owner["spec"]["template"]["spec"]
+    for c in [*spec.get("initContainers", []), *spec["containers"]]:
+        if c["name"] == name:
+            return c
+    raise AssertionError(f"no container {name}")
+
+
+def env_of(c: dict[str, Any]) -> dict[str, Any]:
+    """Env var name -> literal value, or the valueFrom body."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}

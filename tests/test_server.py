@@ -1,0 +1,136 @@
+"""Contracts of the MLflow server Deployment, Service and their wiring."""
+
+from __future__ import annotations
+
+from helpers import container, env_of, find, find_all, synth
+
+S3_IRSA = {
+    "database": {"type": "external"},
+    "artifacts": {"type": "s3", "s3": {"bucket": "b", "credentials": "irsa"}},
+    "server": {"service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}},
+}
+
+
+def test_server_runs_mlflow_server_with_explicit_command(tmp_path):
+    """The image's entrypoint must not decide what runs: command and args are explicit."""
+    server = container(find(synth({}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    assert server["command"] == ["mlflow", "server"]
+    args = server["args"]
+    assert args[:6] == ["--host", "0.0.0.0", "--port", "5000", "--workers", "1"]
+
+
+def test_store_uris_come_from_env_never_args(tmp_path):
+    """Store URIs may carry passwords: they reach the process through env from Secrets."""
+    server = container(find(synth({"database": {"type": "external"}}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    env = env_of(server)
+    assert env["MLFLOW_BACKEND_STORE_URI"] == {"secretKeyRef": {"name": "mlflow-credentials", "key": "database-uri"}}
+    assert env["MLFLOW_REGISTRY_STORE_URI"] == env["MLFLOW_BACKEND_STORE_URI"]
+    assert not any("backend-store-uri" in a or "://" in a and "@" in a for a in server["args"])
+
+
+def test_bundled_database_password_reaches_libpq_not_the_uri(tmp_path):
+    """The bundled URI names no password; libpq reads PGPASSWORD, so any character works."""
+    server = container(find(synth({}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    env = env_of(server)
+    assert env["MLFLOW_BACKEND_STORE_URI"] == "postgresql+psycopg2://mlflow@mlflow-postgresql:5432/mlflow"
+    assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "mlflow-credentials", "key": "postgres-password"}}
+
+
+def test_proxied_artifacts_flags(tmp_path):
+    server = container(find(synth({}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    args = server["args"]
+    assert "--serve-artifacts" in args
+    assert args[args.index("--artifacts-destination") + 1] == "s3://mlflow"
+    assert args[args.index("--default-artifact-root") + 1] == "mlflow-artifacts:/"
+
+
+def test_unproxied_artifacts_point_clients_at_the_store(tmp_path):
+    config = {**S3_IRSA, "artifacts": {**S3_IRSA["artifacts"], "proxied": False}}
+    args = container(find(synth(config, tmp_path), "Deployment", "mlflow"), "mlflow")["args"]
+    assert "--no-serve-artifacts" in args
+    assert args[args.index("--default-artifact-root") + 1] == "s3://b"
+
+
+def test_allowed_hosts_cover_service_names_and_ingress_hosts(tmp_path):
+    """MLflow 3 answers 403 "Invalid Host header" to any host not listed."""
+    config = {"ingress": {"enabled": True, "hosts": ["mlflow.example.com"]}}
+    settings = find(synth(config, tmp_path), "ConfigMap", "mlflow-settings")["data"]
+    hosts = settings["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    for host in ["mlflow", "mlflow.mlflow.svc", "mlflow.mlflow.svc.cluster.local:*", "mlflow.example.com", "localhost"]:
+        assert host in hosts
+    assert settings["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "http://mlflow.example.com"
+
+
+def test_probes_hit_health_on_the_named_port(tmp_path):
+    objs = synth({}, tmp_path)
+    server = container(find(objs, "Deployment", "mlflow"), "mlflow")
+    assert {p["name"] for p in server["ports"]} == {"http"}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert server[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert find(objs, "Service", "mlflow")["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_pod_is_restricted_and_has_no_api_token(tmp_path):
+    deployment = find(synth({}, tmp_path), "Deployment", "mlflow")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    for c in [*pod["initContainers"], *pod["containers"]]:
+        ctx = c["securityContext"]
+        assert ctx["allowPrivilegeEscalation"] is False and ctx["readOnlyRootFilesystem"] is True
+        assert ctx["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_settings_change_rolls_the_pods(tmp_path):
+    """A ConfigMap edit alone does not restart pods; the checksum annotation makes it."""
+    a = find(synth({}, tmp_path / "a"), "Deployment", "mlflow")
+    b = find(synth({"server": {"extra_allowed_hosts": ["x.example.com"]}}, tmp_path / "b"), "Deployment", "mlflow")
+    key = "checksum/config"
+    assert a["spec"]["template"]["metadata"]["annotations"][key] != b["spec"]["template"]["metadata"]["annotations"][key]
+
+
+def test_service_account_carries_identity_annotations(tmp_path):
+    account = find(synth(S3_IRSA, tmp_path), "ServiceAccount", "mlflow")
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}
+    assert account["automountServiceAccountToken"] is False
+
+
+def test_single_replica_has_no_pdb_or_spread(tmp_path):
+    objs = synth({}, tmp_path)
+    assert not find_all(objs, "PodDisruptionBudget")
+    assert "topologySpreadConstraints" not in find(objs, "Deployment", "mlflow")["spec"]["template"]["spec"]
+
+
+def test_several_replicas_get_pdb_and_spread(tmp_path):
+    objs = synth({**S3_IRSA, "server": {**S3_IRSA["server"], "replicas": 3}}, tmp_path)
+    pdb = find(objs, "PodDisruptionBudget", "mlflow")
+    deployment = find(objs, "Deployment", "mlflow")
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+
+
+def test_autoscaling_owns_the_replica_count(tmp_path):
+    config = {**S3_IRSA, "server": {**S3_IRSA["server"], "autoscaling": {"enabled": True, "max_replicas": 4}}}
+    objs = synth(config, tmp_path)
+    hpa = find(objs, "HorizontalPodAutoscaler", "mlflow")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mlflow"}
+    assert "replicas" not in find(objs, "Deployment", "mlflow")["spec"]
+
+
+def test_metrics_expose_prometheus_into_a_writable_dir(tmp_path):
+    server = container(find(synth({"metrics": {"enabled": True}}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    args = server["args"]
+    directory = args[args.index("--expose-prometheus") + 1]
+    assert directory in {m["mountPath"] for m in server["volumeMounts"]}
+
+
+def test_rwo_artifact_volume_uses_recreate(tmp_path):
+    """A ReadWriteOnce volume cannot be attached by a surge pod on another node."""
+    deployment = find(synth({"artifacts": {"type": "pvc"}}, tmp_path), "Deployment", "mlflow")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_image_digest_wins_over_tag(tmp_path):
+    image = {"registry": "ghcr.io/mlflow", "name": "mlflow", "tag": "v3", "digest": "sha256:" + "a" * 64}
+    server = container(find(synth({"server": {"image": image}}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    assert server["image"] == "ghcr.io/mlflow/mlflow@sha256:" + "a" * 64

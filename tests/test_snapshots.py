@@ -1,0 +1,46 @@
+"""Each shipped environment's output, locked as a reviewed YAML snapshot (``pytest --snapshot-update``)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import CONFIG, shipped_environments
+from snapshot import YamlSnapshotExtension
+from mlflow_constructs.synth import synthesize
+
+
+@pytest.fixture
+def snapshot_yaml(snapshot):
+    return snapshot.use_extension(YamlSnapshotExtension)
+
+
+def test_default(snapshot_yaml, synthesized_text):
+    assert synthesized_text["default"] == snapshot_yaml
+
+
+def test_eks_s3(snapshot_yaml, synthesized_text):
+    assert synthesized_text["eks-s3"] == snapshot_yaml
+
+
+def test_gke_gcs(snapshot_yaml, synthesized_text):
+    assert synthesized_text["gke-gcs"] == snapshot_yaml
+
+
+def test_single_node_pvc(snapshot_yaml, synthesized_text):
+    assert synthesized_text["single-node-pvc"] == snapshot_yaml
+
+
+def test_every_environment_has_a_snapshot_test():
+    """A new config/<env>.yaml without a named snapshot test would ship unreviewed."""
+    module = sys.modules[__name__]
+    missing = [env for env in shipped_environments() if not hasattr(module, f"test_{env.replace('-', '_')}")]
+    assert not missing, f"add a snapshot test for: {missing}"
+
+
+def test_output_is_deterministic(tmp_path, synthesized_text):
+    """Re-synthesizing must not change a byte, or every run would produce a spurious diff."""
+    synthesize(CONFIG, tmp_path / "again")
+    for env, text in synthesized_text.items():
+        assert (tmp_path / "again" / f"{env}.k8s.yaml").read_text() == text, env

@@ -1,0 +1,140 @@
+"""Contracts of the database, the migration Job and each artifact backend."""
+
+from __future__ import annotations
+
+from helpers import container, env_of, find, find_all, synth
+
+
+def test_bundled_postgres_creates_tracking_and_auth_databases(tmp_path):
+    objs = synth({}, tmp_path)
+    sts = find(objs, "StatefulSet", "mlflow-postgresql")
+    pg = container(sts, "postgresql")
+    assert env_of(pg)["POSTGRES_DB"] == "mlflow"
+    assert env_of(pg)["POSTGRES_PASSWORD"] == {"secretKeyRef": {"name": "mlflow-credentials", "key": "postgres-password"}}
+    init = find(objs, "ConfigMap", "mlflow-postgresql-init")
+    assert 'CREATE DATABASE "mlflow_auth" OWNER "mlflow";' in init["data"]["10-databases.sql"]
+    claim = sts["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+
+
+def test_bundled_postgres_service_matches_its_pods(tmp_path):
+    objs = synth({}, tmp_path)
+    service = find(objs, "Service", "mlflow-postgresql")
+    labels = find(objs, "StatefulSet", "mlflow-postgresql")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+
+
+def test_migration_job_upgrades_the_store_before_the_server(tmp_path):
+    objs = synth({}, tmp_path)
+    job = find_all(objs, "Job")
+    migrate = next(j for j in job if j["metadata"]["name"].startswith("mlflow-migrate-"))
+    spec = migrate["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-database"]
+    upgrade = spec["containers"][0]
+    assert "upgrade" in upgrade["command"][-1] and "MLFLOW_BACKEND_STORE_URI" in upgrade["command"][-1]
+    annotations = migrate["metadata"]["annotations"]
+    deployment = find(objs, "Deployment", "mlflow")
+    assert int(annotations["argocd.argoproj.io/sync-wave"]) < int(
+        deployment["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    )
+
+
+def test_migration_job_name_changes_with_the_image(tmp_path):
+    """Jobs are immutable: a new image must make a new Job, not a failing apply."""
+    image = {"registry": "ghcr.io/mlflow", "name": "mlflow", "tag": "v3.18.0-full"}
+    names = [
+        {j["metadata"]["name"] for j in find_all(synth(cfg, tmp_path / str(i)), "Job")}
+        for i, cfg in enumerate([{}, {"server": {"image": image}}])
+    ]
+    assert names[0] != names[1]
+
+
+def test_minio_bucket_job_uses_a_dedicated_user_and_no_anonymous_access(tmp_path):
+    objs = synth({}, tmp_path)
+    job = find(objs, "Job", "mlflow-minio-bucket")
+    mc = container(job, "mc")
+    script = mc["command"][-1]
+    assert "mc anonymous set none" in script
+    assert "mc admin user add" in script
+    server = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+    assert server["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["key"] == "s3-access-key-id"
+    assert "minio-root" not in str(server)
+
+
+def test_minio_endpoint_matches_its_service(tmp_path):
+    objs = synth({}, tmp_path)
+    service = find(objs, "Service", "mlflow-minio")
+    port = service["spec"]["ports"][0]["port"]
+    assert find(objs, "ConfigMap", "mlflow-settings") is not None
+    server = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+    assert server["MLFLOW_S3_ENDPOINT_URL"] == f"http://mlflow-minio:{port}"
+
+
+def test_s3_with_secret_credentials_and_custom_endpoint(tmp_path):
+    config = {
+        "database": {"type": "external"},
+        "artifacts": {"type": "s3", "s3": {"bucket": "b", "prefix": "p", "endpoint_url": "https://s3.internal:9000"}},
+    }
+    server = container(find(synth(config, tmp_path), "Deployment", "mlflow"), "mlflow")
+    env = env_of(server)
+    assert env["MLFLOW_S3_ENDPOINT_URL"] == "https://s3.internal:9000"
+    assert env["AWS_SECRET_ACCESS_KEY"] == {
+        "secretKeyRef": {"name": "mlflow-credentials", "key": "s3-secret-access-key"}
+    }
+    assert server["args"][server["args"].index("--artifacts-destination") + 1] == "s3://b/p"
+
+
+def test_s3_with_irsa_has_no_static_keys(tmp_path):
+    config = {
+        "database": {"type": "external"},
+        "server": {"service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}},
+        "artifacts": {"type": "s3", "s3": {"bucket": "b", "credentials": "irsa"}},
+    }
+    env = env_of(container(find(synth(config, tmp_path), "Deployment", "mlflow"), "mlflow"))
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+
+
+def test_azure_connection_string_from_secret(tmp_path):
+    config = {
+        "database": {"type": "external"},
+        "artifacts": {"type": "azure", "azure": {"container": "runs", "storage_account": "acme"}},
+    }
+    server = container(find(synth(config, tmp_path), "Deployment", "mlflow"), "mlflow")
+    assert server["args"][server["args"].index("--artifacts-destination") + 1] == (
+        "wasbs://runs@acme.blob.core.windows.net"
+    )
+    assert env_of(server)["AZURE_STORAGE_CONNECTION_STRING"]["secretKeyRef"]["key"] == "azure-storage-connection-string"
+
+
+def test_azure_workload_identity_labels_the_pod(tmp_path):
+    config = {
+        "database": {"type": "external"},
+        "server": {"service_account_annotations": {"azure.workload.identity/client-id": "0000"}},
+        "artifacts": {
+            "type": "azure",
+            "azure": {"container": "runs", "storage_account": "acme", "credentials": "workload-identity"},
+        },
+    }
+    deployment = find(synth(config, tmp_path), "Deployment", "mlflow")
+    assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert "AZURE_STORAGE_CONNECTION_STRING" not in env_of(container(deployment, "mlflow"))
+
+
+def test_gcs_key_file_is_mounted_and_named_by_env(tmp_path):
+    config = {"database": {"type": "external"}, "artifacts": {"type": "gcs", "gcs": {"bucket": "b"}}}
+    deployment = find(synth(config, tmp_path), "Deployment", "mlflow")
+    server = container(deployment, "mlflow")
+    path = env_of(server)["GOOGLE_APPLICATION_CREDENTIALS"]
+    mount = next(m for m in server["volumeMounts"] if m["name"] == "gcs-key")
+    assert path.startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "gcs-key")
+    assert volume["secret"]["items"] == [{"key": "gcs-key.json", "path": path.rsplit("/", 1)[1]}]
+
+
+def test_pvc_artifacts_mount_where_the_server_writes(tmp_path):
+    objs = synth({"artifacts": {"type": "pvc"}}, tmp_path)
+    claim = find(objs, "PersistentVolumeClaim", "mlflow-artifacts")
+    server = container(find(objs, "Deployment", "mlflow"), "mlflow")
+    destination = server["args"][server["args"].index("--artifacts-destination") + 1]
+    assert {"name": "artifacts", "mountPath": destination} in server["volumeMounts"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
