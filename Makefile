@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m compileall -q constructs imports app.py
 	touch $@
 
 ## Synthesize the default environment into dist/default.k8s.yaml

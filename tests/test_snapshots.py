@@ -20,12 +20,36 @@ def test_default(snapshot_yaml, synthesized_text):
     assert synthesized_text["default"] == snapshot_yaml
 
 
+def test_aks_azure(snapshot_yaml, synthesized_text):
+    assert synthesized_text["aks-azure"] == snapshot_yaml
+
+
+def test_basic_auth(snapshot_yaml, synthesized_text):
+    assert synthesized_text["basic-auth"] == snapshot_yaml
+
+
 def test_eks_s3(snapshot_yaml, synthesized_text):
     assert synthesized_text["eks-s3"] == snapshot_yaml
 
 
 def test_gke_gcs(snapshot_yaml, synthesized_text):
     assert synthesized_text["gke-gcs"] == snapshot_yaml
+
+
+def test_oauth2_proxy(snapshot_yaml, synthesized_text):
+    assert synthesized_text["oauth2-proxy"] == snapshot_yaml
+
+
+def test_oidc_aws_secrets(snapshot_yaml, synthesized_text):
+    assert synthesized_text["oidc-aws-secrets"] == snapshot_yaml
+
+
+def test_oidc_entra(snapshot_yaml, synthesized_text):
+    assert synthesized_text["oidc-entra"] == snapshot_yaml
+
+
+def test_oidc_keycloak(snapshot_yaml, synthesized_text):
+    assert synthesized_text["oidc-keycloak"] == snapshot_yaml
 
 
 def test_single_node_pvc(snapshot_yaml, synthesized_text):

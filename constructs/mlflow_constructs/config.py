@@ -12,65 +12,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import BaseModel, Field, HttpUrl, ValidationError, model_validator
 
 from mlflow_constructs import images
+from mlflow_constructs.config_auth import Auth
+from mlflow_constructs.config_base import Image, Model, Resources, resources_of
+from mlflow_constructs.config_errors import ConfigError
+from mlflow_constructs.config_secrets import Secrets
 from mlflow_constructs.types import (
     DnsLabel,
     DnsSubdomain,
     Duration,
     Hostname,
-    ImageDigest,
-    ImageRepository,
-    ImageTag,
     Port,
     Quantity,
     SecretKey,
     StorageAccount,
 )
-
-
-class Model(BaseModel):
-    """Base: closed against unknown keys, immutable once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Image(Model):
-    """A container image: ``registry/name:tag``, or ``registry/name@digest`` when a digest is set."""
-
-    registry: ImageRepository
-    name: ImageRepository
-    tag: ImageTag
-    digest: ImageDigest | None = None
-    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
-
-    @property
-    def ref(self) -> str:
-        base = f"{self.registry}/{self.name}"
-        return f"{base}@{self.digest}" if self.digest else f"{base}:{self.tag}"
-
-    @classmethod
-    def of(cls, spec: images.ImageSpec) -> Image:
-        return cls(registry=spec.registry, name=spec.name, tag=spec.tag)
-
-
-class ResourceList(Model):
-    cpu: Quantity
-    memory: Quantity
-
-
-class Resources(Model):
-    """Container requests and limits (both always rendered)."""
-
-    requests: ResourceList
-    limits: ResourceList
-
-
-def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
-    return Resources(
-        requests=ResourceList(cpu=cpu, memory=memory), limits=ResourceList(cpu=cpu_limit, memory=memory_limit)
-    )
 
 
 class Autoscaling(Model):
@@ -96,7 +54,7 @@ class Server(Model):
     host: str = "0.0.0.0"
     port: Port = 5000
     workers: int = Field(1, ge=1, le=16)
-    resources: Resources = Field(default_factory=lambda: _resources("250m", "768Mi", "1", "1536Mi"))
+    resources: Resources = Field(default_factory=lambda: resources_of("250m", "768Mi", "1", "1536Mi"))
     extra_allowed_hosts: tuple[str, ...] = ()
     cors_allowed_origins: tuple[HttpUrl, ...] = ()
     job_execution: bool = False
@@ -116,6 +74,9 @@ class Metrics(Model):
     service_monitor: bool = True
     interval: Duration = "30s"
     service_monitor_labels: dict[str, str] = Field(default_factory=dict)
+    scraper_namespace_labels: dict[str, str] = Field(
+        default_factory=lambda: {"kubernetes.io/metadata.name": "monitoring"}
+    )
 
 
 class Tls(Model):
@@ -144,33 +105,12 @@ class Ingress(Model):
         return "https" if self.tls else "http"
 
 
-class SecretKeys(Model):
-    """Key names inside the environment's Secret, one per value the deployment may need."""
-
-    postgres_password: SecretKey = "postgres-password"
-    database_uri: SecretKey = "database-uri"
-    minio_root_user: SecretKey = "minio-root-user"
-    minio_root_password: SecretKey = "minio-root-password"
-    s3_access_key_id: SecretKey = "s3-access-key-id"
-    s3_secret_access_key: SecretKey = "s3-secret-access-key"
-    azure_connection_string: SecretKey = "azure-storage-connection-string"
-    gcs_key_json: SecretKey = "gcs-key.json"
-
-
-class Secrets(Model):
-    """Where secret values come from. Nothing secret is ever written to the output."""
-
-    provider: Literal["existing-secret"] = "existing-secret"
-    name: DnsSubdomain = "mlflow-credentials"
-    keys: SecretKeys = Field(default_factory=SecretKeys)
-
-
 class BundledPostgres(Model):
     image: Image = Field(default_factory=lambda: Image(registry="docker.io/library", name="postgres", tag="16.6"))
     storage_size: Quantity = "10Gi"
     storage_class: DnsSubdomain | None = None
     user: DnsLabel = "mlflow"
-    resources: Resources = Field(default_factory=lambda: _resources("100m", "256Mi", "1", "1Gi"))
+    resources: Resources = Field(default_factory=lambda: resources_of("100m", "256Mi", "1", "1Gi"))
 
 
 class CloudNativePg(Model):
@@ -179,7 +119,8 @@ class CloudNativePg(Model):
     storage_class: DnsSubdomain | None = None
     image_name: str | None = None
     user: DnsLabel = "mlflow"
-    resources: Resources = Field(default_factory=lambda: _resources("100m", "256Mi", "1", "1Gi"))
+    resources: Resources = Field(default_factory=lambda: resources_of("100m", "256Mi", "1", "1Gi"))
+    operator_namespace: DnsLabel = "cnpg-system"
 
 
 class Database(Model):
@@ -221,7 +162,7 @@ class MinioArtifacts(Model):
     )
     storage_size: Quantity = "20Gi"
     storage_class: DnsSubdomain | None = None
-    resources: Resources = Field(default_factory=lambda: _resources("100m", "256Mi", "1", "1Gi"))
+    resources: Resources = Field(default_factory=lambda: resources_of("100m", "256Mi", "1", "1Gi"))
 
 
 class AzureArtifacts(Model):
@@ -284,6 +225,18 @@ class Environment(Model):
     database: Database = Field(default_factory=Database)
     artifacts: Artifacts = Field(default_factory=Artifacts)
     network_policies: NetworkPolicies = Field(default_factory=NetworkPolicies)
+    auth: Auth = Field(default_factory=Auth)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _image_for_mode(cls, data: Any) -> Any:
+        """The oidc mode needs an image that carries the plugin; default to it unless one is named."""
+        if isinstance(data, dict) and isinstance(data.get("auth"), dict) and data["auth"].get("mode") == "oidc":
+            server = data.get("server")
+            if server is None or (isinstance(server, dict) and "image" not in server):
+                oidc_image = Image.of(images.MLFLOW_OIDC).model_dump(exclude_defaults=True)
+                data = {**data, "server": {**(server or {}), "image": oidc_image}}
+        return data
 
     @model_validator(mode="after")
     def _combinations(self) -> Environment:
@@ -294,6 +247,8 @@ class Environment(Model):
                 f"{self.artifacts.pvc.access_mode} volume; set access_mode: ReadWriteMany "
                 "(and a storage_class that supports it), or use s3/minio/azure/gcs artifacts, or one replica"
             )
+        self._check_auth(pods)
+        self._check_secrets()
         identity = _WORKLOAD_IDENTITY.get(self.artifacts.identity)
         if identity and identity[0] not in self.server.service_account_annotations:
             annotation, what = identity
@@ -304,16 +259,53 @@ class Environment(Model):
         return self
 
 
+    def _check_auth(self, pods: int) -> None:
+        oidc = self.auth.oidc
+        if self.auth.mode == "oidc" and oidc is not None:
+            if oidc.redirect_uri is None and not self.ingress.enabled:
+                raise ValueError(
+                    "auth.oidc.redirect_uri: cannot be derived without an ingress; set it "
+                    "(https://<public host>/callback) or enable the ingress with its hosts"
+                )
+            if pods > 1 and oidc.cache.type == "none":
+                raise ValueError(
+                    "auth.oidc.cache.type: with more than one server pod the login callback can land on another "
+                    "pod than the login started on, and the session is lost; set cache.type: bundled (or "
+                    "external with the redis_url Secret key), or run one replica"
+                )
+        if self.auth.mode == "oauth2-proxy" and not self.ingress.enabled:
+            raise ValueError(
+                "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "
+                "(https://<host>/oauth2/callback) is derived from the first ingress host"
+            )
+
+
+    def _check_secrets(self) -> None:
+        secrets = self.secrets
+        if secrets.plugin_delivery != "env" and self.auth.mode != "oidc":
+            what = "secrets.mount_as_files" if secrets.mount_as_files.enabled else f"secrets.provider {secrets.provider!r}"
+            raise ValueError(
+                f"{what}: only the oidc plugin reads its settings from files or cloud providers; "
+                "use auth.mode: oidc, or provider existing-secret/external-secrets/sealed-secrets with env delivery"
+            )
+        needed = {
+            "aws-secrets-manager": ("eks.amazonaws.com/role-arn", "IRSA"),
+            "aws-parameter-store": ("eks.amazonaws.com/role-arn", "IRSA"),
+            "azure-key-vault": ("azure.workload.identity/client-id", "Azure workload identity"),
+        }.get(secrets.provider)
+        if needed and needed[0] not in self.server.service_account_annotations:
+            raise ValueError(
+                f"secrets.provider: {secrets.provider!r} reads the store with {needed[1]}; add the ServiceAccount "
+                f"annotation '{needed[0]}' under server.service_account_annotations"
+            )
+
+
 # Workload identity -> (ServiceAccount annotation it relies on, name in messages).
 _WORKLOAD_IDENTITY = {
     "s3:irsa": ("eks.amazonaws.com/role-arn", "IRSA"),
     "azure:workload-identity": ("azure.workload.identity/client-id", "Azure workload identity"),
     "gcs:workload-identity": ("iam.gke.io/gcp-service-account", "GKE workload identity"),
 }
-
-
-class ConfigError(Exception):
-    """A config file that cannot be synthesized; the message is meant for the user as is."""
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -28,7 +28,6 @@ from mlflow_constructs.security import (
 )
 
 POSTGRES_PORT = 5432
-POSTGRES_UID = 999  # the postgres user of the official Debian-based image
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,12 @@ class DatabaseAccess:
 
     env: list[dict[str, Any]]
     pod_selector: dict[str, str] | None = None
+    auth_database_uri: str | None = None  # derived (no password) where this project creates the database
     prerequisites: list[str] = field(default_factory=list)
+    operator_namespace: str | None = None  # an operator that must reach the database pods
 
 
-def _store_env(uri: str) -> list[dict[str, Any]]:
+def store_env(uri: str) -> list[dict[str, Any]]:
     return literal_env({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": uri})
 
 
@@ -99,7 +100,7 @@ class BundledPostgres(Construct):
                 secret_env("POSTGRES_PASSWORD", password),
             ],
             "resources": resources(cfg.resources),
-            "securityContext": {**CONTAINER_SECURITY_CONTEXT, "runAsUser": POSTGRES_UID},
+            "securityContext": CONTAINER_SECURITY_CONTEXT,
             "startupProbe": exec_probe(ready, period=5, failures=60),
             "livenessProbe": exec_probe(ready, period=20, failures=3),
             "readinessProbe": exec_probe(ready, period=10, failures=3),
@@ -134,7 +135,7 @@ class BundledPostgres(Construct):
                     "metadata": {"labels": labels},
                     "spec": {
                         "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(POSTGRES_UID),
+                        "securityContext": pod_security_context(),
                         "containers": [container],
                         "volumes": [
                             {"name": "init", "configMap": {"name": init.name}},
@@ -148,23 +149,30 @@ class BundledPostgres(Construct):
         )
         uri = psycopg2_uri(user=cfg.user, host=self.service_name, database=env.database.name)
         self.access = DatabaseAccess(
-            env=[secret_env("PGPASSWORD", password), *_store_env(uri)],
+            env=[secret_env("PGPASSWORD", password), *store_env(uri)],
             pod_selector=self.selector,
+            auth_database_uri=psycopg2_uri(user=cfg.user, host=self.service_name, database=f"{env.database.name}_auth"),
         )
 
 
 class ExternalDatabase(Construct):
-    """A database run elsewhere; its URI comes from a key of the environment's Secret."""
+    """A database run elsewhere; its URI comes from a key of the environment's Secret, or through the
+    oidc plugin's providers (mounted files, cloud) when those deliver it."""
 
-    def __init__(self, scope: Construct, id: str, *, credentials: Credentials) -> None:
+    def __init__(self, scope: Construct, id: str, *, credentials: Credentials, uri_via_plugin: bool) -> None:
         super().__init__(scope, id)
+        if uri_via_plugin:
+            self.access = DatabaseAccess(env=[])
+            return
         uri = credentials.ref("database_uri")
         self.access = DatabaseAccess(
             env=[secret_env("MLFLOW_BACKEND_STORE_URI", uri), secret_env("MLFLOW_REGISTRY_STORE_URI", uri)]
         )
 
 
-def build_database(scope: Construct, *, env: Environment, naming: Naming, credentials: Credentials) -> DatabaseAccess:
+def build_database(
+    scope: Construct, *, env: Environment, naming: Naming, credentials: Credentials, uri_via_plugin: bool
+) -> DatabaseAccess:
     """The database selected by ``database.type``."""
     if env.database.type == "bundled":
         return BundledPostgres(scope, "database", env=env, naming=naming, credentials=credentials).access
@@ -172,4 +180,4 @@ def build_database(scope: Construct, *, env: Environment, naming: Naming, creden
         from mlflow_constructs.cloudnativepg import CloudNativePgDatabase  # noqa: PLC0415  (CRD bindings load slowly)
 
         return CloudNativePgDatabase(scope, "database", env=env, naming=naming).access
-    return ExternalDatabase(scope, "database", credentials=credentials).access
+    return ExternalDatabase(scope, "database", credentials=credentials, uri_via_plugin=uri_via_plugin).access

@@ -53,8 +53,10 @@ MLFLOW_OIDC = ImageSpec(
     python="3.12",
     requirements=(
         f"mlflow[auth,db]=={MLFLOW_VERSION}",
-        f"mlflow-oidc-auth=={OIDC_PLUGIN_VERSION}",
+        f"mlflow-oidc-auth[cloud]=={OIDC_PLUGIN_VERSION}",
         "boto3",
+        "azure-storage-blob",
+        "google-cloud-storage",
         "prometheus-flask-exporter",
         "redis",
     ),

@@ -13,12 +13,13 @@ from typing import Any
 from constructs import Construct
 
 from mlflow_constructs.config import Environment
+from mlflow_constructs.credentials import PluginDelivery
 from mlflow_constructs.database import DatabaseAccess
 from mlflow_constructs.hashing import digest
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.objects import k8s_object
 from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, pod_security_context, resources
-from mlflow_constructs.waiting import wait_for_database
+from mlflow_constructs.waiting import python_script, wait_for_database
 
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 
@@ -42,32 +43,44 @@ class MigrationJob(Construct):
         naming: Naming,
         database: DatabaseAccess,
         extra_containers: list[dict[str, Any]] | None = None,
+        extra_volumes: list[dict[str, Any]] | None = None,
+        plugin: PluginDelivery | None = None,
+        service_account: str,
+        pod_labels: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         image = env.server.image
         self.selector = naming.selector("mlflow-migrate")
         labels = naming.labels("mlflow-migrate")
+        plugin = plugin or PluginDelivery()
+        db_env = [*database.env, *plugin.env]
+        mounts = [TMP_MOUNT, *plugin.mounts]
         upgrade = {
             "name": "upgrade-tracking-db",
             "image": image.ref,
             "imagePullPolicy": image.pull_policy,
-            "command": ["python", "-c", UPGRADE_TRACKING],
-            "env": database.env,
+            "command": python_script(UPGRADE_TRACKING, load_providers=plugin.loads_providers),
+            "env": db_env,
             "resources": resources(env.server.resources),
             "securityContext": CONTAINER_SECURITY_CONTEXT,
-            "volumeMounts": [TMP_MOUNT],
+            "volumeMounts": mounts,
         }
-        steps = [wait_for_database(image=image, env=database.env, tmp_mount=TMP_MOUNT), upgrade, *(extra_containers or [])]
+        steps = [
+            wait_for_database(image=image, env=db_env, mounts=mounts, load_providers=plugin.loads_providers),
+            upgrade,
+            *(extra_containers or []),
+        ]
         *init, last = steps
         template = {
-            "metadata": {"labels": labels},
+            "metadata": {"labels": {**labels, **(pod_labels or {})}},
             "spec": {
+                "serviceAccountName": service_account,
                 "restartPolicy": "OnFailure",
                 "automountServiceAccountToken": False,
                 "securityContext": pod_security_context(),
                 "initContainers": init,
                 "containers": [last],
-                "volumes": [empty_dir("tmp", "256Mi")],
+                "volumes": [empty_dir("tmp", "256Mi"), *plugin.volumes, *(extra_volumes or [])],
             },
         }
         self.job = k8s_object(

@@ -12,11 +12,11 @@ from mlflow_constructs.objects import k8s_object
 
 @dataclass(frozen=True)
 class Flow:
-    """Pods selected by ``to`` accept TCP on ``port`` from ``sources`` (pod selectors; None = anyone)."""
+    """Pods selected by ``to`` accept TCP on ``ports`` from ``sources`` (pod selectors; None = anyone)."""
 
     name: str
     to: dict[str, str]
-    port: int | str
+    ports: tuple[int | str, ...]
     sources: tuple[dict[str, str], ...] | None
     namespaces: dict[str, str] | None = None
 
@@ -37,7 +37,7 @@ class NetworkPolicies(Construct):
             spec={"podSelector": {}, "policyTypes": ["Ingress"]},
         )
         for flow in flows:
-            rule: dict = {"ports": [{"protocol": "TCP", "port": flow.port}]}
+            rule: dict = {"ports": [{"protocol": "TCP", "port": port} for port in flow.ports]}
             peers: list[dict] = []
             if flow.sources is not None:
                 peers += [{"podSelector": {"matchLabels": source}} for source in flow.sources]

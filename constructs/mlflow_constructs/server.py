@@ -9,6 +9,7 @@ from constructs import Construct
 
 from mlflow_constructs.artifacts import ArtifactAccess
 from mlflow_constructs.config import Environment
+from mlflow_constructs.credentials import PluginDelivery
 from mlflow_constructs.database import DatabaseAccess
 from mlflow_constructs.hashing import digest
 from mlflow_constructs.naming import Naming
@@ -34,6 +35,7 @@ class ServerExtras:
     """What an auth mode adds to the server pod."""
 
     app_name: str | None = None
+    command: list[str] = field(default_factory=lambda: ["mlflow", "server"])
     env: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
     volumes: list[dict[str, Any]] = field(default_factory=list)
@@ -44,6 +46,7 @@ class ServerExtras:
     startup_path: str = "/health"
     pod_labels: dict[str, str] = field(default_factory=dict)
     config_checksum_inputs: dict[str, Any] = field(default_factory=dict)
+    plugin: PluginDelivery = field(default_factory=PluginDelivery)
 
 
 def allowed_hosts(env: Environment, naming: Naming, services: list[str]) -> list[str]:
@@ -65,6 +68,25 @@ def cors_origins(env: Environment) -> list[str]:
     return list(dict.fromkeys(origins))
 
 
+class MlflowServiceAccount(Construct):
+    """The identity of MLflow's pods (server and migrations): annotations for IRSA or workload identity,
+    no API token mounted."""
+
+    def __init__(self, scope: Construct, id: str, *, env: Environment, naming: Naming) -> None:
+        super().__init__(scope, id)
+        self.name = naming.name()
+        k8s_object(
+            self,
+            "serviceaccount",
+            api_version="v1",
+            kind="ServiceAccount",
+            name=self.name,
+            labels=naming.labels("mlflow"),
+            annotations=env.server.service_account_annotations,
+            automountServiceAccountToken=False,
+        )
+
+
 class MlflowServer(Construct):
     """``mlflow server`` as a Deployment behind a Service named after the environment."""
 
@@ -79,6 +101,8 @@ class MlflowServer(Construct):
         artifacts: ArtifactAccess,
         extras: ServerExtras,
         reachable_as: list[str],
+        service_account: str,
+        pod_labels: dict[str, str],
     ) -> None:
         super().__init__(scope, id)
         cfg = env.server
@@ -86,19 +110,10 @@ class MlflowServer(Construct):
         self.port = cfg.port
         self.port_name = HTTP_PORT_NAME
         self.selector = naming.selector("mlflow")
-        self.pod_labels = {**naming.labels("mlflow"), **artifacts.pod_labels, **extras.pod_labels}
+        self.pod_labels = {**naming.labels("mlflow"), **pod_labels, **extras.pod_labels}
         labels = naming.labels("mlflow")
+        self.service_labels = labels
 
-        account = k8s_object(
-            self,
-            "serviceaccount",
-            api_version="v1",
-            kind="ServiceAccount",
-            name=naming.name(),
-            labels=labels,
-            annotations=cfg.service_account_annotations,
-            automountServiceAccountToken=False,
-        )
         settings = {
             "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(allowed_hosts(env, naming, [self.service_name, *reachable_as])),
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(cfg.job_execution).lower(),
@@ -118,8 +133,9 @@ class MlflowServer(Construct):
         args = ["--host", cfg.host, "--port", str(cfg.port), "--workers", str(cfg.workers), *artifacts.args]
         if extras.app_name:
             args += ["--app-name", extras.app_name]
-        volumes = [empty_dir("tmp", "2Gi"), *artifacts.volumes, *extras.volumes]
-        mounts = [TMP_MOUNT, *artifacts.mounts, *extras.mounts]
+        plugin = extras.plugin
+        volumes = [empty_dir("tmp", "2Gi"), *artifacts.volumes, *plugin.volumes, *extras.volumes]
+        mounts = [TMP_MOUNT, *artifacts.mounts, *plugin.mounts, *extras.mounts]
         if env.metrics.enabled:
             args += ["--expose-prometheus", METRICS_DIR]
             volumes.append(empty_dir("metrics", "128Mi"))
@@ -129,11 +145,11 @@ class MlflowServer(Construct):
             "name": "mlflow",
             "image": cfg.image.ref,
             "imagePullPolicy": cfg.image.pull_policy,
-            "command": ["mlflow", "server"],
+            "command": extras.command,
             "args": args,
             "ports": [{"name": HTTP_PORT_NAME, "containerPort": cfg.port}],
             "envFrom": [{"configMapRef": {"name": config_map.name}}],
-            "env": [*database.env, *artifacts.env, *extras.env],
+            "env": [*database.env, *artifacts.env, *plugin.env, *extras.env],
             "resources": resources(cfg.resources),
             "securityContext": CONTAINER_SECURITY_CONTEXT,
             "startupProbe": http_probe(extras.startup_path, HTTP_PORT_NAME, period=5, failures=36),
@@ -143,12 +159,17 @@ class MlflowServer(Construct):
         }
         checksum = digest({"settings": settings, **extras.config_checksum_inputs})
         pod_spec: dict[str, Any] = {
-            "serviceAccountName": account.name,
+            "serviceAccountName": service_account,
             "automountServiceAccountToken": False,
             "securityContext": pod_security_context(),
             "terminationGracePeriodSeconds": 30,
             "initContainers": [
-                wait_for_database(image=cfg.image, env=database.env, tmp_mount=TMP_MOUNT),
+                wait_for_database(
+                    image=cfg.image,
+                    env=[*database.env, *plugin.env],
+                    mounts=[TMP_MOUNT, *plugin.mounts],
+                    load_providers=plugin.loads_providers,
+                ),
                 *extras.init_containers,
             ],
             "containers": [container],

@@ -10,7 +10,8 @@ from pathlib import Path
 from cdk8s import App, YamlOutputType
 
 from mlflow_constructs.chart import MlflowChart
-from mlflow_constructs.config import ConfigError, Environment, load_environment
+from mlflow_constructs.config import Environment, load_environment
+from mlflow_constructs.config_errors import ConfigError
 from mlflow_constructs.types import _DNS_LABEL
 
 OUTPUT_SUFFIX = ".k8s.yaml"
@@ -43,11 +44,19 @@ def load(config_dir: Path, names: list[str] | None = None) -> dict[str, Environm
     return {name: load_environment(available[name]) for name in selected}
 
 
-def build_app(envs: dict[str, Environment], outdir: Path) -> App:
-    """A cdk8s App with one chart per environment, writing ``<env>.k8s.yaml`` files to ``outdir``."""
+def build_app(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path] | None = None) -> App:
+    """A cdk8s App with one chart per environment, writing ``<env>.k8s.yaml`` files to ``outdir``.
+
+    Combinations only visible while building (e.g. a Secret key a provider cannot supply) raise
+    :class:`ConfigError` naming the environment's file.
+    """
     app = App(outdir=str(outdir), yaml_output_type=YamlOutputType.FILE_PER_CHART, output_file_extension=OUTPUT_SUFFIX)
     for name, env in envs.items():
-        MlflowChart(app, name, env=env)
+        try:
+            MlflowChart(app, name, env=env)
+        except ConfigError as error:
+            source = (sources or {}).get(name, f"{name}.yaml")
+            raise ConfigError(f"{source}: invalid configuration\n  - {error}") from None
     return app
 
 
@@ -57,13 +66,14 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
     With a subset selected, the other environments' files already in ``outdir`` are kept.
     """
     envs = load(config_dir, names)
+    sources = discover(config_dir)
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}-", dir=outdir.parent))
     try:
         if names and outdir.is_dir():
             shutil.copytree(outdir, staging, dirs_exist_ok=True)
-        build_app(envs, staging).synth()
+        build_app(envs, staging, sources).synth()
         previous = staging.with_name(staging.name + ".old")
         if outdir.exists():
             os.rename(outdir, previous)

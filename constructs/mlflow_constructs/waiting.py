@@ -28,14 +28,29 @@ while True:
 """
 
 
-def wait_for_database(*, image: Image, env: list[dict[str, Any]], tmp_mount: dict[str, Any]) -> dict[str, Any]:
+# Prepended when the oidc plugin delivers the store URIs (mounted files, cloud providers): the same
+# loader `mlflow-oidc-server` runs puts them into the environment first.
+LOAD_PLUGIN_PROVIDERS = """\
+from mlflow_oidc_auth.config_providers.mlflow_env import configure_mlflow_environment
+configure_mlflow_environment()
+"""
+
+
+def python_script(script: str, *, load_providers: bool) -> list[str]:
+    """``python -c`` for a script, loading the plugin's config providers first when asked."""
+    return ["python", "-c", (LOAD_PLUGIN_PROVIDERS if load_providers else "") + script]
+
+
+def wait_for_database(
+    *, image: Image, env: list[dict[str, Any]], mounts: list[dict[str, Any]], load_providers: bool = False
+) -> dict[str, Any]:
     return {
         "name": "wait-for-database",
         "image": image.ref,
         "imagePullPolicy": image.pull_policy,
-        "command": ["python", "-c", WAIT_FOR_DATABASE],
+        "command": python_script(WAIT_FOR_DATABASE, load_providers=load_providers),
         "env": env,
         "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
         "securityContext": CONTAINER_SECURITY_CONTEXT,
-        "volumeMounts": [tmp_mount],
+        "volumeMounts": mounts,
     }

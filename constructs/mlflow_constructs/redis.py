@@ -1,0 +1,93 @@
+"""A small hardened Redis: the shared session/cache store several oidc replicas need.
+
+The password comes from the Secret and is written to a config file at start, so it never appears in
+the container's arguments; nothing is persisted (sessions can be re-established by logging in).
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from mlflow_constructs.config_auth import RedisCache
+from mlflow_constructs.credentials import Credentials
+from mlflow_constructs.naming import Naming
+from mlflow_constructs.objects import k8s_object
+from mlflow_constructs.security import (
+    CONTAINER_SECURITY_CONTEXT,
+    empty_dir,
+    pod_security_context,
+    resources,
+    secret_env,
+)
+
+REDIS_PORT = 6379
+
+START = """\
+set -eu
+umask 077
+printf 'requirepass %s\\nmaxmemory %s\\nmaxmemory-policy allkeys-lru\\n' "$REDIS_PASSWORD" "$MAX_MEMORY" > /tmp/redis.conf
+exec redis-server /tmp/redis.conf --save '' --appendonly no --protected-mode no --port 6379
+"""
+
+
+class BundledRedis(Construct):
+    """Redis Deployment and Service; ``self.url`` is the ``CACHE_REDIS_URL`` value (password by $(VAR))."""
+
+    def __init__(self, scope: Construct, id: str, *, config: RedisCache, naming: Naming, credentials: Credentials) -> None:
+        super().__init__(scope, id)
+        self.service_name = naming.name("redis")
+        self.selector = naming.selector("redis")
+        self.password = credentials.ref("redis_password")
+        labels = naming.labels("redis")
+        probe = {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
+        k8s_object(
+            self,
+            "deployment",
+            api_version="apps/v1",
+            kind="Deployment",
+            name=self.service_name,
+            labels=labels,
+            spec={
+                "replicas": 1,
+                "selector": {"matchLabels": self.selector},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security_context(),
+                        "containers": [
+                            {
+                                "name": "redis",
+                                "image": config.image.ref,
+                                "imagePullPolicy": config.image.pull_policy,
+                                "command": ["/bin/sh", "-c", START],
+                                "env": [
+                                    secret_env("REDIS_PASSWORD", self.password),
+                                    {"name": "MAX_MEMORY", "value": config.max_memory.replace("i", "").lower() + "b"},
+                                ],
+                                "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
+                                "resources": resources(config.resources),
+                                "securityContext": CONTAINER_SECURITY_CONTEXT,
+                                "livenessProbe": probe,
+                                "readinessProbe": probe,
+                                "volumeMounts": [
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                    {"name": "data", "mountPath": "/data"},
+                                ],
+                            }
+                        ],
+                        "volumes": [empty_dir("tmp", "16Mi"), empty_dir("data", "16Mi")],
+                    },
+                },
+            },
+        )
+        k8s_object(
+            self,
+            "service",
+            api_version="v1",
+            kind="Service",
+            name=self.service_name,
+            labels=labels,
+            spec={"selector": self.selector, "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]},
+        )
+        self.url = f"redis://:$(REDIS_PASSWORD)@{self.service_name}:{REDIS_PORT}/0"

@@ -1,0 +1,195 @@
+"""Contracts of the auth modes: what each adds to the server, and what it refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import container, env_of, find, find_all, synth
+from mlflow_constructs.config import ConfigError, parse_environment
+
+INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
+OIDC = {"mode": "oidc", "oidc": {"discovery_url": "https://idp.example.com/.well-known/openid-configuration"}}
+PROXY = {
+    "mode": "oauth2-proxy",
+    "oauth2_proxy": {"issuer_url": "https://kc.example.com/realms/ml", "client_id": "mlflow", "allowed_groups": ["ml"]},
+}
+
+
+def deployment(objs, name="mlflow"):
+    return find(objs, "Deployment", name)
+
+
+def error_for(config) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_environment(config, source="config/bad.yaml")
+    return str(info.value)
+
+
+# basic ---------------------------------------------------------------------------------------------
+
+
+def test_basic_auth_runs_the_basic_auth_app_with_a_rendered_ini(tmp_path):
+    objs = synth({"auth": {"mode": "basic"}}, tmp_path)
+    pod = deployment(objs)["spec"]["template"]["spec"]
+    server = container(deployment(objs), "mlflow")
+    assert server["args"][-2:] == ["--app-name", "basic-auth"]
+    env = env_of(server)
+    assert env["MLFLOW_AUTH_CONFIG_PATH"] == "/mlflow/auth/basic_auth.ini"
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"]["secretKeyRef"]["key"] == "flask-secret-key"
+    assert {"name": "auth-config", "mountPath": "/mlflow/auth", "readOnly": True} in server["volumeMounts"]
+    render = container(deployment(objs), "render-auth-config")
+    assert {"name": "auth-config", "mountPath": "/mlflow/auth"} in render["volumeMounts"]
+    assert [c["name"] for c in pod["initContainers"]] == ["wait-for-database", "render-auth-config"]
+
+
+def test_basic_auth_template_holds_placeholders_not_values(tmp_path):
+    objs = synth({"auth": {"mode": "basic", "basic": {"default_permission": "NO_PERMISSIONS"}}}, tmp_path)
+    template = find(objs, "ConfigMap", "mlflow-auth-template")["data"]["basic_auth.ini.template"]
+    assert "admin_password = ${ADMIN_PASSWORD}" in template
+    assert "database_uri = ${AUTH_DATABASE_URI}" in template
+    assert "default_permission = NO_PERMISSIONS" in template
+    render = env_of(container(deployment(objs), "render-auth-config"))
+    assert render["ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "mlflow-credentials", "key": "admin-password"}}
+    assert render["AUTH_DATABASE_URI"] == "postgresql+psycopg2://mlflow@mlflow-postgresql:5432/mlflow_auth"
+
+
+def test_basic_auth_database_is_migrated_before_the_server(tmp_path):
+    objs = synth({"auth": {"mode": "basic"}}, tmp_path)
+    job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
+    spec = job["spec"]["template"]["spec"]
+    steps = [c["name"] for c in [*spec["initContainers"], *spec["containers"]]]
+    assert steps == ["wait-for-database", "upgrade-tracking-db", "render-auth-config", "upgrade-auth-db"]
+
+
+def test_basic_auth_with_external_database_reads_the_auth_uri_from_the_secret(tmp_path):
+    objs = synth({"database": {"type": "external"}, "auth": {"mode": "basic"}}, tmp_path)
+    render = env_of(container(deployment(objs), "render-auth-config"))
+    assert render["AUTH_DATABASE_URI"] == {"secretKeyRef": {"name": "mlflow-credentials", "key": "auth-database-uri"}}
+
+
+# oidc ----------------------------------------------------------------------------------------------
+
+
+def test_oidc_runs_the_plugin_wrapper_with_its_probes(tmp_path):
+    objs = synth({"ingress": INGRESS, "auth": OIDC}, tmp_path)
+    server = container(deployment(objs), "mlflow")
+    assert server["command"] == ["mlflow-oidc-server"]
+    assert server["image"].startswith("ghcr.io/mlflow-k8s/mlflow-oidc:")
+    assert server["startupProbe"]["httpGet"]["path"] == "/health/startup"
+    assert server["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert server["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+
+
+def test_oidc_settings_live_in_the_configmap_with_safe_defaults(tmp_path):
+    settings = find(synth({"ingress": INGRESS, "auth": OIDC}, tmp_path), "ConfigMap", "mlflow-settings")["data"]
+    assert settings["OIDC_REDIRECT_URI"] == "https://mlflow.example.com/callback"
+    assert settings["DEFAULT_MLFLOW_PERMISSION"] == "NO_PERMISSIONS"
+    assert settings["SESSION_COOKIE_SECURE"] == "true"
+    assert settings["TRUSTED_PROXIES"] == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    assert settings["OIDC_SCOPE"] == "openid,profile,email,groups"
+    assert settings["OIDC_GROUP_NAME"] == "mlflow-users"
+    assert settings["OIDC_USERS_DB_URI"].endswith("/mlflow_auth")
+    for secret in ("SECRET_KEY", "OIDC_CLIENT_SECRET", "OIDC_CLIENT_ID"):
+        assert secret not in settings
+
+
+def test_oidc_secrets_are_references(tmp_path):
+    env = env_of(container(deployment(synth({"ingress": INGRESS, "auth": OIDC}, tmp_path)), "mlflow"))
+    for name in ("SECRET_KEY", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        assert env[name] == {"secretKeyRef": {"name": "mlflow-credentials", "key": name}}
+
+
+def test_oidc_replicas_share_sessions_through_redis(tmp_path):
+    config = {
+        "server": {"replicas": 2},
+        "ingress": INGRESS,
+        "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "cache": {"type": "bundled"}}},
+    }
+    objs = synth(config, tmp_path)
+    env = env_of(container(deployment(objs), "mlflow"))
+    settings = find(objs, "ConfigMap", "mlflow-settings")["data"]
+    assert settings["CACHE_BACKEND"] == "redis"
+    assert env["CACHE_REDIS_URL"] == "redis://:$(REDIS_PASSWORD)@mlflow-redis:6379/0"
+    redis = find(objs, "Service", "mlflow-redis")
+    assert redis["spec"]["ports"][0]["port"] == 6379
+    assert "requirepass" not in str(container(deployment(objs, "mlflow-redis"), "redis").get("args", []))
+
+
+def test_oidc_replicas_without_a_shared_cache_are_refused():
+    message = error_for({"server": {"replicas": 2}, "ingress": INGRESS, "auth": OIDC})
+    assert "auth.oidc.cache.type" in message and "session is lost" in message
+
+
+def test_oidc_without_discovery_url_is_refused():
+    message = error_for({"ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {}}})
+    assert "auth.oidc.discovery_url" in message
+
+
+def test_oidc_without_redirect_or_ingress_is_refused():
+    assert "auth.oidc.redirect_uri" in error_for({"auth": OIDC})
+
+
+def test_two_auth_modes_are_refused():
+    message = error_for({"ingress": INGRESS, "auth": {**OIDC, "basic": {"default_permission": "READ"}}})
+    assert "exactly one auth mode" in message
+
+
+def test_trust_everything_proxies_are_refused():
+    config = {"ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "trusted_proxies": ["*"]}}}
+    assert "trusted_proxies" in error_for(config)
+
+
+# oauth2-proxy --------------------------------------------------------------------------------------
+
+
+def test_ingress_routes_only_to_the_proxy(tmp_path):
+    objs = synth({"ingress": INGRESS, "auth": PROXY}, tmp_path)
+    backend = find(objs, "Ingress", "mlflow")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+    assert backend["service"]["name"] == "mlflow-oauth2-proxy"
+    proxy = container(deployment(objs, "mlflow-oauth2-proxy"), "oauth2-proxy")
+    assert "--upstream=http://mlflow:5000/" in proxy["args"]
+
+
+def test_mlflow_pods_admit_only_the_proxy(tmp_path):
+    """MLflow has no auth of its own in this mode; the NetworkPolicy is what closes the bypass."""
+    objs = synth({"ingress": INGRESS, "auth": PROXY}, tmp_path)
+    server_labels = deployment(objs)["spec"]["template"]["metadata"]["labels"]
+    proxy_labels = deployment(objs, "mlflow-oauth2-proxy")["spec"]["template"]["metadata"]["labels"]
+    admitting = [
+        p
+        for p in find_all(objs, "NetworkPolicy")
+        if p["spec"].get("ingress") and p["spec"]["podSelector"].get("matchLabels", {}).items() <= server_labels.items()
+        and p["spec"]["podSelector"].get("matchLabels")
+    ]
+    assert len(admitting) == 1
+    sources = admitting[0]["spec"]["ingress"][0]["from"]
+    assert len(sources) == 1 and sources[0]["podSelector"]["matchLabels"].items() <= proxy_labels.items()
+
+
+def test_proxy_accepts_bearer_tokens_and_skips_the_provider_button(tmp_path):
+    args = container(deployment(synth({"ingress": INGRESS, "auth": PROXY}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy")[
+        "args"
+    ]
+    for flag in ("--skip-jwt-bearer-tokens=true", "--skip-provider-button=true", "--reverse-proxy=true", "--cookie-secure=true"):
+        assert flag in args
+    assert "--provider=keycloak-oidc" in args and "--allowed-group=ml" in args
+    assert "--redirect-url=https://mlflow.example.com/oauth2/callback" in args
+
+
+def test_proxy_secrets_use_the_seed_key_names(tmp_path):
+    proxy = container(deployment(synth({"ingress": INGRESS, "auth": PROXY}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy")
+    env = env_of(proxy)
+    assert env["OAUTH2_PROXY_CLIENT_SECRET"]["secretKeyRef"]["key"] == "client_secret"
+    assert env["OAUTH2_PROXY_COOKIE_SECRET"]["secretKeyRef"]["key"] == "cookie_secret"
+
+
+def test_public_client_sends_no_secret(tmp_path):
+    public = {**PROXY, "oauth2_proxy": {**PROXY["oauth2_proxy"], "client_type": "public"}}
+    proxy = container(deployment(synth({"ingress": INGRESS, "auth": public}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy")
+    assert "OAUTH2_PROXY_CLIENT_SECRET" not in env_of(proxy)
+    assert "--code-challenge-method=S256" in proxy["args"]
+
+
+def test_proxy_letting_everyone_in_is_refused():
+    config = {"ingress": INGRESS, "auth": {"mode": "oauth2-proxy", "oauth2_proxy": {**PROXY["oauth2_proxy"], "allowed_groups": []}}}
+    assert "allowed_groups" in error_for(config)
