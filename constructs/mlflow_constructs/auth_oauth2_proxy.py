@@ -104,6 +104,7 @@ class OAuth2ProxyAuth(Construct):
         }
         pod_spec = {
             "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
             "securityContext": pod_security_context(),
             "containers": [container],
             "volumes": volumes,

@@ -336,7 +336,10 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return f"{_location(loc)}: required key is missing; add it"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{_location(loc)}: {message} (got {error.get('input')!r})"
+    value = error.get("input")
+    if not isinstance(value, (dict, list)) and repr(value) not in message:
+        message += f" (got {value!r})"
+    return f"{_location(loc)}: {message}" if loc else message
 
 
 def parse_environment(data: Any, *, source: str) -> Environment:
@@ -344,7 +347,7 @@ def parse_environment(data: Any, *, source: str) -> Environment:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the file must hold a mapping of keys (see README, 'Configuration')")
+        raise ConfigError(f"{source}: (top level) must be a mapping of keys such as 'namespace: mlflow' (see README, 'Configuration reference')")
     try:
         return Environment.model_validate(data)
     except ValidationError as exc:

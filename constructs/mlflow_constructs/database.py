@@ -135,6 +135,7 @@ class BundledPostgres(Construct):
                     "metadata": {"labels": labels},
                     "spec": {
                         "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
                         "securityContext": pod_security_context(),
                         "containers": [container],
                         "volumes": [

@@ -77,6 +77,7 @@ class MigrationJob(Construct):
                 "serviceAccountName": service_account,
                 "restartPolicy": "OnFailure",
                 "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
                 "securityContext": pod_security_context(),
                 "initContainers": init,
                 "containers": [last],

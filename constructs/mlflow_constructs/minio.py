@@ -102,6 +102,7 @@ class BundledMinio(Construct):
                     "metadata": {"labels": labels},
                     "spec": {
                         "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
                         "securityContext": pod_security_context(),
                         "containers": [container],
                         "volumes": [empty_dir("tmp", "64Mi")],
@@ -128,6 +129,7 @@ class BundledMinio(Construct):
                     "spec": {
                         "restartPolicy": "OnFailure",
                         "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
                         "securityContext": pod_security_context(),
                         "containers": [
                             {

@@ -54,6 +54,7 @@ class BundledRedis(Construct):
                     "metadata": {"labels": labels},
                     "spec": {
                         "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
                         "securityContext": pod_security_context(),
                         "containers": [
                             {

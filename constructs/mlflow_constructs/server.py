@@ -161,6 +161,7 @@ class MlflowServer(Construct):
         pod_spec: dict[str, Any] = {
             "serviceAccountName": service_account,
             "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
             "securityContext": pod_security_context(),
             "terminationGracePeriodSeconds": 30,
             "initContainers": [
