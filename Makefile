@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: synth synth-all test test-fast bench clean
+.PHONY: synth synth-all test test-fast tools bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,15 @@ synth: $(BIN)/.installed
 synth-all: $(BIN)/.installed
 	$(BIN)/python app.py
 
+## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
+## provider for the runtime tests in .runtime/). Idempotent; the first run takes ~7 minutes.
+tools: $(BIN)/.installed
+	bash tests/validity/install-tools.sh
+	bash tests/runtime/setup.sh
+
 ## The whole test suite: contracts, snapshots, schemas, security and runtime tests
-test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+test: tools
+	RUNTIME_TESTS=require $(BIN)/python -m pytest
 
 ## Everything but the runtime tests (no servers started)
 test-fast: $(BIN)/.installed
@@ -32,4 +38,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/synth_bench.py
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache
+	rm -rf $(VENV) dist .pytest_cache .tools .runtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO
+from repo_paths import REPO
 from mlflow_constructs import images
 
 

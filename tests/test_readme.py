@@ -6,7 +6,7 @@ import typing
 
 from pydantic import BaseModel
 
-from conftest import REPO
+from repo_paths import REPO
 from mlflow_constructs.config import Environment
 
 # Documented as one row each (their sub-keys are spelled out in the row).

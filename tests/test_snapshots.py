@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import CONFIG, shipped_environments
+from repo_paths import CONFIG, shipped_environments
 from snapshot import YamlSnapshotExtension
 from mlflow_constructs.synth import synthesize
 

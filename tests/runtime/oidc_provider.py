@@ -1,0 +1,117 @@
+"""Start the local OpenID provider (oidc/provider.mjs, npm ``oidc-provider``) from a test.
+
+with OidcProvider(clients=[{"client_id": "mlflow", "client_secret": "s",
+                            "redirect_uris": ["http://127.0.0.1:5000/callback"]}],
+                  users={"alice": {"password": "pw", "groups": ["mlflow-users"]}}) as idp:
+    idp.discovery_url   # http://127.0.0.1:<port>/.well-known/openid-configuration
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from postgres import free_port
+
+HERE = Path(__file__).resolve().parent
+PROVIDER_JS = HERE / "oidc" / "provider.mjs"
+NODE_MODULES = HERE / "node_modules"
+
+
+def oidc_provider_missing() -> str | None:
+    """Why the provider cannot start here, or None."""
+    if not shutil.which("node"):
+        return "node is not installed"
+    if not (NODE_MODULES / "oidc-provider").exists():
+        return "npm packages missing (run: bash tests/runtime/setup.sh)"
+    return None
+
+
+class OidcProvider:
+    """The provider as a child process on 127.0.0.1 (context manager)."""
+
+    def __init__(
+        self,
+        clients: list[dict],
+        users: dict[str, dict],
+        *,
+        port: int | None = None,
+        groups_claim: str = "groups",
+        host: str = "127.0.0.1",
+        issuer: str | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.host = host
+        self.issuer = issuer or f"http://{host}:{self.port}"
+        self.config = {
+            "host": host,
+            "port": self.port,
+            "issuer": self.issuer,
+            "clients": clients,
+            "users": users,
+            "groups_claim": groups_claim,
+        }
+        self._dir: Path | None = None
+        self._proc: subprocess.Popen | None = None
+        self._log: Path | None = None
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def start(self, timeout: float = 30.0) -> OidcProvider:
+        missing = oidc_provider_missing()
+        if missing:
+            raise RuntimeError(f"cannot start the OIDC provider: {missing}")
+        self._dir = Path(tempfile.mkdtemp(prefix="oidc-provider-"))
+        config_path = self._dir / "config.json"
+        config_path.write_text(json.dumps(self.config))
+        self._log = self._dir / "provider.log"
+        with open(self._log, "w") as log:
+            self._proc = subprocess.Popen(
+                ["node", str(PROVIDER_JS), str(config_path)],
+                cwd=HERE,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "READY " in self.log():
+                return self
+            if self._proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        output = self.log()
+        self.stop()
+        raise RuntimeError("OIDC provider did not start:\n" + output)
+
+    def log(self) -> str:
+        """The provider's output so far."""
+        return self._log.read_text(errors="replace") if self._log and self._log.exists() else ""
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait(5)
+        self._proc = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> OidcProvider:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,209 @@
+"""A throwaway PostgreSQL 15 server on 127.0.0.1 for the runtime tests.
+
+``initdb`` refuses to run as root, so when the tests run as root the cluster is created and run as the
+``postgres`` system user (``runuser -u postgres --``). The data directory lives in a fresh temporary
+directory, ``fsync`` is off, and everything is stopped and removed on exit.
+
+    with PostgresServer() as pg:
+        uri = pg.create_database("mlflow", owner="mlflow", password="s3cret")
+        # postgresql+psycopg2://mlflow:s3cret@127.0.0.1:<port>/mlflow
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+SUPERUSER = "postgres"
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class PostgresServer:
+    """A PostgreSQL server in a temporary directory; use as a context manager."""
+
+    def __init__(self, port: int | None = None, pg_bin: Path = PG_BIN) -> None:
+        self.pg_bin = Path(pg_bin)
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self._tmp: Path | None = None
+        self._started = False
+        self._run_as = SUPERUSER if os.geteuid() == 0 else None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def datadir(self) -> Path:
+        assert self._tmp is not None, "server not started"
+        return self._tmp / "data"
+
+    def _cmd(self, *argv: str) -> list[str]:
+        return ["runuser", "-u", self._run_as, "--", *argv] if self._run_as else list(argv)
+
+    def start(self) -> PostgresServer:
+        if not (self.pg_bin / "initdb").exists():
+            raise RuntimeError(f"PostgreSQL binaries not found in {self.pg_bin} (run tests/runtime/setup.sh)")
+        self._tmp = Path(tempfile.mkdtemp(prefix="runtime-pg-"))
+        if self._run_as:
+            pw = pwd.getpwnam(self._run_as)
+            os.chown(self._tmp, pw.pw_uid, pw.pw_gid)
+        subprocess.run(
+            self._cmd(
+                str(self.pg_bin / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        opts = (
+            f"-h {self.host} -p {self.port} -k {self._tmp} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        subprocess.run(
+            self._cmd(
+                str(self.pg_bin / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                opts,
+                "-l",
+                str(self._tmp / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            subprocess.run(
+                self._cmd(str(self.pg_bin / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"),
+                check=False,
+                capture_output=True,
+            )
+            self._started = False
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> PostgresServer:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- administration --------------------------------------------------------------------------
+    def log_tail(self, lines: int = 40) -> str:
+        log = self._tmp / "server.log" if self._tmp else None
+        if not log or not log.exists():
+            return ""
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run SQL as the superuser; returns psql's unaligned output."""
+        result = subprocess.run(
+            [
+                str(self.pg_bin / "psql"),
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {sql!r}\n{result.stderr}")
+        return result.stdout.strip()
+
+    def create_role(self, name: str, password: str | None = None) -> None:
+        pw = f" PASSWORD {_quote_literal(password)}" if password is not None else ""
+        self.psql(f"CREATE ROLE {_quote_ident(name)} LOGIN{pw}")
+
+    def create_database(
+        self, name: str, owner: str | None = None, password: str | None = None, driver: str = "psycopg2"
+    ) -> str:
+        """Create a database (and its owner role when it does not exist yet); returns its SQLAlchemy URI.
+
+        The server trusts every local connection, so the password is only recorded on the role and put
+        in the URI (to exercise URI handling, not authentication).
+        """
+        owner = owner or name
+        exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = {_quote_literal(owner)}")
+        if not exists:
+            self.create_role(owner, password)
+        self.psql(f"CREATE DATABASE {_quote_ident(name)} OWNER {_quote_ident(owner)}")
+        return self.uri(name, user=owner, password=password, driver=driver)
+
+    def uri(
+        self, database: str, user: str = SUPERUSER, password: str | None = None, driver: str | None = "psycopg2"
+    ) -> str:
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        auth = quote(user, safe="")
+        if password is not None:
+            auth += ":" + quote(password, safe="")
+        return f"{scheme}://{auth}@{self.host}:{self.port}/{quote(database, safe='')}"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (
+                subprocess.run(
+                    [str(self.pg_bin / "pg_isready"), "-h", self.host, "-p", str(self.port)],
+                    capture_output=True,
+                    check=False,
+                ).returncode
+                == 0
+            ):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"postgres on port {self.port} not ready\n{self.log_tail()}")

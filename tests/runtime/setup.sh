@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Prepare this machine for the runtime tests (tests/runtime/). Idempotent; safe in CI as root.
+#
+#   - bubblewrap (the pod runner's sandbox), busybox (stands in for busybox/alpine images) and
+#     PostgreSQL 15 server binaries (apt)
+#   - one venv per ImageSpec in constructs/mlflow_constructs/images.py, plus a test-client venv,
+#     under <repo>/.runtime/venvs/, or $MLFLOW_K8S_RUNTIME_DIR/venvs (see tests/runtime/venvs.py)
+#   - npm packages of tests/runtime/package.json (oidc-provider) from the lock file
+#
+# Usage: bash tests/runtime/setup.sh [--no-venvs] [--no-npm]
+set -euo pipefail
+
+# Everything is in main() so bash parses the whole file before running any of it.
+main() {
+
+  HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  REPO="$(cd "$HERE/../.." && pwd)"
+  DO_VENVS=1
+  DO_NPM=1
+  for arg in "$@"; do
+    case "$arg" in
+      --no-venvs) DO_VENVS=0 ;;
+      --no-npm) DO_NPM=0 ;;
+      *) echo "unknown argument: $arg" >&2; exit 2 ;;
+    esac
+  done
+
+  started=$(date +%s)
+  log() { echo "[runtime-setup +$(( $(date +%s) - started ))s] $*"; }
+
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+  apt_packages=()
+  command -v bwrap >/dev/null 2>&1 || apt_packages+=(bubblewrap)
+  command -v busybox >/dev/null 2>&1 || apt_packages+=(busybox)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_packages+=(postgresql-15)
+  if [ ${#apt_packages[@]} -gt 0 ]; then
+    log "apt-get install ${apt_packages[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $SUDO apt-get install -y --no-install-recommends "${apt_packages[@]}"; then
+      $SUDO apt-get update
+      $SUDO apt-get install -y --no-install-recommends "${apt_packages[@]}"
+    fi
+    # The Debian package starts a default cluster; the tests start their own, so stop it.
+    if [[ " ${apt_packages[*]} " == *" postgresql-15 "* ]] && command -v pg_ctlcluster >/dev/null; then
+      $SUDO pg_ctlcluster 15 main stop 2>/dev/null || true
+    fi
+  else
+    log "apt packages present (bwrap, busybox, postgresql 15)"
+  fi
+
+  # busybox applets for images like busybox/alpine (pod_images.py): PATH=<dir> gives busybox semantics.
+  RUNTIME_DIR="${MLFLOW_K8S_RUNTIME_DIR:-$REPO/.runtime}"
+  BUSYBOX_DIR="$RUNTIME_DIR/images/busybox/bin"
+  if [ ! -e "$BUSYBOX_DIR/sh" ]; then
+    mkdir -p "$BUSYBOX_DIR"
+    "$(command -v busybox)" --install -s "$BUSYBOX_DIR"
+    log "busybox applets in $BUSYBOX_DIR"
+  fi
+
+  # Keep .runtime/ out of git.
+  if ! grep -qxF '.runtime/' "$REPO/.gitignore" 2>/dev/null; then
+    echo '.runtime/' >> "$REPO/.gitignore"
+    log "added .runtime/ to .gitignore"
+  fi
+
+  if [ "$DO_VENVS" = 1 ]; then
+    PY="$(command -v python3.11 || command -v python3)"
+    log "building venvs (driver: $PY)"
+    "$PY" "$HERE/venvs.py"
+  fi
+
+  if [ "$DO_NPM" = 1 ]; then
+    if command -v npm >/dev/null 2>&1; then
+      if [ ! -d "$HERE/node_modules/oidc-provider" ] || [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
+        log "npm ci (tests/runtime)"
+        (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+      else
+        log "npm packages present"
+      fi
+    else
+      log "WARNING: npm not found; OIDC scenarios will be skipped"
+    fi
+  fi
+
+  log "done"
+}
+
+main "$@"
