@@ -126,13 +126,18 @@ def resolve_target(path: str) -> str:
     return os.path.realpath(path)
 
 
+FRESH_TMPFS = ("/tmp", "/dev/shm")
+
+
 def _mount_point_dirs(target: str, made: set[str]) -> list[str]:
     """Create missing parent directories of a mount point with mode 0755, as container runtimes do
     (bwrap would make them 0700, which a non-root user cannot traverse)."""
     args: list[str] = []
     parents = list(PurePosixPath(target).parents)[::-1][1:]  # without "/"
     for parent in map(str, parents):
-        if parent not in made and not os.path.lexists(parent):
+        # /tmp and /dev/shm are fresh tmpfs mounts in the sandbox: nothing of the host's is there.
+        shadowed = any(parent == d or parent.startswith(f"{d}/") for d in FRESH_TMPFS)
+        if parent not in made and (shadowed or not os.path.lexists(parent)):
             args += ["--perms", "0755", "--dir", parent]
             made.add(parent)
     return args
@@ -157,17 +162,22 @@ def bwrap_args(spec: SandboxSpec) -> list[str]:
         "--tmpfs",
         "/dev/shm",
     ]
+    made: set[str] = set()
+    for path in spec.ro_binds:  # before /tmp turns read-only: a checkout under /tmp puts the venvs there
+        args += [*_mount_point_dirs(str(path), made), "--ro-bind", str(path), str(path)]
     if spec.read_only_root:
         args += ["--remount-ro", "/tmp"]
-    for path in spec.ro_binds:
-        args += ["--ro-bind", str(path), str(path)]
     if spec.uid != 0:
         args += ["--chmod", "0711", "/root"]  # pyenv interpreters live under /root
-    made: set[str] = set()
+    targets = []
     for mount in spec.mounts:
         target = resolve_target(mount.target)
+        targets.append(target)
         args += _mount_point_dirs(target, made)
         args += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), target]
+    for path in spec.ro_binds:  # a volume mounted over a parent (e.g. an emptyDir at /tmp) hid it again
+        if any(str(path).startswith(f"{target.rstrip('/')}/") for target in targets):
+            args += [*_mount_point_dirs(str(path), set()), "--ro-bind", str(path), str(path)]
     if spec.read_only_root:
         args += ["--remount-ro", "/"]
     args += [
