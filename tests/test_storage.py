@@ -51,7 +51,7 @@ def test_migration_job_name_changes_with_the_image(tmp_path):
 
 def test_minio_bucket_job_uses_a_dedicated_user_and_no_anonymous_access(tmp_path):
     objs = synth({}, tmp_path)
-    job = find(objs, "Job", "mlflow-minio-bucket")
+    job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-minio-bucket-"))
     mc = container(job, "mc")
     script = mc["command"][-1]
     assert "mc anonymous set none" in script

@@ -60,18 +60,19 @@ class Artifacts(Construct):
         spec: dict[str, Any] = {"accessModes": [cfg.access_mode], "resources": {"requests": {"storage": cfg.size}}}
         if cfg.storage_class:
             spec["storageClassName"] = cfg.storage_class
-        claim = k8s_object(
+        claim_name = naming.name("artifacts")
+        k8s_object(
             self,
             "pvc",
             api_version="v1",
             kind="PersistentVolumeClaim",
-            name=naming.name("artifacts"),
+            name=claim_name,
             labels=naming.labels("mlflow"),
             spec=spec,
         )
         return ArtifactAccess(
             args=_server_args(ARTIFACTS_PATH, True),
-            volumes=[{"name": "artifacts", "persistentVolumeClaim": {"claimName": claim.name}}],
+            volumes=[{"name": "artifacts", "persistentVolumeClaim": {"claimName": claim_name}}],
             mounts=[{"name": "artifacts", "mountPath": ARTIFACTS_PATH}],
         )
 

@@ -18,7 +18,7 @@ from mlflow_constructs.credentials import Credentials
 from mlflow_constructs.database import DatabaseAccess
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.objects import k8s_object
-from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, literal_env, secret_env
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, fixed_resources, literal_env, secret_env
 from mlflow_constructs.server import ServerExtras
 
 TEMPLATE_DIR = "/mlflow/auth-template"
@@ -90,12 +90,13 @@ class BasicAuth(Construct):
             f"authorization_function = {cfg.authorization_function}\n"
             f"auth_cache_ttl_seconds = {cfg.auth_cache_ttl_seconds}\n"
         )
-        config_map = k8s_object(
+        template_name = naming.name("auth-template")
+        k8s_object(
             self,
             "template",
             api_version="v1",
             kind="ConfigMap",
-            name=naming.name("auth-template"),
+            name=template_name,
             labels=naming.labels("mlflow"),
             data={f"{INI_NAME}.template": template},
         )
@@ -110,7 +111,7 @@ class BasicAuth(Construct):
         ]
         image = env.server.image
         self.volumes = [
-            {"name": "auth-template", "configMap": {"name": config_map.name}},
+            {"name": "auth-template", "configMap": {"name": template_name}},
             empty_dir("auth-config", "1Mi"),
         ]
         render = {
@@ -119,7 +120,7 @@ class BasicAuth(Construct):
             "imagePullPolicy": image.pull_policy,
             "command": ["python", "-c", RENDER_SCRIPT],
             "env": render_env,
-            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+            "resources": fixed_resources("10m", "32Mi", "200m", "128Mi"),
             "securityContext": CONTAINER_SECURITY_CONTEXT,
             "volumeMounts": [
                 {"name": "auth-template", "mountPath": TEMPLATE_DIR, "readOnly": True},
@@ -145,10 +146,7 @@ class BasicAuth(Construct):
                 "imagePullPolicy": image.pull_policy,
                 "command": ["python", "-c", MIGRATE_AUTH_DB],
                 "env": [*database.env, *config_env],
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "256Mi"},
-                    "limits": {"cpu": "1", "memory": "1Gi"},
-                },
+                "resources": fixed_resources("50m", "256Mi", "1", "1Gi"),
                 "securityContext": CONTAINER_SECURITY_CONTEXT,
                 "volumeMounts": [read_only_config, {"name": "tmp", "mountPath": "/tmp"}],
             },

@@ -12,15 +12,11 @@ from mlflow_constructs.config import Environment
 from mlflow_constructs.credentials import Credentials
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.objects import k8s_object
-from mlflow_constructs.security import (
-    CONTAINER_SECURITY_CONTEXT,
-    http_probe,
-    pod_security_context,
-    resources,
-    secret_env,
-)
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, http_probe, resources, secret_env
+from mlflow_constructs.workloads import deployment, disruption_budget, pod_spec, pod_template, service
 
 PORT_NAME = "http"
+PROXY_PORT = 80
 PUBLIC_CLIENT_DIR = "/etc/oauth2-proxy/public-client"
 
 
@@ -77,17 +73,18 @@ class OAuth2ProxyAuth(Construct):
         if cfg.client_type == "confidential":
             env_vars.insert(0, secret_env("OAUTH2_PROXY_CLIENT_SECRET", credentials.ref("oauth2_proxy_client_secret")))
         else:  # a public client (device flow): no secret; PKCE protects the code exchange
-            empty = k8s_object(
+            public_client = naming.name("oauth2-proxy-public-client")
+            k8s_object(
                 self,
                 "public-client",
                 api_version="v1",
                 kind="ConfigMap",
-                name=naming.name("oauth2-proxy-public-client"),
+                name=public_client,
                 labels=labels,
                 data={"client-secret": ""},
             )
             args.append(f"--client-secret-file={PUBLIC_CLIENT_DIR}/client-secret")
-            volumes.append({"name": "public-client", "configMap": {"name": empty.name}})
+            volumes.append({"name": "public-client", "configMap": {"name": public_client}})
             mounts.append({"name": "public-client", "mountPath": PUBLIC_CLIENT_DIR, "readOnly": True})
         container = {
             "name": "oauth2-proxy",
@@ -102,43 +99,18 @@ class OAuth2ProxyAuth(Construct):
             "readinessProbe": http_probe("/ready", PORT_NAME, period=10, failures=3),
             "volumeMounts": mounts,
         }
-        pod_spec = {
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "securityContext": pod_security_context(),
-            "containers": [container],
-            "volumes": volumes,
-        }
-        k8s_object(
+        deployment(
             self,
             "deployment",
-            api_version="apps/v1",
-            kind="Deployment",
             name=self.service_name,
             labels=labels,
-            spec={
-                "replicas": cfg.replicas,
-                "selector": {"matchLabels": self.selector},
-                "template": {"metadata": {"labels": labels}, "spec": pod_spec},
-            },
+            selector=self.selector,
+            replicas=cfg.replicas,
+            template=pod_template(labels, pod_spec(containers=[container], volumes=volumes)),
         )
-        k8s_object(
-            self,
-            "service",
-            api_version="v1",
-            kind="Service",
-            name=self.service_name,
-            labels=labels,
-            spec={"selector": self.selector, "ports": [{"name": PORT_NAME, "port": 80, "targetPort": PORT_NAME}]},
+        service(
+            self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={PORT_NAME: PROXY_PORT}
         )
-        self.port = 80
+        self.port = PROXY_PORT
         if cfg.replicas > 1:
-            k8s_object(
-                self,
-                "pdb",
-                api_version="policy/v1",
-                kind="PodDisruptionBudget",
-                name=self.service_name,
-                labels=labels,
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": self.selector}},
-            )
+            disruption_budget(self, "pdb", name=self.service_name, labels=labels, selector=self.selector)

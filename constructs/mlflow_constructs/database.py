@@ -22,10 +22,10 @@ from mlflow_constructs.security import (
     empty_dir,
     exec_probe,
     literal_env,
-    pod_security_context,
     resources,
     secret_env,
 )
+from mlflow_constructs.workloads import claim_template, pod_spec, pod_template, service, stateful_set
 
 POSTGRES_PORT = 5432
 
@@ -61,27 +61,24 @@ class BundledPostgres(Construct):
         password = credentials.ref("postgres_password")
         databases = [env.database.name, f"{env.database.name}_auth"]
         init_sql = "".join(f'CREATE DATABASE "{db}" OWNER "{cfg.user}";\n' for db in databases[1:])
-        init = k8s_object(
+        init_name = naming.name("postgresql-init")
+        k8s_object(
             self,
             "init",
             api_version="v1",
             kind="ConfigMap",
-            name=naming.name("postgresql-init"),
+            name=init_name,
             labels=labels,
             data={"10-databases.sql": init_sql},
         )
-        k8s_object(
+        service(
             self,
             "service",
-            api_version="v1",
-            kind="Service",
             name=self.service_name,
             labels=labels,
-            spec={
-                "clusterIP": "None",
-                "selector": self.selector,
-                "ports": [{"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres"}],
-            },
+            selector=self.selector,
+            ports={"postgres": POSTGRES_PORT},
+            headless=True,
         )
         ready = ["pg_isready", "-h", "127.0.0.1", "-U", cfg.user, "-d", env.database.name]
         container = {
@@ -111,42 +108,19 @@ class BundledPostgres(Construct):
                 {"name": "tmp", "mountPath": "/tmp"},
             ],
         }
-        claim: dict[str, Any] = {
-            "metadata": {"name": "data", "labels": labels},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": cfg.storage_size}},
-            },
-        }
-        if cfg.storage_class:
-            claim["spec"]["storageClassName"] = cfg.storage_class
-        k8s_object(
+        volumes = [
+            {"name": "init", "configMap": {"name": init_name}},
+            empty_dir("run", "16Mi"),
+            empty_dir("tmp", "256Mi"),
+        ]
+        stateful_set(
             self,
             "statefulset",
-            api_version="apps/v1",
-            kind="StatefulSet",
             name=self.service_name,
             labels=labels,
-            spec={
-                "serviceName": self.service_name,
-                "replicas": 1,
-                "selector": {"matchLabels": self.selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": pod_security_context(),
-                        "containers": [container],
-                        "volumes": [
-                            {"name": "init", "configMap": {"name": init.name}},
-                            empty_dir("run", "16Mi"),
-                            empty_dir("tmp", "256Mi"),
-                        ],
-                    },
-                },
-                "volumeClaimTemplates": [claim],
-            },
+            selector=self.selector,
+            template=pod_template(labels, pod_spec(containers=[container], volumes=volumes)),
+            claims=[claim_template(size=cfg.storage_size, storage_class=cfg.storage_class, labels=labels)],
         )
         uri = psycopg2_uri(user=cfg.user, host=self.service_name, database=env.database.name)
         self.access = DatabaseAccess(

@@ -1,9 +1,8 @@
 """Schema migrations (``mlflow db upgrade``) as a Job that runs before the server rolls out.
 
-The Job's name carries a hash of what it runs, so a new image or database makes a new Job (Jobs are
-immutable) and ``kubectl apply`` never fails on an old one. Argo CD runs it as a Sync hook between the
-database (wave 0) and the Deployment (wave 2); with plain ``kubectl apply`` the server's own
-wait-for-database init container and restart loop cover the same ordering.
+The Job's name carries a hash of what it runs (see ``workloads.run_once_job``). Argo CD runs it as a
+Sync hook between the database (wave 0) and the Deployment (wave 2); with plain ``kubectl apply`` the
+server's own wait-for-database init container and restart loop cover the same ordering.
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from constructs import Construct
 from mlflow_constructs.config import Environment
 from mlflow_constructs.credentials import PluginDelivery
 from mlflow_constructs.database import DatabaseAccess
-from mlflow_constructs.hashing import digest
 from mlflow_constructs.naming import Naming
-from mlflow_constructs.objects import k8s_object
-from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, pod_security_context, resources
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, resources
 from mlflow_constructs.waiting import python_script, wait_for_database
+from mlflow_constructs.workloads import pod_spec, pod_template, run_once_job
 
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 
@@ -71,30 +69,14 @@ class MigrationJob(Construct):
             *(extra_containers or []),
         ]
         *init, last = steps
-        template = {
-            "metadata": {"labels": {**labels, **(pod_labels or {})}},
-            "spec": {
-                "serviceAccountName": service_account,
-                "restartPolicy": "OnFailure",
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "securityContext": pod_security_context(),
-                "initContainers": init,
-                "containers": [last],
-                "volumes": [empty_dir("tmp", "256Mi"), *plugin.volumes, *(extra_volumes or [])],
-            },
-        }
-        self.job = k8s_object(
-            self,
-            "job",
-            api_version="batch/v1",
-            kind="Job",
-            name=naming.name(f"migrate-{digest(template, 8)}"),
-            labels=labels,
-            annotations={
-                "argocd.argoproj.io/hook": "Sync",
-                "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
-                "argocd.argoproj.io/sync-wave": "1",
-            },
-            spec={"backoffLimit": 6, "template": template},
+        template = pod_template(
+            {**labels, **(pod_labels or {})},
+            pod_spec(
+                service_account=service_account,
+                restartPolicy="OnFailure",
+                init_containers=init,
+                containers=[last],
+                volumes=[empty_dir("tmp", "256Mi"), *plugin.volumes, *(extra_volumes or [])],
+            ),
         )
+        self.job = run_once_job(self, "job", base_name=naming.name("migrate"), labels=labels, template=template)

@@ -6,23 +6,21 @@ read/write, so the server never holds the root credentials.
 
 from __future__ import annotations
 
-from typing import Any
-
 from constructs import Construct
 
 from mlflow_constructs.config import Environment
 from mlflow_constructs.credentials import Credentials
 from mlflow_constructs.naming import Naming
-from mlflow_constructs.objects import k8s_object
 from mlflow_constructs.security import (
     CONTAINER_SECURITY_CONTEXT,
     empty_dir,
+    fixed_resources,
     http_probe,
     literal_env,
-    pod_security_context,
     resources,
     secret_env,
 )
+from mlflow_constructs.workloads import claim_template, pod_spec, pod_template, run_once_job, service, stateful_set
 
 MINIO_PORT = 9000
 
@@ -51,18 +49,7 @@ class BundledMinio(Construct):
         labels = naming.labels("minio")
         root_user = credentials.ref("minio_root_user")
         root_password = credentials.ref("minio_root_password")
-        k8s_object(
-            self,
-            "service",
-            api_version="v1",
-            kind="Service",
-            name=self.service_name,
-            labels=labels,
-            spec={
-                "selector": self.selector,
-                "ports": [{"name": "s3", "port": MINIO_PORT, "targetPort": "s3"}],
-            },
-        )
+        service(self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"s3": MINIO_PORT})
         container = {
             "name": "minio",
             "image": cfg.image.ref,
@@ -81,88 +68,47 @@ class BundledMinio(Construct):
             "readinessProbe": http_probe("/minio/health/ready", "s3", period=10, failures=3),
             "volumeMounts": [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}],
         }
-        claim: dict[str, Any] = {
-            "metadata": {"name": "data", "labels": labels},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": cfg.storage_size}}},
-        }
-        if cfg.storage_class:
-            claim["spec"]["storageClassName"] = cfg.storage_class
-        k8s_object(
+        stateful_set(
             self,
             "statefulset",
-            api_version="apps/v1",
-            kind="StatefulSet",
             name=self.service_name,
             labels=labels,
-            spec={
-                "serviceName": self.service_name,
-                "replicas": 1,
-                "selector": {"matchLabels": self.selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": pod_security_context(),
-                        "containers": [container],
-                        "volumes": [empty_dir("tmp", "64Mi")],
-                    },
-                },
-                "volumeClaimTemplates": [claim],
-            },
+            selector=self.selector,
+            template=pod_template(labels, pod_spec(containers=[container], volumes=[empty_dir("tmp", "64Mi")])),
+            claims=[claim_template(size=cfg.storage_size, storage_class=cfg.storage_class, labels=labels)],
         )
         self.job_selector = naming.selector("minio-bucket")
+        mc = {
+            "name": "mc",
+            "image": cfg.client_image.ref,
+            "imagePullPolicy": cfg.client_image.pull_policy,
+            "command": ["/bin/sh", "-c", BUCKET_SCRIPT],
+            "env": [
+                secret_env("MINIO_ROOT_USER", root_user),
+                secret_env("MINIO_ROOT_PASSWORD", root_password),
+                secret_env("S3_ACCESS_KEY_ID", credentials.ref("s3_access_key_id")),
+                secret_env("S3_SECRET_ACCESS_KEY", credentials.ref("s3_secret_access_key")),
+                *literal_env(
+                    {
+                        "BUCKET": cfg.bucket,
+                        "MC_CONFIG_DIR": "/tmp/.mc",
+                        "MC_HOST_local": f"http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{self.service_name}:{MINIO_PORT}",
+                    }
+                ),
+            ],
+            "resources": fixed_resources("10m", "32Mi", "200m", "128Mi"),
+            "securityContext": CONTAINER_SECURITY_CONTEXT,
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        }
         job_labels = naming.labels("minio-bucket")
-        k8s_object(
+        run_once_job(
             self,
             "bucket",
-            api_version="batch/v1",
-            kind="Job",
-            name=naming.name("minio-bucket"),
+            base_name=naming.name("minio-bucket"),
             labels=job_labels,
-            annotations={"argocd.argoproj.io/sync-wave": "1"},
-            spec={
-                "backoffLimit": 10,
-                "ttlSecondsAfterFinished": 86400,
-                "template": {
-                    "metadata": {"labels": job_labels},
-                    "spec": {
-                        "restartPolicy": "OnFailure",
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": pod_security_context(),
-                        "containers": [
-                            {
-                                "name": "mc",
-                                "image": cfg.client_image.ref,
-                                "imagePullPolicy": cfg.client_image.pull_policy,
-                                "command": ["/bin/sh", "-c", BUCKET_SCRIPT],
-                                "env": [
-                                    secret_env("MINIO_ROOT_USER", root_user),
-                                    secret_env("MINIO_ROOT_PASSWORD", root_password),
-                                    secret_env("S3_ACCESS_KEY_ID", credentials.ref("s3_access_key_id")),
-                                    secret_env("S3_SECRET_ACCESS_KEY", credentials.ref("s3_secret_access_key")),
-                                    *literal_env(
-                                        {
-                                            "BUCKET": cfg.bucket,
-                                            "MC_CONFIG_DIR": "/tmp/.mc",
-                                            "MC_HOST_local": (
-                                                f"http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@"
-                                                f"{self.service_name}:{MINIO_PORT}"
-                                            ),
-                                        }
-                                    ),
-                                ],
-                                "resources": {
-                                    "requests": {"cpu": "10m", "memory": "32Mi"},
-                                    "limits": {"cpu": "200m", "memory": "128Mi"},
-                                },
-                                "securityContext": CONTAINER_SECURITY_CONTEXT,
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                            }
-                        ],
-                        "volumes": [empty_dir("tmp", "16Mi")],
-                    },
-                },
-            },
+            template=pod_template(
+                job_labels,
+                pod_spec(containers=[mc], volumes=[empty_dir("tmp", "16Mi")], restartPolicy="OnFailure"),
+            ),
+            backoff_limit=10,
         )

@@ -11,14 +11,8 @@ from constructs import Construct
 from mlflow_constructs.config_auth import RedisCache
 from mlflow_constructs.credentials import Credentials
 from mlflow_constructs.naming import Naming
-from mlflow_constructs.objects import k8s_object
-from mlflow_constructs.security import (
-    CONTAINER_SECURITY_CONTEXT,
-    empty_dir,
-    pod_security_context,
-    resources,
-    secret_env,
-)
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, resources, secret_env
+from mlflow_constructs.workloads import deployment, pod_spec, pod_template, service
 
 REDIS_PORT = 6379
 
@@ -40,55 +34,30 @@ class BundledRedis(Construct):
         self.password = credentials.ref("redis_password")
         labels = naming.labels("redis")
         probe = {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
-        k8s_object(
+        container = {
+            "name": "redis",
+            "image": config.image.ref,
+            "imagePullPolicy": config.image.pull_policy,
+            "command": ["/bin/sh", "-c", START],
+            "env": [
+                secret_env("REDIS_PASSWORD", self.password),
+                {"name": "MAX_MEMORY", "value": config.max_memory.replace("i", "").lower() + "b"},
+            ],
+            "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
+            "resources": resources(config.resources),
+            "securityContext": CONTAINER_SECURITY_CONTEXT,
+            "livenessProbe": probe,
+            "readinessProbe": probe,
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": "/data"}],
+        }
+        volumes = [empty_dir("tmp", "16Mi"), empty_dir("data", "16Mi")]
+        deployment(
             self,
             "deployment",
-            api_version="apps/v1",
-            kind="Deployment",
             name=self.service_name,
             labels=labels,
-            spec={
-                "replicas": 1,
-                "selector": {"matchLabels": self.selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": pod_security_context(),
-                        "containers": [
-                            {
-                                "name": "redis",
-                                "image": config.image.ref,
-                                "imagePullPolicy": config.image.pull_policy,
-                                "command": ["/bin/sh", "-c", START],
-                                "env": [
-                                    secret_env("REDIS_PASSWORD", self.password),
-                                    {"name": "MAX_MEMORY", "value": config.max_memory.replace("i", "").lower() + "b"},
-                                ],
-                                "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
-                                "resources": resources(config.resources),
-                                "securityContext": CONTAINER_SECURITY_CONTEXT,
-                                "livenessProbe": probe,
-                                "readinessProbe": probe,
-                                "volumeMounts": [
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                    {"name": "data", "mountPath": "/data"},
-                                ],
-                            }
-                        ],
-                        "volumes": [empty_dir("tmp", "16Mi"), empty_dir("data", "16Mi")],
-                    },
-                },
-            },
+            selector=self.selector,
+            template=pod_template(labels, pod_spec(containers=[container], volumes=volumes)),
         )
-        k8s_object(
-            self,
-            "service",
-            api_version="v1",
-            kind="Service",
-            name=self.service_name,
-            labels=labels,
-            spec={"selector": self.selector, "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]},
-        )
+        service(self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"redis": REDIS_PORT})
         self.url = f"redis://:$(REDIS_PASSWORD)@{self.service_name}:{REDIS_PORT}/0"

@@ -64,3 +64,8 @@ def exec_probe(command: list[str], *, period: int, failures: int, timeout: int =
 
 def empty_dir(name: str, size: str = "256Mi") -> dict[str, Any]:
     return {"name": name, "emptyDir": {"sizeLimit": size}}
+
+
+def fixed_resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
+    """Resources of a helper container (init steps, Jobs) that are not configurable."""
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}

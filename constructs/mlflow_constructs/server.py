@@ -14,14 +14,9 @@ from mlflow_constructs.database import DatabaseAccess
 from mlflow_constructs.hashing import digest
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.objects import k8s_object
-from mlflow_constructs.security import (
-    CONTAINER_SECURITY_CONTEXT,
-    empty_dir,
-    http_probe,
-    pod_security_context,
-    resources,
-)
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, http_probe, resources
 from mlflow_constructs.waiting import wait_for_database
+from mlflow_constructs.workloads import SERVER_WAVE, deployment, disruption_budget, pod_spec, pod_template, service
 
 HTTP_PORT_NAME = "http"
 METRICS_DIR = "/mlflow/metrics"
@@ -126,9 +121,8 @@ class MlflowServer(Construct):
         if origins:
             settings["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] = ",".join(origins)
         settings = dict(sorted(settings.items()))
-        config_map = k8s_object(
-            self, "settings", api_version="v1", kind="ConfigMap", name=naming.name("settings"), labels=labels, data=settings
-        )
+        settings_name = naming.name("settings")
+        k8s_object(self, "settings", api_version="v1", kind="ConfigMap", name=settings_name, labels=labels, data=settings)
 
         args = ["--host", cfg.host, "--port", str(cfg.port), "--workers", str(cfg.workers), *artifacts.args]
         if extras.app_name:
@@ -148,7 +142,7 @@ class MlflowServer(Construct):
             "command": extras.command,
             "args": args,
             "ports": [{"name": HTTP_PORT_NAME, "containerPort": cfg.port}],
-            "envFrom": [{"configMapRef": {"name": config_map.name}}],
+            "envFrom": [{"configMapRef": {"name": settings_name}}],
             "env": [*database.env, *artifacts.env, *plugin.env, *extras.env],
             "resources": resources(cfg.resources),
             "securityContext": CONTAINER_SECURITY_CONTEXT,
@@ -158,26 +152,15 @@ class MlflowServer(Construct):
             "volumeMounts": mounts,
         }
         checksum = digest({"settings": settings, **extras.config_checksum_inputs})
-        pod_spec: dict[str, Any] = {
-            "serviceAccountName": service_account,
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "securityContext": pod_security_context(),
-            "terminationGracePeriodSeconds": 30,
-            "initContainers": [
-                wait_for_database(
-                    image=cfg.image,
-                    env=[*database.env, *plugin.env],
-                    mounts=[TMP_MOUNT, *plugin.mounts],
-                    load_providers=plugin.loads_providers,
-                ),
-                *extras.init_containers,
-            ],
-            "containers": [container],
-            "volumes": volumes,
-        }
+        wait = wait_for_database(
+            image=cfg.image,
+            env=[*database.env, *plugin.env],
+            mounts=[TMP_MOUNT, *plugin.mounts],
+            load_providers=plugin.loads_providers,
+        )
+        spread = {}
         if cfg.max_pods > 1:
-            pod_spec["topologySpreadConstraints"] = [
+            spread["topologySpreadConstraints"] = [
                 {
                     "maxSkew": 1,
                     "topologyKey": key,
@@ -186,58 +169,35 @@ class MlflowServer(Construct):
                 }
                 for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
             ]
+        spec = pod_spec(
+            service_account=service_account,
+            terminationGracePeriodSeconds=30,
+            init_containers=[wait, *extras.init_containers],
+            containers=[container],
+            volumes=volumes,
+            **spread,
+        )
         single_rwo_volume = env.artifacts.type == "pvc" and env.artifacts.pvc.access_mode != "ReadWriteMany"
         strategy = (
             {"type": "Recreate"}
             if single_rwo_volume
             else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
         )
-        spec: dict[str, Any] = {
-            "selector": {"matchLabels": self.selector},
-            "strategy": strategy,
-            "revisionHistoryLimit": 5,
-            "template": {
-                "metadata": {
-                    "labels": self.pod_labels,
-                    "annotations": {**cfg.pod_annotations, "checksum/config": checksum},
-                },
-                "spec": pod_spec,
-            },
-        }
-        if not cfg.autoscaling.enabled:
-            spec = {"replicas": cfg.replicas, **spec}
-        deployment = k8s_object(
+        deployment(
             self,
             "deployment",
-            api_version="apps/v1",
-            kind="Deployment",
             name=naming.name(),
             labels=labels,
-            annotations={"argocd.argoproj.io/sync-wave": "2"},
-            spec=spec,
+            selector=self.selector,
+            replicas=None if cfg.autoscaling.enabled else cfg.replicas,
+            annotations={"argocd.argoproj.io/sync-wave": SERVER_WAVE},
+            strategy=strategy,
+            revisionHistoryLimit=5,
+            template=pod_template(self.pod_labels, spec, {**cfg.pod_annotations, "checksum/config": checksum}),
         )
-        k8s_object(
-            self,
-            "service",
-            api_version="v1",
-            kind="Service",
-            name=self.service_name,
-            labels=labels,
-            spec={
-                "selector": self.selector,
-                "ports": [{"name": HTTP_PORT_NAME, "port": cfg.port, "targetPort": HTTP_PORT_NAME}],
-            },
-        )
+        service(self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={HTTP_PORT_NAME: cfg.port})
         if cfg.max_pods > 1:
-            k8s_object(
-                self,
-                "pdb",
-                api_version="policy/v1",
-                kind="PodDisruptionBudget",
-                name=naming.name(),
-                labels=labels,
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": self.selector}},
-            )
+            disruption_budget(self, "pdb", name=naming.name(), labels=labels, selector=self.selector)
         if cfg.autoscaling.enabled:
             auto = cfg.autoscaling
             k8s_object(
@@ -248,7 +208,7 @@ class MlflowServer(Construct):
                 name=naming.name(),
                 labels=labels,
                 spec={
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.name},
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": naming.name()},
                     "minReplicas": auto.min_replicas,
                     "maxReplicas": auto.max_replicas,
                     "metrics": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlflow_constructs.config import Image
-from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT
+from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, fixed_resources
 
 # Runs with the MLflow image's own Python and SQLAlchemy; the URI comes from the environment.
 WAIT_FOR_DATABASE = """\
@@ -50,7 +50,7 @@ def wait_for_database(
         "imagePullPolicy": image.pull_policy,
         "command": python_script(WAIT_FOR_DATABASE, load_providers=load_providers),
         "env": env,
-        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+        "resources": fixed_resources("10m", "64Mi", "200m", "256Mi"),
         "securityContext": CONTAINER_SECURITY_CONTEXT,
         "volumeMounts": mounts,
     }
