@@ -164,4 +164,4 @@ class MlflowChart(Chart):
             if oidc and oidc.redis:
                 flows.append(Flow(name="redis", to=oidc.redis.selector, ports=(REDIS_PORT,), sources=(server.selector,)))
             NetworkPolicies(self, "network", naming=naming, flows=flows)
-        namespace.declare_prerequisites([*credentials.finalize(), *database.prerequisites])
+        namespace.finalize([*credentials.finalize(), *database.prerequisites])

@@ -11,26 +11,28 @@ PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
 
 
 class Namespace(Construct):
-    """Creates the Namespace; prerequisites (objects the user provides) are listed on it."""
+    """Holds the Namespace, created by :meth:`finalize` once the prerequisites (objects the user must
+    provide) are known; being the chart's first child, it is still the first object written."""
 
     def __init__(self, scope: Construct, id: str, *, naming: Naming) -> None:
         super().__init__(scope, id)
-        self.object = k8s_object(
+        self.naming = naming
+
+    def finalize(self, prerequisites: list[str]) -> None:
+        annotations = {PREREQUISITES_ANNOTATION: ",".join(sorted(set(prerequisites)))} if prerequisites else None
+        k8s_object(
             self,
             "namespace",
             api_version="v1",
             kind="Namespace",
-            name=naming.namespace,
+            name=self.naming.namespace,
             labels={
-                **dict(naming.extra_labels),
+                **dict(self.naming.extra_labels),
                 "pod-security.kubernetes.io/enforce": "restricted",
                 "pod-security.kubernetes.io/enforce-version": "latest",
                 "pod-security.kubernetes.io/warn": "restricted",
                 "pod-security.kubernetes.io/audit": "restricted",
             },
+            annotations=annotations,
             namespaced=False,
         )
-
-    def declare_prerequisites(self, items: list[str]) -> None:
-        if items:
-            self.object.metadata.add_annotation(PREREQUISITES_ANNOTATION, ",".join(sorted(set(items))))
