@@ -34,13 +34,15 @@ VENVS_DIR = RUNTIME_DIR / "venvs"
 STAMP_NAME = ".runtime-stamp"
 
 # What the test clients (seeding experiments, logging a model, talking to S3) need. Kept in its own
-# venv so the server venvs stay exactly what the images carry.
+# venv so the server venvs stay exactly what the images carry. `mlflow[auth]` brings the basic-auth
+# client (AuthServiceClient); `moto[server]` is the S3 stand-in for the bundled MinIO (s3_standin.py).
 CLIENT_PYTHON = "3.11"
 CLIENT_REQUIREMENTS: tuple[str, ...] = (
-    "mlflow==3.17.2",
+    "mlflow[auth]==3.17.2",
     "scikit-learn",
     "requests",
     "boto3",
+    "moto[server]==5.2.5",
 )
 
 

@@ -1,0 +1,72 @@
+"""Run a client script of ``client_scripts/`` with the test-client venv (MLflow 3.17.2, sklearn, boto3).
+
+The tests themselves run in the project's venv, which has no MLflow; the clients run as the users of
+the deployment would, in their own Python. ``hosts`` are names that resolve to 127.0.0.1 in the
+client (cluster DNS stand-in, see ``client_scripts/hostmap/sitecustomize.py``). A script prints one
+JSON object as its last stdout line; that is the return value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import venvs
+
+SCRIPTS = Path(__file__).resolve().parent / "client_scripts"
+
+
+class ClientFailed(RuntimeError):
+    """A client script exited non-zero."""
+
+
+def client_bin(program: str) -> str:
+    return str(venvs.client_venv().bin_dir / program)
+
+
+def client_env(hosts: Iterable[str] = (), env: Mapping[str, str] | None = None) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "PYTHON"))}
+    return {
+        **base,
+        "PYTHONPATH": str(SCRIPTS / "hostmap"),
+        "RUNTIME_HOSTS": ",".join(hosts),
+        "PYTHONUNBUFFERED": "1",
+        "GIT_PYTHON_REFRESH": "quiet",
+        "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+        **(env or {}),
+    }
+
+
+def run_client(
+    script: str,
+    *args: str,
+    hosts: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,
+) -> dict:
+    """Run ``client_scripts/<script>`` and return the JSON object it printed last."""
+    result = subprocess.run(
+        [str(venvs.client_venv().python_exe), str(SCRIPTS / script), *args],
+        env=client_env(hosts, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ClientFailed(
+            f"{script} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n"
+            f"--- stderr\n{result.stderr[-6000:]}"
+        )
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise ClientFailed(
+            f"{script} printed no JSON result\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        ) from None

@@ -1,0 +1,276 @@
+"""Helpers shared by the runtime scenarios (test_scenario_*.py): manifests, Service ports, stand-ins.
+
+Manifests always come from the real synthesis path: the shipped environments from the session
+fixture ``synthesized`` (``synth.synthesize``), test-local variants from :func:`synth_environment`
+(``config.parse_environment`` + ``synth.build_app``, the file the app would write).
+
+Pods share the host network and every Service name resolves to 127.0.0.1 in the runner, so each
+stand-in listens on the port its Service (and the container behind it) declares: PostgreSQL on the
+``mlflow-postgresql`` Service port (5432), the S3 stand-in on the ``mlflow-minio`` port (9000), MLflow
+on its container port (5000). :func:`service_port` checks that the Service port and the target
+container port agree, since there is no kube-proxy here to translate one into the other.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from pod_probes import resolve_port
+from podrunner import PodRun, find_object, pod_template
+from postgres import PostgresServer
+
+from mlflow_constructs.config import parse_environment
+from mlflow_constructs.synth import OUTPUT_SUFFIX, build_app
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO / "config"
+CLUSTER_DOMAIN = "cluster.local"
+# A pod IP as a kubelet would send it in probe Host headers (only used as a header value: requests
+# still go to 127.0.0.1; nothing is sent to a private-range address).
+CLUSTER_POD_IP = "10.244.1.7"
+
+
+# --------------------------------------------------------------------------------------------------
+# Manifests
+# --------------------------------------------------------------------------------------------------
+
+
+def shipped_config(name: str) -> dict[str, Any]:
+    """``config/<name>.yaml`` as a dict, to derive a test-local variant from."""
+    return yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text())
+
+
+def synth_environment(config: dict[str, Any], name: str, outdir: Path) -> list[dict]:
+    """Synthesize one environment given as a dict exactly as ``app.py`` would write it; its objects."""
+    env = parse_environment(config, source=f"{name}.yaml (runtime test)")
+    build_app({name: env}, outdir).synth()
+    text = (outdir / f"{name}{OUTPUT_SUFFIX}").read_text()
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def hashed_job(objects: Iterable[dict], base_name: str) -> dict:
+    """The one Job named ``<base_name>-<hash>`` (run-once Jobs carry a hash of what they run)."""
+    jobs = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].startswith(f"{base_name}-")]
+    assert len(jobs) == 1, [o["metadata"]["name"] for o in objects if o["kind"] == "Job"]
+    return jobs[0]
+
+
+def migration_job(objects: Iterable[dict]) -> dict:
+    """The one ``mlflow-migrate-<hash>`` Job."""
+    return hashed_job(objects, "mlflow-migrate")
+
+
+def container_of(workload: dict, name: str) -> dict:
+    spec = pod_template(workload)["spec"]
+    for c in [*(spec.get("initContainers") or []), *spec["containers"]]:
+        if c["name"] == name:
+            return c
+    raise LookupError(f"{workload['metadata']['name']}: no container {name}")
+
+
+def literal_env(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env") or [] if "value" in e}
+
+
+def arg_after(container: dict, flag: str) -> str:
+    args = list(container.get("args") or [])
+    return args[args.index(flag) + 1]
+
+
+def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def service_port(objects: list[dict], name: str, port_name: str | None = None) -> int:
+    """The port of Service ``name``; asserts that the container it targets listens on the same port.
+
+    Pods share the host network here and Service names resolve to 127.0.0.1, so a client that dials
+    ``<service>:<port>`` reaches whatever listens on that port: it must be the target container's.
+    """
+    svc = find_object(objects, "Service", name)
+    ports = svc["spec"]["ports"]
+    entry = next(p for p in ports if port_name is None or p.get("name") == port_name)
+    target = entry.get("targetPort", entry["port"])
+    workloads = [
+        o
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet")
+        and _selects(svc["spec"]["selector"], pod_template(o)["metadata"].get("labels") or {})
+    ]
+    assert len(workloads) == 1, f"Service {name} selects {[w['metadata']['name'] for w in workloads]}"
+    containers = pod_template(workloads[0])["spec"]["containers"]
+    listening = []
+    for c in containers:
+        try:
+            listening.append(resolve_port(c, target))
+        except Exception:  # noqa: BLE001 - that container does not declare the named port
+            continue
+    assert listening == [int(entry["port"])], (
+        f"Service {name} port {entry['port']} -> targetPort {target} -> container ports {listening}: "
+        "they must agree to be reachable here"
+    )
+    return int(entry["port"])
+
+
+def service_url(objects: list[dict], name: str = "mlflow", port_name: str = "http") -> str:
+    """``http://<name>.<namespace>.svc.cluster.local:<port>``: how an in-cluster client addresses it."""
+    svc = find_object(objects, "Service", name)
+    namespace = svc["metadata"]["namespace"]
+    return f"http://{name}.{namespace}.svc.{CLUSTER_DOMAIN}:{service_port(objects, name, port_name)}"
+
+
+def require_free_port(port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise RuntimeError(
+                f"port {port} is busy ({exc.strerror}): the runtime scenarios run {what} on the port its "
+                "manifest declares, since pods share the host network; stop what listens there"
+            ) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# PostgreSQL
+# --------------------------------------------------------------------------------------------------
+
+
+def require_passwords(pg: PostgresServer) -> None:
+    """Make every role but the superuser authenticate with its password (scram-sha-256) over TCP.
+
+    The fixture server trusts everyone; a scenario must prove that the password it put in the Secret
+    is the one the pods send (``PGPASSWORD`` or the URI).
+    """
+    hba = pg.datadir / "pg_hba.conf"
+    hba.write_text(
+        "local all all trust\n"
+        "host all postgres 127.0.0.1/32 trust\n"
+        "host all all 127.0.0.1/32 scram-sha-256\n"
+        "host all all ::1/128 scram-sha-256\n"
+    )
+    pg.psql("SELECT pg_reload_conf()")
+
+
+def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapping[str, str]]) -> PostgresServer:
+    """Stand in for the bundled PostgreSQL StatefulSet with PostgreSQL 15 on its Service port.
+
+    Does what the ``postgres`` image's entrypoint does with the manifest's settings: the role
+    ``POSTGRES_USER`` with ``POSTGRES_PASSWORD`` (from the Secret's test value), the database
+    ``POSTGRES_DB`` owned by it, then the init scripts of the ConfigMap mounted at
+    ``/docker-entrypoint-initdb.d`` in name order. Passwords are enforced.
+    """
+    sts = next(o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"].endswith("-postgresql"))
+    spec = pod_template(sts)["spec"]
+    (container,) = spec["containers"]
+    env = literal_env(container)
+    password_ref = next(e for e in container["env"] if e["name"] == "POSTGRES_PASSWORD")["valueFrom"]["secretKeyRef"]
+    password = secret_values[password_ref["name"]][password_ref["key"]]
+    init_mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/docker-entrypoint-initdb.d")
+    init_volume = next(v for v in spec["volumes"] if v["name"] == init_mount["name"])
+    init_scripts = find_object(objects, "ConfigMap", init_volume["configMap"]["name"])["data"]
+
+    port = service_port(objects, sts["spec"]["serviceName"])
+    require_free_port(port, "PostgreSQL")
+    pg = PostgresServer(port=port).start()
+    try:
+        user, database = env["POSTGRES_USER"], env["POSTGRES_DB"]
+        pg.create_database(database, owner=user, password=password)
+        for name in sorted(init_scripts):
+            assert name.endswith(".sql"), name
+            pg.psql(init_scripts[name], database=database)
+        require_passwords(pg)
+    except BaseException:
+        pg.stop()
+        raise
+    return pg
+
+
+def password_required(pg: PostgresServer, user: str, database: str) -> bool:
+    """True when ``user`` cannot connect over TCP without a password (see :func:`require_passwords`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    psql = [str(pg.pg_bin / "psql"), "-w", "-h", pg.host, "-p", str(pg.port), "-U", user, "-d", database]
+    result = subprocess.run(
+        [*psql, "-c", "SELECT 1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode != 0 and "password" in result.stderr
+
+
+def databases_of(pg: PostgresServer) -> dict[str, str]:
+    """Database name -> owner."""
+    rows = pg.psql("SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE NOT datistemplate")
+    return dict(line.split("|") for line in rows.splitlines())
+
+
+# --------------------------------------------------------------------------------------------------
+# Probes and HTTP
+# --------------------------------------------------------------------------------------------------
+
+
+def probe_requests(pod: PodRun) -> list[tuple[str, str, str, int]]:
+    """(container, probe kind, path, port) of every httpGet probe of the running containers."""
+    found = []
+    for name, proc in pod.containers.items():
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            probe = proc.container.get(kind)
+            if not probe:
+                continue
+            assert "httpGet" in probe, f"{name} {kind}: only httpGet probes are expected on servers: {probe}"
+            http = probe["httpGet"]
+            found.append((name, kind, http.get("path", "/"), resolve_port(proc.container, http["port"])))
+    return found
+
+
+def assert_probes_answer_200(pod: PodRun) -> list[tuple[str, str, str, int]]:
+    """GET every httpGet probe of the running containers as the kubelet would; each must answer 200
+    (stricter than the kubelet's 200-399). Returns the probes checked."""
+    probes = probe_requests(pod)
+    assert probes, "no probes"
+    for container, kind, path, port in probes:
+        response = kubelet_get(path, port)
+        assert response.status_code == 200, f"{container} {kind} GET {path} on {port}: {response.status_code}"
+    return probes
+
+
+def kubelet_get(path: str, port: int, pod_ip: str = CLUSTER_POD_IP) -> requests.Response:
+    """GET as the kubelet sends it: to the pod's port, ``Host: <pod IP>:<port>``, no redirects."""
+    return requests.get(
+        f"http://127.0.0.1:{port}{path}",
+        headers={"Host": f"{pod_ip}:{port}", "User-Agent": "kube-probe/1.31"},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) -> PostgresServer:
+    """Stand in for a CloudNativePG ``Cluster`` (and its ``Database`` objects) with PostgreSQL 15.
+
+    Creates what the operator would from the manifests: the owner role of ``bootstrap.initdb`` with
+    ``password`` (what the operator puts in ``<cluster>-app``), its database, and each ``Database``
+    object's database and owner. Listens on 5432, the port of the operator's ``<cluster>-rw`` Service.
+    """
+    cluster = find_object(objects, "Cluster")
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    require_free_port(port, "PostgreSQL")
+    pg = PostgresServer(port=port).start()
+    try:
+        pg.create_database(initdb["database"], owner=initdb["owner"], password=password)
+        databases = [o for o in objects if o["kind"] == "Database"]
+        for db in (d for d in databases if d["spec"]["cluster"]["name"] == cluster["metadata"]["name"]):
+            pg.create_database(db["spec"]["name"], owner=db["spec"]["owner"])
+        require_passwords(pg)
+    except BaseException:
+        pg.stop()
+        raise
+    return pg

@@ -1,0 +1,173 @@
+"""config/basic-auth.yaml run for real: MLflow's basic-auth app with the INI rendered at pod start.
+
+The environment's secrets come from a SealedSecret named ``mlflow-basic-auth``; the controller that
+would decrypt it does not run here, so the Secret it produces is supplied with test values. The
+admin password holds every character the README promises to carry: ``/ & \\ $ ' " %``. PostgreSQL
+15 stands in for the bundled StatefulSet on its Service port (passwords enforced). The environment's
+S3 endpoint is outside the cluster and no test logs artifacts, so nothing stands in for it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from client_venv import run_client
+from podrunner import find_object, pod_template, run_job, run_pod
+from scenario import (
+    assert_probes_answer_200,
+    databases_of,
+    migration_job,
+    require_free_port,
+    service_port,
+    service_url,
+    start_bundled_postgres,
+)
+
+pytestmark = pytest.mark.runtime
+
+ENV = "basic-auth"
+SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
+ADMIN = "admin"
+ADMIN_PASSWORD = "Adm/n & \\ $HOME ' \" 100% ${ADMIN_USERNAME}"
+SECRET_VALUES = {
+    "mlflow-basic-auth": {
+        "admin-username": ADMIN,
+        "admin-password": ADMIN_PASSWORD,
+        "flask-secret-key": "flask-secret-key-for-tests-0123456789abcdef",
+        "postgres-password": "pg-password-for-tests",
+        "s3-access-key-id": "unused-in-this-scenario",
+        "s3-secret-access-key": "unused-in-this-scenario",
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def stack(synthesized):
+    """PostgreSQL stand-in, the migration Job to completion, then the server pod (ready)."""
+    objects = synthesized[ENV]
+    assert find_object(objects, "SealedSecret", "mlflow-basic-auth")  # what the test values stand in for
+    pg = start_bundled_postgres(objects, SECRET_VALUES)
+    try:
+        migration = run_job(migration_job(objects), objects, SECRET_VALUES, timeout=300)
+        require_free_port(service_port(objects, "mlflow"), "the MLflow server")
+        with run_pod(find_object(objects, "Deployment", "mlflow"), objects, SECRET_VALUES) as pod:
+            ready_after = pod.wait_for_probe(timeout=180)
+            print(f"\n[{ENV}] migration {migration.seconds:.1f} s, server ready {ready_after:.1f} s after start")
+            yield {"objects": objects, "pod": pod, "pg": pg, "migration": migration, "url": service_url(objects)}
+    finally:
+        pg.stop()
+
+
+def _as(username: str, password: str) -> dict[str, str]:
+    return {"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password}
+
+
+@pytest.fixture(scope="module")
+def admin_run(stack):
+    """An experiment and run the admin created through the MLflow client."""
+    return run_client(
+        "basic_auth_flow.py", "admin", stack["url"], hosts=[SERVICE_HOST], env=_as(ADMIN, ADMIN_PASSWORD)
+    )
+
+
+def test_migration_job_upgrades_tracking_then_auth_database(stack):
+    """The Job waits for the database, upgrades the tracking schema, renders the INI and then runs
+    ``upgrade-auth-db``, which brings the separate auth database to its head."""
+    job = migration_job(stack["objects"])
+    spec = pod_template(job)["spec"]
+    init = [c["name"] for c in spec["initContainers"]]
+    assert init == ["wait-for-database", "upgrade-tracking-db", "render-auth-config"]
+    assert [c["name"] for c in spec["containers"]] == ["upgrade-auth-db"]
+    migration = stack["migration"]
+    assert migration.exit_codes == {"upgrade-auth-db": 0}, migration.logs
+    assert "auth database is at head" in migration.logs["upgrade-auth-db"]
+    pg = stack["pg"]
+    assert databases_of(pg)["mlflow_auth"] == "mlflow"
+    assert pg.psql("SELECT count(*) FROM alembic_version_auth", database="mlflow_auth") == "1"
+    assert pg.psql("SELECT count(*) FROM alembic_version", database="mlflow") == "1"
+
+
+def test_rendered_ini_carries_the_password_unchanged(stack):
+    """MLflow's own INI reader, in the server container, reads back exactly the Secret's admin
+    password (``/ & \\ $ ' " %`` and a ``${...}`` that must not be substituted again)."""
+    read = stack["pod"].exec(
+        [
+            "python",
+            "-P",  # no working-directory entry on sys.path: nsenter's cwd is not inside the container root
+            "-c",
+            "import json; from mlflow.server.auth.config import read_auth_config as r; c = r(); "
+            "print(json.dumps({'user': c.admin_username, 'password': c.admin_password, "
+            "'permission': c.default_permission, 'db': c.database_uri}))",
+        ]
+    )
+    assert read.returncode == 0, read.stderr
+    config = json.loads(read.stdout.splitlines()[-1])
+    assert config["user"] == ADMIN
+    assert config["password"] == ADMIN_PASSWORD
+    assert config["permission"] == "READ"
+    assert config["db"] == "postgresql+psycopg2://mlflow@mlflow-postgresql:5432/mlflow_auth"
+
+
+def test_health_is_open_and_the_api_needs_credentials(stack):
+    """``/health`` answers without credentials; the API answers 401 with a Basic challenge."""
+    port = service_port(stack["objects"], "mlflow")
+    host = {"Host": f"{SERVICE_HOST}:{port}"}
+    health = requests.get(f"http://127.0.0.1:{port}/health", headers=host, timeout=30)
+    assert health.status_code == 200, health.text
+    api = requests.get(
+        f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1", headers=host, timeout=30
+    )
+    assert api.status_code == 401, api.text
+    assert api.headers.get("WWW-Authenticate", "").startswith("Basic"), api.headers
+    wrong = requests.get(
+        f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1",
+        headers=host,
+        auth=(ADMIN, ADMIN_PASSWORD + "x"),
+        timeout=30,
+    )
+    assert wrong.status_code == 401, wrong.text
+
+
+def test_admin_works_through_tracking_credentials(admin_run):
+    """The admin, with MLFLOW_TRACKING_USERNAME/PASSWORD from the Secret, logs and reads back a run."""
+    assert admin_run["params"] == {"owner": "admin"}
+    assert admin_run["metrics"] == {"score": 0.5}
+
+
+def test_new_user_gets_read_and_is_refused_writes(stack, admin_run):
+    """A user the admin creates gets the configured default permission (READ): it can read the
+    admin's experiment and run, and every write to them is refused with 403."""
+    url = stack["url"]
+    created = run_client(
+        "basic_auth_flow.py",
+        "create-user",
+        url,
+        "alice",
+        "alice-password-1234",
+        hosts=[SERVICE_HOST],
+        env=_as(ADMIN, ADMIN_PASSWORD),
+    )
+    assert created == {"username": "alice", "is_admin": False}
+    access = run_client(
+        "basic_auth_flow.py",
+        "user-access",
+        url,
+        admin_run["experiment_id"],
+        admin_run["run_id"],
+        hosts=[SERVICE_HOST],
+        env=_as("alice", "alice-password-1234"),
+    )
+    assert access["read_experiment"] == {"ok": True}
+    assert access["read_run"] == {"ok": True}
+    denied = {"ok": False, "error_code": "PERMISSION_DENIED", "http_status": 403}
+    assert access["log_param"] == denied
+    assert access["create_run"] == denied
+    assert access["delete_experiment"] == denied
+
+
+def test_probes_answer_200(stack):
+    """Every probe path/port of the running server answers 200 to a kubelet-style request."""
+    probes = assert_probes_answer_200(stack["pod"])
+    assert {kind for _, kind, _, _ in probes} == {"startupProbe", "livenessProbe", "readinessProbe"}

@@ -1,0 +1,179 @@
+"""The default environment (config/default.yaml) run for real: migration Job, server, seed workload.
+
+Stand-ins: PostgreSQL 15 for the bundled PostgreSQL StatefulSet (role, database and init SQL from the
+manifest, password enforced), and moto's S3 server for the bundled MinIO (no MinIO binary is
+installable here; see s3_standin.py), each on its Service's port. The manifests are the ones the app
+writes; only the ``mlflow-credentials`` Secret, which the environment expects you to create, is
+supplied with test values.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from client_venv import run_client
+from podrunner import find_object, run_job, run_pod
+from s3_standin import S3StandIn
+from scenario import (
+    arg_after,
+    assert_probes_answer_200,
+    container_of,
+    databases_of,
+    hashed_job,
+    literal_env,
+    migration_job,
+    password_required,
+    require_free_port,
+    service_port,
+    service_url,
+    start_bundled_postgres,
+)
+
+pytestmark = pytest.mark.runtime
+
+ENV = "default"
+# Characters a URI could not carry unescaped: the bundled database gets its password via PGPASSWORD.
+POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
+ARTIFACT_TEXT = "seeded through the Service name\n"
+
+
+@pytest.fixture(scope="module")
+def stack(synthesized):
+    """S3 and PostgreSQL stand-ins, the migration Job run to completion, then the server pod (ready)."""
+    objects = synthesized[ENV]
+    deployment = find_object(objects, "Deployment", "mlflow")
+    server = container_of(deployment, "mlflow")
+    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
+    assert arg_after(server, "--artifacts-destination") == f"s3://{bucket}"
+
+    with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
+        keys = s3.provision(bucket, user="mlflow")
+        secrets = {
+            "mlflow-credentials": {
+                "postgres-password": POSTGRES_PASSWORD,
+                "minio-root-user": "minio-admin",
+                "minio-root-password": "minio-root-password-for-tests",
+                "s3-access-key-id": keys["access_key_id"],
+                "s3-secret-access-key": keys["secret_access_key"],
+            }
+        }
+        pg = start_bundled_postgres(objects, secrets)
+        try:
+            started = time.monotonic()
+            migration = run_job(migration_job(objects), objects, secrets, timeout=300)
+            require_free_port(service_port(objects, "mlflow"), "the MLflow server")
+            with run_pod(deployment, objects, secrets) as pod:
+                ready_after = pod.wait_for_probe(timeout=180)
+                print(f"\n[{ENV}] migration {migration.seconds:.1f} s, server ready {ready_after:.1f} s after start")
+                yield {
+                    "objects": objects,
+                    "pod": pod,
+                    "pg": pg,
+                    "s3": s3,
+                    "bucket": bucket,
+                    "migration": migration,
+                    "url": service_url(objects),
+                    "started": started,
+                }
+        finally:
+            pg.stop()
+
+
+def test_migration_job_creates_the_tracking_schema(stack):
+    """The migration Job (wait-for-database, upgrade-tracking-db) reaches the database the manifests
+    name, as the user they name, with the Secret's password, and leaves the schema at one head."""
+    assert stack["migration"].succeeded, stack["migration"].logs
+    pg = stack["pg"]
+    assert password_required(pg, "mlflow", "mlflow")  # so PGPASSWORD from the Secret was what got in
+    assert databases_of(pg)["mlflow"] == "mlflow"
+    assert databases_of(pg)["mlflow_auth"] == "mlflow"  # from the init ConfigMap
+    assert pg.psql("SELECT count(*) FROM alembic_version", database="mlflow") == "1"
+    assert pg.psql("SELECT to_regclass('public.experiments') IS NOT NULL", database="mlflow") == "t"
+
+
+@pytest.fixture(scope="module")
+def seed(stack):
+    """The seed client run once through the in-cluster Service URL the manifests define."""
+    url = stack["url"]
+    assert url == "http://mlflow.mlflow.svc.cluster.local:5000"
+    # MLflow 3.17 clients fetch artifacts through presigned URLs of the server's S3 endpoint
+    # (http://mlflow-minio:9000) when the server advertises it, which a client outside the MLflow pods
+    # cannot reach; see test_server_does_not_send_clients_to_the_in_cluster_store. Until that is
+    # solved, clients opt out as documented by MLflow.
+    return run_client(
+        "seed_tracking.py",
+        url,
+        ARTIFACT_TEXT,
+        hosts=["mlflow.mlflow.svc.cluster.local"],
+        env={"MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false"},
+    )
+
+
+def test_seed_workload_through_the_service_name(seed):
+    """The seed client (params, metric, artifact, sklearn model with input_example, registry) works
+    through ``http://mlflow.mlflow.svc.cluster.local:5000`` (that Host header must be allowed) and reads
+    everything back, including the artifact and the registered model."""
+    result = seed
+    assert result["run_status"] == "FINISHED"
+    assert result["params"] == {"n_estimators": "100", "max_depth": "5"}
+    assert result["metrics"] == {"accuracy": result["accuracy"]}
+    assert result["metric_history"] == [result["accuracy"]]
+    assert result["model_name"] == "iris-classifier"
+    assert result["model_version"] == "1"
+    assert result["model_version_status"] == "READY"
+    assert result["model_version_run_id"] == result["run_id"]
+    assert result["downloaded_text"] == ARTIFACT_TEXT
+    assert result["predictions"] == result["expected_predictions"]
+    assert result["signature_inputs"]  # inferred from input_example
+    assert result["artifact_uri"].startswith("mlflow-artifacts:/")  # clients go through the server
+
+
+def test_artifacts_land_in_the_configured_bucket(stack, seed):
+    """Artifacts and the model are written by the server to ``--artifacts-destination`` (the bucket the
+    bucket Job creates), signed with the Secret's S3 key."""
+    s3, bucket = stack["s3"], stack["bucket"]
+    run_prefix = seed["artifact_uri"].removeprefix("mlflow-artifacts:/").strip("/")
+    model_prefix = seed["model_artifact_location"].removeprefix("mlflow-artifacts:/").strip("/")
+    keys = s3.keys(bucket)
+    assert f"{run_prefix}/notes.txt" in keys, keys
+    assert f"{model_prefix}/MLmodel" in keys, keys
+    assert f"{model_prefix}/model.skops" in keys, keys
+    assert s3.read(bucket, f"{run_prefix}/notes.txt") == ARTIFACT_TEXT
+    assert s3.wrong_secret_error(bucket) == "SignatureDoesNotMatch"  # the stand-in checks signatures
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MLflow 3.17 advertises presigned (multipart) downloads for any S3 --artifacts-destination and has "
+    "no server-side switch; clients then download from http://mlflow-minio:9000, which only the MLflow pods "
+    "can reach (NetworkPolicy, no route from outside). Clients need MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD=false.",
+)
+def test_server_does_not_send_clients_to_the_in_cluster_store(stack):
+    """With proxied artifacts in the bundled MinIO, the server must not tell clients to download
+    straight from the store (server-info ``multipart_downloads_enabled``)."""
+    port = service_port(stack["objects"], "mlflow")
+    info = requests.get(
+        f"http://127.0.0.1:{port}/api/3.0/mlflow/server-info",
+        headers={"Host": f"mlflow.mlflow.svc.cluster.local:{port}"},
+        timeout=30,
+    )
+    assert info.status_code == 200, info.text
+    assert info.json().get("multipart_downloads_enabled") is False, info.json()
+
+
+def test_unlisted_host_header_is_refused(stack):
+    """MLFLOW_SERVER_ALLOWED_HOSTS is in force: the Service name passes, a foreign Host gets 403."""
+    port = service_port(stack["objects"], "mlflow")
+    api = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1"
+    ok = requests.get(api, headers={"Host": f"mlflow.mlflow.svc.cluster.local:{port}"}, timeout=30)
+    assert ok.status_code == 200, ok.text
+    foreign = requests.get(api, headers={"Host": "mlflow.attacker.example"}, timeout=30)
+    assert foreign.status_code == 403, foreign.text
+
+
+def test_probes_answer_200(stack):
+    """Every probe path/port of the running server answers 200 to a kubelet-style request."""
+    probes = assert_probes_answer_200(stack["pod"])
+    assert {kind for _, kind, _, _ in probes} == {"startupProbe", "livenessProbe", "readinessProbe"}

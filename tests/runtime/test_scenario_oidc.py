@@ -1,0 +1,187 @@
+"""config/oidc-keycloak.yaml run for real against a local OpenID provider (see oidc_scenario.py).
+
+What stands in for the cluster: the Secret the ExternalSecret would produce (test values for exactly
+its keys), CloudNativePG (PostgreSQL 15 with the ``Cluster``'s database and owner and the ``Database``
+object's auth database, on 5432 as ``<cluster>-rw``, password from the operator's ``<cluster>-app``
+Secret), and the Traefik ingress with TLS (ingress_client.py). The S3 endpoint of this environment is
+outside the namespace and no test logs artifacts, so nothing stands in for it. The server is the
+plugin wrapper ``mlflow-oidc-server`` on the plugin's image (Python 3.12 venv).
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from client_venv import run_client
+from oidc_scenario import CLIENT_ID, CLIENT_SECRET, browser, logged_in, oidc_environment, provider_for, settings
+from podrunner import find_object, run_job, run_pod
+from postgres import free_port
+from scenario import (
+    assert_probes_answer_200,
+    container_of,
+    kubelet_get,
+    migration_job,
+    require_free_port,
+    service_port,
+    service_url,
+    start_cnpg_postgres,
+)
+
+pytestmark = pytest.mark.runtime
+
+DB_PASSWORD = "cnpg/app pass:w%rd'\""
+SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Provider, CloudNativePG stand-in, migration Job to completion, then the server pod (ready)."""
+    idp_port = free_port()
+    objects = oidc_environment(idp_port, tmp_path_factory.mktemp("oidc-synth"))
+    cluster = find_object(objects, "Cluster")
+    external = find_object(objects, "ExternalSecret")
+    values = {
+        "SECRET_KEY": "session-signing-key-for-runtime-tests-0123456789",
+        "OIDC_CLIENT_ID": CLIENT_ID,
+        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "s3-access-key-id": "unused-in-this-scenario",
+        "s3-secret-access-key": "unused-in-this-scenario",
+    }
+    assert {d["secretKey"] for d in external["spec"]["data"]} == set(values)
+    name = cluster["metadata"]["name"]
+    secrets = {
+        external["spec"]["target"]["name"]: values,
+        f"{name}-app": {"username": cluster["spec"]["bootstrap"]["initdb"]["owner"], "password": DB_PASSWORD},
+    }
+    hosts = {f"{name}-rw": "127.0.0.1"}  # the operator's read-write Service
+    with provider_for(objects, idp_port):
+        pg = start_cnpg_postgres(objects, DB_PASSWORD)
+        try:
+            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
+            port = service_port(objects, "mlflow")
+            require_free_port(port, "the MLflow server")
+            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
+                ready_after = pod.wait_for_probe(timeout=180)
+                print(f"\n[oidc] migration {migration.seconds:.1f} s, server ready {ready_after:.1f} s after start")
+                yield {"objects": objects, "pod": pod, "pg": pg, "port": port, "migration": migration}
+        finally:
+            pg.stop()
+
+
+@pytest.fixture(scope="module")
+def alice(stack):
+    """A browser session of alice (group mlflow-users) after the login."""
+    return logged_in(stack["objects"], stack["port"], "alice")
+
+
+def test_server_runs_the_plugin_wrapper(stack):
+    """The server starts through ``mlflow-oidc-server``, which execs ``mlflow server --app-name oidc-auth``;
+    the migration Job brought the tracking schema to its head first."""
+    server = container_of(find_object(stack["objects"], "Deployment", "mlflow"), "mlflow")
+    assert server["command"] == ["mlflow-oidc-server"]
+    assert "Starting MLflow server: mlflow server --app-name oidc-auth" in stack["pod"].logs()
+    assert stack["migration"].succeeded
+    assert stack["pg"].psql("SELECT count(*) FROM alembic_version", database="mlflow") == "1"
+
+
+def test_api_without_a_session_is_refused(stack):
+    """Through the ingress host, an API request without a session or token gets 401."""
+    session, base = browser(stack["objects"], stack["port"])
+    response = session.get(f"{base}/api/2.0/mlflow/experiments/search?max_results=1", timeout=30)
+    assert response.status_code == 401, response.text
+
+
+def test_allowed_group_member_logs_in(stack, alice):
+    """alice (mlflow-users) walks /login -> provider -> /callback and is signed in, not as admin."""
+    session, base, login = alice
+    redirect_uri = settings(stack["objects"])["OIDC_REDIRECT_URI"]
+    assert login.callback.url.startswith(redirect_uri + "?code=")
+    assert login.callback.status_code == 302
+    assert login.landing.status_code == 200
+    assert "error" not in login.landing.url, stack["pod"].logs()[-3000:]
+    me = session.get(f"{base}/api/2.0/mlflow/users/current", timeout=30)
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == "alice@example.com"
+    assert me.json()["is_admin"] is False
+    experiments = session.get(f"{base}/api/2.0/mlflow/experiments/search?max_results=5", timeout=30)
+    assert experiments.status_code == 200, experiments.text
+
+
+def test_session_cookie_is_secure_behind_tls(alice):
+    """With a TLS ingress the session cookie is ``Secure`` (SESSION_COOKIE_SECURE)."""
+    session, base, _ = alice
+    host = base.removeprefix("https://")
+    cookies = [c for c in session.cookies if c.domain.lstrip(".") == host]  # not the provider's
+    assert cookies, "MLflow set no cookie"
+    assert all(cookie.secure for cookie in cookies), [(c.name, c.secure) for c in cookies]
+
+
+def test_user_outside_allowed_groups_is_refused(stack):
+    """bob (not in OIDC_GROUP_NAME) completes the provider login but MLflow refuses him."""
+    session, base, login = logged_in(stack["objects"], stack["port"], "bob")
+    assert login.callback.status_code == 302
+    assert "User+is+not+allowed+to+login" in login.callback.headers["location"]
+    assert session.get(f"{base}/api/2.0/mlflow/users/current", timeout=30).status_code == 401
+    assert session.get(f"{base}/api/2.0/mlflow/experiments/search?max_results=5", timeout=30).status_code == 401
+
+
+def test_admin_group_member_is_admin(stack):
+    """carol (OIDC_ADMIN_GROUP_NAME) is signed in as an administrator."""
+    session, base, login = logged_in(stack["objects"], stack["port"], "carol")
+    assert "error" not in login.landing.url
+    me = session.get(f"{base}/api/2.0/mlflow/users/current", timeout=30)
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == "carol@example.com"
+    assert me.json()["is_admin"] is True
+
+
+def test_access_token_works_for_the_python_client(stack, alice):
+    """alice's per-user access token (plugin API) is the password of the MLflow Python client, which
+    logs and reads back a run through the in-cluster Service URL; a wrong token is refused."""
+    session, base, _ = alice
+    issued = session.patch(f"{base}/api/2.0/mlflow/users/access-token", json={}, timeout=30)
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["token"]
+    url = service_url(stack["objects"])
+    result = run_client(
+        "token_client.py",
+        url,
+        "alice-experiment",
+        hosts=[SERVICE_HOST],
+        env={"MLFLOW_TRACKING_USERNAME": "alice@example.com", "MLFLOW_TRACKING_PASSWORD": token},
+    )
+    assert result["params"] == {"via": "access-token"}
+    assert result["metrics"] == {"loss": 0.25}
+    assert result["user_id"] == "alice@example.com"
+    wrong = requests.get(
+        f"http://127.0.0.1:{stack['port']}/api/2.0/mlflow/experiments/search?max_results=5",
+        headers={"Host": f"{SERVICE_HOST}:{stack['port']}"},
+        auth=("alice@example.com", token + "x"),
+        timeout=30,
+    )
+    assert wrong.status_code == 401, wrong.text
+
+
+def test_probes_answer_200(stack):
+    """Every probe path/port of the running server (the plugin's /health/startup, /health/live and
+    /health/ready, which checks the provider and the database) answers 200 to a kubelet request."""
+    probes = assert_probes_answer_200(stack["pod"])
+    assert {(kind, path) for _, kind, path, _ in probes} == {
+        ("startupProbe", "/health/startup"),
+        ("livenessProbe", "/health/live"),
+        ("readinessProbe", "/health/ready"),
+    }
+
+
+def test_metrics_are_exported_to_the_scraper(stack, alice):
+    """metrics.enabled: after tracking traffic, ``/metrics`` on the ``http`` port answers a scraper
+    (Host: pod IP, as a ServiceMonitor target) with MLflow's ``mlflow_http_request`` series."""
+    monitor = find_object(stack["objects"], "ServiceMonitor", "mlflow")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    session, base, _ = alice
+    assert session.get(f"{base}/api/2.0/mlflow/experiments/search?max_results=5", timeout=30).status_code == 200
+    port = stack["pod"].port(endpoint["port"])
+    response = kubelet_get(endpoint["path"], port)
+    assert response.status_code == 200, response.text
+    assert "mlflow_http_request" in response.text, response.text[:2000]
