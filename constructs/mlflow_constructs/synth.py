@@ -1,20 +1,31 @@
-"""Synthesis of environments into ``dist/``: validate everything first, write atomically."""
+"""Synthesis of environments into ``dist/``: validate everything first, write atomically.
+
+Each cdk8s call is a round trip to a node process (jsii), so building charts is CPU-bound per object.
+With several environments and more than one core, they are split across worker processes, each with
+its own node runtime; the files are the same either way (each environment is written independently).
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cdk8s import App, YamlOutputType
-
-from mlflow_constructs.chart import MlflowChart
 from mlflow_constructs.config import Environment, load_environment
 from mlflow_constructs.config_errors import ConfigError
 from mlflow_constructs.types import _DNS_LABEL
 
+if TYPE_CHECKING:
+    from cdk8s import App
+
 OUTPUT_SUFFIX = ".k8s.yaml"
+# Below this many environments per worker, a second node runtime costs more than it saves.
+MIN_ENVS_PER_WORKER = 3
 
 
 def discover(config_dir: Path) -> dict[str, Path]:
@@ -50,6 +61,10 @@ def build_app(envs: dict[str, Environment], outdir: Path, sources: dict[str, Pat
     Combinations only visible while building (e.g. a Secret key a provider cannot supply) raise
     :class:`ConfigError` naming the environment's file.
     """
+    from cdk8s import App, YamlOutputType  # noqa: PLC0415  (starts node: not before workers fork)
+
+    from mlflow_constructs.chart import MlflowChart  # noqa: PLC0415
+
     app = App(outdir=str(outdir), yaml_output_type=YamlOutputType.FILE_PER_CHART, output_file_extension=OUTPUT_SUFFIX)
     for name, env in envs.items():
         try:
@@ -73,7 +88,7 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
     try:
         if names and outdir.is_dir():
             shutil.copytree(outdir, staging, dirs_exist_ok=True)
-        build_app(envs, staging, sources).synth()
+        _write(envs, staging, sources)
         previous = staging.with_name(staging.name + ".old")
         if outdir.exists():
             os.rename(outdir, previous)
@@ -83,3 +98,20 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [outdir / f"{name}{OUTPUT_SUFFIX}" for name in envs]
+
+
+def _synth_into(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path]) -> None:
+    build_app(envs, outdir, sources).synth()
+
+
+def _write(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path]) -> None:
+    """Synthesize into ``outdir``, in worker processes when that is faster (see module docstring)."""
+    workers = min(os.cpu_count() or 1, len(envs) // MIN_ENVS_PER_WORKER)
+    if workers < 2 or "cdk8s" in sys.modules:  # node already running here: forking it is unsafe
+        _synth_into(envs, outdir, sources)
+        return
+    names = list(envs)
+    chunks = [{name: envs[name] for name in names[i::workers]} for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for future in [pool.submit(_synth_into, chunk, outdir, sources) for chunk in chunks]:
+            future.result()
