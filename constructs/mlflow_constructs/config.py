@@ -8,11 +8,12 @@ the key path and what would be valid.
 from __future__ import annotations
 
 import difflib
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, HttpUrl, ValidationError, model_validator
+from pydantic import BaseModel, Field, HttpUrl, IPvAnyAddress, ValidationError, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config_auth import Auth
@@ -51,7 +52,7 @@ class Server(Model):
 
     image: Image = Field(default_factory=lambda: Image.of(images.MLFLOW))
     replicas: int = Field(1, ge=1, le=50)
-    host: str = "0.0.0.0"
+    host: IPvAnyAddress = IPv4Address("0.0.0.0")
     port: Port = 5000
     workers: int = Field(1, ge=1, le=16)
     resources: Resources = Field(default_factory=lambda: resources_of("250m", "768Mi", "1", "1536Mi"))

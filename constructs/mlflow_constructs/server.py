@@ -124,7 +124,7 @@ class MlflowServer(Construct):
         settings_name = naming.name("settings")
         k8s_object(self, "settings", api_version="v1", kind="ConfigMap", name=settings_name, labels=labels, data=settings)
 
-        args = ["--host", cfg.host, "--port", str(cfg.port), "--workers", str(cfg.workers), *artifacts.args]
+        args = ["--host", str(cfg.host), "--port", str(cfg.port), "--workers", str(cfg.workers), *artifacts.args]
         if extras.app_name:
             args += ["--app-name", extras.app_name]
         plugin = extras.plugin
