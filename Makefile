@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: synth synth-all test test-fast tools bench clean
+.PHONY: synth synth-all test test-fast lint tools bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ tools: $(BIN)/.installed
 	bash tests/validity/install-tools.sh
 	bash tests/runtime/setup.sh
 
-## The whole test suite: contracts, snapshots, schemas, security and runtime tests
-test: tools
+## Lint and format check (ruff)
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## The whole test suite: lint, contracts, snapshots, schemas, security and runtime tests
+test: tools lint
 	RUNTIME_TESTS=require $(BIN)/python -m pytest
 
 ## Everything but the runtime tests (no servers started)

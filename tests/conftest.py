@@ -10,8 +10,9 @@ import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
 
-from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
 from repo_paths import CONFIG, shipped_environments  # noqa: E402
+
+from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import container, env_of, find, find_all, synth
+
 from mlflow_constructs.config import ConfigError, parse_environment
 
 INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
@@ -158,7 +158,8 @@ def test_mlflow_pods_admit_only_the_proxy(tmp_path):
     admitting = [
         p
         for p in find_all(objs, "NetworkPolicy")
-        if p["spec"].get("ingress") and p["spec"]["podSelector"].get("matchLabels", {}).items() <= server_labels.items()
+        if p["spec"].get("ingress")
+        and p["spec"]["podSelector"].get("matchLabels", {}).items() <= server_labels.items()
         and p["spec"]["podSelector"].get("matchLabels")
     ]
     assert len(admitting) == 1
@@ -167,17 +168,24 @@ def test_mlflow_pods_admit_only_the_proxy(tmp_path):
 
 
 def test_proxy_accepts_bearer_tokens_and_skips_the_provider_button(tmp_path):
-    args = container(deployment(synth({"ingress": INGRESS, "auth": PROXY}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy")[
-        "args"
-    ]
-    for flag in ("--skip-jwt-bearer-tokens=true", "--skip-provider-button=true", "--reverse-proxy=true", "--cookie-secure=true"):
+    args = container(
+        deployment(synth({"ingress": INGRESS, "auth": PROXY}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy"
+    )["args"]
+    for flag in (
+        "--skip-jwt-bearer-tokens=true",
+        "--skip-provider-button=true",
+        "--reverse-proxy=true",
+        "--cookie-secure=true",
+    ):
         assert flag in args
     assert "--provider=keycloak-oidc" in args and "--allowed-group=ml" in args
     assert "--redirect-url=https://mlflow.example.com/oauth2/callback" in args
 
 
 def test_proxy_secrets_use_the_seed_key_names(tmp_path):
-    proxy = container(deployment(synth({"ingress": INGRESS, "auth": PROXY}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy")
+    proxy = container(
+        deployment(synth({"ingress": INGRESS, "auth": PROXY}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy"
+    )
     env = env_of(proxy)
     assert env["OAUTH2_PROXY_CLIENT_SECRET"]["secretKeyRef"]["key"] == "client_secret"
     assert env["OAUTH2_PROXY_COOKIE_SECRET"]["secretKeyRef"]["key"] == "cookie_secret"
@@ -185,11 +193,16 @@ def test_proxy_secrets_use_the_seed_key_names(tmp_path):
 
 def test_public_client_sends_no_secret(tmp_path):
     public = {**PROXY, "oauth2_proxy": {**PROXY["oauth2_proxy"], "client_type": "public"}}
-    proxy = container(deployment(synth({"ingress": INGRESS, "auth": public}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy")
+    proxy = container(
+        deployment(synth({"ingress": INGRESS, "auth": public}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy"
+    )
     assert "OAUTH2_PROXY_CLIENT_SECRET" not in env_of(proxy)
     assert "--code-challenge-method=S256" in proxy["args"]
 
 
 def test_proxy_letting_everyone_in_is_refused():
-    config = {"ingress": INGRESS, "auth": {"mode": "oauth2-proxy", "oauth2_proxy": {**PROXY["oauth2_proxy"], "allowed_groups": []}}}
+    config = {
+        "ingress": INGRESS,
+        "auth": {"mode": "oauth2-proxy", "oauth2_proxy": {**PROXY["oauth2_proxy"], "allowed_groups": []}},
+    }
     assert "allowed_groups" in error_for(config)

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from repo_paths import REPO
 
 import app

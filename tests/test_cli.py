@@ -13,7 +13,12 @@ from repo_paths import REPO
 
 def run_app(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(REPO / "app.py"), *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy()
+        [sys.executable, str(REPO / "app.py"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ.copy(),
     )
 
 

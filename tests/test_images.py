@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from repo_paths import REPO
+
 from mlflow_constructs import images
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typing
 
 from pydantic import BaseModel
-
 from repo_paths import REPO
+
 from mlflow_constructs.config import Environment
 
 # Documented as one row each (their sub-keys are spelled out in the row).
@@ -15,11 +15,11 @@ LEAF_MODELS = {"Image", "Resources", "ResourceList", "Tls", "RemoteRef"}
 
 def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
+    for field_name, field in model.model_fields.items():
+        annotation, name = field.annotation, field_name
         args = typing.get_args(annotation)
         if typing.get_origin(annotation) is dict and isinstance(args[1], type) and issubclass(args[1], BaseModel):
-            annotation, name = args[1], f"{name}.<secret key>"
+            annotation, name = args[1], f"{field_name}.<secret key>"
         candidates = [a for a in (annotation, *typing.get_args(annotation)) if isinstance(a, type)]
         sub = next((c for c in candidates if issubclass(c, BaseModel) and c.__name__ not in LEAF_MODELS), None)
         path = f"{prefix}{name}"

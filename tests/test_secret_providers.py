@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from helpers import container, env_of, find, find_all, synth
+
 from mlflow_constructs.config import ConfigError, parse_environment
 
 INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
@@ -46,8 +46,16 @@ def test_existing_secret_is_a_declared_prerequisite(tmp_path):
 
 
 def test_external_secret_produces_exactly_the_keys_the_pods_read(tmp_path):
-    remote = {key: {"key": f"mlflow/{key}"} for key in ["postgres-password", "minio-root-user", "minio-root-password",
-                                                       "s3-access-key-id", "s3-secret-access-key"]}
+    remote = {
+        key: {"key": f"mlflow/{key}"}
+        for key in [
+            "postgres-password",
+            "minio-root-user",
+            "minio-root-password",
+            "s3-access-key-id",
+            "s3-secret-access-key",
+        ]
+    }
     config = {
         "secrets": {
             "provider": "external-secrets",
@@ -79,11 +87,17 @@ def test_external_secret_missing_a_remote_ref_is_refused(tmp_path):
     [
         ({"type": "vault", "vault": {"server": "https://vault.example.com", "role": "mlflow"}}, None),
         (
-            {"type": "aws-secrets-manager", "aws": {"region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/eso"}},
+            {
+                "type": "aws-secrets-manager",
+                "aws": {"region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/eso"},
+            },
             "eks.amazonaws.com/role-arn",
         ),
         (
-            {"type": "azure-key-vault", "azure": {"vault_url": "https://kv.vault.azure.net", "client_id": "c", "tenant_id": "t"}},
+            {
+                "type": "azure-key-vault",
+                "azure": {"vault_url": "https://kv.vault.azure.net", "client_id": "c", "tenant_id": "t"},
+            },
             "azure.workload.identity/client-id",
         ),
     ],
@@ -99,7 +113,10 @@ def test_created_store_authenticates_as_its_own_service_account(tmp_path, store,
     }
     objs = synth(config, tmp_path)
     secret_store = find(objs, "SecretStore", "mlflow-secret-store")
-    assert find(objs, "ExternalSecret")["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "mlflow-secret-store"}
+    assert find(objs, "ExternalSecret")["spec"]["secretStoreRef"] == {
+        "kind": "SecretStore",
+        "name": "mlflow-secret-store",
+    }
     account = find(objs, "ServiceAccount", "mlflow-secrets-reader")
     assert "mlflow-secrets-reader" in str(secret_store["spec"])
     if annotation:
@@ -123,7 +140,12 @@ def test_sealed_secret_carries_ciphertexts_and_its_scope(tmp_path):
 
 
 def test_sealed_secret_missing_a_ciphertext_is_refused(tmp_path):
-    config = {"secrets": {"provider": "sealed-secrets", "sealed_secrets": {"encrypted_data": {"postgres-password": CIPHERTEXT}}}}
+    config = {
+        "secrets": {
+            "provider": "sealed-secrets",
+            "sealed_secrets": {"encrypted_data": {"postgres-password": CIPHERTEXT}},
+        }
+    }
     assert "secrets.sealed_secrets.encrypted_data" in error_for(config, tmp_path)
 
 
@@ -150,7 +172,13 @@ def test_files_mode_mounts_the_plugin_keys_and_still_feeds_mlflow_its_store_uri(
     assert env["CONFIG_K8S_SECRETS_PATH"] == "/var/run/secrets/mlflow-oidc-auth"
     volume = next(v for v in pod["volumes"] if v["name"] == "oidc-secrets")
     paths = {item["path"] for item in volume["secret"]["items"]}
-    assert paths == {"SECRET_KEY", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_USERS_DB_URI", "MLFLOW_BACKEND_STORE_URI"}
+    assert paths == {
+        "SECRET_KEY",
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+        "OIDC_USERS_DB_URI",
+        "MLFLOW_BACKEND_STORE_URI",
+    }
     assert "MLFLOW_BACKEND_STORE_URI" not in env and server["command"] == ["mlflow-oidc-server"]
     wait = container(find(objs, "Deployment", "mlflow"), "wait-for-database")
     assert "configure_mlflow_environment()" in wait["command"][-1]
@@ -167,7 +195,10 @@ def test_cloud_provider_sets_the_plugin_config_and_no_secret(tmp_path):
         "server": {"service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}},
         "database": {"type": "external"},
         "artifacts": {"type": "s3", "s3": {"bucket": "b", "credentials": "irsa"}},
-        "secrets": {"provider": "aws-secrets-manager", "aws_secrets_manager": {"secret_name": "mlflow", "region": "eu-west-1"}},
+        "secrets": {
+            "provider": "aws-secrets-manager",
+            "aws_secrets_manager": {"secret_name": "mlflow", "region": "eu-west-1"},
+        },
         "auth": OIDC,
     }
     objs = synth(config, tmp_path)
@@ -181,7 +212,10 @@ def test_cloud_provider_cannot_serve_other_secrets(tmp_path):
     config = {
         "ingress": INGRESS,
         "server": {"service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}},
-        "secrets": {"provider": "aws-secrets-manager", "aws_secrets_manager": {"secret_name": "mlflow", "region": "eu-west-1"}},
+        "secrets": {
+            "provider": "aws-secrets-manager",
+            "aws_secrets_manager": {"secret_name": "mlflow", "region": "eu-west-1"},
+        },
         "auth": OIDC,
     }
     message = error_for(config, tmp_path)
@@ -202,4 +236,7 @@ def test_vault_plugin_provider_bootstrap_secret_is_a_prerequisite(tmp_path):
     objs = synth(config, tmp_path)
     env = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
     assert env["CONFIG_VAULT_SECRET_ID"] == {"secretKeyRef": {"name": "mlflow-vault-credentials", "key": "secret-id"}}
-    assert "Secret/mlflow-vault-credentials" in find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
+    assert (
+        "Secret/mlflow-vault-credentials"
+        in find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
+    )

@@ -86,7 +86,9 @@ def test_settings_change_rolls_the_pods(tmp_path):
     a = find(synth({}, tmp_path / "a"), "Deployment", "mlflow")
     b = find(synth({"server": {"extra_allowed_hosts": ["x.example.com"]}}, tmp_path / "b"), "Deployment", "mlflow")
     key = "checksum/config"
-    assert a["spec"]["template"]["metadata"]["annotations"][key] != b["spec"]["template"]["metadata"]["annotations"][key]
+    assert (
+        a["spec"]["template"]["metadata"]["annotations"][key] != b["spec"]["template"]["metadata"]["annotations"][key]
+    )
 
 
 def test_service_account_carries_identity_annotations(tmp_path):

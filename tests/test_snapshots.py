@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-
 from repo_paths import CONFIG, REPO, shipped_environments
 from snapshot import YamlSnapshotExtension
+
 from mlflow_constructs.synth import synthesize
 
 
@@ -73,6 +73,8 @@ def test_output_is_deterministic(tmp_path, synthesized_text):
 
 def test_parallel_synthesis_writes_the_same_bytes(tmp_path, synthesized_text):
     """`python app.py` splits many environments across worker processes; the files must not change."""
-    subprocess.run([sys.executable, str(REPO / "app.py"), "--outdir", str(tmp_path / "dist")], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "app.py"), "--outdir", str(tmp_path / "dist")], check=True, capture_output=True
+    )
     for env, text in synthesized_text.items():
         assert (tmp_path / "dist" / f"{env}.k8s.yaml").read_text() == text, env

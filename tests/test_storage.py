@@ -10,7 +10,9 @@ def test_bundled_postgres_creates_tracking_and_auth_databases(tmp_path):
     sts = find(objs, "StatefulSet", "mlflow-postgresql")
     pg = container(sts, "postgresql")
     assert env_of(pg)["POSTGRES_DB"] == "mlflow"
-    assert env_of(pg)["POSTGRES_PASSWORD"] == {"secretKeyRef": {"name": "mlflow-credentials", "key": "postgres-password"}}
+    assert env_of(pg)["POSTGRES_PASSWORD"] == {
+        "secretKeyRef": {"name": "mlflow-credentials", "key": "postgres-password"}
+    }
     init = find(objs, "ConfigMap", "mlflow-postgresql-init")
     assert 'CREATE DATABASE "mlflow_auth" OWNER "mlflow";' in init["data"]["10-databases.sql"]
     claim = sts["spec"]["volumeClaimTemplates"][0]

@@ -42,14 +42,22 @@ def _join(base: str, prefix: str) -> str:
 
 def _server_args(destination: str, proxied: bool) -> list[str]:
     if proxied:
-        return ["--serve-artifacts", "--artifacts-destination", destination, "--default-artifact-root", "mlflow-artifacts:/"]
+        return [
+            "--serve-artifacts",
+            "--artifacts-destination",
+            destination,
+            "--default-artifact-root",
+            "mlflow-artifacts:/",
+        ]
     return ["--no-serve-artifacts", "--default-artifact-root", destination]
 
 
 class Artifacts(Construct):
     """The artifact backend selected by ``artifacts.type``; exposes ``self.access``."""
 
-    def __init__(self, scope: Construct, id: str, *, env: Environment, naming: Naming, credentials: Credentials) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, env: Environment, naming: Naming, credentials: Credentials
+    ) -> None:
         super().__init__(scope, id)
         cfg = env.artifacts
         builder = getattr(self, f"_{cfg.type}")

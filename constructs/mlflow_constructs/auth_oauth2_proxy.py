@@ -109,7 +109,12 @@ class OAuth2ProxyAuth(Construct):
             template=pod_template(labels, pod_spec(containers=[container], volumes=volumes)),
         )
         service(
-            self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={PORT_NAME: PROXY_PORT}
+            self,
+            "service",
+            name=self.service_name,
+            labels=labels,
+            selector=self.selector,
+            ports={PORT_NAME: PROXY_PORT},
         )
         self.port = PROXY_PORT
         if cfg.replicas > 1:

@@ -36,9 +36,7 @@ class MlflowChart(Chart):
         account = MlflowServiceAccount(self, "identity", env=env, naming=naming)
         mode = env.auth.mode
         uri_via_plugin = mode == "oidc" and env.secrets.plugin_delivery != "env"
-        database = build_database(
-            self, env=env, naming=naming, credentials=credentials, uri_via_plugin=uri_via_plugin
-        )
+        database = build_database(self, env=env, naming=naming, credentials=credentials, uri_via_plugin=uri_via_plugin)
         artifacts = Artifacts(self, "artifacts", env=env, naming=naming, credentials=credentials).access
         identity_labels = dict(artifacts.pod_labels)
         if env.secrets.provider == "azure-key-vault":
@@ -115,7 +113,12 @@ class MlflowChart(Chart):
             ]
             if proxy:
                 flows.append(
-                    Flow(name="mlflow-from-proxy", to=server.selector, ports=(server.port_name,), sources=(proxy.selector,))
+                    Flow(
+                        name="mlflow-from-proxy",
+                        to=server.selector,
+                        ports=(server.port_name,),
+                        sources=(proxy.selector,),
+                    )
                 )
                 if env.metrics.enabled:
                     flows.append(
@@ -162,6 +165,8 @@ class MlflowChart(Chart):
                     )
                 )
             if oidc and oidc.redis:
-                flows.append(Flow(name="redis", to=oidc.redis.selector, ports=(REDIS_PORT,), sources=(server.selector,)))
+                flows.append(
+                    Flow(name="redis", to=oidc.redis.selector, ports=(REDIS_PORT,), sources=(server.selector,))
+                )
             NetworkPolicies(self, "network", naming=naming, flows=flows)
         namespace.finalize([*credentials.finalize(), *database.prerequisites])

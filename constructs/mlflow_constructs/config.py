@@ -259,7 +259,6 @@ class Environment(Model):
             )
         return self
 
-
     def _check_auth(self, pods: int) -> None:
         oidc = self.auth.oidc
         if self.auth.mode == "oidc" and oidc is not None:
@@ -280,11 +279,12 @@ class Environment(Model):
                 "(https://<host>/oauth2/callback) is derived from the first ingress host"
             )
 
-
     def _check_secrets(self) -> None:
         secrets = self.secrets
         if secrets.plugin_delivery != "env" and self.auth.mode != "oidc":
-            what = "secrets.mount_as_files" if secrets.mount_as_files.enabled else f"secrets.provider {secrets.provider!r}"
+            what = (
+                "secrets.mount_as_files" if secrets.mount_as_files.enabled else f"secrets.provider {secrets.provider!r}"
+            )
             raise ValueError(
                 f"{what}: only the oidc plugin reads its settings from files or cloud providers; "
                 "use auth.mode: oidc, or provider existing-secret/external-secrets/sealed-secrets with env delivery"
@@ -348,7 +348,10 @@ def parse_environment(data: Any, *, source: str) -> Environment:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: (top level) must be a mapping of keys such as 'namespace: mlflow' (see README, 'Configuration reference')")
+        raise ConfigError(
+            f"{source}: (top level) must be a mapping of keys such as 'namespace: mlflow' "
+            "(see README, 'Configuration reference')"
+        )
     try:
         return Environment.model_validate(data)
     except ValidationError as exc:

@@ -26,9 +26,7 @@ class RedisCache(Model):
     """Shared session/cache backend for several oidc replicas."""
 
     type: Literal["none", "bundled", "external"] = "none"
-    image: Image = Field(
-        default_factory=lambda: Image(registry="docker.io/library", name="redis", tag="7.4.2-alpine")
-    )
+    image: Image = Field(default_factory=lambda: Image(registry="docker.io/library", name="redis", tag="7.4.2-alpine"))
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "64Mi", "500m", "256Mi"))
     max_memory: Quantity = "192Mi"
 
@@ -126,5 +124,3 @@ class Auth(Model):
     @property
     def basic_settings(self) -> BasicAuth:
         return self.basic or BasicAuth()
-
-

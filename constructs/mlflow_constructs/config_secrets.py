@@ -208,4 +208,3 @@ class Secrets(Model):
         if self.cloud:
             return "cloud"
         return "files" if self.mount_as_files.enabled else "env"
-

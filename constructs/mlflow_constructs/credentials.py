@@ -129,9 +129,7 @@ class Credentials(Construct):
         if provider == "external-secrets" and self._used:
             from mlflow_constructs.secret_providers import ExternalSecretProvider  # noqa: PLC0415
 
-            ExternalSecretProvider(
-                self, "external-secret", config=self.config, naming=self.naming, keys=self.used_keys
-            )
+            ExternalSecretProvider(self, "external-secret", config=self.config, naming=self.naming, keys=self.used_keys)
             store = self.config.external_secrets.store_ref if self.config.external_secrets else None
             if store:
                 self._prerequisites.append(f"{store.kind}/{store.name}")

@@ -52,7 +52,9 @@ def psycopg2_uri(*, user: str, host: str, database: str) -> str:
 class BundledPostgres(Construct):
     """A single-instance PostgreSQL StatefulSet with a PVC, for self-contained environments."""
 
-    def __init__(self, scope: Construct, id: str, *, env: Environment, naming: Naming, credentials: Credentials) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, env: Environment, naming: Naming, credentials: Credentials
+    ) -> None:
         super().__init__(scope, id)
         cfg = env.database.bundled
         self.service_name = naming.name("postgresql")

@@ -12,7 +12,9 @@ from mlflow_constructs.objects import k8s_object
 class KubernetesIngress(Construct):
     """One Ingress with a rule per host, all routed to ``service``'s named port."""
 
-    def __init__(self, scope: Construct, id: str, *, config: Ingress, naming: Naming, service: str, port_name: str) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, config: Ingress, naming: Naming, service: str, port_name: str
+    ) -> None:
         super().__init__(scope, id)
         backend = {"service": {"name": service, "port": {"name": port_name}}}
         spec: dict = {
@@ -56,7 +58,11 @@ class TraefikIngressRoute(Construct):
         IngressRoute(
             self,
             "ingressroute",
-            metadata={"name": naming.name(), "labels": naming.labels("mlflow"), "annotations": dict(config.annotations)},
+            metadata={
+                "name": naming.name(),
+                "labels": naming.labels("mlflow"),
+                "annotations": dict(config.annotations),
+            },
             spec=IngressRouteSpec(
                 entry_points=list(config.traefik_entry_points),
                 routes=[

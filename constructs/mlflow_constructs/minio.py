@@ -39,7 +39,9 @@ echo "bucket ${BUCKET} ready"
 class BundledMinio(Construct):
     """A single-node MinIO StatefulSet, its Service and the bucket-creation Job."""
 
-    def __init__(self, scope: Construct, id: str, *, env: Environment, naming: Naming, credentials: Credentials) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, env: Environment, naming: Naming, credentials: Credentials
+    ) -> None:
         super().__init__(scope, id)
         cfg = env.artifacts.minio
         self.service_name = naming.name("minio")
@@ -49,7 +51,9 @@ class BundledMinio(Construct):
         labels = naming.labels("minio")
         root_user = credentials.ref("minio_root_user")
         root_password = credentials.ref("minio_root_password")
-        service(self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"s3": MINIO_PORT})
+        service(
+            self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"s3": MINIO_PORT}
+        )
         container = {
             "name": "minio",
             "image": cfg.image.ref,

@@ -19,7 +19,8 @@ REDIS_PORT = 6379
 START = """\
 set -eu
 umask 077
-printf 'requirepass %s\\nmaxmemory %s\\nmaxmemory-policy allkeys-lru\\n' "$REDIS_PASSWORD" "$MAX_MEMORY" > /tmp/redis.conf
+printf 'requirepass %s\\nmaxmemory %s\\nmaxmemory-policy allkeys-lru\\n' \\
+  "$REDIS_PASSWORD" "$MAX_MEMORY" > /tmp/redis.conf
 exec redis-server /tmp/redis.conf --save '' --appendonly no --protected-mode no --port 6379
 """
 
@@ -27,7 +28,9 @@ exec redis-server /tmp/redis.conf --save '' --appendonly no --protected-mode no 
 class BundledRedis(Construct):
     """Redis Deployment and Service; ``self.url`` is the ``CACHE_REDIS_URL`` value (password by $(VAR))."""
 
-    def __init__(self, scope: Construct, id: str, *, config: RedisCache, naming: Naming, credentials: Credentials) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, config: RedisCache, naming: Naming, credentials: Credentials
+    ) -> None:
         super().__init__(scope, id)
         self.service_name = naming.name("redis")
         self.selector = naming.selector("redis")
@@ -59,5 +62,7 @@ class BundledRedis(Construct):
             selector=self.selector,
             template=pod_template(labels, pod_spec(containers=[container], volumes=volumes)),
         )
-        service(self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"redis": REDIS_PORT})
+        service(
+            self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"redis": REDIS_PORT}
+        )
         self.url = f"redis://:$(REDIS_PASSWORD)@{self.service_name}:{REDIS_PORT}/0"

@@ -13,7 +13,6 @@ from mlflow_constructs.config_secrets import CreatedStore, Secrets
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.objects import k8s_object
 
-
 _CONSTANT = {"SecretStore": "SECRET_STORE", "ClusterSecretStore": "CLUSTER_SECRET_STORE"}
 
 
@@ -163,7 +162,9 @@ class SecretStoreWithIdentity(Construct):
             annotations=annotations,
             automountServiceAccountToken=False,
         )
-        SecretStore(self, "secretstore", metadata={"name": name, "labels": labels}, spec=SecretStoreSpec(provider=provider))
+        SecretStore(
+            self, "secretstore", metadata={"name": name, "labels": labels}, spec=SecretStoreSpec(provider=provider)
+        )
 
 
 SCOPE_ANNOTATIONS = {
@@ -202,7 +203,9 @@ class SealedSecretProvider(Construct):
             spec=SealedSecretSpec(
                 encrypted_data=dict(sorted(cfg.encrypted_data.items())),
                 template=SealedSecretSpecTemplate(
-                    metadata=SealedSecretSpecTemplateMetadata(name=config.name, labels=labels, annotations=annotations or None),
+                    metadata=SealedSecretSpecTemplateMetadata(
+                        name=config.name, labels=labels, annotations=annotations or None
+                    ),
                     type="Opaque",
                 ),
             ),

@@ -47,8 +47,8 @@ class ServerExtras:
 def allowed_hosts(env: Environment, naming: Naming, services: list[str]) -> list[str]:
     """Host header values MLflow accepts: loopback, pod IPs, in-cluster Service names, ingress hosts."""
     names = ["localhost", "127.0.0.1"]
-    for service in services:
-        names += naming.service_hosts(service)
+    for service_name in services:
+        names += naming.service_hosts(service_name)
     names += list(env.ingress.hosts) if env.ingress.enabled else []
     names += list(env.server.extra_allowed_hosts)
     hosts: list[str] = []
@@ -122,7 +122,9 @@ class MlflowServer(Construct):
             settings["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] = ",".join(origins)
         settings = dict(sorted(settings.items()))
         settings_name = naming.name("settings")
-        k8s_object(self, "settings", api_version="v1", kind="ConfigMap", name=settings_name, labels=labels, data=settings)
+        k8s_object(
+            self, "settings", api_version="v1", kind="ConfigMap", name=settings_name, labels=labels, data=settings
+        )
 
         args = ["--host", str(cfg.host), "--port", str(cfg.port), "--workers", str(cfg.workers), *artifacts.args]
         if extras.app_name:
@@ -195,7 +197,14 @@ class MlflowServer(Construct):
             revisionHistoryLimit=5,
             template=pod_template(self.pod_labels, spec, {**cfg.pod_annotations, "checksum/config": checksum}),
         )
-        service(self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={HTTP_PORT_NAME: cfg.port})
+        service(
+            self,
+            "service",
+            name=self.service_name,
+            labels=labels,
+            selector=self.selector,
+            ports={HTTP_PORT_NAME: cfg.port},
+        )
         if cfg.max_pods > 1:
             disruption_budget(self, "pdb", name=naming.name(), labels=labels, selector=self.selector)
         if cfg.autoscaling.enabled:

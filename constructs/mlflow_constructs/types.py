@@ -58,9 +58,7 @@ Quantity = Annotated[
     AfterValidator(_matching(_QUANTITY, "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")),
 ]
 Duration = Annotated[str, AfterValidator(_matching(_DURATION, "a duration such as 30s, 5m or 1h"))]
-SecretKey = Annotated[
-    str, AfterValidator(_matching(_SECRET_KEY, "a Secret key: letters, digits, '-', '_' or '.'"))
-]
+SecretKey = Annotated[str, AfterValidator(_matching(_SECRET_KEY, "a Secret key: letters, digits, '-', '_' or '.'"))]
 ImageRepository = Annotated[
     str,
     AfterValidator(_matching(_IMAGE_PART, "an image path such as ghcr.io/mlflow or mlflow (lowercase, no tag)")),

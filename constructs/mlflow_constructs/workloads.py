@@ -73,7 +73,14 @@ def deployment(
     body: dict[str, Any] = {"replicas": replicas} if replicas is not None else {}
     body |= {"selector": {"matchLabels": selector}, **spec, "template": template}
     return k8s_object(
-        scope, id, api_version="apps/v1", kind="Deployment", name=name, labels=labels, annotations=annotations, spec=body
+        scope,
+        id,
+        api_version="apps/v1",
+        kind="Deployment",
+        name=name,
+        labels=labels,
+        annotations=annotations,
+        spec=body,
     )
 
 
@@ -128,7 +135,9 @@ def service(
     return k8s_object(scope, id, api_version="v1", kind="Service", name=name, labels=labels, spec=spec)
 
 
-def disruption_budget(scope: Construct, id: str, *, name: str, labels: dict[str, str], selector: dict[str, str]) -> None:
+def disruption_budget(
+    scope: Construct, id: str, *, name: str, labels: dict[str, str], selector: dict[str, str]
+) -> None:
     """At most one pod of several down at a time during voluntary disruptions."""
     k8s_object(
         scope,

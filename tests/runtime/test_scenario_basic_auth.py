@@ -67,9 +67,7 @@ def _as(username: str, password: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def admin_run(stack):
     """An experiment and run the admin created through the MLflow client."""
-    return run_client(
-        "basic_auth_flow.py", "admin", stack["url"], hosts=[SERVICE_HOST], env=_as(ADMIN, ADMIN_PASSWORD)
-    )
+    return run_client("basic_auth_flow.py", "admin", stack["url"], hosts=[SERVICE_HOST], env=_as(ADMIN, ADMIN_PASSWORD))
 
 
 def test_migration_job_upgrades_tracking_then_auth_database(stack):

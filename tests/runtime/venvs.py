@@ -2,7 +2,8 @@
 
 The images and what they carry are declared once, in ``constructs/mlflow_constructs/images.py``
 (``ImageSpec`` objects with ``ref``, ``python`` and ``requirements``). This module turns each of them
-into a venv under ``<repo>/.runtime/venvs/<name>-<tag>`` (or ``$MLFLOW_K8S_RUNTIME_DIR/venvs``) and maps image references to those venvs.
+into a venv under ``<repo>/.runtime/venvs/<name>-<tag>`` (or ``$MLFLOW_K8S_RUNTIME_DIR/venvs``) and maps
+image references to those venvs.
 
 It is importable from the tests (``image_venvs()``, ``venv_for_image()``, ``venvs_ready()``) and
 runnable as a script (``python tests/runtime/venvs.py [--check]``), which ``setup.sh`` does.
