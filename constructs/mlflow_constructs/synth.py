@@ -85,6 +85,7 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}-", dir=outdir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; dist/ is meant to be read and committed
     try:
         if names and outdir.is_dir():
             shutil.copytree(outdir, staging, dirs_exist_ok=True)
