@@ -20,6 +20,11 @@ PROXY_PORT = 80
 PUBLIC_CLIENT_DIR = "/etc/oauth2-proxy/public-client"
 
 
+def proxy_service_name(naming: Naming) -> str:
+    """The proxy's Service (and Deployment) name, which MLflow must also accept as a Host header."""
+    return naming.name("oauth2-proxy")
+
+
 class OAuth2ProxyAuth(Construct):
     """The proxy Deployment, its Service (what the Ingress targets) and PDB."""
 
@@ -37,7 +42,7 @@ class OAuth2ProxyAuth(Construct):
         super().__init__(scope, id)
         cfg = env.auth.oauth2_proxy
         assert cfg is not None
-        self.service_name = naming.name("oauth2-proxy")
+        self.service_name = proxy_service_name(naming)
         self.port_name = PORT_NAME
         self.selector = naming.selector("oauth2-proxy")
         labels = naming.labels("oauth2-proxy")

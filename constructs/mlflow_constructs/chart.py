@@ -7,7 +7,7 @@ from constructs import Construct
 
 from mlflow_constructs.artifacts import Artifacts
 from mlflow_constructs.auth_basic import BasicAuth
-from mlflow_constructs.auth_oauth2_proxy import OAuth2ProxyAuth
+from mlflow_constructs.auth_oauth2_proxy import OAuth2ProxyAuth, proxy_service_name
 from mlflow_constructs.auth_oidc import OidcAuth
 from mlflow_constructs.config import Environment
 from mlflow_constructs.credentials import Credentials
@@ -63,7 +63,7 @@ class MlflowChart(Chart):
             service_account=account.name,
             pod_labels=identity_labels,
         )
-        proxy_name = naming.name("oauth2-proxy") if mode == "oauth2-proxy" else None
+        proxy_name = proxy_service_name(naming) if mode == "oauth2-proxy" else None
         server = MlflowServer(
             self,
             "server",
@@ -169,4 +169,4 @@ class MlflowChart(Chart):
                     Flow(name="redis", to=oidc.redis.selector, ports=(REDIS_PORT,), sources=(server.selector,))
                 )
             NetworkPolicies(self, "network", naming=naming, flows=flows)
-        namespace.finalize([*credentials.finalize(), *database.prerequisites])
+        namespace.finalize(credentials.finalize())

@@ -62,7 +62,7 @@ class CloudNativePgDatabase(Construct):
                 ),
             ),
         )
-        auth_db = f"{env.database.name}_auth"
+        auth_db = env.database.auth_name
         Database(
             self,
             "auth-database",

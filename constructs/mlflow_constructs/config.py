@@ -132,6 +132,11 @@ class Database(Model):
     bundled: BundledPostgres = Field(default_factory=BundledPostgres)
     cloudnativepg: CloudNativePg = Field(default_factory=CloudNativePg)
 
+    @property
+    def auth_name(self) -> str:
+        """The auth database (basic-auth or the oidc plugin), beside the tracking one."""
+        return f"{self.name}_auth"
+
 
 class SecretFileRef(Model):
     """A key of the environment's Secret, mounted as a file."""

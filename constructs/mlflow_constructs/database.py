@@ -8,7 +8,7 @@ with any character works and the URI itself is not secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
@@ -37,7 +37,6 @@ class DatabaseAccess:
     env: list[dict[str, Any]]
     pod_selector: dict[str, str] | None = None
     auth_database_uri: str | None = None  # derived (no password) where this project creates the database
-    prerequisites: list[str] = field(default_factory=list)
     operator_namespace: str | None = None  # an operator that must reach the database pods
 
 
@@ -61,8 +60,7 @@ class BundledPostgres(Construct):
         self.selector = naming.selector("postgresql")
         labels = naming.labels("postgresql")
         password = credentials.ref("postgres_password")
-        databases = [env.database.name, f"{env.database.name}_auth"]
-        init_sql = "".join(f'CREATE DATABASE "{db}" OWNER "{cfg.user}";\n' for db in databases[1:])
+        init_sql = f'CREATE DATABASE "{env.database.auth_name}" OWNER "{cfg.user}";\n'
         init_name = naming.name("postgresql-init")
         k8s_object(
             self,
@@ -128,7 +126,7 @@ class BundledPostgres(Construct):
         self.access = DatabaseAccess(
             env=[secret_env("PGPASSWORD", password), *store_env(uri)],
             pod_selector=self.selector,
-            auth_database_uri=psycopg2_uri(user=cfg.user, host=self.service_name, database=f"{env.database.name}_auth"),
+            auth_database_uri=psycopg2_uri(user=cfg.user, host=self.service_name, database=env.database.auth_name),
         )
 
 

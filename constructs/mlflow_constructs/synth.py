@@ -40,8 +40,8 @@ def discover(config_dir: Path) -> dict[str, Path]:
     return found
 
 
-def load(config_dir: Path, names: list[str] | None = None) -> dict[str, Environment]:
-    """Validate the selected environments (all when ``names`` is empty); fail before writing anything."""
+def select(config_dir: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """The files of the selected environments (all when ``names`` is empty)."""
     available = discover(config_dir)
     if not available:
         raise ConfigError(f"{config_dir}: no environment files (*.yaml) found")
@@ -52,7 +52,7 @@ def load(config_dir: Path, names: list[str] | None = None) -> dict[str, Environm
             f"unknown environment(s) {', '.join(unknown)}: no such file in {config_dir}/; "
             f"available: {', '.join(available)}"
         )
-    return {name: load_environment(available[name]) for name in selected}
+    return {name: available[name] for name in selected}
 
 
 def build_app(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path] | None = None) -> App:
@@ -80,8 +80,8 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
 
     With a subset selected, the other environments' files already in ``outdir`` are kept.
     """
-    envs = load(config_dir, names)
-    sources = discover(config_dir)
+    sources = select(config_dir, names)
+    envs = {name: load_environment(path) for name, path in sources.items()}  # all valid before any write
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}-", dir=outdir.parent))
