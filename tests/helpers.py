@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
-from mlflow_constructs.config import parse_environment
+from mlflow_constructs.config import ConfigError, parse_environment
 from mlflow_constructs.synth import build_app
+
+INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
+OIDC = {"mode": "oidc", "oidc": {"discovery_url": "https://idp.example.com/.well-known/openid-configuration"}}
 
 
 def synth(config: dict[str, Any], tmp_path) -> list[dict[str, Any]]:
@@ -15,6 +19,13 @@ def synth(config: dict[str, Any], tmp_path) -> list[dict[str, Any]]:
     env = parse_environment(config, source="test.yaml")
     text = build_app({"test": env}, tmp_path).synth_yaml()
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def config_error(config: dict[str, Any]) -> str:
+    """The message a config is refused with (the test fails if it is accepted)."""
+    with pytest.raises(ConfigError) as info:
+        parse_environment(config, source="config/bad.yaml")
+    return str(info.value)
 
 
 def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:

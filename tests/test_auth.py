@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from helpers import container, env_of, find, find_all, synth
+from helpers import INGRESS, OIDC, config_error, container, env_of, find, find_all, synth
 
-from mlflow_constructs.config import ConfigError, parse_environment
-
-INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
-OIDC = {"mode": "oidc", "oidc": {"discovery_url": "https://idp.example.com/.well-known/openid-configuration"}}
 PROXY = {
     "mode": "oauth2-proxy",
     "oauth2_proxy": {"issuer_url": "https://kc.example.com/realms/ml", "client_id": "mlflow", "allowed_groups": ["ml"]},
@@ -17,12 +12,6 @@ PROXY = {
 
 def deployment(objs, name="mlflow"):
     return find(objs, "Deployment", name)
-
-
-def error_for(config) -> str:
-    with pytest.raises(ConfigError) as info:
-        parse_environment(config, source="config/bad.yaml")
-    return str(info.value)
 
 
 # basic ---------------------------------------------------------------------------------------------
@@ -116,27 +105,27 @@ def test_oidc_replicas_share_sessions_through_redis(tmp_path):
 
 
 def test_oidc_replicas_without_a_shared_cache_are_refused():
-    message = error_for({"server": {"replicas": 2}, "ingress": INGRESS, "auth": OIDC})
+    message = config_error({"server": {"replicas": 2}, "ingress": INGRESS, "auth": OIDC})
     assert "auth.oidc.cache.type" in message and "session is lost" in message
 
 
 def test_oidc_without_discovery_url_is_refused():
-    message = error_for({"ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {}}})
+    message = config_error({"ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {}}})
     assert "auth.oidc.discovery_url" in message
 
 
 def test_oidc_without_redirect_or_ingress_is_refused():
-    assert "auth.oidc.redirect_uri" in error_for({"auth": OIDC})
+    assert "auth.oidc.redirect_uri" in config_error({"auth": OIDC})
 
 
 def test_two_auth_modes_are_refused():
-    message = error_for({"ingress": INGRESS, "auth": {**OIDC, "basic": {"default_permission": "READ"}}})
+    message = config_error({"ingress": INGRESS, "auth": {**OIDC, "basic": {"default_permission": "READ"}}})
     assert "exactly one auth mode" in message
 
 
 def test_trust_everything_proxies_are_refused():
     config = {"ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "trusted_proxies": ["*"]}}}
-    assert "trusted_proxies" in error_for(config)
+    assert "trusted_proxies" in config_error(config)
 
 
 # oauth2-proxy --------------------------------------------------------------------------------------
@@ -205,4 +194,4 @@ def test_proxy_letting_everyone_in_is_refused():
         "ingress": INGRESS,
         "auth": {"mode": "oauth2-proxy", "oauth2_proxy": {**PROXY["oauth2_proxy"], "allowed_groups": []}},
     }
-    assert "allowed_groups" in error_for(config)
+    assert "allowed_groups" in config_error(config)

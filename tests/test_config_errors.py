@@ -2,44 +2,36 @@
 
 from __future__ import annotations
 
-import pytest
-
-from mlflow_constructs.config import ConfigError, parse_environment
-
-
-def error_for(config) -> str:
-    with pytest.raises(ConfigError) as info:
-        parse_environment(config, source="config/bad.yaml")
-    return str(info.value)
+from helpers import config_error
 
 
 def test_unknown_key_suggests_the_right_one():
-    message = error_for({"server": {"replica": 2}})
+    message = config_error({"server": {"replica": 2}})
     assert "config/bad.yaml" in message and "server.replica" in message and "did you mean 'replicas'" in message
 
 
 def test_wrong_type_names_the_key():
-    assert "server.port" in error_for({"server": {"port": "http"}})
+    assert "server.port" in config_error({"server": {"port": "http"}})
 
 
 def test_bad_quantity_says_what_is_valid():
-    message = error_for({"database": {"bundled": {"storage_size": "10 gigs"}}})
+    message = config_error({"database": {"bundled": {"storage_size": "10 gigs"}}})
     assert "database.bundled.storage_size" in message and "512Mi" in message
 
 
 def test_replicas_on_a_read_write_once_volume_is_refused():
-    message = error_for({"server": {"replicas": 2}, "artifacts": {"type": "pvc"}})
+    message = config_error({"server": {"replicas": 2}, "artifacts": {"type": "pvc"}})
     assert "ReadWriteMany" in message
 
 
 def test_irsa_without_its_annotation_is_refused():
-    message = error_for({"artifacts": {"type": "s3", "s3": {"bucket": "b", "credentials": "irsa"}}})
+    message = config_error({"artifacts": {"type": "s3", "s3": {"bucket": "b", "credentials": "irsa"}}})
     assert "eks.amazonaws.com/role-arn" in message
 
 
 def test_missing_backend_section_is_refused():
-    assert "'s3' section is missing" in error_for({"artifacts": {"type": "s3"}})
+    assert "'s3' section is missing" in config_error({"artifacts": {"type": "s3"}})
 
 
 def test_top_level_must_be_a_mapping():
-    assert "mapping" in error_for(["not", "a", "mapping"])
+    assert "mapping" in config_error(["not", "a", "mapping"])

@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from helpers import container, env_of, find, find_all, synth
+from helpers import INGRESS, OIDC, container, env_of, find, find_all, synth
 
 from mlflow_constructs.config import ConfigError, parse_environment
 
-INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
-OIDC = {"mode": "oidc", "oidc": {"discovery_url": "https://idp.example.com/.well-known/openid-configuration"}}
 CIPHERTEXT = base64.b64encode(bytes(range(200))).decode()
 
 
