@@ -14,8 +14,8 @@ from typing import Any
 
 from constructs import Construct
 
-from mlflow_constructs.config_errors import ConfigError
-from mlflow_constructs.config_secrets import PLUGIN_KEYS, Secrets
+from mlflow_constructs.config.errors import ConfigError
+from mlflow_constructs.config.secrets import PLUGIN_KEYS, Secrets
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.security import literal_env, secret_env
 

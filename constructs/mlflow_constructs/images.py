@@ -1,8 +1,8 @@
-"""Container images and the programs each one carries.
+"""Every default container image, and the programs and versions each one carries.
 
-This is the single place that says which image runs which program at which version. The runtime
-tests build a virtual environment per image from ``python`` and ``requirements`` below, so the
-versions the manifests pin and the versions the tests run cannot drift apart.
+This is the one place that names a default image. The config models take their defaults from here,
+and the runtime tests build a virtual environment for each image that declares ``python`` and
+``requirements``, so the versions the manifests pin and the versions the tests run cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """A default image: where it lives, what it is built from and what it carries."""
+    """A default image: where it lives, what it carries, and (Python images) how to rebuild its contents."""
 
     registry: str
     name: str
     tag: str
-    python: str
-    requirements: tuple[str, ...]
+    carries: str
+    python: str | None = None
+    requirements: tuple[str, ...] = ()
     dockerfile: str | None = None
 
     @property
@@ -29,13 +30,15 @@ class ImageSpec:
 MLFLOW_VERSION = "3.17.2"
 OIDC_PLUGIN_VERSION = "11.0.2"
 
-# The official "full" image: mlflow[extras,azure,db,gateway,genai,auth] on Python 3.11. It carries
-# psycopg2 (write `postgresql+psycopg2://`), boto3, azure-storage-blob/azure-identity,
-# google-cloud-storage, prometheus-flask-exporter and the basic-auth app.
+# The official "full" image: mlflow[extras,azure,db,gateway,genai,auth] on Python 3.11.
 MLFLOW = ImageSpec(
     registry="ghcr.io/mlflow",
     name="mlflow",
     tag=f"v{MLFLOW_VERSION}-full",
+    carries=(
+        f"MLflow {MLFLOW_VERSION} with extras,azure,db,gateway,genai,auth: psycopg2 (write `postgresql+psycopg2://`), "
+        "boto3, azure-storage-blob/azure-identity, google-cloud-storage, prometheus-flask-exporter, the basic-auth app"
+    ),
     python="3.11",
     requirements=(
         f"mlflow[auth,db]=={MLFLOW_VERSION}",
@@ -44,12 +47,15 @@ MLFLOW = ImageSpec(
     ),
 )
 
-# No public image carries mlflow-oidc-auth 11 with MLflow 3: built from images/mlflow-oidc/.
-# The plugin does not import on Python 3.11, hence 3.12.
+# Built from images/mlflow-oidc/. The plugin does not import on Python 3.11, hence 3.12.
 MLFLOW_OIDC = ImageSpec(
     registry="ghcr.io/mlflow-k8s",
     name="mlflow-oidc",
     tag=f"{MLFLOW_VERSION}-oidc{OIDC_PLUGIN_VERSION}",
+    carries=(
+        f"Python 3.12, MLflow {MLFLOW_VERSION} [auth,db], mlflow-oidc-auth {OIDC_PLUGIN_VERSION} [cloud], "
+        "azure-storage-blob, google-cloud-storage, prometheus-flask-exporter, redis"
+    ),
     python="3.12",
     requirements=(
         f"mlflow[auth,db]=={MLFLOW_VERSION}",
@@ -61,4 +67,16 @@ MLFLOW_OIDC = ImageSpec(
         "redis",
     ),
     dockerfile="images/mlflow-oidc/Dockerfile",
+)
+
+POSTGRES = ImageSpec(
+    registry="docker.io/library", name="postgres", tag="16.6", carries="PostgreSQL 16.6 (runs as UID 999)"
+)
+MINIO = ImageSpec(registry="quay.io/minio", name="minio", tag="RELEASE.2025-04-22T22-12-26Z", carries="MinIO server")
+MINIO_CLIENT = ImageSpec(
+    registry="quay.io/minio", name="mc", tag="RELEASE.2025-04-16T18-13-26Z", carries="MinIO client `mc`, /bin/sh"
+)
+REDIS = ImageSpec(registry="docker.io/library", name="redis", tag="7.4.2-alpine", carries="Redis 7.4.2, /bin/sh")
+OAUTH2_PROXY = ImageSpec(
+    registry="quay.io/oauth2-proxy", name="oauth2-proxy", tag="v7.9.0", carries="OAuth2-Proxy 7.9.0"
 )

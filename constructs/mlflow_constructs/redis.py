@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlflow_constructs.config_auth import RedisCache
+from mlflow_constructs.config.auth import RedisCache
 from mlflow_constructs.credentials import Credentials
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.security import CONTAINER_SECURITY_CONTEXT, empty_dir, resources, secret_env

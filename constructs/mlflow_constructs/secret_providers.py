@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlflow_constructs.config_errors import ConfigError
-from mlflow_constructs.config_secrets import CreatedStore, Secrets
+from mlflow_constructs.config.errors import ConfigError
+from mlflow_constructs.config.secrets import CreatedStore, Secrets
 from mlflow_constructs.naming import Naming
 from mlflow_constructs.objects import k8s_object
 

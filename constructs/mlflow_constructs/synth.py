@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_constructs.config import Environment, load_environment
-from mlflow_constructs.config_errors import ConfigError
-from mlflow_constructs.types import _DNS_LABEL
+from mlflow_constructs.config.errors import ConfigError
+from mlflow_constructs.config.types import _DNS_LABEL
 
 if TYPE_CHECKING:
     from cdk8s import App

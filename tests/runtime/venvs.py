@@ -93,10 +93,10 @@ def _load_images_module() -> ModuleType:
 
 
 def image_specs() -> dict[str, object]:
-    """All ``ImageSpec`` objects declared in images.py, by their variable name (e.g. ``MLFLOW``)."""
+    """The Python ``ImageSpec`` objects declared in images.py (those with ``python``), by variable name."""
     module = _load_images_module()
     image_spec_cls = module.ImageSpec
-    return {k: v for k, v in vars(module).items() if isinstance(v, image_spec_cls)}
+    return {k: v for k, v in vars(module).items() if isinstance(v, image_spec_cls) and v.python}
 
 
 def image_venvs() -> dict[str, VenvSpec]:

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, model_validator
 
-from mlflow_constructs.config_base import Image, Model, Resources, resources_of
-from mlflow_constructs.types import Quantity
+from mlflow_constructs import images
+from mlflow_constructs.config.base import Image, Model, Resources, resources_of
+from mlflow_constructs.config.types import Quantity
 
 MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
 # Pod CIDRs of common clusters; X-Forwarded-* is believed only from these peers (the ingress controller).
@@ -26,7 +27,7 @@ class RedisCache(Model):
     """Shared session/cache backend for several oidc replicas."""
 
     type: Literal["none", "bundled", "external"] = "none"
-    image: Image = Field(default_factory=lambda: Image(registry="docker.io/library", name="redis", tag="7.4.2-alpine"))
+    image: Image = Field(default_factory=lambda: Image.of(images.REDIS))
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "64Mi", "500m", "256Mi"))
     max_memory: Quantity = "192Mi"
 
@@ -69,9 +70,7 @@ class Oidc(Model):
 class OAuth2Proxy(Model):
     """An OAuth2-Proxy in front of MLflow; MLflow itself is reachable only through it."""
 
-    image: Image = Field(
-        default_factory=lambda: Image(registry="quay.io/oauth2-proxy", name="oauth2-proxy", tag="v7.9.0")
-    )
+    image: Image = Field(default_factory=lambda: Image.of(images.OAUTH2_PROXY))
     provider: str = "keycloak-oidc"
     issuer_url: HttpUrl
     client_id: str = Field(min_length=1)

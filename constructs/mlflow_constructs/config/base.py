@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlflow_constructs import images
-from mlflow_constructs.types import ImageDigest, ImageRepository, ImageTag, Quantity
+from mlflow_constructs.config.types import ImageDigest, ImageRepository, ImageTag, Quantity
 
 
 class Model(BaseModel):

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
-from mlflow_constructs.config_base import Model
-from mlflow_constructs.types import DnsSubdomain, Duration, SecretKey
+from mlflow_constructs.config.base import Model
+from mlflow_constructs.config.types import DnsSubdomain, Duration, SecretKey
 
 # Values the mlflow-oidc-auth plugin itself can load from mounted files or a cloud provider
 # (logical key -> the plugin's variable name, which is also the file name it reads).

@@ -1,0 +1,115 @@
+"""The typed model of one environment file (``config/<env>.yaml``): every section, and the
+combinations of sections that cannot work together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from mlflow_constructs import images
+from mlflow_constructs.config.artifacts import Artifacts
+from mlflow_constructs.config.auth import Auth
+from mlflow_constructs.config.base import Image, Model
+from mlflow_constructs.config.database import Database
+from mlflow_constructs.config.network import Ingress, NetworkPolicies
+from mlflow_constructs.config.secrets import Secrets
+from mlflow_constructs.config.server import Metrics, Server
+from mlflow_constructs.config.types import DnsLabel, DnsSubdomain
+
+
+class Environment(Model):
+    """One deployment target: everything ``config/<env>.yaml`` may hold."""
+
+    namespace: DnsLabel = "mlflow"
+    name: DnsLabel = "mlflow"
+    cluster_domain: DnsSubdomain = "cluster.local"
+    labels: dict[str, str] = Field(default_factory=dict)
+    server: Server = Field(default_factory=Server)
+    metrics: Metrics = Field(default_factory=Metrics)
+    ingress: Ingress = Field(default_factory=Ingress)
+    secrets: Secrets = Field(default_factory=Secrets)
+    database: Database = Field(default_factory=Database)
+    artifacts: Artifacts = Field(default_factory=Artifacts)
+    network_policies: NetworkPolicies = Field(default_factory=NetworkPolicies)
+    auth: Auth = Field(default_factory=Auth)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _image_for_mode(cls, data: Any) -> Any:
+        """The oidc mode needs an image that carries the plugin; default to it unless one is named."""
+        if isinstance(data, dict) and isinstance(data.get("auth"), dict) and data["auth"].get("mode") == "oidc":
+            server = data.get("server")
+            if server is None or (isinstance(server, dict) and "image" not in server):
+                oidc_image = Image.of(images.MLFLOW_OIDC).model_dump(exclude_defaults=True)
+                data = {**data, "server": {**(server or {}), "image": oidc_image}}
+        return data
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Environment:
+        pods = self.server.max_pods
+        if self.artifacts.type == "pvc" and pods > 1 and self.artifacts.pvc.access_mode != "ReadWriteMany":
+            raise ValueError(
+                "artifacts.pvc.access_mode: several server pods cannot share a "
+                f"{self.artifacts.pvc.access_mode} volume; set access_mode: ReadWriteMany "
+                "(and a storage_class that supports it), or use s3/minio/azure/gcs artifacts, or one replica"
+            )
+        self._check_auth(pods)
+        self._check_secrets()
+        identity = _WORKLOAD_IDENTITY.get(self.artifacts.identity)
+        if identity and identity[0] not in self.server.service_account_annotations:
+            annotation, what = identity
+            raise ValueError(
+                f"artifacts.{self.artifacts.type}.credentials: {what} needs the ServiceAccount annotation "
+                f"'{annotation}'; add it under server.service_account_annotations, or use credentials: secret"
+            )
+        return self
+
+    def _check_auth(self, pods: int) -> None:
+        oidc = self.auth.oidc
+        if self.auth.mode == "oidc" and oidc is not None:
+            if oidc.redirect_uri is None and not self.ingress.enabled:
+                raise ValueError(
+                    "auth.oidc.redirect_uri: cannot be derived without an ingress; set it "
+                    "(https://<public host>/callback) or enable the ingress with its hosts"
+                )
+            if pods > 1 and oidc.cache.type == "none":
+                raise ValueError(
+                    "auth.oidc.cache.type: with more than one server pod the login callback can land on another "
+                    "pod than the login started on, and the session is lost; set cache.type: bundled (or "
+                    "external with the redis_url Secret key), or run one replica"
+                )
+        if self.auth.mode == "oauth2-proxy" and not self.ingress.enabled:
+            raise ValueError(
+                "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "
+                "(https://<host>/oauth2/callback) is derived from the first ingress host"
+            )
+
+    def _check_secrets(self) -> None:
+        secrets = self.secrets
+        if secrets.plugin_delivery != "env" and self.auth.mode != "oidc":
+            what = (
+                "secrets.mount_as_files" if secrets.mount_as_files.enabled else f"secrets.provider {secrets.provider!r}"
+            )
+            raise ValueError(
+                f"{what}: only the oidc plugin reads its settings from files or cloud providers; "
+                "use auth.mode: oidc, or provider existing-secret/external-secrets/sealed-secrets with env delivery"
+            )
+        needed = {
+            "aws-secrets-manager": ("eks.amazonaws.com/role-arn", "IRSA"),
+            "aws-parameter-store": ("eks.amazonaws.com/role-arn", "IRSA"),
+            "azure-key-vault": ("azure.workload.identity/client-id", "Azure workload identity"),
+        }.get(secrets.provider)
+        if needed and needed[0] not in self.server.service_account_annotations:
+            raise ValueError(
+                f"secrets.provider: {secrets.provider!r} reads the store with {needed[1]}; add the ServiceAccount "
+                f"annotation '{needed[0]}' under server.service_account_annotations"
+            )
+
+
+# Workload identity -> (ServiceAccount annotation it relies on, name in messages).
+_WORKLOAD_IDENTITY = {
+    "s3:irsa": ("eks.amazonaws.com/role-arn", "IRSA"),
+    "azure:workload-identity": ("azure.workload.identity/client-id", "Azure workload identity"),
+    "gcs:workload-identity": ("iam.gke.io/gcp-service-account", "GKE workload identity"),
+}
