@@ -63,7 +63,7 @@ def build_app(envs: dict[str, Environment], outdir: Path, sources: dict[str, Pat
     """
     from cdk8s import App, YamlOutputType  # noqa: PLC0415  (starts node: not before workers fork)
 
-    from mlflow_constructs.chart import MlflowChart  # noqa: PLC0415
+    from mlflow_constructs.environment.chart import MlflowChart  # noqa: PLC0415
 
     app = App(outdir=str(outdir), yaml_output_type=YamlOutputType.FILE_PER_CHART, output_file_extension=OUTPUT_SUFFIX)
     for name, env in envs.items():

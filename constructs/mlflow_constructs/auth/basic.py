@@ -1,0 +1,155 @@
+"""MLflow basic-auth: ``--app-name basic-auth`` with an INI rendered at pod start from Secret values.
+
+The INI template lives in a ConfigMap with ``${NAME}`` placeholders. An init container fills them from
+env vars (Secret references) with Python, not ``sed``: any character a password may hold is written
+as is (``%`` doubled for ConfigParser), and values ConfigParser would silently change (newlines,
+leading or trailing spaces, empty values) are refused with a clear message. The result lands in an
+emptyDir that the server mounts read-only.
+"""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from mlflow_constructs.config.auth import BasicAuth as BasicAuthConfig
+from mlflow_constructs.config.base import Image
+from mlflow_constructs.database.access import DatabaseAccess
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.objects import config_map
+from mlflow_constructs.k8s.pods import (
+    TMP_MOUNT,
+    config_map_volume,
+    container,
+    empty_dir,
+    env_values,
+    fixed_resources,
+    mount,
+)
+from mlflow_constructs.secrets.source import SecretSource
+from mlflow_constructs.server.addon import ServerAddon
+
+TEMPLATE_DIR = "/mlflow/auth-template"
+RENDERED_DIR = "/mlflow/auth"
+INI_NAME = "basic_auth.ini"
+
+RENDER_SCRIPT = """\
+import os, re, sys
+template = open(os.environ["TEMPLATE_PATH"], encoding="utf-8").read()
+problems = []
+def fill(match):
+    name = match.group(1)
+    value = os.environ.get(name)
+    if value is None or value == "":
+        problems.append(f"{name} is empty or unset (check the Secret key it comes from)")
+        return ""
+    if "\\n" in value or "\\r" in value:
+        problems.append(f"{name} contains a line break, which an INI value cannot hold")
+    if value != value.strip():
+        problems.append(f"{name} starts or ends with whitespace, which the INI reader would drop")
+    if name == "ADMIN_PASSWORD" and len(value) < 12:
+        problems.append("ADMIN_PASSWORD must be at least 12 characters (MLflow refuses shorter ones)")
+    return value.replace("%", "%%")
+rendered = re.sub(r"\\$\\{([A-Z_][A-Z0-9_]*)\\}", fill, template)
+if problems:
+    sys.exit("cannot render the auth config:\\n  " + "\\n  ".join(problems))
+target = os.environ["MLFLOW_AUTH_CONFIG_PATH"]
+with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+    out.write(rendered)
+print(f"wrote {target}")
+"""
+
+MIGRATE_AUTH_DB = """\
+from mlflow.server.auth.config import read_auth_config
+from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+SqlAlchemyStore().init_db(read_auth_config().database_uri)
+print("auth database is at head")
+"""
+
+
+AUTH_DATABASE_URI_KEY = "auth_database_uri"
+
+
+def auth_database_env(name: str, database: DatabaseAccess, secrets: SecretSource) -> tuple[list[k8s.EnvVar], tuple]:
+    """The auth database URI, derived where this project creates the database, else from the Secret;
+    returns the env and the logical Secret keys it reads."""
+    if database.auth_database_uri:
+        return env_values({name: database.auth_database_uri}), ()
+    return [secrets.env(name, AUTH_DATABASE_URI_KEY)], (AUTH_DATABASE_URI_KEY,)
+
+
+class BasicAuth(Construct):
+    """The INI template ConfigMap; ``addon`` is what the server pod and the migration Job add to use it.
+
+    Reads the Secret keys ``admin_username``, ``admin_password`` and ``flask_secret_key`` (and
+    ``auth_database_uri`` when ``database`` cannot derive the auth database's URI).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: BasicAuthConfig,
+        naming: Naming,
+        image: Image,
+        secrets: SecretSource,
+        database: DatabaseAccess,
+    ) -> None:
+        super().__init__(scope, id)
+        template = (
+            "[mlflow]\n"
+            f"default_permission = {config.default_permission}\n"
+            "database_uri = ${AUTH_DATABASE_URI}\n"
+            "admin_username = ${ADMIN_USERNAME}\n"
+            "admin_password = ${ADMIN_PASSWORD}\n"
+            f"authorization_function = {config.authorization_function}\n"
+            f"auth_cache_ttl_seconds = {config.auth_cache_ttl_seconds}\n"
+        )
+        template_name = naming.name("auth-template")
+        config_map(
+            self,
+            "template",
+            name=template_name,
+            labels=naming.labels("mlflow"),
+            data={f"{INI_NAME}.template": template},
+        )
+        config_path = f"{RENDERED_DIR}/{INI_NAME}"
+        database_env, database_keys = auth_database_env("AUTH_DATABASE_URI", database, secrets)
+        render = container(
+            "render-auth-config",
+            image,
+            command=["python", "-c", RENDER_SCRIPT],
+            env=[
+                *env_values(
+                    {"TEMPLATE_PATH": f"{TEMPLATE_DIR}/{INI_NAME}.template", "MLFLOW_AUTH_CONFIG_PATH": config_path}
+                ),
+                secrets.env("ADMIN_USERNAME", "admin_username"),
+                secrets.env("ADMIN_PASSWORD", "admin_password"),
+                *database_env,
+            ],
+            resources=fixed_resources("10m", "32Mi", "200m", "128Mi"),
+            mounts=[mount("auth-template", TEMPLATE_DIR, read_only=True), mount("auth-config", RENDERED_DIR)],
+        )
+        volumes = (config_map_volume("auth-template", template_name), empty_dir("auth-config", "1Mi"))
+        read_only_config = mount("auth-config", RENDERED_DIR, read_only=True)
+        config_env = env_values({"MLFLOW_AUTH_CONFIG_PATH": config_path})
+        migrate = container(
+            "upgrade-auth-db",
+            image,
+            command=["python", "-c", MIGRATE_AUTH_DB],
+            env=[*database.env, *config_env],
+            resources=fixed_resources("50m", "256Mi", "1", "1Gi"),
+            mounts=[read_only_config, TMP_MOUNT],
+        )
+        self.addon = ServerAddon(
+            app_name="basic-auth",
+            env=(*config_env, secrets.env("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask_secret_key")),
+            volumes=volumes,
+            mounts=(read_only_config,),
+            init_containers=(render,),
+            checksum_inputs={"auth_template": template},
+            migration_containers=(render, migrate),
+            migration_volumes=volumes,
+            secret_keys=("admin_username", "admin_password", "flask_secret_key", *database_keys),
+        )

@@ -1,0 +1,133 @@
+"""OAuth2-Proxy in front of MLflow: browsers log in at the provider, API clients send bearer JWTs.
+
+The Ingress routes only to the proxy, and a NetworkPolicy admits traffic to the MLflow pods only from
+the proxy pods (and the metrics scraper), so MLflow cannot be reached around it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from constructs import Construct
+
+from mlflow_constructs.config.auth import OAuth2Proxy
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.objects import config_map, deployment, disruption_budget, service
+from mlflow_constructs.k8s.pods import Probes, config_map_volume, container, http_probe, mount, pod_template, resources
+from mlflow_constructs.secrets.source import SecretSource
+
+COMPONENT = "oauth2-proxy"
+PORT_NAME = "http"
+PROXY_PORT = 80
+PUBLIC_CLIENT_DIR = "/etc/oauth2-proxy/public-client"
+COOKIE_SECRET_KEY = "oauth2_proxy_cookie_secret"
+CLIENT_SECRET_KEY = "oauth2_proxy_client_secret"
+
+
+class Upstream(Protocol):
+    """What the proxy forwards to: a Service (an ``MlflowServer`` is one)."""
+
+    service_name: str
+    port: int
+
+
+class OAuth2ProxyFront(Construct):
+    """The proxy Deployment, its Service (what an Ingress targets) and PDB, forwarding to ``upstream``.
+
+    ``public_url`` (``https://mlflow.example.com``) gives the login callback. Handles: ``service_name``,
+    ``port``, ``port_name``, ``selector``, ``secret_keys``. The upstream must accept the proxy's Service
+    name as a Host header: pass ``OAuth2ProxyFront.service_name_for(naming)`` to the server.
+    """
+
+    @staticmethod
+    def service_name_for(naming: Naming) -> str:
+        return naming.name(COMPONENT)
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: OAuth2Proxy,
+        naming: Naming,
+        secrets: SecretSource,
+        upstream: Upstream,
+        public_url: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.service_name = self.service_name_for(naming)
+        self.port = PROXY_PORT
+        self.port_name = PORT_NAME
+        self.selector = naming.selector(COMPONENT)
+        labels = naming.labels(COMPONENT)
+        issuer = str(config.issuer_url).rstrip("/")
+        args = [
+            f"--http-address=0.0.0.0:{config.port}",
+            f"--upstream=http://{upstream.service_name}:{upstream.port}/",
+            f"--provider={config.provider}",
+            f"--oidc-issuer-url={issuer}",
+            f"--client-id={config.client_id}",
+            f"--scope={config.scope}",
+            f"--oidc-groups-claim={config.groups_claim}",
+            *[f"--email-domain={domain}" for domain in config.email_domains],
+            *[f"--allowed-group={group}" for group in config.allowed_groups],
+            "--reverse-proxy=true",
+            "--skip-provider-button=true",
+            "--skip-jwt-bearer-tokens=true",
+            *[f"--extra-jwt-issuers={issuer}" for issuer in config.extra_jwt_issuers],
+            "--code-challenge-method=S256",
+            "--cookie-secure=true",
+            "--cookie-httponly=true",
+            "--cookie-samesite=lax",
+            f"--cookie-expire={config.cookie_expire}",
+            "--set-xauthrequest=true",
+            "--ping-path=/ping",
+            "--ready-path=/ready",
+            "--silence-ping-logging=true",
+        ]
+        if public_url:
+            args.append(f"--redirect-url={public_url}/oauth2/callback")
+        env = [secrets.env("OAUTH2_PROXY_COOKIE_SECRET", COOKIE_SECRET_KEY)]
+        self.secret_keys: tuple[str, ...] = (COOKIE_SECRET_KEY,)
+        volumes, mounts = [], []
+        if config.client_type == "confidential":
+            env.insert(0, secrets.env("OAUTH2_PROXY_CLIENT_SECRET", CLIENT_SECRET_KEY))
+            self.secret_keys = (CLIENT_SECRET_KEY, *self.secret_keys)
+        else:  # a public client (device flow): no secret; PKCE protects the code exchange
+            public_client = naming.name("oauth2-proxy-public-client")
+            config_map(self, "public-client", name=public_client, labels=labels, data={"client-secret": ""})
+            args.append(f"--client-secret-file={PUBLIC_CLIENT_DIR}/client-secret")
+            volumes.append(config_map_volume("public-client", public_client))
+            mounts.append(mount("public-client", PUBLIC_CLIENT_DIR, read_only=True))
+        proxy = container(
+            "oauth2-proxy",
+            config.image,
+            args=args,
+            env=env,
+            ports={PORT_NAME: config.port},
+            resources=resources(config.resources),
+            probes=Probes(
+                liveness=http_probe("/ping", PORT_NAME, period=20, failures=3),
+                readiness=http_probe("/ready", PORT_NAME, period=10, failures=3),
+            ),
+            mounts=mounts,
+        )
+        deployment(
+            self,
+            "deployment",
+            name=self.service_name,
+            labels=labels,
+            selector=self.selector,
+            replicas=config.replicas,
+            template=pod_template(labels, containers=[proxy], volumes=volumes),
+        )
+        service(
+            self,
+            "service",
+            name=self.service_name,
+            labels=labels,
+            selector=self.selector,
+            ports={PORT_NAME: PROXY_PORT},
+        )
+        if config.replicas > 1:
+            disruption_budget(self, "pdb", name=self.service_name, labels=labels, selector=self.selector)

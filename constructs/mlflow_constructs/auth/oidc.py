@@ -1,0 +1,97 @@
+"""The mlflow-oidc-auth plugin: settings in the server ConfigMap, secrets only by reference.
+
+The server starts through the plugin's ``mlflow-oidc-server`` wrapper, which loads the configured
+providers (env, mounted Secret files, cloud providers) into the environment and then execs
+``mlflow server --app-name oidc-auth``. Only through the wrapper do values such as
+``MLFLOW_BACKEND_STORE_URI`` reach MLflow when they come from files or a cloud provider.
+"""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from mlflow_constructs.auth.redis import BundledRedis
+from mlflow_constructs.config.auth import Oidc
+from mlflow_constructs.database.access import DatabaseAccess
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.secrets.plugin_delivery import plugin_delivery
+from mlflow_constructs.secrets.source import SecretSource
+from mlflow_constructs.server.addon import ServerAddon
+
+WRAPPER = "mlflow-oidc-server"
+REDIS_URL_KEY = "redis_url"
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class OidcAuth(Construct):
+    """What the oidc mode adds to the server pod (``addon``) and the Redis it may bring (``redis``).
+
+    ``redirect_uri`` is the public ``/callback`` URL; ``secure_cookies`` when users reach it over TLS.
+    ``database_uri_from_plugin``: the tracking store URI comes through the plugin's providers too.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: Oidc,
+        naming: Naming,
+        secrets: SecretSource,
+        database: DatabaseAccess,
+        redirect_uri: str,
+        secure_cookies: bool,
+        database_uri_from_plugin: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        settings = {
+            "OIDC_DISCOVERY_URL": str(config.discovery_url),
+            "OIDC_PROVIDER_DISPLAY_NAME": config.provider_display_name,
+            "OIDC_SCOPE": ",".join(config.scope),
+            "OIDC_GROUPS_ATTRIBUTE": config.groups_attribute,
+            "OIDC_REDIRECT_URI": redirect_uri,
+            "OIDC_GROUP_NAME": ",".join(config.allowed_groups),
+            "OIDC_ADMIN_GROUP_NAME": ",".join(config.admin_groups),
+            "DEFAULT_MLFLOW_PERMISSION": config.default_permission,
+            "PERMISSION_SOURCE_ORDER": ",".join(config.permission_source_order),
+            "EXTEND_MLFLOW_MENU": _flag(config.extend_mlflow_menu),
+            "DEFAULT_LANDING_PAGE_IS_PERMISSIONS": _flag(config.default_landing_page_is_permissions),
+            "AUTOMATIC_LOGIN_REDIRECT": _flag(config.automatic_login_redirect),
+            "LOG_LEVEL": config.log_level,
+            "OIDC_ALEMBIC_VERSION_TABLE": config.alembic_version_table,
+            "TRUSTED_PROXIES": ",".join(config.trusted_proxies),
+            "SESSION_COOKIE_SECURE": _flag(secure_cookies),
+            "CACHE_BACKEND": "local" if config.cache.type == "none" else "redis",
+        }
+        if config.group_detection_plugin:
+            settings["OIDC_GROUP_DETECTION_PLUGIN"] = config.group_detection_plugin
+        plugin_keys = ["oidc_secret_key", "oidc_client_id", "oidc_client_secret"]
+        if database.auth_database_uri:
+            settings["OIDC_USERS_DB_URI"] = database.auth_database_uri
+        else:
+            plugin_keys.append("auth_database_uri")
+        if database_uri_from_plugin:
+            plugin_keys.append("database_uri")
+        plugin = plugin_delivery(secrets, plugin_keys)
+        cache_env: tuple[k8s.EnvVar, ...] = ()
+        cache_keys: tuple[str, ...] = ()
+        self.redis: BundledRedis | None = None
+        if config.cache.type == "bundled":
+            self.redis = BundledRedis(self, "redis", config=config.cache, naming=naming, secrets=secrets)
+            cache_env, cache_keys = self.redis.client_env, self.redis.secret_keys
+        elif config.cache.type == "external":
+            cache_env, cache_keys = (secrets.env("CACHE_REDIS_URL", REDIS_URL_KEY),), (REDIS_URL_KEY,)
+        self.addon = ServerAddon(
+            command=(WRAPPER,),
+            env=cache_env,
+            settings=settings,
+            liveness_path="/health/live",
+            readiness_path="/health/ready",
+            startup_path="/health/startup",
+            plugin=plugin,
+            secret_keys=(*plugin.secret_keys, *cache_keys),
+        )

@@ -1,0 +1,32 @@
+"""What a pod needs to reach the tracking database: the handle every database construct exposes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdk8s_plus_27 import k8s
+
+from mlflow_constructs.k8s.pods import env_values
+
+POSTGRES_PORT = 5432
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """How a pod reaches the tracking database, and what may reach the database pods."""
+
+    env: tuple[k8s.EnvVar, ...]
+    pod_selector: dict[str, str] | None = None  # database pods this project runs (for NetworkPolicies)
+    auth_database_uri: str | None = None  # derived (no password) where this project creates the database
+    operator_namespace: str | None = None  # an operator that must reach the database pods
+    secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
+    port: int = POSTGRES_PORT
+
+
+def store_env(uri: str) -> list[k8s.EnvVar]:
+    return env_values({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": uri})
+
+
+def psycopg2_uri(*, user: str, host: str, database: str) -> str:
+    """A URI without password: libpq reads it from ``PGPASSWORD``, so it may hold any character."""
+    return f"postgresql+psycopg2://{user}@{host}:{POSTGRES_PORT}/{database}"

@@ -1,0 +1,82 @@
+"""A CloudNativePG ``Cluster`` with the tracking database and a ``Database`` for the auth database.
+
+The operator creates the Secret ``<cluster>-app`` holding the application user's password; pods read
+only its ``password`` key (as ``PGPASSWORD``) and connect through the ``<cluster>-rw`` Service.
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from mlflow_constructs.config.database import CloudNativePg
+from mlflow_constructs.database.access import DatabaseAccess, psycopg2_uri, store_env
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.pods import SecretRef, secret_env
+
+
+class CloudNativePgDatabase(Construct):
+    """``postgresql.cnpg.io/v1`` Cluster + Database (needs the CloudNativePG operator)."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, config: CloudNativePg, naming: Naming, database: str, auth_database: str
+    ) -> None:
+        super().__init__(scope, id)
+        from imports.cnpg_clusters.io.cnpg.postgresql import (  # noqa: PLC0415  (CRD bindings load slowly)
+            Cluster,
+            ClusterSpec,
+            ClusterSpecBootstrap,
+            ClusterSpecBootstrapInitdb,
+            ClusterSpecResources,
+            ClusterSpecResourcesLimits,
+            ClusterSpecResourcesRequests,
+            ClusterSpecStorage,
+        )
+        from imports.cnpg_databases.io.cnpg.postgresql import (  # noqa: PLC0415
+            Database,
+            DatabaseSpec,
+            DatabaseSpecCluster,
+        )
+
+        cfg = config
+        self.cluster_name = naming.name("db")
+        labels = naming.labels("postgresql")
+        res = cfg.resources
+        Cluster(
+            self,
+            "cluster",
+            metadata={"name": self.cluster_name, "labels": labels},
+            spec=ClusterSpec(
+                instances=cfg.instances,
+                image_name=cfg.image_name,
+                storage=ClusterSpecStorage(size=cfg.storage_size, storage_class=cfg.storage_class),
+                bootstrap=ClusterSpecBootstrap(initdb=ClusterSpecBootstrapInitdb(database=database, owner=cfg.user)),
+                resources=ClusterSpecResources(
+                    requests={
+                        "cpu": ClusterSpecResourcesRequests.from_string(res.requests.cpu),
+                        "memory": ClusterSpecResourcesRequests.from_string(res.requests.memory),
+                    },
+                    limits={
+                        "cpu": ClusterSpecResourcesLimits.from_string(res.limits.cpu),
+                        "memory": ClusterSpecResourcesLimits.from_string(res.limits.memory),
+                    },
+                ),
+            ),
+        )
+        auth_db = auth_database
+        Database(
+            self,
+            "auth-database",
+            metadata={"name": naming.name("auth-db"), "labels": labels},
+            spec=DatabaseSpec(cluster=DatabaseSpecCluster(name=self.cluster_name), name=auth_db, owner=cfg.user),
+        )
+        app_secret = f"{self.cluster_name}-app"
+        host = f"{self.cluster_name}-rw"
+        self.access = DatabaseAccess(
+            env=(
+                secret_env("PGPASSWORD", SecretRef(app_secret, "password")),
+                *store_env(psycopg2_uri(user=cfg.user, host=host, database=database)),
+            ),
+            pod_selector={"cnpg.io/cluster": self.cluster_name},
+            auth_database_uri=psycopg2_uri(user=cfg.user, host=host, database=auth_db),
+            operator_namespace=cfg.operator_namespace,
+        )

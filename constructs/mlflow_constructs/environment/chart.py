@@ -1,0 +1,272 @@
+"""An environment file's deployment: the constructs of ``mlflow_constructs`` composed from one
+:class:`~mlflow_constructs.config.Environment`, in the order ``kubectl apply`` needs (Namespace first).
+
+This module is the only one that reads the whole environment; every construct gets its own section.
+"""
+
+from __future__ import annotations
+
+from cdk8s import Chart
+from constructs import Construct
+
+from mlflow_constructs.auth.basic import BasicAuth
+from mlflow_constructs.auth.oauth2_proxy import OAuth2ProxyFront
+from mlflow_constructs.auth.oidc import OidcAuth
+from mlflow_constructs.config.environment import Environment
+from mlflow_constructs.database.access import DatabaseAccess
+from mlflow_constructs.database.bundled import BundledPostgres
+from mlflow_constructs.database.cloudnativepg import CloudNativePgDatabase
+from mlflow_constructs.database.external import ExternalDatabase
+from mlflow_constructs.environment.namespace import MlflowNamespace
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.network.ingress import ingress_for
+from mlflow_constructs.network.policies import Flow, NetworkPolicies
+from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
+from mlflow_constructs.secrets.provider import SecretProvider
+from mlflow_constructs.secrets.source import SecretSource
+from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
+from mlflow_constructs.server.identity import MlflowServiceAccount
+from mlflow_constructs.server.migration import MlflowMigration
+from mlflow_constructs.server.server import MlflowServer
+from mlflow_constructs.storage.access import ArtifactAccess
+from mlflow_constructs.storage.azure import AzureArtifactStore
+from mlflow_constructs.storage.gcs import GcsArtifactStore
+from mlflow_constructs.storage.minio import MinioArtifactStore
+from mlflow_constructs.storage.pvc import PvcArtifactStore
+from mlflow_constructs.storage.s3 import S3ArtifactStore
+
+AZURE_WORKLOAD_IDENTITY = {"azure.workload.identity/use": "true"}
+CNPG_STATUS_PORT = 8000
+
+
+def naming_of(env: Environment) -> Naming:
+    return Naming(
+        base=env.name,
+        namespace=env.namespace,
+        cluster_domain=env.cluster_domain,
+        extra_labels=tuple(sorted(env.labels.items())),
+    )
+
+
+def public_urls(env: Environment) -> list[str]:
+    """``<scheme>://<host>`` for every ingress host."""
+    return [f"{env.ingress.scheme}://{host}" for host in env.ingress.hosts] if env.ingress.enabled else []
+
+
+class MlflowEnvironment(Construct):
+    """Everything one environment deploys. Objects are written in construct-tree order, so the Namespace
+    and the Secret's provider get their places first and are filled in once every construct has said
+    which Secret keys it reads (their ``secret_keys``)."""
+
+    def __init__(self, scope: Construct, id: str, *, env: Environment) -> None:
+        super().__init__(scope, id)
+        naming = naming_of(env)
+        namespace_slot = Construct(self, "namespace")
+        secrets_slot = Construct(self, "secrets")
+        secrets = SecretSource(env.secrets)
+        account = MlflowServiceAccount(
+            self, "identity", naming=naming, annotations=env.server.service_account_annotations
+        )
+        database = self._database(env, naming, secrets)
+        artifacts = self._artifacts(env, naming, secrets)
+        identity_labels = dict(artifacts.pod_labels)
+        if env.secrets.provider == "azure-key-vault":
+            identity_labels |= AZURE_WORKLOAD_IDENTITY
+
+        addon: ServerAddon = NO_ADDON
+        oidc: OidcAuth | None = None
+        if env.auth.mode == "basic":
+            addon = BasicAuth(
+                self,
+                "basic-auth",
+                config=env.auth.basic_settings,
+                naming=naming,
+                image=env.server.image,
+                secrets=secrets,
+                database=database,
+            ).addon
+        elif env.auth.mode == "oidc":
+            assert env.auth.oidc is not None
+            oidc = OidcAuth(
+                self,
+                "oidc-auth",
+                config=env.auth.oidc,
+                naming=naming,
+                secrets=secrets,
+                database=database,
+                redirect_uri=str(env.auth.oidc.redirect_uri or f"{public_urls(env)[0]}/callback"),
+                secure_cookies=env.ingress.enabled and env.ingress.tls is not None,
+                database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
+            )
+            addon = oidc.addon
+
+        migration = MlflowMigration(
+            self,
+            "migration",
+            config=env.server,
+            naming=naming,
+            database=database,
+            addon=addon,
+            service_account=account.name,
+            pod_labels=identity_labels,
+        )
+        proxied = env.auth.mode == "oauth2-proxy"
+        server = MlflowServer(
+            self,
+            "server",
+            config=env.server,
+            naming=naming,
+            database=database,
+            artifacts=artifacts,
+            addon=addon,
+            service_account=account.name,
+            public_urls=public_urls(env),
+            also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
+            metrics=env.metrics.enabled,
+            pod_labels=identity_labels,
+        )
+        front: MlflowServer | OAuth2ProxyFront = server
+        proxy_keys: tuple[str, ...] = ()
+        if proxied:
+            assert env.auth.oauth2_proxy is not None
+            front = OAuth2ProxyFront(
+                self,
+                "oauth2-proxy",
+                config=env.auth.oauth2_proxy,
+                naming=naming,
+                secrets=secrets,
+                upstream=server,
+                public_url=public_urls(env)[0] if env.ingress.enabled else None,
+            )
+            proxy_keys = front.secret_keys
+        if env.ingress.enabled:
+            ingress_for(self, "ingress", config=env.ingress, naming=naming, backend=front)
+        if env.metrics.enabled and env.metrics.service_monitor:
+            MlflowServiceMonitor(self, "monitoring", config=env.metrics, naming=naming, server=server)
+        if env.network_policies.enabled:
+            flows = self._flows(env, server, front, migration, database, artifacts, oidc)
+            NetworkPolicies(self, "network", naming=naming, flows=flows)
+
+        provider = SecretProvider(
+            secrets_slot,
+            "provider",
+            source=secrets,
+            naming=naming,
+            keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *proxy_keys],
+        )
+        MlflowNamespace(
+            namespace_slot,
+            "namespace",
+            naming=naming,
+            prerequisites=[*provider.prerequisites, *addon.plugin.prerequisites],
+        )
+
+    def _database(self, env: Environment, naming: Naming, secrets: SecretSource) -> DatabaseAccess:
+        db = env.database
+        if db.type == "bundled":
+            return BundledPostgres(
+                self,
+                "database",
+                config=db.bundled,
+                naming=naming,
+                secrets=secrets,
+                database=db.name,
+                auth_database=db.auth_name,
+            ).access
+        if db.type == "cloudnativepg":
+            return CloudNativePgDatabase(
+                self, "database", config=db.cloudnativepg, naming=naming, database=db.name, auth_database=db.auth_name
+            ).access
+        from_plugin = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
+        return ExternalDatabase(self, "database", secrets=secrets, uri_from_plugin=from_plugin).access
+
+    def _artifacts(self, env: Environment, naming: Naming, secrets: SecretSource) -> ArtifactAccess:
+        cfg = env.artifacts
+        if cfg.type == "pvc":
+            return PvcArtifactStore(self, "artifacts", config=cfg.pvc, naming=naming).access
+        if cfg.type == "minio":
+            return MinioArtifactStore(self, "artifacts", config=cfg.minio, naming=naming, secrets=secrets).access
+        store = {"s3": S3ArtifactStore, "azure": AzureArtifactStore, "gcs": GcsArtifactStore}[cfg.type]
+        return store(self, "artifacts", config=getattr(cfg, cfg.type), secrets=secrets, proxied=cfg.proxied).access
+
+    @staticmethod
+    def _flows(
+        env: Environment,
+        server: MlflowServer,
+        front: MlflowServer | OAuth2ProxyFront,
+        migration: MlflowMigration,
+        database: DatabaseAccess,
+        artifacts: ArtifactAccess,
+        oidc: OidcAuth | None,
+    ) -> list[Flow]:
+        """The traffic each pod must accept, from the handles of the constructs that take part."""
+        flows = [
+            Flow(
+                name="oauth2-proxy" if front is not server else "mlflow",
+                to=front.selector,
+                ports=(front.port_name,),
+                sources=None,
+                namespaces=env.network_policies.ingress_from_namespaces or None,
+            )
+        ]
+        if front is not server:
+            flows.append(
+                Flow(name="mlflow-from-proxy", to=server.selector, ports=(server.port_name,), sources=(front.selector,))
+            )
+            if env.metrics.enabled:
+                flows.append(
+                    Flow(
+                        name="metrics",
+                        to=server.selector,
+                        ports=(server.port_name,),
+                        sources=None,
+                        namespaces=env.metrics.scraper_namespace_labels,
+                    )
+                )
+        if database.pod_selector:
+            flows.append(
+                Flow(
+                    name="postgresql",
+                    to=database.pod_selector,
+                    ports=(database.port,),
+                    sources=(server.selector, migration.selector),
+                )
+            )
+            if database.operator_namespace:
+                flows += [
+                    Flow(
+                        name="cnpg-operator",
+                        to=database.pod_selector,
+                        ports=(CNPG_STATUS_PORT, database.port),
+                        sources=None,
+                        namespaces={"kubernetes.io/metadata.name": database.operator_namespace},
+                    ),
+                    Flow(
+                        name="cnpg-replication",
+                        to=database.pod_selector,
+                        ports=(database.port,),
+                        sources=(database.pod_selector,),
+                    ),
+                ]
+        if artifacts.store_selector and artifacts.store_port:
+            flows.append(
+                Flow(
+                    name="minio",
+                    to=artifacts.store_selector,
+                    ports=(artifacts.store_port,),
+                    sources=(server.selector, *artifacts.store_clients),
+                )
+            )
+        if oidc and oidc.redis:
+            flows.append(
+                Flow(name="redis", to=oidc.redis.selector, ports=(oidc.redis.port,), sources=(server.selector,))
+            )
+        return flows
+
+
+class MlflowChart(Chart):
+    """One environment as one chart (one ``dist/<env>.k8s.yaml``), namespaced to ``env.namespace``."""
+
+    def __init__(self, scope: Construct, id: str, *, env: Environment) -> None:
+        super().__init__(scope, id, namespace=env.namespace, disable_resource_name_hashes=True)
+        MlflowEnvironment(self, "mlflow", env=env)

@@ -1,0 +1,40 @@
+"""Object names and labels of one deployment, derived in one place so every reference agrees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PART_OF = "mlflow"
+
+
+@dataclass(frozen=True)
+class Naming:
+    """Names and labels of one environment's objects."""
+
+    base: str = "mlflow"
+    namespace: str = "mlflow"
+    cluster_domain: str = "cluster.local"
+    extra_labels: tuple[tuple[str, str], ...] = ()
+
+    def name(self, component: str | None = None) -> str:
+        return f"{self.base}-{component}" if component else self.base
+
+    def selector(self, component: str) -> dict[str, str]:
+        """Labels that select one component's pods; stable, so never change them on a live object."""
+        return {
+            "app.kubernetes.io/name": component,
+            "app.kubernetes.io/instance": self.base,
+        }
+
+    def labels(self, component: str) -> dict[str, str]:
+        return {
+            **dict(self.extra_labels),
+            **self.selector(component),
+            "app.kubernetes.io/part-of": PART_OF,
+            "app.kubernetes.io/managed-by": "cdk8s",
+        }
+
+    def service_hosts(self, service: str) -> list[str]:
+        """Every DNS name under which a Service is reached from inside the cluster."""
+        ns = self.namespace
+        return [service, f"{service}.{ns}", f"{service}.{ns}.svc", f"{service}.{ns}.svc.{self.cluster_domain}"]

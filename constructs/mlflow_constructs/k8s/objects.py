@@ -1,0 +1,179 @@
+"""Core Kubernetes objects built through the typed cdk8s-plus-27 L1 classes, one constructor call each.
+
+These functions hold the project's object conventions in one place: Services target named container
+ports, selectors match their pod labels, run-once Jobs carry a hash of their pod template in their
+name, and the Argo CD sync waves order stores (0), Jobs (1) and the server (2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from cdk8s import JsonPatch
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from mlflow_constructs.k8s.hashing import digest
+from mlflow_constructs.k8s.pods import port_ref, quantity
+
+# Argo CD runs Jobs as Sync hooks in this wave: after the stores (wave 0), before the server (wave 2).
+JOB_WAVE = "1"
+SERVER_WAVE = "2"
+
+
+def meta(name: str, labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None):
+    return k8s.ObjectMeta(
+        name=name, labels=dict(labels) if labels else None, annotations=dict(annotations) if annotations else None
+    )
+
+
+def config_map(scope: Construct, id: str, *, name: str, labels: Mapping[str, str], data: Mapping[str, str]):
+    return k8s.KubeConfigMap(scope, id, metadata=meta(name, labels), data=dict(data))
+
+
+def service_account(
+    scope: Construct, id: str, *, name: str, labels: Mapping[str, str], annotations: Mapping[str, str] | None = None
+) -> k8s.KubeServiceAccount:
+    """A ServiceAccount that mounts no API token."""
+    return k8s.KubeServiceAccount(
+        scope, id, metadata=meta(name, labels, annotations), automount_service_account_token=False
+    )
+
+
+def service(
+    scope: Construct,
+    id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
+    ports: Mapping[str, int],
+    headless: bool = False,
+) -> k8s.KubeService:
+    """A Service whose ports (``name -> port``) target the pods' container ports of the same name."""
+    return k8s.KubeService(
+        scope,
+        id,
+        metadata=meta(name, labels),
+        spec=k8s.ServiceSpec(
+            cluster_ip="None" if headless else None,
+            selector=dict(selector),
+            ports=[
+                k8s.ServicePort(name=port_name, port=port, target_port=port_ref(port_name))
+                for port_name, port in ports.items()
+            ],
+        ),
+    )
+
+
+def deployment(
+    scope: Construct,
+    id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
+    template: k8s.PodTemplateSpec,
+    replicas: int | None = 1,
+    annotations: Mapping[str, str] | None = None,
+    strategy: k8s.DeploymentStrategy | None = None,
+    revision_history_limit: int | None = None,
+) -> k8s.KubeDeployment:
+    """A Deployment; ``replicas=None`` leaves the count to an HPA."""
+    return k8s.KubeDeployment(
+        scope,
+        id,
+        metadata=meta(name, labels, annotations),
+        spec=k8s.DeploymentSpec(
+            replicas=replicas,
+            selector=k8s.LabelSelector(match_labels=dict(selector)),
+            strategy=strategy,
+            revision_history_limit=revision_history_limit,
+            template=template,
+        ),
+    )
+
+
+def claim_template(*, size: str, storage_class: str | None, labels: Mapping[str, str], name: str = "data"):
+    return k8s.KubePersistentVolumeClaimProps(
+        metadata=meta(name, labels),
+        spec=k8s.PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteOnce"],
+            resources=k8s.ResourceRequirements(requests={"storage": quantity(size)}),
+            storage_class_name=storage_class,
+        ),
+    )
+
+
+def stateful_set(
+    scope: Construct,
+    id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
+    template: k8s.PodTemplateSpec,
+    claims: Sequence[k8s.KubePersistentVolumeClaimProps],
+) -> k8s.KubeStatefulSet:
+    """A single-replica StatefulSet governed by the Service of the same name."""
+    return k8s.KubeStatefulSet(
+        scope,
+        id,
+        metadata=meta(name, labels),
+        spec=k8s.StatefulSetSpec(
+            service_name=name,
+            replicas=1,
+            selector=k8s.LabelSelector(match_labels=dict(selector)),
+            template=template,
+            volume_claim_templates=list(claims),
+        ),
+    )
+
+
+def disruption_budget(
+    scope: Construct, id: str, *, name: str, labels: Mapping[str, str], selector: Mapping[str, str]
+) -> k8s.KubePodDisruptionBudget:
+    """At most one pod of several down at a time during voluntary disruptions."""
+    return k8s.KubePodDisruptionBudget(
+        scope,
+        id,
+        metadata=meta(name, labels),
+        spec=k8s.PodDisruptionBudgetSpec(
+            max_unavailable=k8s.IntOrString.from_number(1),
+            selector=k8s.LabelSelector(match_labels=dict(selector)),
+        ),
+    )
+
+
+def run_once_job(
+    scope: Construct,
+    id: str,
+    *,
+    base_name: str,
+    labels: Mapping[str, str],
+    template: k8s.PodTemplateSpec,
+    backoff_limit: int = 6,
+) -> k8s.KubeJob:
+    """A Job named ``<base_name>-<hash of its pod template>``: Jobs are immutable, so a change makes a new
+    Job (and ``kubectl apply`` never fails on the old one). Argo CD runs it as a Sync hook.
+
+    The hash is taken of the template exactly as it will be written, read back from cdk8s once the Job
+    exists; the name is then set with a JSON patch (the one field that cannot be known before).
+    """
+    job = k8s.KubeJob(
+        scope,
+        id,
+        metadata=meta(
+            base_name,
+            labels,
+            {
+                "argocd.argoproj.io/hook": "Sync",
+                "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+                "argocd.argoproj.io/sync-wave": JOB_WAVE,
+            },
+        ),
+        spec=k8s.JobSpec(backoff_limit=backoff_limit, template=template),
+    )
+    rendered = job.to_json()["spec"]["template"]
+    job.add_json_patch(JsonPatch.replace("/metadata/name", f"{base_name}-{digest(rendered, 8)}"))
+    return job

@@ -1,0 +1,211 @@
+"""Containers and pod specs with the project's defaults, as typed cdk8s-plus-27 L1 structs.
+
+Every container gets the Pod Security "restricted" settings, every pod spec runs non-root with no API
+token and no service links (a Service named ``mlflow`` would otherwise inject ``MLFLOW_PORT=tcp://...``,
+which MLflow reads as its port). Helpers here build structs only; objects are made in ``objects.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cdk8s_plus_27 import k8s
+
+from mlflow_constructs.config.base import Image, Resources
+
+# The non-root user and group every pod runs as.
+DEFAULT_UID = 10001
+
+RUNTIME_DEFAULT_SECCOMP = k8s.SeccompProfile(type="RuntimeDefault")
+RESTRICTED_CONTAINER = k8s.SecurityContext(
+    allow_privilege_escalation=False,
+    read_only_root_filesystem=True,
+    run_as_non_root=True,
+    privileged=False,
+    capabilities=k8s.Capabilities(drop=["ALL"]),
+    seccomp_profile=RUNTIME_DEFAULT_SECCOMP,
+)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """One key of one Secret: what a pod reads, never the value."""
+
+    name: str
+    key: str
+
+
+def quantity(value: str) -> k8s.Quantity:
+    return k8s.Quantity.from_string(value)
+
+
+def port_ref(port: int | str) -> k8s.IntOrString:
+    """A port by number or by the container port's name."""
+    return k8s.IntOrString.from_number(port) if isinstance(port, int) else k8s.IntOrString.from_string(port)
+
+
+def resources(res: Resources) -> k8s.ResourceRequirements:
+    return fixed_resources(res.requests.cpu, res.requests.memory, res.limits.cpu, res.limits.memory)
+
+
+def fixed_resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> k8s.ResourceRequirements:
+    """Resources of a helper container (init steps, Jobs) that are not configurable."""
+    return k8s.ResourceRequirements(
+        requests={"cpu": quantity(cpu), "memory": quantity(memory)},
+        limits={"cpu": quantity(cpu_limit), "memory": quantity(memory_limit)},
+    )
+
+
+def env_values(values: Mapping[str, str]) -> list[k8s.EnvVar]:
+    return [k8s.EnvVar(name=key, value=value) for key, value in values.items()]
+
+
+def secret_env(name: str, ref: SecretRef) -> k8s.EnvVar:
+    """An env var read from a Secret key."""
+    return k8s.EnvVar(
+        name=name, value_from=k8s.EnvVarSource(secret_key_ref=k8s.SecretKeySelector(name=ref.name, key=ref.key))
+    )
+
+
+def mount(volume: str, path: str, *, read_only: bool = False) -> k8s.VolumeMount:
+    return k8s.VolumeMount(name=volume, mount_path=path, read_only=True if read_only else None)
+
+
+TMP_MOUNT = mount("tmp", "/tmp")
+
+
+def empty_dir(name: str, size: str = "256Mi") -> k8s.Volume:
+    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(size)))
+
+
+def config_map_volume(name: str, config_map: str) -> k8s.Volume:
+    return k8s.Volume(name=name, config_map=k8s.ConfigMapVolumeSource(name=config_map))
+
+
+def secret_volume(name: str, secret: str, items: Mapping[str, str], mode: int | None = None) -> k8s.Volume:
+    """Secret keys as files (``key -> file name``)."""
+    return k8s.Volume(
+        name=name,
+        secret=k8s.SecretVolumeSource(
+            secret_name=secret,
+            items=[k8s.KeyToPath(key=key, path=path) for key, path in items.items()],
+            default_mode=mode,
+        ),
+    )
+
+
+def http_probe(path: str, port: str, *, period: int, failures: int, timeout: int = 5) -> k8s.Probe:
+    return k8s.Probe(
+        http_get=k8s.HttpGetAction(path=path, port=port_ref(port)),
+        period_seconds=period,
+        timeout_seconds=timeout,
+        failure_threshold=failures,
+    )
+
+
+def exec_probe(command: Sequence[str], *, period: int, failures: int, timeout: int = 5) -> k8s.Probe:
+    return k8s.Probe(
+        exec=k8s.ExecAction(command=list(command)),
+        period_seconds=period,
+        timeout_seconds=timeout,
+        failure_threshold=failures,
+    )
+
+
+def tcp_probe(port: str, *, period: int, failures: int, timeout: int = 3) -> k8s.Probe:
+    return k8s.Probe(
+        tcp_socket=k8s.TcpSocketAction(port=port_ref(port)),
+        period_seconds=period,
+        timeout_seconds=timeout,
+        failure_threshold=failures,
+    )
+
+
+@dataclass(frozen=True)
+class Probes:
+    """A container's probes (any may be None)."""
+
+    startup: k8s.Probe | None = None
+    liveness: k8s.Probe | None = None
+    readiness: k8s.Probe | None = None
+
+
+NO_PROBES = Probes()
+
+
+def container(
+    name: str,
+    image: Image,
+    *,
+    resources: k8s.ResourceRequirements,
+    command: Sequence[str] | None = None,
+    args: Sequence[str] | None = None,
+    env: Sequence[k8s.EnvVar] = (),
+    env_from_config_map: str | None = None,
+    ports: Mapping[str, int] | None = None,
+    probes: Probes = NO_PROBES,
+    mounts: Sequence[k8s.VolumeMount] = (),
+) -> k8s.Container:
+    """A container with the restricted security context; ``ports`` maps port names to numbers."""
+    return k8s.Container(
+        name=name,
+        image=image.ref,
+        image_pull_policy=image.pull_policy,
+        command=list(command) if command is not None else None,
+        args=list(args) if args is not None else None,
+        env=list(env) or None,
+        env_from=[k8s.EnvFromSource(config_map_ref=k8s.ConfigMapEnvSource(name=env_from_config_map))]
+        if env_from_config_map
+        else None,
+        ports=[k8s.ContainerPort(name=port_name, container_port=number) for port_name, number in ports.items()]
+        if ports
+        else None,
+        resources=resources,
+        security_context=RESTRICTED_CONTAINER,
+        startup_probe=probes.startup,
+        liveness_probe=probes.liveness,
+        readiness_probe=probes.readiness,
+        volume_mounts=list(mounts) or None,
+    )
+
+
+def pod_security_context(uid: int = DEFAULT_UID) -> k8s.PodSecurityContext:
+    return k8s.PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        fs_group_change_policy="OnRootMismatch",
+        seccomp_profile=RUNTIME_DEFAULT_SECCOMP,
+    )
+
+
+def pod_template(
+    labels: Mapping[str, str],
+    *,
+    containers: Sequence[k8s.Container],
+    init_containers: Sequence[k8s.Container] = (),
+    volumes: Sequence[k8s.Volume] = (),
+    service_account: str | None = None,
+    restart_policy: str | None = None,
+    termination_grace_period: int | None = None,
+    spread: Sequence[k8s.TopologySpreadConstraint] = (),
+    annotations: Mapping[str, str] | None = None,
+) -> k8s.PodTemplateSpec:
+    """A pod template with the restricted defaults: non-root, no API token, no service links."""
+    return k8s.PodTemplateSpec(
+        metadata=k8s.ObjectMeta(labels=dict(labels), annotations=dict(annotations) if annotations else None),
+        spec=k8s.PodSpec(
+            service_account_name=service_account,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            security_context=pod_security_context(),
+            restart_policy=restart_policy,
+            termination_grace_period_seconds=termination_grace_period,
+            topology_spread_constraints=list(spread) or None,
+            init_containers=list(init_containers) or None,
+            containers=list(containers),
+            volumes=list(volumes) or None,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Traffic: routes from outside (Ingress, Traefik IngressRoute) and the NetworkPolicies inside."""

@@ -1,0 +1,1 @@
+"""Monitoring: a Prometheus Operator ServiceMonitor for MLflow's ``/metrics``."""

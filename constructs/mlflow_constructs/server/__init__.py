@@ -1,0 +1,1 @@
+"""The MLflow Tracking Server: its identity, schema migrations and the ``mlflow server`` Deployment."""

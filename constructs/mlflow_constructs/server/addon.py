@@ -1,0 +1,34 @@
+"""What an auth mode adds to the server pod and the migration Job (the handle auth constructs expose)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdk8s_plus_27 import k8s
+
+from mlflow_constructs.secrets.plugin_delivery import PluginDelivery
+
+
+@dataclass(frozen=True)
+class ServerAddon:
+    """Extra command, settings, env, volumes and containers for ``mlflow server`` (default: none)."""
+
+    app_name: str | None = None
+    command: tuple[str, ...] = ("mlflow", "server")
+    env: tuple[k8s.EnvVar, ...] = ()
+    settings: dict[str, str] = field(default_factory=dict)  # non-secret env, in the settings ConfigMap
+    volumes: tuple[k8s.Volume, ...] = ()
+    mounts: tuple[k8s.VolumeMount, ...] = ()
+    init_containers: tuple[k8s.Container, ...] = ()
+    liveness_path: str = "/health"
+    readiness_path: str = "/health"
+    startup_path: str = "/health"
+    checksum_inputs: dict[str, Any] = field(default_factory=dict)  # config files whose change must roll pods
+    plugin: PluginDelivery = field(default_factory=PluginDelivery)
+    migration_containers: tuple[k8s.Container, ...] = ()  # run after the tracking-store migration
+    migration_volumes: tuple[k8s.Volume, ...] = ()
+    secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
+
+
+NO_ADDON = ServerAddon()

@@ -1,0 +1,30 @@
+"""The Host headers and CORS origins MLflow 3 accepts (it answers 403 to any other Host)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from mlflow_constructs.k8s.naming import Naming
+
+# Kubelet probes and Prometheus use the pod IP as Host header; these cover the private ranges.
+POD_IP_HOSTS = ("10.*", "172.*", "192.168.*")
+
+
+def allowed_hosts(
+    naming: Naming, services: Sequence[str], public_urls: Sequence[str], extra: Sequence[str]
+) -> list[str]:
+    """Loopback, every in-cluster name of ``services``, the public hosts, ``extra``; each with any port."""
+    names = ["localhost", "127.0.0.1"]
+    for service_name in services:
+        names += naming.service_hosts(service_name)
+    names += [urlsplit(url).hostname or url for url in public_urls]
+    names += list(extra)
+    hosts: list[str] = []
+    for name in names:
+        hosts += [name, f"{name}:*"]
+    return [*dict.fromkeys(hosts), *POD_IP_HOSTS]
+
+
+def cors_origins(public_urls: Sequence[str], extra: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*public_urls, *(str(origin).rstrip("/") for origin in extra)]))

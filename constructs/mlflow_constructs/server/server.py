@@ -1,0 +1,192 @@
+"""``mlflow server`` as a Deployment behind a Service, with its settings ConfigMap, PDB and HPA."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from mlflow_constructs.config.server import Server
+from mlflow_constructs.database.access import DatabaseAccess
+from mlflow_constructs.k8s.hashing import digest
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.objects import SERVER_WAVE, config_map, deployment, disruption_budget, meta, service
+from mlflow_constructs.k8s.pods import (
+    TMP_MOUNT,
+    Probes,
+    container,
+    empty_dir,
+    http_probe,
+    mount,
+    pod_template,
+    resources,
+)
+from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
+from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
+from mlflow_constructs.server.waiting import wait_for_database
+from mlflow_constructs.storage.access import ArtifactAccess
+
+HTTP_PORT_NAME = "http"
+METRICS_DIR = "/mlflow/metrics"
+
+
+class MlflowServer(Construct):
+    """The tracking server, reading the tracking database through ``database`` and artifacts through
+    ``artifacts``; an auth mode plugs in as ``addon``.
+
+    Handles for wiring: ``service_name``, ``port``, ``port_name``, ``selector`` (its pods), ``service_labels``.
+    ``public_urls`` (``https://mlflow.example.com``) become allowed Host headers and CORS origins;
+    ``also_reachable_as`` names other Services that forward to it (e.g. a proxy in front).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: Server,
+        naming: Naming,
+        database: DatabaseAccess,
+        artifacts: ArtifactAccess,
+        service_account: str,
+        addon: ServerAddon = NO_ADDON,
+        public_urls: Sequence[str] = (),
+        also_reachable_as: Sequence[str] = (),
+        metrics: bool = False,
+        pod_labels: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.service_name = naming.name()
+        self.port = config.port
+        self.port_name = HTTP_PORT_NAME
+        self.selector = naming.selector("mlflow")
+        labels = naming.labels("mlflow")
+        self.service_labels = labels
+        self.pod_labels = {**labels, **artifacts.pod_labels, **(pod_labels or {})}
+
+        hosts = allowed_hosts(naming, [self.service_name, *also_reachable_as], public_urls, config.extra_allowed_hosts)
+        settings = {
+            "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(hosts),
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(config.job_execution).lower(),
+            "HOME": "/tmp",
+            **addon.settings,
+        }
+        if config.job_execution and config.max_pods > 1:
+            settings["MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS"] = "false"
+        origins = cors_origins(public_urls, config.cors_allowed_origins)
+        if origins:
+            settings["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] = ",".join(origins)
+        settings = dict(sorted(settings.items()))
+        settings_name = naming.name("settings")
+        config_map(self, "settings", name=settings_name, labels=labels, data=settings)
+
+        args = ["--host", str(config.host), "--port", str(config.port), "--workers", str(config.workers)]
+        args += artifacts.args
+        if addon.app_name:
+            args += ["--app-name", addon.app_name]
+        plugin = addon.plugin
+        volumes = [empty_dir("tmp", "2Gi"), *artifacts.volumes, *plugin.volumes, *addon.volumes]
+        mounts = [TMP_MOUNT, *artifacts.mounts, *plugin.mounts, *addon.mounts]
+        if metrics:
+            args += ["--expose-prometheus", METRICS_DIR]
+            volumes.append(empty_dir("metrics", "128Mi"))
+            mounts.append(mount("metrics", METRICS_DIR))
+        server = container(
+            "mlflow",
+            config.image,
+            command=addon.command,
+            args=args,
+            ports={HTTP_PORT_NAME: config.port},
+            env_from_config_map=settings_name,
+            env=[*database.env, *artifacts.env, *plugin.env, *addon.env],
+            resources=resources(config.resources),
+            probes=Probes(
+                startup=http_probe(addon.startup_path, HTTP_PORT_NAME, period=5, failures=36),
+                liveness=http_probe(addon.liveness_path, HTTP_PORT_NAME, period=20, failures=3),
+                readiness=http_probe(addon.readiness_path, HTTP_PORT_NAME, period=10, failures=3),
+            ),
+            mounts=mounts,
+        )
+        wait = wait_for_database(
+            image=config.image,
+            env=[*database.env, *plugin.env],
+            mounts=[TMP_MOUNT, *plugin.mounts],
+            load_providers=plugin.loads_providers,
+        )
+        several = config.max_pods > 1
+        spread = [
+            k8s.TopologySpreadConstraint(
+                max_skew=1,
+                topology_key=key,
+                when_unsatisfiable="ScheduleAnyway",
+                label_selector=k8s.LabelSelector(match_labels=self.selector),
+            )
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ]
+        checksum = digest({"settings": settings, **addon.checksum_inputs})
+        if artifacts.single_attach:
+            strategy = k8s.DeploymentStrategy(type="Recreate")
+        else:
+            strategy = k8s.DeploymentStrategy(
+                type="RollingUpdate",
+                rolling_update=k8s.RollingUpdateDeployment(
+                    max_surge=k8s.IntOrString.from_number(1), max_unavailable=k8s.IntOrString.from_number(0)
+                ),
+            )
+        deployment(
+            self,
+            "deployment",
+            name=naming.name(),
+            labels=labels,
+            selector=self.selector,
+            replicas=None if config.autoscaling.enabled else config.replicas,
+            annotations={"argocd.argoproj.io/sync-wave": SERVER_WAVE},
+            strategy=strategy,
+            revision_history_limit=5,
+            template=pod_template(
+                self.pod_labels,
+                service_account=service_account,
+                termination_grace_period=30,
+                init_containers=[wait, *addon.init_containers],
+                containers=[server],
+                volumes=volumes,
+                spread=spread if several else (),
+                annotations={**config.pod_annotations, "checksum/config": checksum},
+            ),
+        )
+        service(
+            self,
+            "service",
+            name=self.service_name,
+            labels=labels,
+            selector=self.selector,
+            ports={self.port_name: self.port},
+        )
+        if several:
+            disruption_budget(self, "pdb", name=naming.name(), labels=labels, selector=self.selector)
+        if config.autoscaling.enabled:
+            auto = config.autoscaling
+            k8s.KubeHorizontalPodAutoscalerV2(
+                self,
+                "hpa",
+                metadata=meta(naming.name(), labels),
+                spec=k8s.HorizontalPodAutoscalerSpecV2(
+                    scale_target_ref=k8s.CrossVersionObjectReferenceV2(
+                        api_version="apps/v1", kind="Deployment", name=naming.name()
+                    ),
+                    min_replicas=auto.min_replicas,
+                    max_replicas=auto.max_replicas,
+                    metrics=[
+                        k8s.MetricSpecV2(
+                            type="Resource",
+                            resource=k8s.ResourceMetricSourceV2(
+                                name="cpu",
+                                target=k8s.MetricTargetV2(
+                                    type="Utilization", average_utilization=auto.target_cpu_utilization
+                                ),
+                            ),
+                        )
+                    ],
+                ),
+            )
