@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the cdk8s Python bindings in imports/ from the CRD manifests in
-# ../shared/crds (override with CRDS_DIR). See imports/README.md.
+# crds/ (override with CRDS_DIR). See imports/README.md.
 #
 #   npm ci                                  # once: installs the pinned cdk8s-cli
 #   bash imports/regenerate.sh              # all modules
@@ -8,10 +8,10 @@
 #
 # Each module is one `cdk8s import NAME:=FILE` (the NAME:= prefix keeps CRDs
 # of the same API group, e.g. the three external-secrets.io ones, from
-# overwriting each other). The CRD files are only read, never copied here.
+# overwriting each other). The CRD files are only read, never modified.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CRDS_DIR="${CRDS_DIR:-../shared/crds}"
+CRDS_DIR="${CRDS_DIR:-crds}"
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 
 # module name -> CRD file

@@ -1,4 +1,8 @@
-"""Shared fixtures: every shipped environment synthesized once per test session."""
+"""Shared fixtures: every shipped environment synthesized once per test session.
+
+Under ``RUNTIME_TESTS=require`` (how ``make test`` runs pytest) a skipped test fails the run: a suite that
+did not run is not a suite that passed.
+"""
 
 from __future__ import annotations
 
@@ -33,3 +37,25 @@ def synthesized_text(dist_dir: Path) -> dict[str, str]:
 def synthesized(synthesized_text: dict[str, str]) -> dict[str, list[dict]]:
     """Environment name -> its manifests, in output order."""
     return {name: [doc for doc in yaml.safe_load_all(text) if doc] for name, text in synthesized_text.items()}
+
+
+def _require_every_test(config: pytest.Config) -> list[str]:
+    """``nodeid: reason`` of each skipped test when skips are refused, else []. An xfail is not a skip."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if os.environ.get("RUNTIME_TESTS") != "require" or reporter is None:
+        return []
+    reports = reporter.stats.get("skipped", [])
+    return [f"{r.nodeid}: {r.longrepr[2] if isinstance(r.longrepr, tuple) else r.longrepr}" for r in reports]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _require_every_test(session.config) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    skipped = _require_every_test(config)
+    if skipped:
+        terminalreporter.section("skipped tests fail the run (RUNTIME_TESTS=require)", sep="!", red=True)
+        for line in skipped:
+            terminalreporter.write_line(line)

@@ -1,4 +1,4 @@
-"""Where things are, for tests: the repository, its config/ and the shared folder beside it."""
+"""Where things are, for tests: the repository and its config/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from mlflow_constructs.synth import discover
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config"
-SHARED = REPO.parent / "shared"
 
 
 def shipped_environments() -> list[str]:

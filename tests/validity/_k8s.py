@@ -177,7 +177,6 @@ def prerequisites(objs: list[dict[str, Any]]) -> set[str]:
 
 # --- environments ---------------------------------------------------------------------------------------
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"  # as tests/conftest.py defines it
 
 
 def environment_names() -> list[str]:
