@@ -1,14 +1,17 @@
-"""Time ``python app.py`` end to end: the shipped environments, then 1/10/50/100 generated ones.
+"""Time ``python app.py`` end to end, this tree against a baseline commit, interleaved in one run.
 
-    python bench/synth_bench.py [--runs 5]
+    python bench/synth_bench.py [--runs 5] [--baseline REV]
 
-Prints the median wall time of each case and the cost of one extra environment
-((median of 100 - median of 1) / 99).
+Cases: the shipped environments (each tree's own config/), then 1, 10 and 50 environments generated from
+this tree's config/default.yaml. Each run times the baseline and this tree back to back, so both see the
+same machine load; the report gives medians and the ratio this tree / baseline, and the cost of one extra
+environment ((median of 50 - median of 1) / 49).
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import shutil
 import statistics
 import subprocess
@@ -18,20 +21,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The last commit that built objects as plain dicts (before the typed cdk8s-plus-27 construct library).
+DEFAULT_BASELINE = "5182b27"
 
 
-def time_synth(config_dir: Path, runs: int) -> float:
-    samples = []
-    with tempfile.TemporaryDirectory() as out:
-        for _ in range(runs):
-            start = time.perf_counter()
-            subprocess.run(
-                [sys.executable, str(ROOT / "app.py"), "--config-dir", str(config_dir), "--outdir", f"{out}/dist"],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def run_once(tree: Path, config_dir: Path, outdir: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(tree / "app.py"), "--config-dir", str(config_dir), "--outdir", str(outdir)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
 
 
 def generated(count: int, workdir: Path) -> Path:
@@ -44,21 +45,54 @@ def generated(count: int, workdir: Path) -> Path:
     return directory
 
 
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    cores = len(Path("/proc/cpuinfo").read_text().split("processor\t:")) - 1
+    return f"{cores} cores, {cpu}, Python {platform.python_version()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision to compare with")
     args = parser.parse_args()
-    shipped = len(list((ROOT / "config").glob("*.yaml")))
-    results = {f"shipped ({shipped} environments)": time_synth(ROOT / "config", args.runs)}
     with tempfile.TemporaryDirectory() as tmp:
-        for count in (1, 10, 50, 100):
-            results[f"{count} generated"] = time_synth(generated(count, Path(tmp)), args.runs)
+        work = Path(tmp)
+        baseline = work / "baseline"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(baseline), args.baseline], check=True
+        )
+        try:
+            cases = {"shipped environments": (baseline / "config", ROOT / "config")}
+            for count in (1, 10, 50):
+                directory = generated(count, work)
+                cases[f"{count} generated"] = (directory, directory)
+            results: dict[str, tuple[float, float]] = {}
+            for case, (old_config, new_config) in cases.items():
+                old, new = [], []
+                for _ in range(args.runs):
+                    old.append(run_once(baseline, old_config, work / "out-old"))
+                    new.append(run_once(ROOT, new_config, work / "out-new"))
+                results[case] = (statistics.median(old), statistics.median(new))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], check=False)
+    print(f"`python app.py`, median of {args.runs} interleaved runs; {machine()}")
+    print(f"baseline {args.baseline} vs this tree")
     width = max(map(len, results))
-    print(f"median of {args.runs} runs of `python app.py`")
-    for case, seconds in results.items():
-        print(f"  {case:<{width}}  {seconds:6.2f} s")
-    extra = (results["100 generated"] - results["1 generated"]) / 99
-    print(f"  {'per extra environment':<{width}}  {extra * 1000:6.1f} ms")
+    print(f"  {'case':<{width}}  {'baseline':>9}  {'this tree':>9}  {'ratio':>5}")
+    for case, (old, new) in results.items():
+        print(f"  {case:<{width}}  {old:8.2f}s  {new:8.2f}s  {new / old:5.2f}")
+    per_old = (results["50 generated"][0] - results["1 generated"][0]) / 49
+    per_new = (results["50 generated"][1] - results["1 generated"][1]) / 49
+    label = "per extra environment"
+    print(f"  {label:<{width}}  {per_old * 1000:7.0f}ms  {per_new * 1000:7.0f}ms  {per_new / per_old:5.2f}")
     shutil.rmtree(ROOT / "bench" / "__pycache__", ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
 
+from readme_example import CHART, run_example  # noqa: E402
 from repo_paths import CONFIG, shipped_environments  # noqa: E402
 
 from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
@@ -21,9 +22,11 @@ from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
 
 @pytest.fixture(scope="session")
 def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh ``dist/`` holding every shipped environment, written by the real synthesis path."""
+    """A fresh ``dist/`` holding every shipped environment, written by the real synthesis path, and the
+    chart of the README's library example (so every validity check covers it too)."""
     outdir = tmp_path_factory.mktemp("synth") / "dist"
     synthesize(CONFIG, outdir)
+    run_example(outdir)
     return outdir
 
 
@@ -34,9 +37,10 @@ def synthesized_text(dist_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def synthesized(synthesized_text: dict[str, str]) -> dict[str, list[dict]]:
-    """Environment name -> its manifests, in output order."""
-    return {name: [doc for doc in yaml.safe_load_all(text) if doc] for name, text in synthesized_text.items()}
+def synthesized(dist_dir: Path, synthesized_text: dict[str, str]) -> dict[str, list[dict]]:
+    """Environment name (and the library example's chart) -> its manifests, in output order."""
+    texts = {**synthesized_text, CHART: (dist_dir / f"{CHART}{OUTPUT_SUFFIX}").read_text()}
+    return {name: [doc for doc in yaml.safe_load_all(text) if doc] for name, text in texts.items()}
 
 
 def _require_every_test(config: pytest.Config) -> list[str]:

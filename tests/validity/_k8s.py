@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from readme_example import CHART
+
 from mlflow_constructs.synth import discover
 
 # API groups served by Kubernetes itself. Every other dotted group (external-secrets.io, traefik.io, and
@@ -180,8 +182,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def environment_names() -> list[str]:
-    """Env names known at collection time, found the way synthesis finds them (``config/<env>.yaml``)."""
-    return list(discover(REPO / "config"))
+    """Env names known at collection time, found the way synthesis finds them (``config/<env>.yaml``), and
+    the README library example's chart."""
+    return [*discover(REPO / "config"), CHART]
 
 
 def manifests(synthesized: dict[str, list[dict[str, Any]]], env: str) -> list[dict[str, Any]]:

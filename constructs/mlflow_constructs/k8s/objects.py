@@ -153,12 +153,14 @@ def run_once_job(
     labels: Mapping[str, str],
     template: k8s.PodTemplateSpec,
     backoff_limit: int = 6,
-) -> k8s.KubeJob:
-    """A Job named ``<base_name>-<hash of its pod template>``: Jobs are immutable, so a change makes a new
-    Job (and ``kubectl apply`` never fails on the old one). Argo CD runs it as a Sync hook.
+) -> str:
+    """A Job named ``<base_name>-<hash of its pod template>``, and that name returned. Jobs are immutable,
+    so a change makes a new Job (and ``kubectl apply`` never fails on the old one). Argo CD runs it as a
+    Sync hook.
 
     The hash is taken of the template exactly as it will be written, read back from cdk8s once the Job
-    exists; the name is then set with a JSON patch (the one field that cannot be known before).
+    exists; the name is then set with a JSON patch (the one field that cannot be known before), so the
+    Job object's own ``name`` attribute still holds ``base_name``: use the returned name.
     """
     job = k8s.KubeJob(
         scope,
@@ -174,6 +176,6 @@ def run_once_job(
         ),
         spec=k8s.JobSpec(backoff_limit=backoff_limit, template=template),
     )
-    rendered = job.to_json()["spec"]["template"]
-    job.add_json_patch(JsonPatch.replace("/metadata/name", f"{base_name}-{digest(rendered, 8)}"))
-    return job
+    name = f"{base_name}-{digest(job.to_json()['spec']['template'], 8)}"
+    job.add_json_patch(JsonPatch.replace("/metadata/name", name))
+    return name

@@ -29,7 +29,8 @@ upgrade.main(args=[os.environ["MLFLOW_BACKEND_STORE_URI"]], prog_name="mlflow db
 
 class MlflowMigration(Construct):
     """Runs the tracking-store migration (plus any the auth ``addon`` adds) once per change, with the
-    server's image and resources (``config``) and identity (``service_account``, ``pod_labels``)."""
+    server's image and resources (``config``) and identity (``service_account``, ``pod_labels``).
+    Handles: ``job_name`` (``<name>-migrate-<hash>``), ``selector`` (its pods)."""
 
     def __init__(
         self,
@@ -71,4 +72,4 @@ class MlflowMigration(Construct):
             containers=[last],
             volumes=[empty_dir("tmp", "256Mi"), *plugin.volumes, *addon.migration_volumes],
         )
-        self.job = run_once_job(self, "job", base_name=naming.name("migrate"), labels=labels, template=template)
+        self.job_name = run_once_job(self, "job", base_name=naming.name("migrate"), labels=labels, template=template)

@@ -1,0 +1,181 @@
+"""Each construct works alone in a bare chart with its own props (no environment file), and its handles
+are what others wire to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import cdk8s
+import yaml
+from constructs import Construct
+from helpers import container, env_of, find, find_all
+
+from mlflow_constructs import (
+    BundledPostgres,
+    ExternalDatabase,
+    KubernetesIngress,
+    MinioArtifactStore,
+    MlflowServer,
+    MlflowServiceMonitor,
+    Naming,
+    OAuth2ProxyFront,
+    S3ArtifactStore,
+    SecretProvider,
+    SecretSource,
+)
+from mlflow_constructs.config import (
+    BundledPostgres as BundledPostgresConfig,
+)
+from mlflow_constructs.config import (
+    Ingress,
+    Metrics,
+    MinioArtifacts,
+    OAuth2Proxy,
+    S3Artifacts,
+    Secrets,
+    Server,
+)
+
+NAMING = Naming(base="tracking", namespace="team")
+SECRETS = SecretSource(Secrets(name="team-credentials"))
+PROXY = OAuth2Proxy(issuer_url="https://sso.example.com/realms/ml", client_id="mlflow", allowed_groups=["ml"])
+
+
+def objects_of(build: Callable[[Construct], Any], tmp_path) -> list[dict[str, Any]]:
+    """The manifests a bare chart holds after ``build(chart)``."""
+    app = cdk8s.App(outdir=str(tmp_path))
+    build(cdk8s.Chart(app, "bare", namespace=NAMING.namespace, disable_resource_name_hashes=True))
+    return [doc for doc in yaml.safe_load_all(app.synth_yaml()) if doc]
+
+
+def server_on_s3(scope: Construct) -> MlflowServer:
+    return MlflowServer(
+        scope,
+        "server",
+        config=Server(),
+        naming=NAMING,
+        database=ExternalDatabase(scope, "db", secrets=SECRETS).access,
+        artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
+        service_account="tracking",
+    )
+
+
+def test_server_service_targets_its_named_port(tmp_path):
+    """The Service, the probes and anything fronting the server meet at one port name."""
+    handles = {}
+
+    def build(chart):
+        handles["server"] = server_on_s3(chart)
+
+    objs = objects_of(build, tmp_path)
+    server = handles["server"]
+    port = find(objs, "Service", server.service_name)["spec"]["ports"][0]
+    assert port == {"name": server.port_name, "port": server.port, "targetPort": server.port_name}
+    assert {"name": server.port_name, "containerPort": server.port} in container(
+        find(objs, "Deployment", "tracking"), "mlflow"
+    )["ports"]
+
+
+def test_secret_references_use_the_sources_secret_and_key_names(tmp_path):
+    """A store reads the Secret it is given, under the key names that Secret's config spells."""
+    server = container(find(objects_of(server_on_s3, tmp_path), "Deployment", "tracking"), "mlflow")
+    assert env_of(server)["AWS_ACCESS_KEY_ID"] == {
+        "secretKeyRef": {"name": "team-credentials", "key": "s3-access-key-id"}
+    }
+
+
+def test_stores_declare_the_secret_keys_they_read(tmp_path):
+    """A provider is built from these declarations, so each must list every key the pods read."""
+    handles = {}
+
+    def build(chart):
+        handles["s3"] = S3ArtifactStore(chart, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS)
+        handles["minio"] = MinioArtifactStore(chart, "minio", config=MinioArtifacts(), naming=NAMING, secrets=SECRETS)
+
+    objs = objects_of(build, tmp_path)
+    referenced = {
+        e["valueFrom"]["secretKeyRef"]["key"]
+        for o in find_all(objs, "StatefulSet") + find_all(objs, "Job")
+        for c in o["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env", [])
+        if "valueFrom" in e
+    }
+    declared = SECRETS.key_names([*handles["s3"].access.secret_keys, *handles["minio"].access.secret_keys])
+    assert referenced <= set(declared)
+    assert set(SECRETS.key_names(handles["s3"].access.secret_keys)) == {"s3-access-key-id", "s3-secret-access-key"}
+
+
+def test_external_secret_provides_exactly_the_declared_keys(tmp_path):
+    """The ExternalSecret's data is the union of what the consumers declared, no more, no less."""
+    source = SecretSource(
+        Secrets(
+            provider="external-secrets",
+            name="team-credentials",
+            external_secrets={
+                "store_ref": {"name": "vault"},
+                "remote_refs": {k: {"key": f"ml/{k}"} for k in ("database-uri", "postgres-password", "unused")},
+            },
+        )
+    )
+
+    def build(chart):
+        SecretProvider(chart, "secrets", source=source, naming=NAMING, keys=["database_uri", "postgres_password"])
+
+    external = find(objects_of(build, tmp_path), "ExternalSecret", "team-credentials")
+    assert [d["secretKey"] for d in external["spec"]["data"]] == ["database-uri", "postgres-password"]
+
+
+def test_bundled_postgres_gives_pods_the_password_by_reference(tmp_path):
+    """``access`` is all a pod needs: a password-less URI and PGPASSWORD from the Secret."""
+    handles = {}
+
+    def build(chart):
+        handles["db"] = BundledPostgres(
+            chart,
+            "db",
+            config=BundledPostgresConfig(),
+            naming=NAMING,
+            secrets=SECRETS,
+            database="runs",
+            auth_database="runs_auth",
+        )
+
+    objects_of(build, tmp_path)
+    env = {e.name: e for e in handles["db"].access.env}
+    assert env["MLFLOW_BACKEND_STORE_URI"].value == "postgresql+psycopg2://mlflow@tracking-postgresql:5432/runs"
+    assert env["PGPASSWORD"].value_from.secret_key_ref.key == "postgres-password"
+
+
+def test_proxy_forwards_to_its_upstream_service(tmp_path):
+    """``upstream`` is wired by object: the proxy's --upstream is the server's Service and port."""
+
+    def build(chart):
+        OAuth2ProxyFront(chart, "front", config=PROXY, naming=NAMING, secrets=SECRETS, upstream=server_on_s3(chart))
+
+    proxy = container(find(objects_of(build, tmp_path), "Deployment", "tracking-oauth2-proxy"), "oauth2-proxy")
+    assert "--upstream=http://tracking:5000/" in proxy["args"]
+
+
+def test_ingress_routes_to_the_backend_it_is_given(tmp_path):
+    def build(chart):
+        server = server_on_s3(chart)
+        proxy = OAuth2ProxyFront(chart, "front", config=PROXY, naming=NAMING, secrets=SECRETS, upstream=server)
+        KubernetesIngress(
+            chart, "ingress", config=Ingress(enabled=True, hosts=["ml.example.com"]), naming=NAMING, backend=proxy
+        )
+
+    rule = find(objects_of(build, tmp_path), "Ingress", "tracking")["spec"]["rules"][0]
+    assert rule["http"]["paths"][0]["backend"] == {
+        "service": {"name": "tracking-oauth2-proxy", "port": {"name": "http"}}
+    }
+
+
+def test_service_monitor_scrapes_the_servers_port_and_labels(tmp_path):
+    def build(chart):
+        MlflowServiceMonitor(chart, "metrics", config=Metrics(enabled=True), naming=NAMING, server=server_on_s3(chart))
+
+    objs = objects_of(build, tmp_path)
+    monitor = find(objs, "ServiceMonitor", "tracking")["spec"]
+    assert monitor["endpoints"][0]["port"] == "http"
+    assert monitor["selector"]["matchLabels"] == find(objs, "Service", "tracking")["metadata"]["labels"]
