@@ -44,7 +44,7 @@ class BundledRedis(Construct):
             "command": ["/bin/sh", "-c", START],
             "env": [
                 secret_env("REDIS_PASSWORD", self.password),
-                {"name": "MAX_MEMORY", "value": config.max_memory.replace("i", "").lower() + "b"},
+                {"name": "MAX_MEMORY", "value": config.redis_max_memory},
             ],
             "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
             "resources": resources(config.resources),

@@ -21,8 +21,6 @@ from mlflow_constructs.workloads import SERVER_WAVE, deployment, disruption_budg
 HTTP_PORT_NAME = "http"
 METRICS_DIR = "/mlflow/metrics"
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
-# Kubelet probes and Prometheus use the pod IP as Host header; these cover the private ranges.
-POD_IP_HOSTS = ("10.*", "172.*", "192.168.*")
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ def allowed_hosts(env: Environment, naming: Naming, services: list[str]) -> list
     hosts: list[str] = []
     for name in names:
         hosts += [name, f"{name}:*"]
-    return [*dict.fromkeys(hosts), *POD_IP_HOSTS]
+    return [*dict.fromkeys(hosts), *env.server.pod_ip_host_patterns]
 
 
 def cors_origins(env: Environment) -> list[str]:

@@ -8,7 +8,7 @@ from pydantic import Field, HttpUrl, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Quantity
+from mlflow_constructs.config.types import ByteQuantity, GoDuration
 
 MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
 # Pod CIDRs of common clusters; X-Forwarded-* is believed only from these peers (the ingress controller).
@@ -29,7 +29,22 @@ class RedisCache(Model):
     type: Literal["none", "bundled", "external"] = "none"
     image: Image = Field(default_factory=lambda: Image.of(images.REDIS))
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "64Mi", "500m", "256Mi"))
-    max_memory: Quantity = "192Mi"
+    max_memory: ByteQuantity = "192Mi"
+
+    @property
+    def redis_max_memory(self) -> str:
+        """``max_memory`` spelled for Redis' ``maxmemory``, same number of bytes.
+
+        Redis reads ``k``/``m``/``g`` as powers of 1000 and ``kb``/``mb``/``gb`` as powers of 1024 (and knows
+        no ``t``), so ``500M`` is ``500m``, ``192Mi`` is ``192mb`` and terabytes become gigabytes.
+        """
+        number = self.max_memory.rstrip("kKMGTi")
+        suffix = self.max_memory[len(number) :]
+        if suffix == "T":
+            return f"{int(number) * 1000}g"
+        if suffix == "Ti":
+            return f"{int(number) * 1024}gb"
+        return number + {"": "", "k": "k", "M": "m", "G": "g", "Ki": "kb", "Mi": "mb", "Gi": "gb"}[suffix]
 
 
 class Oidc(Model):
@@ -82,7 +97,7 @@ class OAuth2Proxy(Model):
     extra_jwt_issuers: tuple[str, ...] = ()
     replicas: int = Field(2, ge=1, le=20)
     resources: Resources = Field(default_factory=lambda: resources_of("20m", "32Mi", "500m", "128Mi"))
-    cookie_expire: str = "8h"
+    cookie_expire: GoDuration = "8h"
     port: int = Field(4180, ge=1024, le=65535)
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from mlflow_constructs.config.database import Database
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
-from mlflow_constructs.config.types import DnsLabel, DnsSubdomain
+from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, Labels
 
 
 class Environment(Model):
@@ -24,7 +24,7 @@ class Environment(Model):
     namespace: DnsLabel = "mlflow"
     name: DnsLabel = "mlflow"
     cluster_domain: DnsSubdomain = "cluster.local"
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
     server: Server = Field(default_factory=Server)
     metrics: Metrics = Field(default_factory=Metrics)
     ingress: Ingress = Field(default_factory=Ingress)
@@ -83,6 +83,12 @@ class Environment(Model):
             raise ValueError(
                 "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "
                 "(https://<host>/oauth2/callback) is derived from the first ingress host"
+            )
+        if self.auth.mode == "oauth2-proxy" and self.ingress.tls is None:
+            raise ValueError(
+                "ingress.tls: oauth2-proxy mode needs TLS on the ingress; over plain HTTP cookies and bearer "
+                "tokens would travel in clear text and the Secure session cookie would never come back "
+                "(a login loop); set ingress.tls.secret_name"
             )
 
     def _check_secrets(self) -> None:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.types import DnsSubdomain, Hostname
+from mlflow_constructs.config.types import Annotations, DnsSubdomain, Hostname, Labels
 
 
 class Tls(Model):
@@ -22,7 +22,7 @@ class Ingress(Model):
     class_name: DnsSubdomain | None = None
     hosts: tuple[Hostname, ...] = ()
     tls: Tls | None = None
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
     traefik_entry_points: tuple[str, ...] = ("websecure",)
 
     @model_validator(mode="after")
@@ -40,4 +40,4 @@ class NetworkPolicies(Model):
     """NetworkPolicies: deny ingress by default, admit only the traffic each pod needs."""
 
     enabled: bool = True
-    ingress_from_namespaces: dict[str, str] = Field(default_factory=dict)
+    ingress_from_namespaces: Labels = Field(default_factory=dict)

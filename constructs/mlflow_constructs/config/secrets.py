@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.types import DnsSubdomain, Duration, SecretKey
+from mlflow_constructs.config.types import DnsSubdomain, GoDuration, SecretKey
 
 # Values the mlflow-oidc-auth plugin itself can load from mounted files or a cloud provider
 # (logical key -> the plugin's variable name, which is also the file name it reads).
@@ -104,7 +104,7 @@ class ExternalSecrets(Model):
 
     store_ref: StoreRef | None = None
     create_store: CreatedStore | None = None
-    refresh_interval: Duration = "1h"
+    refresh_interval: GoDuration = "1h"
     remote_refs: dict[SecretKey, RemoteRef] = Field(default_factory=dict)
 
     @model_validator(mode="after")
