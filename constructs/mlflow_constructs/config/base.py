@@ -21,9 +21,9 @@ from mlflow_constructs.config.types import (
 
 
 class Model(BaseModel):
-    """Base: closed against unknown keys, immutable once loaded."""
+    """Base: closed against unknown keys, immutable once loaded; the string under each field is its description."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _split_reference(value: str) -> dict[str, Any]:
@@ -59,10 +59,15 @@ class Image(Model):
     when a digest is set, else ``registry/name:tag``."""
 
     registry: ImageRegistry
+    """Registry and path, e.g. `ghcr.io/mlflow` or `docker.io/library`."""
     name: ImageRepository
+    """Image name, e.g. `mlflow`."""
     tag: ImageTag | None = None
+    """Tag; required unless `digest` is set."""
     digest: ImageDigest | None = None
+    """`sha256:<64 hex digits>`; when set, used instead of the tag."""
     pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    """`IfNotPresent`, `Always` or `Never`."""
 
     @model_validator(mode="before")
     @classmethod
@@ -107,14 +112,18 @@ class Image(Model):
 
 class ResourceList(Model):
     cpu: Quantity
+    """CPU, e.g. `250m` or `1`."""
     memory: Quantity
+    """Memory, e.g. `512Mi`."""
 
 
 class Resources(Model):
     """Container requests and limits (both always rendered)."""
 
     requests: ResourceList
+    """Requested `cpu` and `memory`."""
     limits: ResourceList
+    """`cpu` and `memory` limits."""
 
 
 def resources_of(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:

@@ -22,17 +22,29 @@ class Environment(Model):
     """One deployment target: everything ``config/<env>.yaml`` may hold."""
 
     namespace: DnsLabel = "mlflow"
+    """Namespace created and used for every object."""
     name: DnsLabel = "mlflow"
+    """Base name of objects: Service/Deployment `mlflow`, `mlflow-postgresql`, `mlflow-minio`, ..."""
     cluster_domain: DnsSubdomain = "cluster.local"
+    """Cluster DNS domain, used for the allowed Host headers."""
     labels: Labels = Field(default_factory=dict)
+    """Extra labels on every object."""
     server: Server = Field(default_factory=Server)
+    """The `mlflow server` process."""
     metrics: Metrics = Field(default_factory=Metrics)
+    """Prometheus metrics and the ServiceMonitor that scrapes them."""
     ingress: Ingress = Field(default_factory=Ingress)
+    """How traffic reaches MLflow from outside the cluster."""
     secrets: Secrets = Field(default_factory=Secrets)
+    """Where secret values come from (see "Secrets")."""
     database: Database = Field(default_factory=Database)
+    """The PostgreSQL database behind the tracking and model-registry stores."""
     artifacts: Artifacts = Field(default_factory=Artifacts)
+    """Where run artifacts and models are stored."""
     network_policies: NetworkPolicies = Field(default_factory=NetworkPolicies)
+    """NetworkPolicies: default-deny ingress, one allow policy per flow."""
     auth: Auth = Field(default_factory=Auth)
+    """Exactly one auth mode (see "Authentication")."""
 
     @model_validator(mode="before")
     @classmethod

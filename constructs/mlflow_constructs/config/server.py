@@ -100,9 +100,13 @@ class Autoscaling(Model):
     """A HorizontalPodAutoscaler on CPU; replaces ``server.replicas`` when enabled."""
 
     enabled: bool = False
+    """Create an HPA (autoscaling/v2, CPU)."""
     min_replicas: int = Field(2, ge=1)
+    """HPA minimum."""
     max_replicas: int = Field(5, ge=1)
+    """HPA maximum (>= min)."""
     target_cpu_utilization: int = Field(70, ge=1, le=100)
+    """HPA CPU target, percent."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -115,17 +119,31 @@ class Server(Model):
     """The ``mlflow server`` process."""
 
     image: Image = Field(default_factory=lambda: Image.of(images.MLFLOW))
+    """Server image (see "Images"): a reference such as `ghcr.io/mlflow/mlflow:v3.17.2-full` (or
+    `...@sha256:<digest>`), or a mapping with `registry`, `name`, `tag`, `digest` and `pull_policy`
+    (`IfNotPresent`, `Always` or `Never`). A digest, when set, is used instead of the tag."""
     replicas: int = Field(1, ge=1, le=50)
+    """Pods (1-50). Ignored when autoscaling is on. >1 adds a PDB and topology spread."""
     host: IPvAnyAddress = IPv4Address("0.0.0.0")
+    """`--host`."""
     port: Port = 5000
+    """`--port`, container and Service port (named `http`)."""
     workers: int = Field(1, ge=1, le=16)
+    """`--workers` (uvicorn). ~280 MB each; prefer more replicas over more workers."""
     resources: Resources = Field(default_factory=lambda: resources_of("250m", "768Mi", "1", "1536Mi"))
+    """Container resources (`requests`/`limits`, each `cpu` and `memory`)."""
     extra_allowed_hosts: tuple[str, ...] = ()
+    """More Host headers to accept (fnmatch patterns)."""
     cors_allowed_origins: tuple[HttpUrl, ...] = ()
+    """More CORS origins (URLs); ingress hosts are always allowed."""
     job_execution: bool = False
+    """MLflow's job execution (costs ~2 GB RAM); periodic tasks off when >1 pod."""
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    """A HorizontalPodAutoscaler on CPU; replaces `server.replicas` when enabled."""
     service_account_annotations: Annotations = Field(default_factory=dict)
+    """e.g. `eks.amazonaws.com/role-arn`, `azure.workload.identity/client-id`, `iam.gke.io/gcp-service-account`."""
     pod_annotations: Annotations = Field(default_factory=dict)
+    """Extra pod template annotations."""
     pod_networks: tuple[
         Annotated[
             IPv4Network,
@@ -134,6 +152,7 @@ class Server(Model):
         ],
         ...,
     ] = POD_NETWORKS
+    """Pod CIDRs (IPv4); requests addressed to a pod IP in them (probes, Prometheus) pass the Host check."""
 
     @property
     def pod_ip_host_patterns(self) -> list[str]:
@@ -149,7 +168,12 @@ class Metrics(Model):
     """Prometheus metrics from ``--expose-prometheus`` and a ServiceMonitor that scrapes them."""
 
     enabled: bool = False
+    """`--expose-prometheus` into an emptyDir; `/metrics` on the `http` port."""
     service_monitor: bool = True
+    """With metrics on, a ServiceMonitor (Prometheus Operator) scraping the `http` port."""
     interval: PrometheusDuration = "30s"
+    """Scrape interval, a Prometheus duration (`30s`, `1m`)."""
     service_monitor_labels: Labels = Field(default_factory=dict)
+    """Labels your Prometheus selects ServiceMonitors by (e.g. `release: kube-prometheus-stack`)."""
     scraper_namespace_labels: Labels = Field(default_factory=lambda: {"kubernetes.io/metadata.name": "monitoring"})
+    """oauth2-proxy mode: the namespace allowed to scrape MLflow pods directly."""
