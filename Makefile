@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: synth synth-all test test-fast lint tools bench clean
+.PHONY: synth synth-all test test-fast lint docs tools bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ synth: $(BIN)/.installed
 ## Synthesize every environment in config/ into dist/
 synth-all: $(BIN)/.installed
 	$(BIN)/python app.py
+
+## Regenerate the README's configuration reference and schema/environment.schema.json from the models
+docs: $(BIN)/.installed
+	$(BIN)/python -m mlflow_constructs.config.reference --write
 
 ## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
 ## provider for the runtime tests in .runtime/). Idempotent; the first run takes ~7 minutes.

@@ -54,7 +54,7 @@ class BundledRedis(Construct):
             command=["/bin/sh", "-c", START],
             env=[
                 secrets.env("REDIS_PASSWORD", PASSWORD_KEY),
-                *env_values({"MAX_MEMORY": config.max_memory.replace("i", "").lower() + "b"}),
+                *env_values({"MAX_MEMORY": config.redis_max_memory}),
             ],
             ports={"redis": REDIS_PORT},
             resources=resources(config.resources),

@@ -15,54 +15,84 @@ class SecretFileRef(Model):
     """A key of the environment's Secret, mounted as a file."""
 
     key: SecretKey
+    """Key of the environment's Secret."""
 
 
 class PvcArtifacts(Model):
     size: Quantity = "20Gi"
+    """PVC size."""
     storage_class: DnsSubdomain | None = None
+    """Storage class (none: the cluster default)."""
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
+    """More than one server pod requires `ReadWriteMany`."""
 
 
 class S3Artifacts(Model):
     bucket: DnsSubdomain
+    """Bucket."""
     prefix: str = ""
+    """Key prefix."""
     endpoint_url: HttpUrl | None = None
+    """S3-compatible endpoint (`MLFLOW_S3_ENDPOINT_URL`); none: AWS."""
     region: str | None = None
+    """`AWS_DEFAULT_REGION`."""
     credentials: Literal["secret", "irsa"] = "secret"
+    """`secret` (keys from the Secret) or `irsa` (needs the role annotation)."""
 
 
 class MinioArtifacts(Model):
     bucket: DnsSubdomain = "mlflow"
+    """Bucket the Job creates."""
     image: Image = Field(default_factory=lambda: Image.of(images.MINIO))
+    """MinIO server image (same forms as `server.image`)."""
     client_image: Image = Field(default_factory=lambda: Image.of(images.MINIO_CLIENT))
+    """Image of the bucket Job (same forms as `server.image`)."""
     storage_size: Quantity = "20Gi"
+    """PVC size."""
     storage_class: DnsSubdomain | None = None
+    """Storage class (none: the cluster default)."""
     resources: Resources = Field(default_factory=lambda: resources_of("100m", "256Mi", "1", "1Gi"))
+    """Container resources."""
 
 
 class AzureArtifacts(Model):
     container: DnsLabel
+    """Blob container."""
     storage_account: StorageAccount
+    """Storage account."""
     prefix: str = ""
+    """Path prefix."""
     credentials: Literal["secret", "workload-identity"] = "secret"
+    """`secret` (connection string) or `workload-identity`."""
 
 
 class GcsArtifacts(Model):
     bucket: DnsSubdomain
+    """Bucket."""
     prefix: str = ""
+    """Path prefix."""
     credentials: Literal["secret", "workload-identity"] = "secret"
+    """`secret` (key file mounted, `GOOGLE_APPLICATION_CREDENTIALS`) or `workload-identity`."""
 
 
 class Artifacts(Model):
     """Where run artifacts and models are stored, and whether MLflow proxies them."""
 
     type: Literal["pvc", "s3", "minio", "azure", "gcs"] = "minio"
+    """`minio`, `s3`, `azure`, `gcs` or `pvc`."""
     proxied: bool = True
+    """Clients go through MLflow (`--serve-artifacts`, `mlflow-artifacts:/`); `false` hands clients the store URI
+    (they then need their own credentials)."""
     pvc: PvcArtifacts = Field(default_factory=PvcArtifacts)
+    """`type: pvc`: a PersistentVolumeClaim mounted by the server."""
     s3: S3Artifacts | None = None
+    """`type: s3`: an S3 (or S3-compatible) bucket."""
     minio: MinioArtifacts = Field(default_factory=MinioArtifacts)
+    """`type: minio`: a bundled MinIO."""
     azure: AzureArtifacts | None = None
+    """`type: azure`: Azure Blob Storage."""
     gcs: GcsArtifacts | None = None
+    """`type: gcs`: Google Cloud Storage."""
 
     @property
     def identity(self) -> str:

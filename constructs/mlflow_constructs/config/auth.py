@@ -8,7 +8,7 @@ from pydantic import Field, HttpUrl, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Quantity
+from mlflow_constructs.config.types import ByteQuantity, GoDuration
 
 MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
 # Pod CIDRs of common clusters; X-Forwarded-* is believed only from these peers (the ingress controller).
@@ -19,44 +19,84 @@ class BasicAuth(Model):
     """MLflow's own basic-auth app (``--app-name basic-auth``)."""
 
     default_permission: MlflowPermission = "READ"
+    """`READ`, `EDIT`, `MANAGE` or `NO_PERMISSIONS`."""
     authorization_function: str = "mlflow.server.auth:authenticate_request_basic_auth"
+    """MLflow's `authorization_function`."""
     auth_cache_ttl_seconds: int = Field(60, ge=0)
+    """Credential cache per worker (0 re-hashes every request: ~5 req/s)."""
 
 
 class RedisCache(Model):
     """Shared session/cache backend for several oidc replicas."""
 
     type: Literal["none", "bundled", "external"] = "none"
+    """`none` (per-pod), `bundled` (a hardened Redis) or `external` (`redis_url` key). More than one pod requires
+    Redis."""
     image: Image = Field(default_factory=lambda: Image.of(images.REDIS))
+    """Bundled Redis image (same forms as `server.image`)."""
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "64Mi", "500m", "256Mi"))
-    max_memory: Quantity = "192Mi"
+    """Bundled Redis resources."""
+    max_memory: ByteQuantity = "192Mi"
+    """Redis `maxmemory` (LRU eviction), whole bytes: e.g. `192Mi`, `500M`, `1Gi`."""
+
+    @property
+    def redis_max_memory(self) -> str:
+        """``max_memory`` spelled for Redis' ``maxmemory``, same number of bytes.
+
+        Redis reads ``k``/``m``/``g`` as powers of 1000 and ``kb``/``mb``/``gb`` as powers of 1024 (and knows
+        no ``t``), so ``500M`` is ``500m``, ``192Mi`` is ``192mb`` and terabytes become gigabytes.
+        """
+        number = self.max_memory.rstrip("kKMGTi")
+        suffix = self.max_memory[len(number) :]
+        if suffix == "T":
+            return f"{int(number) * 1000}g"
+        if suffix == "Ti":
+            return f"{int(number) * 1024}gb"
+        return number + {"": "", "k": "k", "M": "m", "G": "g", "Ki": "kb", "Mi": "mb", "Gi": "gb"}[suffix]
 
 
 class Oidc(Model):
     """The mlflow-oidc-auth plugin (``--app-name oidc-auth``), configured by env vars."""
 
     discovery_url: HttpUrl
+    """`OIDC_DISCOVERY_URL`."""
     provider_display_name: str = "Sign in with OIDC"
+    """`OIDC_PROVIDER_DISPLAY_NAME`."""
     scope: tuple[str, ...] = ("openid", "profile", "email", "groups")
+    """`OIDC_SCOPE`."""
     groups_attribute: str = "groups"
+    """`OIDC_GROUPS_ATTRIBUTE`."""
     redirect_uri: HttpUrl | None = None
+    """`OIDC_REDIRECT_URI`; none: `<scheme>://<first ingress host>/callback`; required without an ingress."""
     group_detection_plugin: str | None = None
+    """`OIDC_GROUP_DETECTION_PLUGIN` (e.g. `mlflow_oidc_auth.plugins.group_detection_microsoft_entra_id`)."""
     allowed_groups: tuple[str, ...] = ("mlflow-users",)
+    """`OIDC_GROUP_NAME`: who may log in."""
     admin_groups: tuple[str, ...] = ("mlflow-admins",)
+    """`OIDC_ADMIN_GROUP_NAME`."""
     default_permission: MlflowPermission = "NO_PERMISSIONS"
+    """`DEFAULT_MLFLOW_PERMISSION`. Least privilege: users see what they create or are granted."""
     permission_source_order: tuple[Literal["user", "group", "regex", "group-regex"], ...] = (
         "user",
         "group",
         "regex",
         "group-regex",
     )
+    """`PERMISSION_SOURCE_ORDER`."""
     extend_mlflow_menu: bool = True
+    """`EXTEND_MLFLOW_MENU`."""
     default_landing_page_is_permissions: bool = True
+    """`DEFAULT_LANDING_PAGE_IS_PERMISSIONS`."""
     automatic_login_redirect: bool = False
+    """`AUTOMATIC_LOGIN_REDIRECT`."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """`LOG_LEVEL`."""
     alembic_version_table: str = "alembic_version"
+    """`OIDC_ALEMBIC_VERSION_TABLE` (the auth database is separate, so the default is safe)."""
     trusted_proxies: tuple[str, ...] = PRIVATE_RANGES
+    """`TRUSTED_PROXIES`: peers whose `X-Forwarded-*` is believed; `*` is refused."""
     cache: RedisCache = Field(default_factory=RedisCache)
+    """Session/cache backend of the plugin."""
 
     @model_validator(mode="after")
     def _groups(self) -> Oidc:
@@ -71,19 +111,33 @@ class OAuth2Proxy(Model):
     """An OAuth2-Proxy in front of MLflow; MLflow itself is reachable only through it."""
 
     image: Image = Field(default_factory=lambda: Image.of(images.OAUTH2_PROXY))
+    """Proxy image (same forms as `server.image`)."""
     provider: str = "keycloak-oidc"
+    """`--provider`."""
     issuer_url: HttpUrl
+    """`--oidc-issuer-url`."""
     client_id: str = Field(min_length=1)
+    """`--client-id`."""
     client_type: Literal["confidential", "public"] = "confidential"
+    """`confidential` (`client_secret` key) or `public` (no secret, PKCE; device flow)."""
     email_domains: tuple[str, ...] = ("*",)
+    """`--email-domain`."""
     allowed_groups: tuple[str, ...] = ()
+    """`--allowed-group`; required unless `email_domains` is restricted."""
     groups_claim: str = "groups"
+    """`--oidc-groups-claim`."""
     scope: str = "openid email profile"
+    """`--scope`."""
     extra_jwt_issuers: tuple[str, ...] = ()
+    """`--extra-jwt-issuers` (`issuer=audience`) for bearer tokens of other issuers."""
     replicas: int = Field(2, ge=1, le=20)
+    """Proxy pods (stateless cookie sessions)."""
     resources: Resources = Field(default_factory=lambda: resources_of("20m", "32Mi", "500m", "128Mi"))
-    cookie_expire: str = "8h"
+    """Proxy resources."""
+    cookie_expire: GoDuration = "8h"
+    """`--cookie-expire`, a Go duration (`8h`, `168h0m0s`)."""
     port: int = Field(4180, ge=1024, le=65535)
+    """Proxy container port."""
 
     @model_validator(mode="after")
     def _who_may_enter(self) -> OAuth2Proxy:
@@ -101,9 +155,13 @@ class Auth(Model):
     """Exactly one auth mode; only the section of the selected mode may be present."""
 
     mode: Literal["none", "basic", "oidc", "oauth2-proxy"] = "none"
+    """`none`, `basic`, `oidc` or `oauth2-proxy`; only the section of that mode may be present."""
     basic: BasicAuth | None = None
+    """`mode: basic`: MLflow's basic-auth app."""
     oidc: Oidc | None = None
+    """`mode: oidc`: the mlflow-oidc-auth plugin."""
     oauth2_proxy: OAuth2Proxy | None = None
+    """`mode: oauth2-proxy`: an OAuth2-Proxy in front of MLflow."""
 
     @model_validator(mode="after")
     def _one_mode(self) -> Auth:

@@ -15,24 +15,36 @@ from mlflow_constructs.config.database import Database
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
-from mlflow_constructs.config.types import DnsLabel, DnsSubdomain
+from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, Labels
 
 
 class Environment(Model):
     """One deployment target: everything ``config/<env>.yaml`` may hold."""
 
     namespace: DnsLabel = "mlflow"
+    """Namespace created and used for every object."""
     name: DnsLabel = "mlflow"
+    """Base name of objects: Service/Deployment `mlflow`, `mlflow-postgresql`, `mlflow-minio`, ..."""
     cluster_domain: DnsSubdomain = "cluster.local"
-    labels: dict[str, str] = Field(default_factory=dict)
+    """Cluster DNS domain, used for the allowed Host headers."""
+    labels: Labels = Field(default_factory=dict)
+    """Extra labels on every object."""
     server: Server = Field(default_factory=Server)
+    """The `mlflow server` process."""
     metrics: Metrics = Field(default_factory=Metrics)
+    """Prometheus metrics and the ServiceMonitor that scrapes them."""
     ingress: Ingress = Field(default_factory=Ingress)
+    """How traffic reaches MLflow from outside the cluster."""
     secrets: Secrets = Field(default_factory=Secrets)
+    """Where secret values come from (see "Secrets")."""
     database: Database = Field(default_factory=Database)
+    """The PostgreSQL database behind the tracking and model-registry stores."""
     artifacts: Artifacts = Field(default_factory=Artifacts)
+    """Where run artifacts and models are stored."""
     network_policies: NetworkPolicies = Field(default_factory=NetworkPolicies)
+    """NetworkPolicies: default-deny ingress, one allow policy per flow."""
     auth: Auth = Field(default_factory=Auth)
+    """Exactly one auth mode (see "Authentication")."""
 
     @model_validator(mode="before")
     @classmethod
@@ -83,6 +95,12 @@ class Environment(Model):
             raise ValueError(
                 "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "
                 "(https://<host>/oauth2/callback) is derived from the first ingress host"
+            )
+        if self.auth.mode == "oauth2-proxy" and self.ingress.tls is None:
+            raise ValueError(
+                "ingress.tls: oauth2-proxy mode needs TLS on the ingress; over plain HTTP cookies and bearer "
+                "tokens would travel in clear text and the Secure session cookie would never come back "
+                "(a login loop); set ingress.tls.secret_name"
             )
 
     def _check_secrets(self) -> None:

@@ -15,7 +15,7 @@ from mlflow_constructs.config.errors import ConfigError
 
 
 def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if not str(p).startswith("function-")]
+    parts = [str(p) for p in loc if not str(p).startswith("function-") and p != "[key]"]
     return ".".join(parts) or "(top level)"
 
 
@@ -64,12 +64,24 @@ def parse_environment(data: Any, *, source: str) -> Environment:
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(f"  - {line}" for line in lines)) from None
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's complaint with 1-based line and column, without its ``<unicode string>`` stand-in name."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return str(exc)
+    parts = []
+    for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+        if text:
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            parts.append(f"{text}{where}")
+    return "; ".join(parts) or str(exc)
+
+
 def load_environment(path: Path) -> Environment:
     """Read and validate ``config/<env>.yaml``."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
     return parse_environment(data, source=str(path))

@@ -7,23 +7,31 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.types import DnsSubdomain, Hostname
+from mlflow_constructs.config.types import Annotations, DnsSubdomain, Hostname, Labels
 
 
 class Tls(Model):
     secret_name: DnsSubdomain
+    """TLS certificate Secret; turns on `https` origins."""
 
 
 class Ingress(Model):
     """How traffic reaches MLflow from outside the cluster."""
 
     enabled: bool = False
+    """Route external traffic to MLflow."""
     kind: Literal["ingress", "traefik"] = "ingress"
+    """`ingress` (networking.k8s.io/v1) or `traefik` (IngressRoute)."""
     class_name: DnsSubdomain | None = None
+    """`ingressClassName`."""
     hosts: tuple[Hostname, ...] = ()
+    """Host names (required when enabled); also allowed Host headers and CORS origins."""
     tls: Tls | None = None
-    annotations: dict[str, str] = Field(default_factory=dict)
+    """TLS on the ingress."""
+    annotations: Annotations = Field(default_factory=dict)
+    """Ingress annotations."""
     traefik_entry_points: tuple[str, ...] = ("websecure",)
+    """Entry points of the IngressRoute."""
 
     @model_validator(mode="after")
     def _hosts(self) -> Ingress:
@@ -40,4 +48,6 @@ class NetworkPolicies(Model):
     """NetworkPolicies: deny ingress by default, admit only the traffic each pod needs."""
 
     enabled: bool = True
-    ingress_from_namespaces: dict[str, str] = Field(default_factory=dict)
+    """Default-deny ingress in the namespace plus one allow policy per flow."""
+    ingress_from_namespaces: Labels = Field(default_factory=dict)
+    """Namespace labels allowed to reach MLflow's port (e.g. your ingress controller's); empty: any namespace."""

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.types import DnsSubdomain, Duration, SecretKey
+from mlflow_constructs.config.types import DnsSubdomain, GoDuration, SecretKey
 
 # Values the mlflow-oidc-auth plugin itself can load from mounted files or a cloud provider
 # (logical key -> the plugin's variable name, which is also the file name it reads).
@@ -27,69 +27,108 @@ class SecretKeys(Model):
     """Key names inside the environment's Secret, one per value the deployment may need."""
 
     postgres_password: SecretKey = "postgres-password"
+    """Bundled PostgreSQL password."""
     database_uri: SecretKey = "database-uri"
+    """External tracking database URI, `postgresql+psycopg2://user:password@host:5432/db`."""
     auth_database_uri: SecretKey = "auth-database-uri"
+    """External auth database URI (basic `database_uri`, oidc `OIDC_USERS_DB_URI`)."""
     minio_root_user: SecretKey = "minio-root-user"
+    """Bundled MinIO root user."""
     minio_root_password: SecretKey = "minio-root-password"
+    """Bundled MinIO root password."""
     s3_access_key_id: SecretKey = "s3-access-key-id"
+    """S3 access key (MinIO: the MLflow user the bucket Job creates)."""
     s3_secret_access_key: SecretKey = "s3-secret-access-key"
+    """S3 secret key."""
     azure_connection_string: SecretKey = "azure-storage-connection-string"
+    """Azure Storage connection string."""
     gcs_key_json: SecretKey = "gcs-key.json"
+    """GCS service-account key file."""
     admin_username: SecretKey = "admin-username"
+    """basic: initial admin user."""
     admin_password: SecretKey = "admin-password"
+    """basic: initial admin password (at least 12 characters)."""
     flask_secret_key: SecretKey = "flask-secret-key"
+    """basic: `MLFLOW_FLASK_SERVER_SECRET_KEY`, shared by all replicas."""
     oidc_secret_key: SecretKey = "SECRET_KEY"
+    """oidc: session signing key, shared by all replicas."""
     oidc_client_id: SecretKey = "OIDC_CLIENT_ID"
+    """oidc: OAuth client id."""
     oidc_client_secret: SecretKey = "OIDC_CLIENT_SECRET"
+    """oidc: OAuth client secret."""
     redis_password: SecretKey = "redis-password"
+    """oidc with `cache.type: bundled`: Redis password (URL-safe characters)."""
     redis_url: SecretKey = "redis-url"
+    """oidc with `cache.type: external`: `CACHE_REDIS_URL`."""
     oauth2_proxy_client_secret: SecretKey = "client_secret"
+    """oauth2-proxy: client secret (confidential clients)."""
     oauth2_proxy_cookie_secret: SecretKey = "cookie_secret"
+    """oauth2-proxy: cookie secret (16, 24 or 32 bytes)."""
 
 
 class MountAsFiles(Model):
     """Mount the Secret as files for the oidc plugin (``CONFIG_K8S_SECRETS_ENABLED``)."""
 
     enabled: bool = False
+    """oidc mode: mount the plugin's keys as files (`CONFIG_K8S_SECRETS_ENABLED`) instead of env vars."""
     path: str = Field("/var/run/secrets/mlflow-oidc-auth", pattern=r"^/[^\s]*$")
+    """Where they are mounted (`CONFIG_K8S_SECRETS_PATH`)."""
 
 
 class RemoteRef(Model):
     key: str = Field(min_length=1)
+    """Key (name) of the entry in the store."""
     property: str | None = None
+    """Property inside that entry, for JSON values."""
 
 
 class StoreRef(Model):
     name: DnsSubdomain
+    """Existing SecretStore/ClusterSecretStore (or use `create_store`)."""
     kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+    """`SecretStore` or `ClusterSecretStore`."""
 
 
 class VaultStore(Model):
     server: HttpUrl
+    """Vault address."""
     path: str = "secret"
+    """KV mount path."""
     version: Literal["v1", "v2"] = "v2"
+    """KV engine version, `v1` or `v2`."""
     role: str = Field(min_length=1)
+    """Vault role of the Kubernetes auth (ServiceAccount `<name>-secrets-reader`)."""
     mount_path: str = "kubernetes"
+    """Mount path of Vault's Kubernetes auth method."""
 
 
 class AwsStore(Model):
     region: str = Field(min_length=1)
+    """AWS region of Secrets Manager."""
     role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    """IAM role read through IRSA (annotated on `<name>-secrets-reader`)."""
 
 
 class AzureStore(Model):
     vault_url: HttpUrl
+    """Key Vault URL."""
     client_id: str = Field(min_length=1)
+    """Workload-identity client id."""
     tenant_id: str = Field(min_length=1)
+    """Azure tenant id."""
 
 
 class CreatedStore(Model):
     """A SecretStore created in the namespace, authenticating with a dedicated ServiceAccount."""
 
     type: Literal["vault", "aws-secrets-manager", "azure-key-vault"]
+    """Create a namespaced SecretStore instead: `vault`, `aws-secrets-manager` or `azure-key-vault`."""
     vault: VaultStore | None = None
+    """Vault with Kubernetes auth as ServiceAccount `<name>-secrets-reader`."""
     aws: AwsStore | None = None
+    """AWS Secrets Manager through IRSA (the role goes on `<name>-secrets-reader`)."""
     azure: AzureStore | None = None
+    """Azure Key Vault through workload identity."""
 
     @model_validator(mode="after")
     def _section(self) -> CreatedStore:
@@ -103,9 +142,13 @@ class ExternalSecrets(Model):
     """An ExternalSecret (External Secrets Operator) that produces the environment's Secret."""
 
     store_ref: StoreRef | None = None
+    """An existing SecretStore or ClusterSecretStore (or set `create_store`)."""
     create_store: CreatedStore | None = None
-    refresh_interval: Duration = "1h"
+    """Create a namespaced SecretStore instead of naming one."""
+    refresh_interval: GoDuration = "1h"
+    """ExternalSecret refresh, a Go duration (`1h`, `30m`)."""
     remote_refs: dict[SecretKey, RemoteRef] = Field(default_factory=dict)
+    """Where each Secret key comes from in the store; every key the pods read needs one."""
 
     @model_validator(mode="after")
     def _one_store(self) -> ExternalSecrets:
@@ -128,32 +171,47 @@ class SealedSecrets(Model):
     """A SealedSecret whose ciphertexts (``kubeseal`` output) live in the config file."""
 
     scope: Literal["strict", "namespace-wide", "cluster-wide"] = "strict"
+    """`strict`, `namespace-wide` or `cluster-wide` (the scope you sealed with)."""
     encrypted_data: dict[SecretKey, Annotated[str, AfterValidator(_ciphertext)]] = Field(default_factory=dict)
+    """`kubeseal --raw` ciphertext of each key the pods read (Secret key -> ciphertext)."""
 
 
 class AwsSecretsManagerProvider(Model):
     secret_name: str = Field(min_length=1)
+    """Secret holding the plugin's settings (`CONFIG_AWS_SECRETS_NAME`)."""
     region: str = Field(min_length=1)
+    """AWS region (`CONFIG_AWS_SECRETS_REGION`)."""
     cache_ttl_seconds: int = Field(300, ge=0)
+    """Cache of the values, seconds."""
 
 
 class AwsParameterStoreProvider(Model):
     prefix: str = Field(pattern=r"^/.*")
+    """Parameter path prefix (`CONFIG_AWS_PARAMETER_STORE_PREFIX`)."""
     region: str = Field(min_length=1)
+    """AWS region."""
 
 
 class AzureKeyVaultProvider(Model):
     vault_name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
+    """Plugin provider `CONFIG_AZURE_KEYVAULT_NAME` (workload identity)."""
 
 
 class VaultProvider(Model):
     address: HttpUrl
+    """Vault address (`CONFIG_VAULT_ADDR`)."""
     path: str = Field(min_length=1)
+    """Secret path (`CONFIG_VAULT_PATH`)."""
     kv_version: Literal[1, 2] = 2
+    """KV engine version, 1 or 2."""
     namespace: str | None = None
+    """Vault Enterprise namespace."""
     auth: Literal["approle", "token"] = "approle"
+    """`approle` (`secret-id` key) or `token` (`token` key), read from `credentials_secret`."""
     role_id: str | None = None
+    """AppRole role id (required with `approle`)."""
     credentials_secret: DnsSubdomain = "mlflow-vault-credentials"
+    """Secret holding the AppRole `secret-id` or the `token`."""
 
     @model_validator(mode="after")
     def _role(self) -> VaultProvider:
@@ -174,15 +232,26 @@ class Secrets(Model):
         "azure-key-vault",
         "vault",
     ] = "existing-secret"
+    """`existing-secret`, `external-secrets`, `sealed-secrets`, or one of the oidc plugin's own providers:
+    `aws-secrets-manager`, `aws-parameter-store`, `azure-key-vault`, `vault` (see "Secrets")."""
     name: DnsSubdomain = "mlflow-credentials"
+    """Name of the Secret the pods read (created by you, by the ExternalSecret or by the SealedSecret)."""
     keys: SecretKeys = Field(default_factory=SecretKeys)
+    """Key names inside the Secret, one per value the deployment may need."""
     mount_as_files: MountAsFiles = Field(default_factory=MountAsFiles)
+    """oidc mode: the plugin reads its keys from files."""
     external_secrets: ExternalSecrets | None = None
+    """provider `external-secrets`: an ExternalSecret produces the Secret."""
     sealed_secrets: SealedSecrets | None = None
+    """provider `sealed-secrets`: a SealedSecret with ciphertexts in this file."""
     aws_secrets_manager: AwsSecretsManagerProvider | None = None
+    """oidc plugin provider `CONFIG_AWS_SECRETS_*` (IRSA)."""
     aws_parameter_store: AwsParameterStoreProvider | None = None
+    """oidc plugin provider `CONFIG_AWS_PARAMETER_STORE_*` (IRSA)."""
     azure_key_vault: AzureKeyVaultProvider | None = None
+    """oidc plugin provider `CONFIG_AZURE_KEYVAULT_NAME` (workload identity)."""
     vault: VaultProvider | None = None
+    """oidc plugin provider `CONFIG_VAULT_*`."""
 
     @model_validator(mode="after")
     def _provider_section(self) -> Secrets:

@@ -2,22 +2,111 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated
 
-from pydantic import Field, HttpUrl, IPvAnyAddress, model_validator
+from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Duration, Port
+from mlflow_constructs.config.types import Annotations, Labels, Port, PrometheusDuration
+
+# Pod networks of common clusters: RFC 1918 and the shared range 100.64.0.0/10 (e.g. EKS custom networking).
+POD_NETWORKS = (
+    IPv4Network("10.0.0.0/8"),
+    IPv4Network("172.16.0.0/12"),
+    IPv4Network("192.168.0.0/16"),
+    IPv4Network("100.64.0.0/10"),
+)
+
+
+def decimal_range_globs(low: int, high: int) -> list[str]:
+    """fnmatch patterns matching exactly the decimal spellings (no leading zeros) of ``low..high``.
+
+    ``16..31`` gives ``1[6-9]``, ``2[0-9]``, ``3[0-1]``.
+    """
+    globs: list[str] = []
+    for digits in range(len(str(low)), len(str(high)) + 1):
+        lo, hi = max(low, 10 ** (digits - 1) if digits > 1 else 0), min(high, 10**digits - 1)
+        globs += _same_length_globs(str(lo), str(hi))
+    return globs
+
+
+def _same_length_globs(lo: str, hi: str) -> list[str]:
+    def digit(a: str, b: str) -> str:
+        return a if a == b else f"[{a}-{b}]"
+
+    if len(lo) == 1:
+        return [digit(lo, hi)]
+    if lo[0] == hi[0]:
+        return [lo[0] + tail for tail in _same_length_globs(lo[1:], hi[1:])]
+    rest = len(lo) - 1
+    globs = []
+    first, last = int(lo[0]), int(hi[0])
+    if lo[1:] != "0" * rest:
+        globs += [lo[0] + tail for tail in _same_length_globs(lo[1:], "9" * rest)]
+        first += 1
+    full_last = last if hi[1:] == "9" * rest else last - 1
+    if first <= full_last:
+        globs.append(digit(str(first), str(full_last)) + "[0-9]" * rest)
+    if full_last < last:
+        globs += [hi[0] + tail for tail in _same_length_globs("0" * rest, hi[1:])]
+    return globs
+
+
+def ipv4_host_patterns(network: IPv4Network) -> list[str]:
+    """fnmatch patterns for MLflow's allowed hosts that accept ``<address>:<port>`` of every address in
+    ``network`` and of no IPv4 address outside it.
+
+    MLflow compares the whole Host header (with its port) to each pattern, by ``fnmatch`` when the pattern
+    holds a ``*`` and by equality otherwise. The octets the prefix fixes are written out, the octet it
+    splits becomes decimal-range globs (``172.1[6-9].``, ``172.2[0-9].``, ``172.3[0-1].``), each followed by
+    ``.`` so ``10.`` never matches ``100.1.2.3``. The free octets are one ``*`` that must end in a digit
+    right before the ``:`` of the port: any dotted quad there is inside the network, and a DNS name (a
+    DNS-rebinding attempt such as ``10.evil.com:5000``) never ends in a digit, since a browser parses a
+    host whose last label is numeric as an IPv4 address and no top-level domain ends in one.
+
+    Only the ``address:port`` form is covered: requests to a pod IP (kubelet probes, Prometheus) carry the
+    port, as the server never listens on port 80; a port-less ``*`` pattern would also match
+    ``10.evil.com:5000``.
+    """
+    octets = str(network.network_address).split(".")
+    fixed, split_bits = divmod(network.prefixlen, 8)
+    prefixes = [".".join(octets[:fixed])] if fixed else [""]
+    if split_bits:
+        low = int(octets[fixed])
+        high = low + 2 ** (8 - split_bits) - 1
+        prefixes = [f"{p}.{glob}" if p else glob for p in prefixes for glob in decimal_range_globs(low, high)]
+        fixed += 1
+    tail = ":*" if fixed == 4 else ".*[0-9]:*"
+    return [prefix + tail for prefix in prefixes]
+
+
+def _pod_network(value: object) -> IPv4Network:
+    try:
+        value = IPv4Network(value)
+    except ValueError:
+        try:
+            hint = f"write its network address, {IPv4Network(value, strict=False)}"
+        except ValueError:
+            hint = "write an IPv4 CIDR such as 10.244.0.0/16"
+        raise ValueError(f"{value!r} is not an IPv4 network; {hint}") from None
+    if value.prefixlen < 8:
+        raise ValueError(f"{value} is wider than a /8; list the cluster's pod CIDRs (e.g. 10.0.0.0/8)")
+    return value
 
 
 class Autoscaling(Model):
     """A HorizontalPodAutoscaler on CPU; replaces ``server.replicas`` when enabled."""
 
     enabled: bool = False
+    """Create an HPA (autoscaling/v2, CPU)."""
     min_replicas: int = Field(2, ge=1)
+    """HPA minimum."""
     max_replicas: int = Field(5, ge=1)
+    """HPA maximum (>= min)."""
     target_cpu_utilization: int = Field(70, ge=1, le=100)
+    """HPA CPU target, percent."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -30,17 +119,45 @@ class Server(Model):
     """The ``mlflow server`` process."""
 
     image: Image = Field(default_factory=lambda: Image.of(images.MLFLOW))
+    """Server image (see "Images"): a reference such as `ghcr.io/mlflow/mlflow:v3.17.2-full` (or
+    `...@sha256:<digest>`), or a mapping with `registry`, `name`, `tag`, `digest` and `pull_policy`
+    (`IfNotPresent`, `Always` or `Never`). A digest, when set, is used instead of the tag."""
     replicas: int = Field(1, ge=1, le=50)
+    """Pods (1-50). Ignored when autoscaling is on. >1 adds a PDB and topology spread."""
     host: IPvAnyAddress = IPv4Address("0.0.0.0")
+    """`--host`."""
     port: Port = 5000
+    """`--port`, container and Service port (named `http`)."""
     workers: int = Field(1, ge=1, le=16)
+    """`--workers` (uvicorn). ~280 MB each; prefer more replicas over more workers."""
     resources: Resources = Field(default_factory=lambda: resources_of("250m", "768Mi", "1", "1536Mi"))
+    """Container resources (`requests`/`limits`, each `cpu` and `memory`)."""
     extra_allowed_hosts: tuple[str, ...] = ()
+    """More Host headers to accept (fnmatch patterns)."""
     cors_allowed_origins: tuple[HttpUrl, ...] = ()
+    """More CORS origins (URLs); ingress hosts are always allowed."""
     job_execution: bool = False
+    """MLflow's job execution (costs ~2 GB RAM); periodic tasks off when >1 pod."""
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
-    service_account_annotations: dict[str, str] = Field(default_factory=dict)
-    pod_annotations: dict[str, str] = Field(default_factory=dict)
+    """A HorizontalPodAutoscaler on CPU; replaces `server.replicas` when enabled."""
+    service_account_annotations: Annotations = Field(default_factory=dict)
+    """e.g. `eks.amazonaws.com/role-arn`, `azure.workload.identity/client-id`, `iam.gke.io/gcp-service-account`."""
+    pod_annotations: Annotations = Field(default_factory=dict)
+    """Extra pod template annotations."""
+    pod_networks: tuple[
+        Annotated[
+            IPv4Network,
+            PlainValidator(_pod_network),
+            WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"}),
+        ],
+        ...,
+    ] = POD_NETWORKS
+    """Pod CIDRs (IPv4); requests addressed to a pod IP in them (probes, Prometheus) pass the Host check."""
+
+    @property
+    def pod_ip_host_patterns(self) -> list[str]:
+        """Allowed-host patterns for requests addressed to a pod IP (kubelet probes, Prometheus scrapes)."""
+        return [pattern for network in self.pod_networks for pattern in ipv4_host_patterns(network)]
 
     @property
     def max_pods(self) -> int:
@@ -51,9 +168,12 @@ class Metrics(Model):
     """Prometheus metrics from ``--expose-prometheus`` and a ServiceMonitor that scrapes them."""
 
     enabled: bool = False
+    """`--expose-prometheus` into an emptyDir; `/metrics` on the `http` port."""
     service_monitor: bool = True
-    interval: Duration = "30s"
-    service_monitor_labels: dict[str, str] = Field(default_factory=dict)
-    scraper_namespace_labels: dict[str, str] = Field(
-        default_factory=lambda: {"kubernetes.io/metadata.name": "monitoring"}
-    )
+    """With metrics on, a ServiceMonitor (Prometheus Operator) scraping the `http` port."""
+    interval: PrometheusDuration = "30s"
+    """Scrape interval, a Prometheus duration (`30s`, `1m`)."""
+    service_monitor_labels: Labels = Field(default_factory=dict)
+    """Labels your Prometheus selects ServiceMonitors by (e.g. `release: kube-prometheus-stack`)."""
+    scraper_namespace_labels: Labels = Field(default_factory=lambda: {"kubernetes.io/metadata.name": "monitoring"})
+    """oauth2-proxy mode: the namespace allowed to scrape MLflow pods directly."""

@@ -11,9 +11,33 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
 _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h))+$")
+# Go's time.ParseDuration (OAuth2-Proxy flags, External Secrets): units ns, us/µs/μs, ms, s, m, h, in any
+# order, decimals allowed; a bare "0" is the one unitless value. No sign: a negative duration is never meant.
+_GO_DURATION = re.compile(r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$")
+# Prometheus' model.ParseDuration (ServiceMonitor intervals): whole numbers, units y w d h m s ms in this order.
+_PROMETHEUS_DURATION = re.compile(r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$")
+# A memory size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
+_BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
+# apimachinery's qualified name (label and annotation key names) and label value.
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_ANNOTATIONS_MAX_BYTES = 256 * 1024
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_IMAGE_PART = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+# Image references, after the grammar of github.com/distribution/reference (regexp.go):
+#   reference := name [ ":" tag ] [ "@" digest ];  name := [domain "/"] path-component ["/" path-component]*
+#   domain := host [":" port];  host := domain-name | "[" IPv6 "]"
+#   domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
+#   path-component := [a-z0-9]+ (separator [a-z0-9]+)*;  separator := [_.] | "__" | "-"+
+#   tag := [\w][\w.-]{0,127};  digest := algorithm ":" hex
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+IMAGE_REFERENCE = re.compile(
+    rf"^(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"
+)
+_IMAGE_PART = re.compile(rf"^{_PATH_COMPONENT}(/{_PATH_COMPONENT})*$")
+_IMAGE_REGISTRY = re.compile(rf"^{_DOMAIN}(/{_PATH_COMPONENT})*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -57,11 +81,44 @@ Quantity = Annotated[
     str,
     AfterValidator(_matching(_QUANTITY, "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")),
 ]
-Duration = Annotated[str, AfterValidator(_matching(_DURATION, "a duration such as 30s, 5m or 1h"))]
+GoDuration = Annotated[
+    str,
+    AfterValidator(
+        _matching(_GO_DURATION, "a Go duration such as 8h, 30m, 1h30m or 168h0m0s (units ns, us, ms, s, m, h)")
+    ),
+]
+PrometheusDuration = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            _PROMETHEUS_DURATION,
+            "a Prometheus duration such as 30s, 1m or 1h30m (whole numbers; units y, w, d, h, m, s, ms in that order)",
+        )
+    ),
+]
+ByteQuantity = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            _BYTES,
+            "a memory size in whole bytes such as 192Mi, 500M, 1Gi or 1048576 "
+            "(an integer with an optional suffix k, M, G, T, Ki, Mi, Gi, Ti)",
+        )
+    ),
+]
 SecretKey = Annotated[str, AfterValidator(_matching(_SECRET_KEY, "a Secret key: letters, digits, '-', '_' or '.'"))]
 ImageRepository = Annotated[
     str,
     AfterValidator(_matching(_IMAGE_PART, "an image path such as ghcr.io/mlflow or mlflow (lowercase, no tag)")),
+]
+ImageRegistry = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            _IMAGE_REGISTRY,
+            "an image registry (and path) such as ghcr.io/mlflow, docker.io/library or registry.local:5000/team",
+        )
+    ),
 ]
 ImageTag = Annotated[str, AfterValidator(_matching(_TAG, "an image tag such as v3.17.2-full"))]
 ImageDigest = Annotated[str, AfterValidator(_matching(_DIGEST, "an image digest such as sha256:<64 hex digits>"))]
@@ -73,3 +130,59 @@ StorageAccount = Annotated[
         _matching(re.compile(r"^[a-z0-9]{3,24}$"), "an Azure storage account name (3-24 lowercase letters/digits)")
     ),
 ]
+
+
+def _qualified_key(value: str, *, what: str) -> str:
+    """apimachinery's ``IsQualifiedName``: ``[prefix/]name``, prefix a DNS subdomain (<= 253), name <= 63."""
+    prefix, slash, name = value.rpartition("/")
+    problem = None
+    if slash and (not prefix or "/" in prefix):
+        problem = "at most one '/', with a DNS-subdomain prefix before it"
+    elif slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        problem = (
+            "the prefix before '/' must be a DNS subdomain (lowercase letters, digits, '-', '.'; <= 253 characters)"
+        )
+    elif not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+        problem = (
+            "the name (after the optional 'prefix/') must be 1-63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    if problem:
+        raise ValueError(f"{value!r} is not a valid {what} key: {problem}; e.g. 'team' or 'example.com/team'")
+    return value
+
+
+def _label_key(value: str) -> str:
+    return _qualified_key(value, what="label")
+
+
+def _annotation_key(value: str) -> str:
+    # ValidateAnnotations checks the lower-cased key, so upper-case prefixes are accepted there.
+    _qualified_key(value.lower(), what="annotation")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid label value: use at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit (or leave it empty), e.g. 'ml-platform'"
+        )
+    return value
+
+
+def _annotations_size(value: dict[str, str]) -> dict[str, str]:
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
+    if size > _ANNOTATIONS_MAX_BYTES:
+        raise ValueError(
+            f"annotations total {size} bytes, more than the API server's limit of 262144 (256 KiB); "
+            "shorten or drop some"
+        )
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
+Labels = dict[LabelKey, LabelValue]
+Annotations = Annotated[dict[AnnotationKey, str], AfterValidator(_annotations_size)]

@@ -7,14 +7,16 @@ from urllib.parse import urlsplit
 
 from mlflow_constructs.k8s.naming import Naming
 
-# Kubelet probes and Prometheus use the pod IP as Host header; these cover the private ranges.
-POD_IP_HOSTS = ("10.*", "172.*", "192.168.*")
-
 
 def allowed_hosts(
-    naming: Naming, services: Sequence[str], public_urls: Sequence[str], extra: Sequence[str]
+    naming: Naming,
+    services: Sequence[str],
+    public_urls: Sequence[str],
+    extra: Sequence[str],
+    pod_ip_patterns: Sequence[str],
 ) -> list[str]:
-    """Loopback, every in-cluster name of ``services``, the public hosts, ``extra``; each with any port."""
+    """Loopback, every in-cluster name of ``services``, the public hosts, ``extra``, each with any port;
+    then ``pod_ip_patterns`` (kubelet probes and Prometheus send the pod IP as Host header)."""
     names = ["localhost", "127.0.0.1"]
     for service_name in services:
         names += naming.service_hosts(service_name)
@@ -23,7 +25,7 @@ def allowed_hosts(
     hosts: list[str] = []
     for name in names:
         hosts += [name, f"{name}:*"]
-    return [*dict.fromkeys(hosts), *POD_IP_HOSTS]
+    return [*dict.fromkeys(hosts), *pod_ip_patterns]
 
 
 def cors_origins(public_urls: Sequence[str], extra: Sequence[str]) -> list[str]:

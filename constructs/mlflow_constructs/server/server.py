@@ -65,7 +65,13 @@ class MlflowServer(Construct):
         self.service_labels = labels
         self.pod_labels = {**labels, **artifacts.pod_labels, **(pod_labels or {})}
 
-        hosts = allowed_hosts(naming, [self.service_name, *also_reachable_as], public_urls, config.extra_allowed_hosts)
+        hosts = allowed_hosts(
+            naming,
+            [self.service_name, *also_reachable_as],
+            public_urls,
+            config.extra_allowed_hosts,
+            config.pod_ip_host_patterns,
+        )
         settings = {
             "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(hosts),
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(config.job_execution).lower(),
