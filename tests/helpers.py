@@ -12,6 +12,8 @@ from mlflow_constructs.synth import build_app
 
 INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
 OIDC = {"mode": "oidc", "oidc": {"discovery_url": "https://idp.example.com/.well-known/openid-configuration"}}
+# The oidc mode needs an image carrying the plugin (built from images/mlflow-oidc).
+OIDC_SERVER = {"image": "registry.example.com/mlflow/mlflow-oidc:3.17.2-oidc11.0.2"}
 
 
 def synth(config: dict[str, Any], tmp_path) -> list[dict[str, Any]]:

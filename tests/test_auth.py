@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import INGRESS, OIDC, config_error, container, env_of, find, find_all, synth
+from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, find_all, synth
 
 PROXY = {
     "mode": "oauth2-proxy",
@@ -60,17 +60,19 @@ def test_basic_auth_with_external_database_reads_the_auth_uri_from_the_secret(tm
 
 
 def test_oidc_runs_the_plugin_wrapper_with_its_probes(tmp_path):
-    objs = synth({"ingress": INGRESS, "auth": OIDC}, tmp_path)
+    objs = synth({"server": OIDC_SERVER, "ingress": INGRESS, "auth": OIDC}, tmp_path)
     server = container(deployment(objs), "mlflow")
     assert server["command"] == ["mlflow-oidc-server"]
-    assert server["image"].startswith("ghcr.io/mlflow-k8s/mlflow-oidc:")
+    assert server["image"] == OIDC_SERVER["image"]
     assert server["startupProbe"]["httpGet"]["path"] == "/health/startup"
     assert server["livenessProbe"]["httpGet"]["path"] == "/health/live"
     assert server["readinessProbe"]["httpGet"]["path"] == "/health/ready"
 
 
 def test_oidc_settings_live_in_the_configmap_with_safe_defaults(tmp_path):
-    settings = find(synth({"ingress": INGRESS, "auth": OIDC}, tmp_path), "ConfigMap", "mlflow-settings")["data"]
+    settings = find(
+        synth({"server": OIDC_SERVER, "ingress": INGRESS, "auth": OIDC}, tmp_path), "ConfigMap", "mlflow-settings"
+    )["data"]
     assert settings["OIDC_REDIRECT_URI"] == "https://mlflow.example.com/callback"
     assert settings["DEFAULT_MLFLOW_PERMISSION"] == "NO_PERMISSIONS"
     assert settings["SESSION_COOKIE_SECURE"] == "true"
@@ -83,14 +85,16 @@ def test_oidc_settings_live_in_the_configmap_with_safe_defaults(tmp_path):
 
 
 def test_oidc_secrets_are_references(tmp_path):
-    env = env_of(container(deployment(synth({"ingress": INGRESS, "auth": OIDC}, tmp_path)), "mlflow"))
+    env = env_of(
+        container(deployment(synth({"server": OIDC_SERVER, "ingress": INGRESS, "auth": OIDC}, tmp_path)), "mlflow")
+    )
     for name in ("SECRET_KEY", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
         assert env[name] == {"secretKeyRef": {"name": "mlflow-credentials", "key": name}}
 
 
 def test_oidc_replicas_share_sessions_through_redis(tmp_path):
     config = {
-        "server": {"replicas": 2},
+        "server": {**OIDC_SERVER, "replicas": 2},
         "ingress": INGRESS,
         "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "cache": {"type": "bundled"}}},
     }
@@ -105,7 +109,7 @@ def test_oidc_replicas_share_sessions_through_redis(tmp_path):
 
 
 def test_oidc_replicas_without_a_shared_cache_are_refused():
-    message = config_error({"server": {"replicas": 2}, "ingress": INGRESS, "auth": OIDC})
+    message = config_error({"server": {**OIDC_SERVER, "replicas": 2}, "ingress": INGRESS, "auth": OIDC})
     assert "auth.oidc.cache.type" in message and "session is lost" in message
 
 
@@ -115,7 +119,7 @@ def test_oidc_without_discovery_url_is_refused():
 
 
 def test_oidc_without_redirect_or_ingress_is_refused():
-    assert "auth.oidc.redirect_uri" in config_error({"auth": OIDC})
+    assert "auth.oidc.redirect_uri" in config_error({"server": OIDC_SERVER, "auth": OIDC})
 
 
 def test_two_auth_modes_are_refused():
@@ -195,3 +199,9 @@ def test_proxy_letting_everyone_in_is_refused():
         "auth": {"mode": "oauth2-proxy", "oauth2_proxy": {**PROXY["oauth2_proxy"], "allowed_groups": []}},
     }
     assert "allowed_groups" in config_error(config)
+
+
+def test_oidc_without_an_image_says_how_to_build_one():
+    """No public image carries the plugin with this MLflow: the error must lead to images/mlflow-oidc."""
+    message = config_error({"ingress": INGRESS, "auth": OIDC})
+    assert "server.image" in message and "docker build" in message and "images/mlflow-oidc" in message

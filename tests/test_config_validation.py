@@ -8,7 +8,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from helpers import INGRESS, OIDC, config_error, container, env_of, find, synth
+from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, synth
 
 from mlflow_constructs.config import ConfigError, Image, RedisCache, Server, load_environment, parse_environment
 from mlflow_constructs.config.server import decimal_range_globs, ipv4_host_patterns
@@ -193,7 +193,10 @@ def test_max_memory_refuses_non_byte_quantities(value):
 def test_rendered_redis_maxmemory_keeps_the_bytes(tmp_path):
     """The bundled Redis gets maxmemory in Redis units of the configured size."""
     cache = {"type": "bundled", "max_memory": "500M"}
-    objs = synth({"ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "cache": cache}}}, tmp_path)
+    objs = synth(
+        {"server": OIDC_SERVER, "ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "cache": cache}}},
+        tmp_path,
+    )
     assert env_of(container(find(objs, "Deployment", "mlflow-redis"), "redis"))["MAX_MEMORY"] == "500m"
 
 
@@ -314,7 +317,9 @@ def test_every_image_setting_takes_a_reference_string(path, tmp_path):
 def test_redis_and_proxy_images_take_reference_strings():
     """The images of the auth add-ons take the string form too."""
     cache = {"type": "bundled", "image": "redis:7.4.2-alpine"}
-    env = parse({"ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "cache": cache}}})
+    env = parse(
+        {"server": OIDC_SERVER, "ingress": INGRESS, "auth": {"mode": "oidc", "oidc": {**OIDC["oidc"], "cache": cache}}}
+    )
     assert env.auth.oidc.cache.image.ref == "docker.io/library/redis:7.4.2-alpine"
     proxy = {**PROXY, "oauth2_proxy": {**PROXY["oauth2_proxy"], "image": "quay.io/oauth2-proxy/oauth2-proxy:v7.9.0"}}
     assert parse({"ingress": INGRESS, "auth": proxy}).auth.oauth2_proxy.image.ref.endswith("oauth2-proxy:v7.9.0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from helpers import INGRESS, OIDC, container, env_of, find, find_all, synth
+from helpers import INGRESS, OIDC, OIDC_SERVER, container, env_of, find, find_all, synth
 
 from mlflow_constructs.config import ConfigError, parse_environment
 
@@ -157,6 +157,7 @@ def test_sealed_secret_rejects_plain_text():
 
 def test_files_mode_mounts_the_plugin_keys_and_still_feeds_mlflow_its_store_uri(tmp_path):
     config = {
+        "server": OIDC_SERVER,
         "ingress": INGRESS,
         "database": {"type": "external"},
         "secrets": {"mount_as_files": {"enabled": True}},
@@ -190,7 +191,10 @@ def test_files_mode_outside_oidc_is_refused():
 def test_cloud_provider_sets_the_plugin_config_and_no_secret(tmp_path):
     config = {
         "ingress": INGRESS,
-        "server": {"service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}},
+        "server": {
+            **OIDC_SERVER,
+            "service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"},
+        },
         "database": {"type": "external"},
         "artifacts": {"type": "s3", "s3": {"bucket": "b", "credentials": "irsa"}},
         "secrets": {
@@ -209,7 +213,10 @@ def test_cloud_provider_sets_the_plugin_config_and_no_secret(tmp_path):
 def test_cloud_provider_cannot_serve_other_secrets(tmp_path):
     config = {
         "ingress": INGRESS,
-        "server": {"service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}},
+        "server": {
+            **OIDC_SERVER,
+            "service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"},
+        },
         "secrets": {
             "provider": "aws-secrets-manager",
             "aws_secrets_manager": {"secret_name": "mlflow", "region": "eu-west-1"},
@@ -222,6 +229,7 @@ def test_cloud_provider_cannot_serve_other_secrets(tmp_path):
 
 def test_vault_plugin_provider_bootstrap_secret_is_a_prerequisite(tmp_path):
     config = {
+        "server": OIDC_SERVER,
         "ingress": INGRESS,
         "database": {"type": "external"},
         "artifacts": {"type": "pvc"},

@@ -47,9 +47,13 @@ MLFLOW = ImageSpec(
     ),
 )
 
-# Built from images/mlflow-oidc/. The plugin does not import on Python 3.11, hence 3.12.
+# Not a default: no public image carries plugin 11 with MLflow 3.17 (the plugin's own
+# ghcr.io/mlflow-oidc/mlflow-tracking-server builds carry plugin 7.x with MLflow 3.15 and lack
+# prometheus-flask-exporter, hvac and azure-keyvault-secrets), so oidc environments must name the image
+# they built from images/mlflow-oidc/. `registry.example.com/mlflow` stands for that registry in the
+# examples and tests. The plugin does not import on Python 3.11, hence 3.12.
 MLFLOW_OIDC = ImageSpec(
-    registry="ghcr.io/mlflow-k8s",
+    registry="registry.example.com/mlflow",
     name="mlflow-oidc",
     tag=f"{MLFLOW_VERSION}-oidc{OIDC_PLUGIN_VERSION}",
     carries=(

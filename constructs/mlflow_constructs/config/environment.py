@@ -3,14 +3,12 @@ combinations of sections that cannot work together."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.artifacts import Artifacts
 from mlflow_constructs.config.auth import Auth
-from mlflow_constructs.config.base import Image, Model
+from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.database import Database
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
@@ -46,17 +44,6 @@ class Environment(Model):
     auth: Auth = Field(default_factory=Auth)
     """Exactly one auth mode (see "Authentication")."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _image_for_mode(cls, data: Any) -> Any:
-        """The oidc mode needs an image that carries the plugin; default to it unless one is named."""
-        if isinstance(data, dict) and isinstance(data.get("auth"), dict) and data["auth"].get("mode") == "oidc":
-            server = data.get("server")
-            if server is None or (isinstance(server, dict) and "image" not in server):
-                oidc_image = Image.of(images.MLFLOW_OIDC).model_dump(exclude_defaults=True)
-                data = {**data, "server": {**(server or {}), "image": oidc_image}}
-        return data
-
     @model_validator(mode="after")
     def _combinations(self) -> Environment:
         pods = self.server.max_pods
@@ -79,6 +66,15 @@ class Environment(Model):
 
     def _check_auth(self, pods: int) -> None:
         oidc = self.auth.oidc
+        if self.auth.mode == "oidc" and "image" not in self.server.model_fields_set:
+            built = images.MLFLOW_OIDC
+            raise ValueError(
+                "server.image: the oidc mode runs the mlflow-oidc-auth plugin, which the default MLflow image does "
+                f"not carry, and no public image carries plugin {images.OIDC_PLUGIN_VERSION} with MLflow "
+                f"{images.MLFLOW_VERSION}; build {built.dockerfile} and push it to your registry "
+                f"(docker build -t <registry>/{built.name}:{built.tag} images/mlflow-oidc), then set "
+                f"server.image: <registry>/{built.name}:{built.tag}"
+            )
         if self.auth.mode == "oidc" and oidc is not None:
             if oidc.redirect_uri is None and not self.ingress.enabled:
                 raise ValueError(

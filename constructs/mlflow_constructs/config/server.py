@@ -121,7 +121,8 @@ class Server(Model):
     image: Image = Field(default_factory=lambda: Image.of(images.MLFLOW))
     """Server image (see "Images"): a reference such as `ghcr.io/mlflow/mlflow:v3.17.2-full` (or
     `...@sha256:<digest>`), or a mapping with `registry`, `name`, `tag`, `digest` and `pull_policy`
-    (`IfNotPresent`, `Always` or `Never`). A digest, when set, is used instead of the tag."""
+    (`IfNotPresent`, `Always` or `Never`). A digest, when set, is used instead of the tag. Required with
+    `auth.mode: oidc`: an image built from `images/mlflow-oidc` (no public image carries the plugin)."""
     replicas: int = Field(1, ge=1, le=50)
     """Pods (1-50). Ignored when autoscaling is on. >1 adds a PDB and topology spread."""
     host: IPvAnyAddress = IPv4Address("0.0.0.0")
