@@ -23,6 +23,7 @@ from mlflow_constructs import (
     S3ArtifactStore,
     SecretProvider,
     SecretSource,
+    ServerPod,
 )
 from mlflow_constructs.config import (
     BundledPostgres as BundledPostgresConfig,
@@ -50,14 +51,13 @@ def objects_of(build: Callable[[Construct], Any], tmp_path) -> list[dict[str, An
 
 
 def server_on_s3(scope: Construct) -> MlflowServer:
+    database = ExternalDatabase(scope, "db", secrets=SECRETS).access
     return MlflowServer(
         scope,
         "server",
-        config=Server(),
+        pod=ServerPod(config=Server(), database=database, service_account="tracking"),
         naming=NAMING,
-        database=ExternalDatabase(scope, "db", secrets=SECRETS).access,
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
-        service_account="tracking",
     )
 
 

@@ -47,6 +47,7 @@ _EXPORTS = {
     "MlflowServiceAccount": "mlflow_constructs.server.identity",
     "MlflowMigration": "mlflow_constructs.server.migration",
     "ServerAddon": "mlflow_constructs.server.addon",
+    "ServerPod": "mlflow_constructs.server.pod",
     # auth
     "BasicAuth": "mlflow_constructs.auth.basic",
     "OidcAuth": "mlflow_constructs.auth.oidc",
@@ -98,6 +99,7 @@ __all__ = [
     "SecretRef",
     "SecretSource",
     "ServerAddon",
+    "ServerPod",
     "TraefikIngressRoute",
     "load_environment",
     "parse_environment",
@@ -135,6 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from mlflow_constructs.server.addon import ServerAddon
     from mlflow_constructs.server.identity import MlflowServiceAccount
     from mlflow_constructs.server.migration import MlflowMigration
+    from mlflow_constructs.server.pod import ServerPod
     from mlflow_constructs.server.server import MlflowServer
     from mlflow_constructs.storage.access import ArtifactAccess
     from mlflow_constructs.storage.azure import AzureArtifactStore

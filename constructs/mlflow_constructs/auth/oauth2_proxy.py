@@ -55,11 +55,10 @@ class OAuth2ProxyFront(Construct):
         public_url: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.service_name = self.service_name_for(naming)
+        component = naming.component(COMPONENT)
+        self.service_name, self.selector, labels = component.name, component.selector, component.labels
         self.port = PROXY_PORT
         self.port_name = PORT_NAME
-        self.selector = naming.selector(COMPONENT)
-        labels = naming.labels(COMPONENT)
         issuer = str(config.issuer_url).rstrip("/")
         args = [
             f"--http-address=0.0.0.0:{config.port}",
@@ -115,19 +114,10 @@ class OAuth2ProxyFront(Construct):
         deployment(
             self,
             "deployment",
-            name=self.service_name,
-            labels=labels,
-            selector=self.selector,
+            component=component,
             replicas=config.replicas,
             template=pod_template(labels, containers=[proxy], volumes=volumes),
         )
-        service(
-            self,
-            "service",
-            name=self.service_name,
-            labels=labels,
-            selector=self.selector,
-            ports={PORT_NAME: PROXY_PORT},
-        )
+        service(self, "service", component=component, ports={PORT_NAME: PROXY_PORT})
         if config.replicas > 1:
-            disruption_budget(self, "pdb", name=self.service_name, labels=labels, selector=self.selector)
+            disruption_budget(self, "pdb", component=component)

@@ -42,11 +42,10 @@ class BundledRedis(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: RedisCache, naming: Naming, secrets: SecretSource) -> None:
         super().__init__(scope, id)
-        self.service_name = naming.name("redis")
-        self.selector = naming.selector("redis")
+        component = naming.component("redis")
+        self.service_name, self.selector, labels = component.name, component.selector, component.labels
         self.port = REDIS_PORT
         self.secret_keys = (PASSWORD_KEY,)
-        labels = naming.labels("redis")
         probe = tcp_probe("redis", period=10, failures=3)
         redis = container(
             "redis",
@@ -64,16 +63,12 @@ class BundledRedis(Construct):
         deployment(
             self,
             "deployment",
-            name=self.service_name,
-            labels=labels,
-            selector=self.selector,
+            component=component,
             template=pod_template(
                 labels, containers=[redis], volumes=[empty_dir("tmp", "16Mi"), empty_dir("data", "16Mi")]
             ),
         )
-        service(
-            self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"redis": REDIS_PORT}
-        )
+        service(self, "service", component=component, ports={"redis": REDIS_PORT})
         self.client_env = (
             secrets.env("REDIS_PASSWORD", PASSWORD_KEY),
             *env_values({"CACHE_REDIS_URL": f"redis://:$(REDIS_PASSWORD)@{self.service_name}:{REDIS_PORT}/0"}),

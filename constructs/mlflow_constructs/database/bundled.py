@@ -43,9 +43,8 @@ class BundledPostgres(Construct):
         auth_database: str,
     ) -> None:
         super().__init__(scope, id)
-        self.service_name = naming.name("postgresql")
-        self.selector = naming.selector("postgresql")
-        labels = naming.labels("postgresql")
+        component = naming.component("postgresql")
+        self.service_name, self.selector, labels = component.name, component.selector, component.labels
         init_name = naming.name("postgresql-init")
         config_map(
             self,
@@ -54,15 +53,7 @@ class BundledPostgres(Construct):
             labels=labels,
             data={"10-databases.sql": f'CREATE DATABASE "{auth_database}" OWNER "{config.user}";\n'},
         )
-        service(
-            self,
-            "service",
-            name=self.service_name,
-            labels=labels,
-            selector=self.selector,
-            ports={"postgres": POSTGRES_PORT},
-            headless=True,
-        )
+        service(self, "service", component=component, ports={"postgres": POSTGRES_PORT}, headless=True)
         ready = ["pg_isready", "-h", "127.0.0.1", "-U", config.user, "-d", database]
         postgres = container(
             "postgresql",
@@ -90,9 +81,7 @@ class BundledPostgres(Construct):
         stateful_set(
             self,
             "statefulset",
-            name=self.service_name,
-            labels=labels,
-            selector=self.selector,
+            component=component,
             template=pod_template(
                 labels,
                 containers=[postgres],

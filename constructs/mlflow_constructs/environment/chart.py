@@ -27,6 +27,7 @@ from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
 from mlflow_constructs.server.identity import MlflowServiceAccount
 from mlflow_constructs.server.migration import MlflowMigration
+from mlflow_constructs.server.pod import ServerPod
 from mlflow_constructs.server.server import MlflowServer
 from mlflow_constructs.storage.access import ArtifactAccess
 from mlflow_constructs.storage.azure import AzureArtifactStore
@@ -100,30 +101,24 @@ class MlflowEnvironment(Construct):
             )
             addon = oidc.addon
 
-        migration = MlflowMigration(
-            self,
-            "migration",
+        pod = ServerPod(
             config=env.server,
-            naming=naming,
             database=database,
-            addon=addon,
             service_account=account.name,
+            addon=addon,
             pod_labels=identity_labels,
         )
+        migration = MlflowMigration(self, "migration", pod=pod, naming=naming)
         proxied = env.auth.mode == "oauth2-proxy"
         server = MlflowServer(
             self,
             "server",
-            config=env.server,
+            pod=pod,
             naming=naming,
-            database=database,
             artifacts=artifacts,
-            addon=addon,
-            service_account=account.name,
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
             metrics=env.metrics.enabled,
-            pod_labels=identity_labels,
         )
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()

@@ -8,6 +8,15 @@ PART_OF = "mlflow"
 
 
 @dataclass(frozen=True)
+class Component:
+    """One component's object name, its labels and the selector of its pods (see :meth:`Naming.component`)."""
+
+    name: str
+    labels: dict[str, str]
+    selector: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Naming:
     """Names and labels of one environment's objects."""
 
@@ -38,3 +47,9 @@ class Naming:
         """Every DNS name under which a Service is reached from inside the cluster."""
         ns = self.namespace
         return [service, f"{service}.{ns}", f"{service}.{ns}.svc", f"{service}.{ns}.svc.{self.cluster_domain}"]
+
+    def component(self, component: str, *, name: str | None = None) -> Component:
+        """Name (default ``<base>-<component>``), labels and pod selector of one component."""
+        return Component(
+            name=name or self.name(component), labels=self.labels(component), selector=self.selector(component)
+        )

@@ -14,6 +14,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.k8s.hashing import digest
+from mlflow_constructs.k8s.naming import Component
 from mlflow_constructs.k8s.pods import port_ref, quantity
 
 # Argo CD runs Jobs as Sync hooks in this wave: after the stores (wave 0), before the server (wave 2).
@@ -41,23 +42,16 @@ def service_account(
 
 
 def service(
-    scope: Construct,
-    id: str,
-    *,
-    name: str,
-    labels: Mapping[str, str],
-    selector: Mapping[str, str],
-    ports: Mapping[str, int],
-    headless: bool = False,
+    scope: Construct, id: str, *, component: Component, ports: Mapping[str, int], headless: bool = False
 ) -> k8s.KubeService:
-    """A Service whose ports (``name -> port``) target the pods' container ports of the same name."""
+    """The component's Service; its ports (``name -> port``) target the container ports of the same name."""
     return k8s.KubeService(
         scope,
         id,
-        metadata=meta(name, labels),
+        metadata=meta(component.name, component.labels),
         spec=k8s.ServiceSpec(
             cluster_ip="None" if headless else None,
-            selector=dict(selector),
+            selector=dict(component.selector),
             ports=[
                 k8s.ServicePort(name=port_name, port=port, target_port=port_ref(port_name))
                 for port_name, port in ports.items()
@@ -70,23 +64,21 @@ def deployment(
     scope: Construct,
     id: str,
     *,
-    name: str,
-    labels: Mapping[str, str],
-    selector: Mapping[str, str],
+    component: Component,
     template: k8s.PodTemplateSpec,
     replicas: int | None = 1,
     annotations: Mapping[str, str] | None = None,
     strategy: k8s.DeploymentStrategy | None = None,
     revision_history_limit: int | None = None,
 ) -> k8s.KubeDeployment:
-    """A Deployment; ``replicas=None`` leaves the count to an HPA."""
+    """The component's Deployment; ``replicas=None`` leaves the count to an HPA."""
     return k8s.KubeDeployment(
         scope,
         id,
-        metadata=meta(name, labels, annotations),
+        metadata=meta(component.name, component.labels, annotations),
         spec=k8s.DeploymentSpec(
             replicas=replicas,
-            selector=k8s.LabelSelector(match_labels=dict(selector)),
+            selector=k8s.LabelSelector(match_labels=dict(component.selector)),
             strategy=strategy,
             revision_history_limit=revision_history_limit,
             template=template,
@@ -109,38 +101,34 @@ def stateful_set(
     scope: Construct,
     id: str,
     *,
-    name: str,
-    labels: Mapping[str, str],
-    selector: Mapping[str, str],
+    component: Component,
     template: k8s.PodTemplateSpec,
     claims: Sequence[k8s.KubePersistentVolumeClaimProps],
 ) -> k8s.KubeStatefulSet:
-    """A single-replica StatefulSet governed by the Service of the same name."""
+    """The component's single-replica StatefulSet, governed by the Service of the same name."""
     return k8s.KubeStatefulSet(
         scope,
         id,
-        metadata=meta(name, labels),
+        metadata=meta(component.name, component.labels),
         spec=k8s.StatefulSetSpec(
-            service_name=name,
+            service_name=component.name,
             replicas=1,
-            selector=k8s.LabelSelector(match_labels=dict(selector)),
+            selector=k8s.LabelSelector(match_labels=dict(component.selector)),
             template=template,
             volume_claim_templates=list(claims),
         ),
     )
 
 
-def disruption_budget(
-    scope: Construct, id: str, *, name: str, labels: Mapping[str, str], selector: Mapping[str, str]
-) -> k8s.KubePodDisruptionBudget:
-    """At most one pod of several down at a time during voluntary disruptions."""
+def disruption_budget(scope: Construct, id: str, *, component: Component) -> k8s.KubePodDisruptionBudget:
+    """At most one of the component's pods down at a time during voluntary disruptions."""
     return k8s.KubePodDisruptionBudget(
         scope,
         id,
-        metadata=meta(name, labels),
+        metadata=meta(component.name, component.labels),
         spec=k8s.PodDisruptionBudgetSpec(
             max_unavailable=k8s.IntOrString.from_number(1),
-            selector=k8s.LabelSelector(match_labels=dict(selector)),
+            selector=k8s.LabelSelector(match_labels=dict(component.selector)),
         ),
     )
 

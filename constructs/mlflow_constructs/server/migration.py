@@ -7,16 +7,12 @@ server's own wait-for-database init container and restart loop cover the same or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from constructs import Construct
 
-from mlflow_constructs.config.server import Server
-from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import run_once_job
 from mlflow_constructs.k8s.pods import TMP_MOUNT, container, empty_dir, pod_template, resources
-from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
+from mlflow_constructs.server.pod import ServerPod
 from mlflow_constructs.server.waiting import python_script, wait_for_database
 
 # `mlflow db upgrade <uri>` run in-process, so the URI never becomes a process argument.
@@ -28,8 +24,8 @@ upgrade.main(args=[os.environ["MLFLOW_BACKEND_STORE_URI"]], prog_name="mlflow db
 
 
 class MlflowMigration(Construct):
-    """Runs the tracking-store migration (plus any the auth ``addon`` adds) once per change, with the
-    server's image and resources (``config``) and identity (``service_account``, ``pod_labels``).
+    """Runs the tracking-store migration (plus any the auth addon adds) once per change, as a pod of the
+    MLflow image described by ``pod``.
     Handles: ``job_name`` (``<name>-migrate-<hash>``), ``selector`` (its pods)."""
 
     def __init__(
@@ -37,14 +33,11 @@ class MlflowMigration(Construct):
         scope: Construct,
         id: str,
         *,
-        config: Server,
+        pod: ServerPod,
         naming: Naming,
-        database: DatabaseAccess,
-        service_account: str,
-        addon: ServerAddon = NO_ADDON,
-        pod_labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
+        config, database, addon = pod.config, pod.database, pod.addon
         self.selector = naming.selector("mlflow-migrate")
         labels = naming.labels("mlflow-migrate")
         plugin = addon.plugin
@@ -65,8 +58,8 @@ class MlflowMigration(Construct):
         ]
         *init, last = steps
         template = pod_template(
-            {**labels, **(pod_labels or {})},
-            service_account=service_account,
+            {**labels, **pod.pod_labels},
+            service_account=pod.service_account,
             restart_policy="OnFailure",
             init_containers=init,
             containers=[last],

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from mlflow_constructs.config.server import Server
-from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.k8s.hashing import digest
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import SERVER_WAVE, config_map, deployment, disruption_budget, meta, service
@@ -22,8 +20,8 @@ from mlflow_constructs.k8s.pods import (
     pod_template,
     resources,
 )
-from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
+from mlflow_constructs.server.pod import ServerPod
 from mlflow_constructs.server.waiting import wait_for_database
 from mlflow_constructs.storage.access import ArtifactAccess
 
@@ -32,8 +30,8 @@ METRICS_DIR = "/mlflow/metrics"
 
 
 class MlflowServer(Construct):
-    """The tracking server, reading the tracking database through ``database`` and artifacts through
-    ``artifacts``; an auth mode plugs in as ``addon``.
+    """The tracking server: a pod of the MLflow image (``pod``: config, database, auth addon, identity) that
+    stores artifacts through ``artifacts``.
 
     Handles for wiring: ``service_name``, ``port``, ``port_name``, ``selector`` (its pods), ``service_labels``.
     ``public_urls`` (``https://mlflow.example.com``) become allowed Host headers and CORS origins;
@@ -45,25 +43,21 @@ class MlflowServer(Construct):
         scope: Construct,
         id: str,
         *,
-        config: Server,
+        pod: ServerPod,
         naming: Naming,
-        database: DatabaseAccess,
         artifacts: ArtifactAccess,
-        service_account: str,
-        addon: ServerAddon = NO_ADDON,
         public_urls: Sequence[str] = (),
         also_reachable_as: Sequence[str] = (),
         metrics: bool = False,
-        pod_labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.service_name = naming.name()
+        config, database, addon = pod.config, pod.database, pod.addon
+        component = naming.component("mlflow", name=naming.name())
+        self.service_name, self.selector, labels = component.name, component.selector, component.labels
         self.port = config.port
         self.port_name = HTTP_PORT_NAME
-        self.selector = naming.selector("mlflow")
-        labels = naming.labels("mlflow")
         self.service_labels = labels
-        self.pod_labels = {**labels, **artifacts.pod_labels, **(pod_labels or {})}
+        self.pod_labels = {**labels, **artifacts.pod_labels, **pod.pod_labels}
 
         hosts = allowed_hosts(
             naming,
@@ -143,16 +137,14 @@ class MlflowServer(Construct):
         deployment(
             self,
             "deployment",
-            name=naming.name(),
-            labels=labels,
-            selector=self.selector,
+            component=component,
             replicas=None if config.autoscaling.enabled else config.replicas,
             annotations={"argocd.argoproj.io/sync-wave": SERVER_WAVE},
             strategy=strategy,
             revision_history_limit=5,
             template=pod_template(
                 self.pod_labels,
-                service_account=service_account,
+                service_account=pod.service_account,
                 termination_grace_period=30,
                 init_containers=[wait, *addon.init_containers],
                 containers=[server],
@@ -161,16 +153,9 @@ class MlflowServer(Construct):
                 annotations={**config.pod_annotations, "checksum/config": checksum},
             ),
         )
-        service(
-            self,
-            "service",
-            name=self.service_name,
-            labels=labels,
-            selector=self.selector,
-            ports={self.port_name: self.port},
-        )
+        service(self, "service", component=component, ports={self.port_name: self.port})
         if several:
-            disruption_budget(self, "pdb", name=naming.name(), labels=labels, selector=self.selector)
+            disruption_budget(self, "pdb", component=component)
         if config.autoscaling.enabled:
             auto = config.autoscaling
             k8s.KubeHorizontalPodAutoscalerV2(

@@ -48,14 +48,11 @@ class MinioArtifactStore(Construct):
         self, scope: Construct, id: str, *, config: MinioArtifacts, naming: Naming, secrets: SecretSource
     ) -> None:
         super().__init__(scope, id)
-        self.service_name = naming.name("minio")
-        self.selector = naming.selector("minio")
+        component = naming.component("minio")
+        self.service_name, self.selector, labels = component.name, component.selector, component.labels
         self.endpoint = f"http://{self.service_name}:{MINIO_PORT}"
-        labels = naming.labels("minio")
         root = (secrets.env("MINIO_ROOT_USER", ROOT_KEYS[0]), secrets.env("MINIO_ROOT_PASSWORD", ROOT_KEYS[1]))
-        service(
-            self, "service", name=self.service_name, labels=labels, selector=self.selector, ports={"s3": MINIO_PORT}
-        )
+        service(self, "service", component=component, ports={"s3": MINIO_PORT})
         minio = container(
             "minio",
             config.image,
@@ -73,9 +70,7 @@ class MinioArtifactStore(Construct):
         stateful_set(
             self,
             "statefulset",
-            name=self.service_name,
-            labels=labels,
-            selector=self.selector,
+            component=component,
             template=pod_template(labels, containers=[minio], volumes=[empty_dir("tmp", "64Mi")]),
             claims=[claim_template(size=config.storage_size, storage_class=config.storage_class, labels=labels)],
         )
