@@ -182,7 +182,7 @@ def _workload(old: Obj, new: Obj, found: list[Change], covered: set[int]) -> lis
     ref, kind = ref_of(new), new["kind"]
 
     def take(*prefix: str) -> list[Change]:
-        hits = [c for c in found if _under(c, *prefix)]
+        hits = [c for c in found if _under(c, *prefix) and id(c) not in covered]
         covered.update(id(c) for c in hits)
         return hits
 
@@ -245,7 +245,7 @@ def _classify(old: Obj, new: Obj) -> list[Verdict]:
     verdicts: list[Verdict] = []
 
     def take(*prefix: str) -> list[Change]:
-        hits = [c for c in found if _under(c, *prefix)]
+        hits = [c for c in found if _under(c, *prefix) and id(c) not in covered]
         covered.update(id(c) for c in hits)
         return hits
 
