@@ -323,3 +323,20 @@ def test_a_report_exits_zero_unless_asked_otherwise(tmp_path, monkeypatch, capsy
     assert commands.main(args, root=REPO, outdir=tmp_path) == 0
     assert commands.main([*args, "--exit-code"], root=REPO, outdir=tmp_path) == 1
     assert "object added             Namespace/x" in capsys.readouterr().out
+
+
+def test_the_review_package_keeps_cdk8s_out():
+    """diff, render, explain and objects work on plain dicts; only commands reaches synthesis (through synth)."""
+    import ast  # noqa: PLC0415
+
+    package = REPO / "constructs" / "mlflow_constructs" / "review"
+    for path in package.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+        assert not {m for m in imported if m.split(".")[0] in ("cdk8s", "cdk8s_plus_27", "constructs", "imports")}, path
+        if path.stem in ("diff", "render", "explain", "objects"):
+            assert not [m for m in imported if m.startswith("mlflow_constructs.synth")], path
