@@ -19,9 +19,10 @@ synth: $(BIN)/.installed
 synth-all: $(BIN)/.installed
 	$(BIN)/python app.py
 
-## Regenerate the README's configuration reference and schema/environment.schema.json from the models
+## Regenerate the README's configuration reference, schema/environment.schema.json and docs/environments/
 docs: $(BIN)/.installed
 	$(BIN)/python -m mlflow_constructs.config.reference --write
+	$(BIN)/python app.py explain --write
 
 ## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
 ## provider for the runtime tests in .runtime/). Idempotent; the first run takes ~7 minutes.

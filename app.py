@@ -3,6 +3,8 @@
     python app.py                 # every environment in config/
     python app.py default prod    # only these (others already in dist/ are kept)
     MLFLOW_ENVS=prod python app.py
+    python app.py diff [env ...] [--base REV] [--exit-code]   # what the change does to a live cluster
+    python app.py explain <env> | --write                      # what an environment deploys and needs
 
 A config error prints what to fix and exits 2; dist/ is then left exactly as it was.
 """
@@ -22,10 +24,17 @@ ROOT = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
 
 from mlflow_constructs.config import ConfigError  # noqa: E402
+from mlflow_constructs.review.commands import SUBCOMMANDS  # noqa: E402
+from mlflow_constructs.review.commands import main as review_main  # noqa: E402
 from mlflow_constructs.synth import synthesize  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # --- review subcommands (diff, explain); everything else is synthesis as before ---
+    if argv and argv[0] in SUBCOMMANDS:
+        return review_main(argv, root=ROOT, outdir=Path(os.environ.get("CDK8S_OUTDIR", ROOT / "dist")))
+    # --- end of review subcommands ---
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("envs", nargs="*", help="environment names (file names in config/ without .yaml)")
     parser.add_argument("--config-dir", type=Path, default=ROOT / "config")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from cdk8s import App
 
 OUTPUT_SUFFIX = ".k8s.yaml"
+# Subcommands of app.py (``python app.py diff``), so no environment may take these names.
+RESERVED_NAMES = ("diff", "explain")
 # Below this many environments per worker, a second node runtime costs more than it saves.
 MIN_ENVS_PER_WORKER = 3
 
@@ -36,6 +38,11 @@ def discover(config_dir: Path) -> dict[str, Path]:
             raise ConfigError(
                 f"{path}: environment names come from file names and must be DNS labels "
                 "(lowercase letters, digits and '-'); rename the file"
+            )
+        if name in RESERVED_NAMES:
+            raise ConfigError(
+                f"{path}: {name!r} is a command of app.py ({', '.join(RESERVED_NAMES)}), not an environment name; "
+                "rename the file"
             )
     return found
 

@@ -1,0 +1,8 @@
+"""Reviewing synthesized output: what a change does to a live cluster (``python app.py diff``) and what an
+environment deploys and needs (``python app.py explain``, ``docs/environments/``).
+
+Every module here works on plain Kubernetes objects (lists of dicts as read from ``dist/``) and never
+imports cdk8s: ``objects``, ``diff``, ``render`` and ``explain`` are pure functions, ``baseline`` reads the
+previous output (a directory or a git revision), and ``commands`` is the command line that ties them to
+a fresh synthesis (through ``mlflow_constructs.synth``).
+"""

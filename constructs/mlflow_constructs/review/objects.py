@@ -1,0 +1,161 @@
+"""Kubernetes objects as plain dicts: identity, pod templates, Secret references, quantities."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
+
+import yaml
+
+Obj = dict[str, Any]
+# (API group, kind, namespace, name): how an object is matched between two syntheses
+ObjectKey = tuple[str, str, str, str]
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+POD_OWNER_KINDS = (*WORKLOAD_KINDS, "Job", "ReplicaSet")
+HOOK_ANNOTATION = "argocd.argoproj.io/hook"
+PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
+CNPG_CLUSTER_LABEL = "cnpg.io/cluster"
+# A run-once Job is named after its pod template: <prefix>-<hash>
+_HASHED_NAME = re.compile(r"^(?P<prefix>.+)-[0-9a-f]{8}$")
+
+# Custom resource kinds seen in the output and what must be installed before they can be applied.
+OPERATORS: dict[tuple[str, str], str] = {
+    ("external-secrets.io", "ExternalSecret"): "the External Secrets Operator (its CRDs and controller)",
+    ("external-secrets.io", "SecretStore"): "the External Secrets Operator (its CRDs and controller)",
+    ("external-secrets.io", "ClusterSecretStore"): "the External Secrets Operator (its CRDs and controller)",
+    ("bitnami.com", "SealedSecret"): "the Sealed Secrets controller (its CRD and the key the values were sealed with)",
+    ("monitoring.coreos.com", "ServiceMonitor"): "the Prometheus Operator CRDs (e.g. kube-prometheus-stack)",
+    ("postgresql.cnpg.io", "Cluster"): "the CloudNativePG operator",
+    ("postgresql.cnpg.io", "Database"): "the CloudNativePG operator",
+    ("traefik.io", "IngressRoute"): "Traefik with its CRDs (traefik.io/v1alpha1)",
+}
+
+
+def load_documents(text: str) -> list[Obj]:
+    """The objects of a multi-document YAML text (empty documents dropped)."""
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def group_of(obj: Obj) -> str:
+    api_version = obj.get("apiVersion", "")
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+def key_of(obj: Obj) -> ObjectKey:
+    meta = obj.get("metadata", {})
+    return (group_of(obj), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
+
+
+def ref_of(obj: Obj) -> str:
+    """``Kind/namespace/name`` (``Kind/name`` for cluster-scoped objects)."""
+    _, kind, namespace, name = key_of(obj)
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
+def is_custom(obj: Obj) -> bool:
+    """Backed by a CRD rather than built into Kubernetes."""
+    group = group_of(obj)
+    return "." in group and not group.endswith(".k8s.io")
+
+
+def operator_for(obj: Obj) -> str:
+    return OPERATORS.get(
+        (group_of(obj), obj["kind"]), f"the CRD {obj['kind']} ({obj['apiVersion']}) and its controller"
+    )
+
+
+def annotations(obj: Obj) -> dict[str, str]:
+    return obj.get("metadata", {}).get("annotations") or {}
+
+
+def labels(obj: Obj) -> dict[str, str]:
+    return obj.get("metadata", {}).get("labels") or {}
+
+
+def prerequisites(obj: Obj) -> list[str]:
+    """Entries of a Namespace's ``mlflow-k8s/prerequisites`` annotation."""
+    value = annotations(obj).get(PREREQUISITES_ANNOTATION, "")
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def pod_template(obj: Obj) -> Obj | None:
+    if obj.get("kind") in POD_OWNER_KINDS:
+        return obj.get("spec", {}).get("template")
+    if obj.get("kind") == "CronJob":
+        return obj.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template")
+    return None
+
+
+def pod_labels(obj: Obj) -> dict[str, str]:
+    """Labels of the pods an object runs (CloudNativePG labels its instances with the Cluster's name)."""
+    template = pod_template(obj)
+    if template is not None:
+        return template.get("metadata", {}).get("labels") or {}
+    if group_of(obj) == "postgresql.cnpg.io" and obj["kind"] == "Cluster":
+        return {CNPG_CLUSTER_LABEL: obj["metadata"]["name"]}
+    return {}
+
+
+def containers(obj: Obj) -> list[Obj]:
+    spec = (pod_template(obj) or {}).get("spec", {})
+    return [*spec.get("initContainers", []), *spec.get("containers", [])]
+
+
+def run_once_prefix(obj: Obj) -> str | None:
+    """``mlflow-migrate`` for an Argo CD hook Job ``mlflow-migrate-<hash>``; None for other objects."""
+    if obj.get("kind") != "Job" or HOOK_ANNOTATION not in annotations(obj):
+        return None
+    match = _HASHED_NAME.match(obj["metadata"]["name"])
+    return match.group("prefix") if match else None
+
+
+def secret_references(obj: Obj) -> Iterator[tuple[str, str | None]]:
+    """(Secret, key) read by an object's pods: ``secretKeyRef``s, secret volume items, projected items;
+    key None where a whole Secret is read (``envFrom``, a volume without items)."""
+    template = pod_template(obj)
+    if template is None:
+        return
+    for container in containers(obj):
+        for env in container.get("env", []):
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                yield ref["name"], ref["key"]
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                yield source["secretRef"]["name"], None
+    for volume in template.get("spec", {}).get("volumes", []):
+        sources = [volume["secret"]] if "secret" in volume else []
+        sources += [p["secret"] for p in volume.get("projected", {}).get("sources", []) if "secret" in p]
+        for secret in sources:
+            name = secret.get("secretName") or secret.get("name")
+            items = secret.get("items")
+            if items:
+                yield from ((name, item["key"]) for item in items)
+            else:
+                yield name, None
+
+
+_QUANTITY = re.compile(r"^(?P<number>[+-]?(\d+\.?\d*|\.\d+))(?P<suffix>[a-zA-Z]*)$")
+_SUFFIXES = {
+    "": Fraction(1),
+    **{s: Fraction(1024**i) for i, s in enumerate(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"], start=1)},
+    **{s: Fraction(1000**i) for i, s in enumerate(["k", "M", "G", "T", "P", "E"], start=1)},
+    "m": Fraction(1, 1000),
+    "u": Fraction(1, 1000**2),
+    "n": Fraction(1, 1000**3),
+}
+
+
+def quantity(value: Any) -> Fraction | None:
+    """A Kubernetes quantity (``10Gi``, ``500M``, ``1``) as a number; None if it is not one."""
+    match = _QUANTITY.match(str(value).strip())
+    if not match or match.group("suffix") not in _SUFFIXES:
+        return None
+    return Fraction(match.group("number")) * _SUFFIXES[match.group("suffix")]
+
+
+def selector_matches(selector: dict[str, str], pod: dict[str, str]) -> bool:
+    return bool(pod) and all(pod.get(k) == v for k, v in selector.items())

@@ -1,0 +1,36 @@
+"""``docs/environments/<env>.md`` is what ``python app.py explain --write`` writes now, for every environment."""
+
+from __future__ import annotations
+
+import re
+
+from repo_paths import REPO
+
+from mlflow_constructs.review.commands import DOCS_DIR, render_docs
+from mlflow_constructs.review.environments import environment_files
+
+REGENERATE = "run `python app.py explain --write` and commit docs/environments/"
+
+
+def test_environment_docs_match_the_synthesized_objects():
+    expected = render_docs(REPO)
+    docs = REPO / DOCS_DIR
+    present = {p.name: p.read_text() for p in docs.glob("*.md")} if docs.is_dir() else {}
+    missing = sorted(set(expected) - set(present))
+    stale = sorted(name for name in expected if name in present and present[name] != expected[name])
+    extra = sorted(set(present) - set(expected))
+    assert not (missing or stale or extra), (
+        f"docs/environments/ is out of date (missing: {missing}, changed: {stale}, no environment: {extra}); "
+        f"{REGENERATE}"
+    )
+
+
+def test_every_environment_has_a_page_with_a_mermaid_diagram_of_ascii_ids():
+    docs = render_docs(REPO)
+    assert sorted(docs) == sorted(f"{name}.md" for name in environment_files(REPO))
+    for name, text in docs.items():
+        diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+        assert diagram.startswith("flowchart LR\n"), name
+        for line in diagram.splitlines()[1:]:
+            ids = re.findall(r"^\s*(?:subgraph )?([^\s\[\(\{>|-]+)", line)
+            assert all(i.isascii() and re.fullmatch(r"[A-Za-z0-9_]+|end", i) for i in ids), (name, line)
