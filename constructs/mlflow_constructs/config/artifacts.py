@@ -29,6 +29,18 @@ class S3Artifacts(Model):
     endpoint_url: HttpUrl | None = None
     region: str | None = None
     credentials: Literal["secret", "irsa"] = "secret"
+    direct_client_access: bool | None = Field(
+        default=None,
+        description="Whether MLflow clients can reach the S3 endpoint themselves. With proxied artifacts, "
+        "false keeps every transfer on the server (no presigned URLs); default: true for AWS S3, false "
+        "with an endpoint_url.",
+    )
+
+    @property
+    def clients_reach_store(self) -> bool:
+        if self.direct_client_access is not None:
+            return self.direct_client_access
+        return self.endpoint_url is None
 
 
 class MinioArtifacts(Model):
