@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from helpers import container, env_of, find, find_all, synth
 
+from mlflow_constructs.server import transfers
+
 
 def test_bundled_postgres_creates_tracking_and_auth_databases(tmp_path):
     objs = synth({}, tmp_path)
@@ -140,3 +142,56 @@ def test_pvc_artifacts_mount_where_the_server_writes(tmp_path):
     destination = server["args"][server["args"].index("--artifacts-destination") + 1]
     assert {"name": "artifacts", "mountPath": destination} in server["volumeMounts"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def _hooked(objs) -> bool:
+    """Whether the server loads the start-up hook that keeps artifact transfers on the server."""
+    deployment = find(objs, "Deployment", "mlflow")
+    mounts = container(deployment, "mlflow").get("volumeMounts", [])
+    hooked = any(m["mountPath"] == "/mlflow/hooks" for m in mounts)
+    settings = find(objs, "ConfigMap", "mlflow-settings")["data"]
+    assert hooked == (settings.get("PYTHONPATH") == "/mlflow/hooks")
+    assert hooked == any(o["kind"] == "ConfigMap" and o["metadata"]["name"] == "mlflow-server-hooks" for o in objs)
+    return hooked
+
+
+def test_stores_clients_cannot_reach_keep_transfers_on_the_server(tmp_path):
+    """Bundled MinIO and S3 behind an endpoint_url: presigned transfers would send clients to the store."""
+    s3 = {"bucket": "b", "endpoint_url": "http://minio.storage.svc.cluster.local:9000"}
+    objs = synth({}, tmp_path / "minio")
+    assert _hooked(objs)
+    hook = find(objs, "ConfigMap", "mlflow-server-hooks")
+    mount = next(
+        m
+        for m in container(find(objs, "Deployment", "mlflow"), "mlflow")["volumeMounts"]
+        if m["name"] == "server-hooks"
+    )
+    assert mount["readOnly"] is True
+    assert "def patch(handlers)" in hook["data"]["sitecustomize.py"]
+    assert _hooked(synth({"artifacts": {"type": "s3", "s3": s3}}, tmp_path / "s3-endpoint"))
+
+
+def test_stores_clients_reach_keep_presigned_transfers(tmp_path):
+    """AWS S3, an endpoint declared reachable, or unproxied artifacts: no hook."""
+    s3 = {"bucket": "b", "endpoint_url": "https://s3.example.com"}
+    cases = {
+        "aws": {"artifacts": {"type": "s3", "s3": {"bucket": "b"}}},
+        "declared": {"artifacts": {"type": "s3", "s3": {**s3, "direct_client_access": True}}},
+        "unproxied": {"artifacts": {"type": "s3", "proxied": False, "s3": s3}},
+        "gcs": {"artifacts": {"type": "gcs", "gcs": {"bucket": "b"}}},
+    }
+    for name, cfg in cases.items():
+        assert not _hooked(synth(cfg, tmp_path / name)), name
+
+
+def test_the_hook_rolls_the_server_pods(tmp_path, monkeypatch):
+    """The hook is read once at start: a changed hook must change the pod template."""
+
+    def checksum(objs):
+        return find(objs, "Deployment", "mlflow")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+    before = checksum(synth({}, tmp_path / "a"))
+    changed = tmp_path / "hook.py"
+    changed.write_text(transfers.HOOK_SOURCE.read_text() + "\n# changed\n")
+    monkeypatch.setattr(transfers, "HOOK_SOURCE", changed)
+    assert checksum(synth({}, tmp_path / "b")) != before

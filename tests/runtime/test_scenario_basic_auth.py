@@ -169,3 +169,15 @@ def test_probes_answer_200(stack):
     """Every probe path/port of the running server answers 200 to a kubelet-style request."""
     probes = assert_probes_answer_200(stack["pod"])
     assert {kind for _, kind, _, _ in probes} == {"startupProbe", "livenessProbe", "readinessProbe"}
+
+
+def test_server_does_not_send_clients_to_the_in_cluster_store(stack):
+    """The S3 endpoint here (``minio.storage.svc.cluster.local``) is inside the cluster: server-info,
+    answered without login, must not offer presigned multipart transfers that would send clients there."""
+    port = service_port(stack["objects"], "mlflow")
+    info = requests.get(
+        f"http://127.0.0.1:{port}/api/3.0/mlflow/server-info", headers={"Host": f"{SERVICE_HOST}:{port}"}, timeout=30
+    )
+    assert info.status_code == 200, info.text
+    assert info.json()["multipart_downloads_enabled"] is False, info.json()
+    assert info.json()["multipart_uploads_enabled"] is False, info.json()

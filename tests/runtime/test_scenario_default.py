@@ -10,6 +10,8 @@ supplied with test values.
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -37,6 +39,15 @@ ENV = "default"
 # Characters a URI could not carry unescaped: the bundled database gets its password via PGPASSWORD.
 POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
 ARTIFACT_TEXT = "seeded through the Service name\n"
+SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
+MIB = 1024 * 1024
+# Uploads at or above MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE (default 500 MB) are the ones MLflow
+# would send as presigned multipart uploads; the client lowers it to S3's minimum part size.
+MULTIPART_CLIENT_ENV = {
+    "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(5 * MIB),
+    "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(5 * MIB),
+}
+LARGE_FILE_SIZE = 12 * MIB + 123
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +86,7 @@ def stack(synthesized):
                     "bucket": bucket,
                     "migration": migration,
                     "url": service_url(objects),
+                    "store_host": urlparse(literal_env(server)["MLFLOW_S3_ENDPOINT_URL"]).hostname,
                     "started": started,
                 }
         finally:
@@ -93,22 +105,27 @@ def test_migration_job_creates_the_tracking_schema(stack):
     assert pg.psql("SELECT to_regclass('public.experiments') IS NOT NULL", database="mlflow") == "t"
 
 
+def only_mlflow_route(stack, lookups: Path) -> dict[str, str]:
+    """Client env: the store's Service name does not resolve (no route, as outside the cluster), and
+    every name the client looks up is logged to ``lookups``; no ``MLFLOW_ENABLE_PROXY_MULTIPART_*``."""
+    return {"RUNTIME_UNRESOLVED": stack["store_host"], "RUNTIME_LOOKUPS_LOG": str(lookups)}
+
+
+def looked_up(lookups: Path) -> set[str]:
+    return set(lookups.read_text().split()) if lookups.exists() else set()
+
+
 @pytest.fixture(scope="module")
-def seed(stack):
-    """The seed client run once through the in-cluster Service URL the manifests define."""
+def seed(stack, tmp_path_factory):
+    """The seed client run once through the in-cluster Service URL the manifests define, with no
+    client-side setting and no route to the store."""
     url = stack["url"]
-    assert url == "http://mlflow.mlflow.svc.cluster.local:5000"
-    # MLflow 3.17 clients fetch artifacts through presigned URLs of the server's S3 endpoint
-    # (http://mlflow-minio:9000) when the server advertises it, which a client outside the MLflow pods
-    # cannot reach; see test_server_does_not_send_clients_to_the_in_cluster_store. Until that is
-    # solved, clients opt out as documented by MLflow.
-    return run_client(
-        "seed_tracking.py",
-        url,
-        ARTIFACT_TEXT,
-        hosts=["mlflow.mlflow.svc.cluster.local"],
-        env={"MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false"},
+    assert url == f"http://{SERVICE_HOST}:5000"
+    lookups = tmp_path_factory.mktemp("seed") / "lookups"
+    result = run_client(
+        "seed_tracking.py", url, ARTIFACT_TEXT, hosts=[SERVICE_HOST], env=only_mlflow_route(stack, lookups)
     )
+    return {**result, "looked_up": looked_up(lookups)}
 
 
 def test_seed_workload_through_the_service_name(seed):
@@ -128,6 +145,7 @@ def test_seed_workload_through_the_service_name(seed):
     assert result["predictions"] == result["expected_predictions"]
     assert result["signature_inputs"]  # inferred from input_example
     assert result["artifact_uri"].startswith("mlflow-artifacts:/")  # clients go through the server
+    assert result["looked_up"] == {SERVICE_HOST}, result["looked_up"]
 
 
 def test_artifacts_land_in_the_configured_bucket(stack, seed):
@@ -144,15 +162,10 @@ def test_artifacts_land_in_the_configured_bucket(stack, seed):
     assert s3.wrong_secret_error(bucket) == "SignatureDoesNotMatch"  # the stand-in checks signatures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MLflow 3.17 advertises presigned (multipart) downloads for any S3 --artifacts-destination and has "
-    "no server-side switch; clients then download from http://mlflow-minio:9000, which only the MLflow pods "
-    "can reach (NetworkPolicy, no route from outside). Clients need MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD=false.",
-)
 def test_server_does_not_send_clients_to_the_in_cluster_store(stack):
-    """With proxied artifacts in the bundled MinIO, the server must not tell clients to download
-    straight from the store (server-info ``multipart_downloads_enabled``)."""
+    """With proxied artifacts in the bundled MinIO, the server must not tell clients to download or
+    upload straight from/to the store (server-info ``multipart_*_enabled``): MLflow 3.17 clients follow
+    it and would fetch presigned URLs of ``http://mlflow-minio:9000``, which clients cannot reach."""
     port = service_port(stack["objects"], "mlflow")
     info = requests.get(
         f"http://127.0.0.1:{port}/api/3.0/mlflow/server-info",
@@ -161,6 +174,60 @@ def test_server_does_not_send_clients_to_the_in_cluster_store(stack):
     )
     assert info.status_code == 200, info.text
     assert info.json().get("multipart_downloads_enabled") is False, info.json()
+    assert info.json().get("multipart_uploads_enabled") is False, info.json()
+
+
+@pytest.fixture(scope="module")
+def transfers(stack, tmp_path_factory):
+    """artifact_transfers.py once, as a user outside the cluster: only the MLflow URL resolves, no
+    ``MLFLOW_ENABLE_PROXY_MULTIPART_*``, the multipart upload threshold lowered below the large file."""
+    lookups = tmp_path_factory.mktemp("transfers") / "lookups"
+    env = {**only_mlflow_route(stack, lookups), **MULTIPART_CLIENT_ENV}
+    result = run_client("artifact_transfers.py", stack["url"], str(LARGE_FILE_SIZE), hosts=[SERVICE_HOST], env=env)
+    print(f"\n[{ENV}] artifact transfers (s): {result['seconds']}")
+    return {**result, "looked_up": looked_up(lookups)}
+
+
+def test_client_with_only_the_mlflow_url_loads_and_downloads(transfers):
+    """log_model, then load_model (pyfunc and sklearn, ``models:/<model id>``) and download_artifacts work for a client
+    that reaches only MLflow, without any client setting, and it never even looks up the store's name:
+    every byte comes through the server."""
+    assert transfers["server_capabilities"] == {
+        "multipart_uploads_enabled": False,
+        "multipart_downloads_enabled": False,
+    }
+    assert transfers["predictions_pyfunc"] == transfers["expected_predictions"]
+    assert transfers["predictions_model"] == transfers["expected_predictions"]
+    assert "MLmodel" in transfers["model_files"], transfers["model_files"]
+    assert transfers["downloaded_sha256"] == transfers["large_sha256"]
+    assert transfers["looked_up"] == {SERVICE_HOST}, transfers["looked_up"]
+
+
+def test_large_upload_goes_through_mlflow(stack, transfers):
+    """A file at or above MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE is uploaded through MLflow (not as
+    presigned parts to the store), lands in the bucket and reads back identical."""
+    assert transfers["multipart_upload_minimum"] == 5 * MIB < transfers["large_size"] == LARGE_FILE_SIZE
+    assert stack["store_host"] not in transfers["looked_up"]
+    run_prefix = transfers["artifact_uri"].removeprefix("mlflow-artifacts:/").strip("/")
+    assert f"{run_prefix}/data/large.bin" in stack["s3"].keys(stack["bucket"])
+    assert transfers["downloaded_size"] == LARGE_FILE_SIZE
+    assert transfers["downloaded_sha256"] == transfers["large_sha256"]
+
+
+def test_client_forcing_presigned_transfers_falls_back_to_the_server(stack, tmp_path):
+    """A client that sets ``MLFLOW_ENABLE_PROXY_MULTIPART_*=true`` is answered 501 by the multipart
+    endpoints and falls back to proxied transfers instead of being sent to the unreachable store."""
+    lookups = tmp_path / "lookups"
+    env = {
+        **only_mlflow_route(stack, lookups),
+        **MULTIPART_CLIENT_ENV,
+        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
+        "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "true",
+    }
+    result = run_client("artifact_transfers.py", stack["url"], str(LARGE_FILE_SIZE), hosts=[SERVICE_HOST], env=env)
+    assert result["downloaded_sha256"] == result["large_sha256"]
+    assert result["predictions_model"] == result["expected_predictions"]
+    assert looked_up(lookups) == {SERVICE_HOST}
 
 
 def test_unlisted_host_header_is_refused(stack):

@@ -38,6 +38,15 @@ class S3Artifacts(Model):
     """`AWS_DEFAULT_REGION`."""
     credentials: Literal["secret", "irsa"] = "secret"
     """`secret` (keys from the Secret) or `irsa` (needs the role annotation)."""
+    direct_client_access: bool | None = None
+    """Whether MLflow clients can reach the S3 endpoint themselves. With proxied artifacts, `false` keeps
+    every transfer on the server (no presigned URLs); none: `true` for AWS S3, `false` with an `endpoint_url`."""
+
+    @property
+    def clients_reach_store(self) -> bool:
+        if self.direct_client_access is not None:
+            return self.direct_client_access
+        return self.endpoint_url is None
 
 
 class MinioArtifacts(Model):

@@ -22,6 +22,7 @@ from mlflow_constructs.k8s.pods import (
 )
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.pod import ServerPod
+from mlflow_constructs.server.transfers import transfers_hook
 from mlflow_constructs.server.waiting import wait_for_database
 from mlflow_constructs.storage.access import ArtifactAccess
 
@@ -59,6 +60,7 @@ class MlflowServer(Construct):
         self.service_labels = labels
         self.pod_labels = {**labels, **artifacts.pod_labels, **pod.pod_labels}
 
+        hook = transfers_hook(self, naming, labels) if artifacts.transfers_via_server else None
         hosts = allowed_hosts(
             naming,
             [self.service_name, *also_reachable_as],
@@ -71,6 +73,7 @@ class MlflowServer(Construct):
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(config.job_execution).lower(),
             "HOME": "/tmp",
             **addon.settings,
+            **(hook.settings if hook else {}),
         }
         if config.job_execution and config.max_pods > 1:
             settings["MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS"] = "false"
@@ -88,6 +91,9 @@ class MlflowServer(Construct):
         plugin = addon.plugin
         volumes = [empty_dir("tmp", "2Gi"), *artifacts.volumes, *plugin.volumes, *addon.volumes]
         mounts = [TMP_MOUNT, *artifacts.mounts, *plugin.mounts, *addon.mounts]
+        if hook:
+            volumes.append(hook.volume)
+            mounts.append(hook.mount)
         if metrics:
             args += ["--expose-prometheus", METRICS_DIR]
             volumes.append(empty_dir("metrics", "128Mi"))
@@ -124,7 +130,7 @@ class MlflowServer(Construct):
             )
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
-        checksum = digest({"settings": settings, **addon.checksum_inputs})
+        checksum = digest({"settings": settings, **addon.checksum_inputs, **(hook.checksum_inputs if hook else {})})
         if artifacts.single_attach:
             strategy = k8s.DeploymentStrategy(type="Recreate")
         else:

@@ -26,6 +26,9 @@ class ArtifactAccess:
     store_clients: tuple[dict[str, str], ...] = ()  # pods besides the server that reach the store
     single_attach: bool = False  # one ReadWriteOnce volume: pods must be replaced, not rolled
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
+    # Clients cannot reach the store (e.g. in-cluster MinIO): the server must proxy every transfer and
+    # never hand out presigned URLs of the store (see server/transfers_hook.py).
+    transfers_via_server: bool = False
 
 
 def server_args(destination: str, *, proxied: bool) -> tuple[str, ...]:

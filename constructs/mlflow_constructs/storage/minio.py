@@ -112,4 +112,5 @@ class MinioArtifactStore(Construct):
             store_port=MINIO_PORT,
             store_clients=(self.job_selector,),
             secret_keys=(*ROOT_KEYS, *S3_KEYS),
+            transfers_via_server=True,  # a Service only the MLflow pods may reach
         )

@@ -27,4 +27,5 @@ class S3ArtifactStore(Construct):
             args=server_args(join(f"s3://{config.bucket}", config.prefix), proxied=proxied),
             env=(*(s3_key_env(secrets) if static_keys else ()), *env_values(values)),
             secret_keys=S3_KEYS if static_keys else (),
+            transfers_via_server=proxied and not config.clients_reach_store,
         )
