@@ -2,8 +2,9 @@
 
     python bench/synth_bench.py [--runs 5] [--baseline REV]
 
-Cases: the shipped environments (each tree's own config/), then 1, 10 and 50 environments generated from
-this tree's config/default.yaml. Each run times the baseline and this tree back to back, so both see the
+Cases: the shipped environments (the baseline's config/, which held them all, against the same set here:
+this tree's config/ and examples/ in one folder), then 1, 10 and 50 environments generated from this tree's
+config/default.yaml. Each run times the baseline and this tree back to back, so both see the
 same machine load; the report gives medians and the ratio this tree / baseline, and the cost of one extra
 environment ((median of 50 - median of 1) / 49).
 """
@@ -53,6 +54,17 @@ def generated(count: int, workdir: Path) -> Path:
     return directory
 
 
+def shipped(workdir: Path) -> Path:
+    """This tree's shipped environments in one folder, as the baseline's config/ held them (the examples each
+    name their own `cluster`, so they do not collide with config/default.yaml)."""
+    directory = workdir / "shipped"
+    directory.mkdir()
+    for folder in ("config", "examples"):
+        for path in (ROOT / folder).glob("*.yaml"):
+            shutil.copy(path, directory / path.name)
+    return directory
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -78,7 +90,7 @@ def main() -> None:
             ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(baseline), args.baseline], check=True
         )
         try:
-            cases = {"shipped environments": (baseline / "config", ROOT / "config")}
+            cases = {"shipped environments": (baseline / "config", shipped(work))}
             for count in (1, 10, 50):
                 directory = generated(count, work)
                 cases[f"{count} generated"] = (directory, directory)

@@ -28,15 +28,26 @@ OUTPUT_SUFFIX = ".k8s.yaml"
 MIN_ENVS_PER_WORKER = 3
 
 
-def discover(config_dir: Path) -> dict[str, Path]:
-    """Environment name -> file, for every ``<env>.yaml`` in ``config_dir``."""
-    found = {path.name.removesuffix(".yaml"): path for path in sorted(config_dir.glob("*.yaml"))}
-    for name, path in found.items():
-        if not _DNS_LABEL.match(name):
-            raise ConfigError(
-                f"{path}: environment names come from file names and must be DNS labels "
-                "(lowercase letters, digits and '-'); rename the file"
-            )
+def discover(*config_dirs: Path) -> dict[str, Path]:
+    """Environment name -> file, for every ``<env>.yaml`` in the ``config_dirs``.
+
+    Names are unique across the folders: a name found in two of them is an error naming both files.
+    """
+    found: dict[str, Path] = {}
+    for config_dir in config_dirs:
+        for path in sorted(config_dir.glob("*.yaml")):
+            name = path.name.removesuffix(".yaml")
+            if not _DNS_LABEL.match(name):
+                raise ConfigError(
+                    f"{path}: environment names come from file names and must be DNS labels "
+                    "(lowercase letters, digits and '-'); rename the file"
+                )
+            if name in found:
+                raise ConfigError(
+                    f"{found[name]} and {path}: two environments named {name!r}; environment names must be "
+                    "unique across folders (they name the output file); rename one of the files"
+                )
+            found[name] = path
     return found
 
 
