@@ -1,5 +1,5 @@
 """The GitOps layout: config/ holds the user's environments, examples/ the shipped ones; `cluster:` folders;
-environments that would overwrite each other's objects are refused.
+environments that would overwrite each other's objects are refused; `python app.py --check` is the CI gate.
 """
 
 from __future__ import annotations
@@ -8,11 +8,14 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import yaml
 from repo_paths import CONFIG, EXAMPLES, REPO
 
 import app
 from mlflow_constructs.config import ConfigError
 from mlflow_constructs.synth import discover, object_keys
+
+WORKFLOW = EXAMPLES / "ci" / "gitops-check.yml"
 
 
 def digest(directory: Path) -> dict[str, str]:
@@ -43,7 +46,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def test_config_holds_the_users_environments_and_examples_the_rest():
     """A fresh clone's `python app.py` (and `cdk8s synth`, `make synth-all`) writes config/ only: `kubectl
     apply -f dist` must not apply ten variants of the same objects."""
-    assert list(discover(CONFIG)) == ["default"]
+    assert "default" in discover(CONFIG)  # `make synth`; your own environments join it
     assert len(discover(EXAMPLES)) >= 9
     assert "python app.py" in (REPO / "cdk8s.yaml").read_text()
 
@@ -135,3 +138,68 @@ def test_object_keys_read_identity_only():
     )
     assert [str(k) for k in object_keys(text)] == ["Namespace ns", "Deployment ns/web"]
     assert object_keys(text)[1].api_group == "apps"
+
+
+# --- --check --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def synthesized_repo(tmp_path, capsys) -> tuple[Path, Path]:
+    config = write_configs(tmp_path / "config", dev="namespace: dev\n", prod="cluster: eu\nnamespace: prod\n")
+    dist = tmp_path / "dist"
+    assert run(capsys, "--config-dir", str(config), "--outdir", str(dist))[0] == 0
+    return config, dist
+
+
+def test_check_passes_on_a_dist_that_synthesis_wrote(synthesized_repo, capsys):
+    config, dist = synthesized_repo
+    before = digest(dist)
+    code, out, _ = run(capsys, "--check", "--config-dir", str(config), "--outdir", str(dist))
+    assert code == 0 and "up to date" in out
+    assert digest(dist) == before
+
+
+def test_check_names_the_environment_whose_config_changed(synthesized_repo, capsys):
+    config, dist = synthesized_repo
+    before = digest(dist)
+    write_configs(config, prod="cluster: eu\nnamespace: prod\nserver:\n  replicas: 2\n")
+    code, out, err = run(capsys, "--check", "--config-dir", str(config), "--outdir", str(dist))
+    assert code == 1
+    assert "changed: prod" in out and "eu/prod.k8s.yaml" in out and "dev" not in out
+    assert "python app.py" in err
+    assert digest(dist) == before
+
+
+def test_check_reports_stale_and_missing_files(synthesized_repo, capsys):
+    config, dist = synthesized_repo
+    (config / "dev.yaml").rename(config / "staging.yaml")  # dev's file stays behind, staging's is missing
+    before = digest(dist)
+    code, out, _ = run(capsys, "--check", "--config-dir", str(config), "--outdir", str(dist))
+    assert code == 1
+    assert "stale:" in out and "dev.k8s.yaml" in out
+    assert "missing: staging" in out
+    assert digest(dist) == before
+
+
+def test_check_reports_a_missing_dist(tmp_path, capsys):
+    config = write_configs(tmp_path / "config", dev="namespace: dev\n")
+    code, out, _ = run(capsys, "--check", "--config-dir", str(config), "--outdir", str(tmp_path / "dist"))
+    assert code == 1 and "missing: dev" in out
+    assert not (tmp_path / "dist").exists()
+
+
+def test_check_refuses_a_bad_config_like_synthesis(synthesized_repo, capsys):
+    config, dist = synthesized_repo
+    write_configs(config, prod="server:\n  replica: 2\n")
+    code, _, err = run(capsys, "--check", "--config-dir", str(config), "--outdir", str(dist))
+    assert code == 2 and "server.replica" in err
+
+
+# --- CI recipe ------------------------------------------------------------------------------------------
+
+
+def test_ci_recipe_is_a_workflow_that_runs_the_check():
+    """examples/ci/gitops-check.yml is what a GitOps repository copies: valid YAML, gated on `--check`."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any("python app.py --check" in step.get("run", "") for step in steps)

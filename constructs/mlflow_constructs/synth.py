@@ -2,7 +2,8 @@
 
 Each environment is written to ``dist/<env>.k8s.yaml``, or ``dist/<cluster>/<env>.k8s.yaml`` when it names
 a ``cluster``. Environments of one run that would deploy the same object to the same cluster are refused
-before anything reaches ``dist/`` (see :func:`check_collisions`).
+before anything reaches ``dist/`` (see :func:`check_collisions`); :func:`check` compares ``dist/`` with what
+synthesis would write, without writing it.
 
 Each cdk8s call is a round trip to a node process (jsii), so building charts is CPU-bound per object.
 With several environments and more than one core, they are split across worker processes, each with
@@ -17,6 +18,7 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -144,6 +146,49 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [outdir / output_path(name, env) for name, env in envs.items()]
+
+
+@dataclass
+class Drift:
+    """How ``dist/`` differs from what synthesis would write (paths relative to ``dist/``)."""
+
+    changed: dict[str, Path] = field(default_factory=dict)
+    """Environment -> its file, present with other content."""
+    missing: dict[str, Path] = field(default_factory=dict)
+    """Environment -> its file, absent."""
+    stale: list[Path] = field(default_factory=list)
+    """Files no selected environment writes (all of them are replaced by a full synthesis)."""
+    checked: int = 0
+    """How many environments were compared."""
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.missing or self.stale)
+
+
+def check(config_dir: Path, outdir: Path, names: list[str] | None = None) -> Drift:
+    """Compare ``outdir`` with what :func:`synthesize` would write there, without writing to it.
+
+    With a subset selected, only those environments' files are compared, and a stale file is one of
+    theirs at another place; with none, every file in ``outdir`` that synthesis would not write is stale.
+    """
+    sources = select(config_dir, names)
+    envs = {name: load_environment(path) for name, path in sources.items()}
+    outdir = outdir.resolve()
+    existing = {p.relative_to(outdir) for p in outdir.rglob("*") if p.is_file()} if outdir.is_dir() else set()
+    drift = Drift(checked=len(envs))
+    with tempfile.TemporaryDirectory(prefix="mlflow-k8s-check-") as tmp:
+        expected = Path(tmp)
+        _render(envs, expected, sources)
+        for name, env in envs.items():
+            relative = output_path(name, env)
+            if relative not in existing:
+                drift.missing[name] = relative
+            elif (outdir / relative).read_bytes() != (expected / relative).read_bytes():
+                drift.changed[name] = relative
+    written = {output_path(name, env) for name, env in envs.items()}
+    ours = {f"{name}{OUTPUT_SUFFIX}" for name in envs}
+    drift.stale = sorted(p for p in existing - written if not names or p.name in ours)
+    return drift
 
 
 class ObjectKey(NamedTuple):
