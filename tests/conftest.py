@@ -1,4 +1,4 @@
-"""Shared fixtures: every shipped environment synthesized once per test session.
+"""Shared fixtures: every environment (config/ and examples/) synthesized once per test session.
 
 Under ``RUNTIME_TESTS=require`` (how ``make test`` runs pytest) a skipped test fails the run: a suite that
 did not run is not a suite that passed.
@@ -15,31 +15,39 @@ import yaml
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
 
 from readme_example import CHART, run_example  # noqa: E402
-from repo_paths import CONFIG, shipped_environments  # noqa: E402
+from repo_paths import ENVIRONMENT_DIRS, shipped_environments  # noqa: E402
 
 from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh ``dist/`` holding every shipped environment, written by the real synthesis path, and the
-    chart of the README's library example (so every validity check covers it too)."""
+    """A fresh folder holding, for each environment folder (config/, examples/), the ``dist/`` its own run of
+    the real synthesis path writes (``dist/config/``, ``dist/examples/``), and the chart of the README's
+    library example (``dist/library/``, so every validity check covers it too)."""
     outdir = tmp_path_factory.mktemp("synth") / "dist"
-    synthesize(CONFIG, outdir)
-    run_example(outdir)
+    for folder in ENVIRONMENT_DIRS:
+        synthesize(folder, outdir / folder.name)
+    run_example(outdir / "library")
     return outdir
 
 
 @pytest.fixture(scope="session")
-def synthesized_text(dist_dir: Path) -> dict[str, str]:
-    """Environment name -> the exact text of ``dist/<env>.k8s.yaml``."""
-    return {name: (dist_dir / f"{name}{OUTPUT_SUFFIX}").read_text() for name in shipped_environments()}
+def dist_files(dist_dir: Path) -> dict[str, Path]:
+    """Environment name (and the library example's chart) -> its file in ``dist_dir``."""
+    return {path.name.removesuffix(OUTPUT_SUFFIX): path for path in sorted(dist_dir.rglob(f"*{OUTPUT_SUFFIX}"))}
 
 
 @pytest.fixture(scope="session")
-def synthesized(dist_dir: Path, synthesized_text: dict[str, str]) -> dict[str, list[dict]]:
+def synthesized_text(dist_files: dict[str, Path]) -> dict[str, str]:
+    """Environment name -> the exact text of its ``dist/[<cluster>/]<env>.k8s.yaml``."""
+    return {name: dist_files[name].read_text() for name in shipped_environments()}
+
+
+@pytest.fixture(scope="session")
+def synthesized(dist_files: dict[str, Path], synthesized_text: dict[str, str]) -> dict[str, list[dict]]:
     """Environment name (and the library example's chart) -> its manifests, in output order."""
-    texts = {**synthesized_text, CHART: (dist_dir / f"{CHART}{OUTPUT_SUFFIX}").read_text()}
+    texts = {**synthesized_text, CHART: dist_files[CHART].read_text()}
     return {name: [doc for doc in yaml.safe_load_all(text) if doc] for name, text in texts.items()}
 
 

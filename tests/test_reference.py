@@ -21,7 +21,7 @@ from mlflow_constructs.config.reference import (
     schema_text,
 )
 
-CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+CONFIGS = sorted([*(REPO / "config").glob("*.yaml"), *(REPO / "examples").glob("*.yaml")])
 HEADER = "# yaml-language-server: $schema=../schema/environment.schema.json"
 FIX = "run: python -m mlflow_constructs.config.reference --write (or make docs)"
 

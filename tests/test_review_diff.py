@@ -293,13 +293,26 @@ def test_base_rev_reads_dist_from_git_and_reports_without_colour(tmp_path):
     _git(repo, "add", "dist")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "dist")
     current.unlink()
+    (config / "default.yaml").write_text("# the default image now\n")
+    (config / "extra.yaml").write_text("namespace: extra\n")
 
-    result = run_app("diff", "default", "eks-s3", "--outdir", str(repo / "dist"), "--base", "HEAD", "--exit-code")
+    result = run_app(
+        "diff",
+        "default",
+        "extra",
+        "--config-dir",
+        str(config),
+        "--outdir",
+        str(repo / "dist"),
+        "--base",
+        "HEAD",
+        "--exit-code",
+    )
     assert result.returncode == 1, result.stderr  # --exit-code: something changed (0 without it)
     assert "default: " in result.stdout and "compared with HEAD:dist/default.k8s.yaml" in result.stdout
     assert "pods roll                Deployment/mlflow/mlflow: containers[mlflow].image" in result.stdout
     assert "migration runs again" in result.stdout
-    assert "eks-s3: " in result.stdout and "new environment (not in HEAD:dist/eks-s3.k8s.yaml)" in result.stdout
+    assert "extra: " in result.stdout and "new environment (not in HEAD:dist/extra.k8s.yaml)" in result.stdout
     assert "\033[" not in result.stdout, "no colour when stdout is not a terminal"
 
     missing = run_app("diff", "--outdir", str(repo / "dist"), "--base", "no-such-rev")

@@ -1,15 +1,34 @@
-"""Each shipped environment's output, locked as a reviewed YAML snapshot (``pytest --snapshot-update``)."""
+"""Every environment's output (config/ and examples/), locked as a reviewed YAML snapshot.
+
+Environments are found the way synthesis finds them, so adding ``config/<name>.yaml`` needs no test edit:
+``pytest tests/test_snapshots.py --snapshot-update`` writes its snapshot,
+``tests/__snapshots__/test_snapshots/test_environment[<name>].yaml``, exactly the text written to dist/.
+syrupy 7 reports the snapshot of a parameter that no longer exists only when every collected test ran: with
+any deselection (``-m "not runtime"`` as ``make test-fast`` runs, ``-k``) it passes silently, so a snapshot
+left behind by a removed environment is caught here instead.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from repo_paths import CONFIG, REPO, shipped_environments
+from repo_paths import ENVIRONMENT_DIRS, REPO, shipped_environments
 from snapshot import YamlSnapshotExtension
 
-from mlflow_constructs.synth import synthesize
+from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize
+
+ENVS = shipped_environments()
+ENVS_IN = {folder: [path.stem for path in folder.glob("*.yaml")] for folder in ENVIRONMENT_DIRS}
+SNAPSHOTS = Path(__file__).parent / "__snapshots__" / Path(__file__).stem
+UPDATE = "pytest tests/test_snapshots.py --snapshot-update"
+
+
+def snapshot_file(env: str) -> Path:
+    """The file syrupy reads and writes for ``test_environment[<env>]``."""
+    return SNAPSHOTS / f"{test_environment.__name__}[{env}].{YamlSnapshotExtension.file_extension}"
 
 
 @pytest.fixture
@@ -17,64 +36,47 @@ def snapshot_yaml(snapshot):
     return snapshot.use_extension(YamlSnapshotExtension)
 
 
-def test_default(snapshot_yaml, synthesized_text):
-    assert synthesized_text["default"] == snapshot_yaml
+@pytest.mark.parametrize("env", ENVS)
+def test_environment(env, snapshot_yaml, synthesized_text):
+    assert synthesized_text[env] == snapshot_yaml
 
 
-def test_aks_azure(snapshot_yaml, synthesized_text):
-    assert synthesized_text["aks-azure"] == snapshot_yaml
+def test_every_environment_has_a_snapshot():
+    """A new environment would otherwise ship unreviewed."""
+    missing = [env for env in ENVS if not snapshot_file(env).is_file()]
+    assert not missing, f"no snapshot for: {', '.join(missing)}; run `{UPDATE}`, then review and commit " + ", ".join(
+        str(snapshot_file(env).relative_to(REPO)) for env in missing
+    )
 
 
-def test_basic_auth(snapshot_yaml, synthesized_text):
-    assert synthesized_text["basic-auth"] == snapshot_yaml
-
-
-def test_eks_s3(snapshot_yaml, synthesized_text):
-    assert synthesized_text["eks-s3"] == snapshot_yaml
-
-
-def test_gke_gcs(snapshot_yaml, synthesized_text):
-    assert synthesized_text["gke-gcs"] == snapshot_yaml
-
-
-def test_oauth2_proxy(snapshot_yaml, synthesized_text):
-    assert synthesized_text["oauth2-proxy"] == snapshot_yaml
-
-
-def test_oidc_aws_secrets(snapshot_yaml, synthesized_text):
-    assert synthesized_text["oidc-aws-secrets"] == snapshot_yaml
-
-
-def test_oidc_entra(snapshot_yaml, synthesized_text):
-    assert synthesized_text["oidc-entra"] == snapshot_yaml
-
-
-def test_oidc_keycloak(snapshot_yaml, synthesized_text):
-    assert synthesized_text["oidc-keycloak"] == snapshot_yaml
-
-
-def test_single_node_pvc(snapshot_yaml, synthesized_text):
-    assert synthesized_text["single-node-pvc"] == snapshot_yaml
-
-
-def test_every_environment_has_a_snapshot_test():
-    """A new config/<env>.yaml without a named snapshot test would ship unreviewed."""
-    module = sys.modules[__name__]
-    missing = [env for env in shipped_environments() if not hasattr(module, f"test_{env.replace('-', '_')}")]
-    assert not missing, f"add a snapshot test for: {missing}"
+def test_no_snapshot_outlives_its_environment():
+    """A snapshot whose environment was removed or renamed locks nothing and misleads reviewers."""
+    expected = {snapshot_file(env) for env in ENVS}
+    stale = sorted(str(path.relative_to(REPO)) for path in SNAPSHOTS.iterdir() if path not in expected)
+    assert not stale, (
+        f"snapshots without an environment in config/ or examples/: {', '.join(stale)}; "
+        f"delete them (git rm; `{UPDATE}` also does), or restore the environment"
+    )
 
 
 def test_output_is_deterministic(tmp_path, synthesized_text):
     """Re-synthesizing must not change a byte, or every run would produce a spurious diff."""
-    synthesize(CONFIG, tmp_path / "again")
-    for env, text in synthesized_text.items():
-        assert (tmp_path / "again" / f"{env}.k8s.yaml").read_text() == text, env
+    for folder in ENVIRONMENT_DIRS:
+        for path in synthesize(folder, tmp_path / folder.name):
+            env = path.name.removesuffix(OUTPUT_SUFFIX)
+            assert path.read_text() == synthesized_text[env], env
 
 
 def test_parallel_synthesis_writes_the_same_bytes(tmp_path, synthesized_text):
     """`python app.py` splits many environments across worker processes; the files must not change."""
-    subprocess.run(
-        [sys.executable, str(REPO / "app.py"), "--outdir", str(tmp_path / "dist")], check=True, capture_output=True
-    )
-    for env, text in synthesized_text.items():
-        assert (tmp_path / "dist" / f"{env}.k8s.yaml").read_text() == text, env
+    for folder in ENVIRONMENT_DIRS:
+        outdir = tmp_path / folder.name
+        subprocess.run(
+            [sys.executable, str(REPO / "app.py"), "--config-dir", str(folder), "--outdir", str(outdir)],
+            check=True,
+            capture_output=True,
+        )
+        written = {path.name.removesuffix(OUTPUT_SUFFIX): path for path in outdir.rglob(f"*{OUTPUT_SUFFIX}")}
+        assert sorted(written) == sorted(ENVS_IN[folder]), folder
+        for env, path in written.items():
+            assert path.read_text() == synthesized_text[env], env

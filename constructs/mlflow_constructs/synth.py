@@ -1,5 +1,10 @@
 """Synthesis of environments into ``dist/``: validate everything first, write atomically.
 
+Each environment is written to ``dist/<env>.k8s.yaml``, or ``dist/<cluster>/<env>.k8s.yaml`` when it names
+a ``cluster``. Environments of one run that would deploy the same object to the same cluster are refused
+before anything reaches ``dist/`` (see :func:`check_collisions`); :func:`check` compares ``dist/`` with what
+synthesis would write, without writing it.
+
 Each cdk8s call is a round trip to a node process (jsii), so building charts is CPU-bound per object.
 With several environments and more than one core, they are split across worker processes, each with
 its own node runtime; the files are the same either way (each environment is written independently).
@@ -13,8 +18,11 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import yaml
 
 from mlflow_constructs.config import Environment, load_environment
 from mlflow_constructs.config.errors import ConfigError
@@ -28,22 +36,53 @@ OUTPUT_SUFFIX = ".k8s.yaml"
 RESERVED_NAMES = ("diff", "explain")
 # Below this many environments per worker, a second node runtime costs more than it saves.
 MIN_ENVS_PER_WORKER = 3
+# Kinds whose objects live outside any namespace: the same name collides across namespaces.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ClusterSecretStore",
+        "ClusterExternalSecret",
+        "ClusterIssuer",
+        "CustomResourceDefinition",
+        "IngressClass",
+        "PersistentVolume",
+        "PriorityClass",
+        "StorageClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    }
+)
+# How many colliding objects a collision error lists before "and N more".
+COLLISIONS_SHOWN = 5
 
 
-def discover(config_dir: Path) -> dict[str, Path]:
-    """Environment name -> file, for every ``<env>.yaml`` in ``config_dir``."""
-    found = {path.name.removesuffix(".yaml"): path for path in sorted(config_dir.glob("*.yaml"))}
-    for name, path in found.items():
-        if not _DNS_LABEL.match(name):
-            raise ConfigError(
-                f"{path}: environment names come from file names and must be DNS labels "
-                "(lowercase letters, digits and '-'); rename the file"
-            )
-        if name in RESERVED_NAMES:
-            raise ConfigError(
-                f"{path}: {name!r} is a command of app.py ({', '.join(RESERVED_NAMES)}), not an environment name; "
-                "rename the file"
-            )
+def discover(*config_dirs: Path) -> dict[str, Path]:
+    """Environment name -> file, for every ``<env>.yaml`` in the ``config_dirs``.
+
+    Names are unique across the folders: a name found in two of them is an error naming both files.
+    """
+    found: dict[str, Path] = {}
+    for config_dir in config_dirs:
+        for path in sorted(config_dir.glob("*.yaml")):
+            name = path.name.removesuffix(".yaml")
+            if not _DNS_LABEL.match(name):
+                raise ConfigError(
+                    f"{path}: environment names come from file names and must be DNS labels "
+                    "(lowercase letters, digits and '-'); rename the file"
+                )
+            if name in RESERVED_NAMES:
+                raise ConfigError(
+                    f"{path}: {name!r} is a command of app.py ({', '.join(RESERVED_NAMES)}), not an environment "
+                    "name; rename the file"
+                )
+            if name in found:
+                raise ConfigError(
+                    f"{found[name]} and {path}: two environments named {name!r}; environment names must be "
+                    "unique across folders (they name the output file); rename one of the files"
+                )
+            found[name] = path
     return found
 
 
@@ -82,10 +121,17 @@ def build_app(envs: dict[str, Environment], outdir: Path, sources: dict[str, Pat
     return app
 
 
+def output_path(name: str, env: Environment) -> Path:
+    """Where ``name``'s file goes, relative to ``dist/``: ``<cluster>/<env>.k8s.yaml`` or ``<env>.k8s.yaml``."""
+    filename = f"{name}{OUTPUT_SUFFIX}"
+    return Path(env.cluster, filename) if env.cluster else Path(filename)
+
+
 def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -> list[Path]:
     """Write the selected environments to ``outdir``; on any error ``outdir`` is left as it was.
 
-    With a subset selected, the other environments' files already in ``outdir`` are kept.
+    With a subset selected, the other environments' files already in ``outdir`` are kept (a selected
+    environment's file at another place, e.g. before its ``cluster`` changed, is removed).
     """
     sources = select(config_dir, names)
     envs = {name: load_environment(path) for name, path in sources.items()}  # all valid before any write
@@ -96,7 +142,8 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
     try:
         if names and outdir.is_dir():
             shutil.copytree(outdir, staging, dirs_exist_ok=True)
-        _write(envs, staging, sources)
+            _remove_outputs_of(envs, staging)
+        _render(envs, staging, sources)
         previous = staging.with_name(staging.name + ".old")
         if outdir.exists():
             os.rename(outdir, previous)
@@ -105,11 +152,163 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return [outdir / f"{name}{OUTPUT_SUFFIX}" for name in envs]
+    return [outdir / output_path(name, env) for name, env in envs.items()]
+
+
+@dataclass
+class Drift:
+    """How ``dist/`` differs from what synthesis would write (paths relative to ``dist/``)."""
+
+    changed: dict[str, Path] = field(default_factory=dict)
+    """Environment -> its file, present with other content."""
+    missing: dict[str, Path] = field(default_factory=dict)
+    """Environment -> its file, absent."""
+    stale: list[Path] = field(default_factory=list)
+    """Files no selected environment writes (all of them are replaced by a full synthesis)."""
+    checked: int = 0
+    """How many environments were compared."""
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.missing or self.stale)
+
+
+def check(config_dir: Path, outdir: Path, names: list[str] | None = None) -> Drift:
+    """Compare ``outdir`` with what :func:`synthesize` would write there, without writing to it.
+
+    With a subset selected, only those environments' files are compared, and a stale file is one of
+    theirs at another place; with none, every file in ``outdir`` that synthesis would not write is stale.
+    """
+    sources = select(config_dir, names)
+    envs = {name: load_environment(path) for name, path in sources.items()}
+    outdir = outdir.resolve()
+    existing = {p.relative_to(outdir) for p in outdir.rglob("*") if p.is_file()} if outdir.is_dir() else set()
+    drift = Drift(checked=len(envs))
+    with tempfile.TemporaryDirectory(prefix="mlflow-k8s-check-") as tmp:
+        expected = Path(tmp)
+        _render(envs, expected, sources)
+        for name, env in envs.items():
+            relative = output_path(name, env)
+            if relative not in existing:
+                drift.missing[name] = relative
+            elif (outdir / relative).read_bytes() != (expected / relative).read_bytes():
+                drift.changed[name] = relative
+    written = {output_path(name, env) for name, env in envs.items()}
+    ours = {f"{name}{OUTPUT_SUFFIX}" for name in envs}
+    drift.stale = sorted(p for p in existing - written if not names or p.name in ours)
+    return drift
+
+
+class ObjectKey(NamedTuple):
+    """What identifies an object in a cluster (``namespace`` is None for cluster-scoped kinds)."""
+
+    api_group: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+def object_keys(text: str) -> list[ObjectKey]:
+    """The identity of each object in a synthesized file.
+
+    Only each document's ``apiVersion``, ``kind`` and ``metadata`` are parsed: every other top-level key
+    (and so the bulk of the file) is skipped, which keeps the check cheap next to synthesis itself.
+    """
+    keys = []
+    for document in _documents(text):
+        obj = yaml.load(document, Loader=_LOADER) or {}
+        kind, metadata = obj.get("kind"), obj.get("metadata") or {}
+        if not kind or "name" not in metadata:
+            continue
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        namespace = None if kind in CLUSTER_SCOPED_KINDS else metadata.get("namespace")
+        keys.append(ObjectKey(group, kind, namespace, str(metadata["name"])))
+    return keys
+
+
+def check_collisions(
+    objects: dict[str, list[ObjectKey]], envs: dict[str, Environment], sources: dict[str, Path]
+) -> None:
+    """Refuse environments that would deploy the same object to the same cluster.
+
+    ``kubectl apply -f dist`` (or one GitOps application per cluster folder) would apply both and the last
+    one would silently win. Only environments with the same ``cluster`` (or none) are compared.
+    """
+    writers: dict[tuple[str | None, ObjectKey], list[str]] = {}
+    for name, keys in objects.items():
+        for key in keys:
+            writers.setdefault((envs[name].cluster, key), []).append(name)
+    shared: dict[tuple[str, str], list[ObjectKey]] = {}
+    for (_, key), names in writers.items():
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                shared.setdefault((first, second), []).append(key)
+    if not shared:
+        return
+    problems = []
+    for (first, second), keys in list(shared.items())[:COLLISIONS_SHOWN]:
+        cluster = envs[first].cluster
+        where = f"cluster {cluster!r}" if cluster else "the same cluster (neither sets `cluster`)"
+        listed = ", ".join(map(str, keys[:COLLISIONS_SHOWN]))
+        more = f" and {len(keys) - COLLISIONS_SHOWN} more" if len(keys) > COLLISIONS_SHOWN else ""
+        problems.append(f"{sources[first]} and {sources[second]} write the same objects to {where}: {listed}{more}")
+    if len(shared) > COLLISIONS_SHOWN:
+        problems.append(f"and {len(shared) - COLLISIONS_SHOWN} more pair(s) of environments")
+    raise ConfigError(
+        "environments collide (applied together, the last one would silently win)\n  - "
+        + "\n  - ".join(problems)
+        + "\n  give one of each pair a different `namespace` (a different `name` alone is not enough: each "
+        "environment creates its Namespace), or, if they deploy to different clusters, a different `cluster` "
+        "(its output then goes to dist/<cluster>/)"
+    )
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_IDENTITY_KEYS = ("apiVersion:", "kind:", "metadata:")
+
+
+def _documents(text: str) -> list[str]:
+    """Each YAML document of ``text`` cut down to its identity keys (and their indented blocks)."""
+    documents, lines, keep = [], [], False
+    for line in [*text.splitlines(), "---"]:
+        if line.startswith("---"):
+            if lines:
+                documents.append("\n".join(lines))
+            lines, keep = [], False
+        elif line and not line[0].isspace() and not line.startswith("#"):
+            keep = line.startswith(_IDENTITY_KEYS)  # a top-level key: block contents are always indented
+            if keep:
+                lines.append(line)
+        elif keep:
+            lines.append(line)
+    return documents
+
+
+def _remove_outputs_of(envs: dict[str, Environment], outdir: Path) -> None:
+    """Remove the selected environments' files wherever they are (their cluster may have changed)."""
+    for name in envs:
+        for path in outdir.rglob(f"{name}{OUTPUT_SUFFIX}"):
+            path.unlink()
+            if path.parent != outdir and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+
+
+def _render(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path]) -> None:
+    """Write ``envs`` into ``outdir`` (a staging or scratch folder), then refuse collisions among them."""
+    _write(envs, outdir, sources)
+    objects = {name: object_keys((outdir / output_path(name, env)).read_text()) for name, env in envs.items()}
+    check_collisions(objects, envs, sources)
 
 
 def _synth_into(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path]) -> None:
-    build_app(envs, outdir, sources).synth()
+    """One cdk8s App per cluster folder (an App writes every chart to one folder)."""
+    by_cluster: dict[str | None, dict[str, Environment]] = {}
+    for name, env in envs.items():
+        by_cluster.setdefault(env.cluster, {})[name] = env
+    for cluster, group in by_cluster.items():
+        build_app(group, outdir / cluster if cluster else outdir, sources).synth()
 
 
 def _write(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path]) -> None:

@@ -1,7 +1,7 @@
-"""Shared parts of the OIDC scenarios: a test-local variant of config/oidc-keycloak.yaml, the local
+"""Shared parts of the OIDC scenarios: a test-local variant of examples/oidc-keycloak.yaml, the local
 OpenID provider configured from the manifests, and the browser login through ``/login`` and ``/callback``.
 
-The environment is ``config/oidc-keycloak.yaml`` with only ``auth.oidc.discovery_url`` pointed at the
+The environment is ``examples/oidc-keycloak.yaml`` with only ``auth.oidc.discovery_url`` pointed at the
 provider on loopback (plus what a scenario changes on purpose), synthesized by the app's own code. The
 provider is configured from what the manifests name: the client id and secret are the test values of
 the Secret keys the pods read, the redirect URI is the ``OIDC_REDIRECT_URI`` setting, the groups
@@ -38,7 +38,7 @@ CLIENT_SECRET = "client-secret_for-runtime-tests-7f3a"
 def oidc_environment(
     idp_port: int, outdir: Path, name: str = "oidc-runtime", edit: Callable[[dict], None] | None = None
 ) -> list[dict]:
-    """config/oidc-keycloak.yaml with the discovery URL on loopback (and ``edit`` applied to the dict)."""
+    """examples/oidc-keycloak.yaml with the discovery URL on loopback (and ``edit`` applied to the dict)."""
     config = shipped_config(BASE_ENV)
     config["auth"]["oidc"]["discovery_url"] = f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
     if edit:

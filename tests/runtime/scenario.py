@@ -27,10 +27,11 @@ from podrunner import PodRun, find_object, pod_template
 from postgres import PostgresServer
 
 from mlflow_constructs.config import parse_environment
-from mlflow_constructs.synth import OUTPUT_SUFFIX, build_app
+from mlflow_constructs.synth import OUTPUT_SUFFIX, build_app, discover
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG_DIR = REPO / "config"
+# Where shipped environments are found: the user's config/ (default.yaml) and the examples.
+ENVIRONMENT_DIRS = (REPO / "config", REPO / "examples")
 CLUSTER_DOMAIN = "cluster.local"
 # A pod IP as a kubelet would send it in probe Host headers (only used as a header value: requests
 # still go to 127.0.0.1; nothing is sent to a private-range address).
@@ -43,8 +44,8 @@ CLUSTER_POD_IP = "10.244.1.7"
 
 
 def shipped_config(name: str) -> dict[str, Any]:
-    """``config/<name>.yaml`` as a dict, to derive a test-local variant from."""
-    return yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text())
+    """``config/<name>.yaml`` or ``examples/<name>.yaml`` as a dict, to derive a test-local variant from."""
+    return yaml.safe_load(discover(*ENVIRONMENT_DIRS)[name].read_text())
 
 
 def synth_environment(config: dict[str, Any], name: str, outdir: Path) -> list[dict]:

@@ -1,4 +1,4 @@
-"""config/basic-auth.yaml run for real: MLflow's basic-auth app with the INI rendered at pod start.
+"""examples/basic-auth.yaml run for real: MLflow's basic-auth app with the INI rendered at pod start.
 
 The environment's secrets come from a SealedSecret named ``mlflow-basic-auth``; the controller that
 would decrypt it does not run here, so the Secret it produces is supplied with test values. The

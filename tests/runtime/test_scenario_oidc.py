@@ -1,4 +1,4 @@
-"""config/oidc-keycloak.yaml run for real against a local OpenID provider (see oidc_scenario.py).
+"""examples/oidc-keycloak.yaml run for real against a local OpenID provider (see oidc_scenario.py).
 
 What stands in for the cluster: the Secret the ExternalSecret would produce (test values for exactly
 its keys), CloudNativePG (PostgreSQL 15 with the ``Cluster``'s database and owner and the ``Database``

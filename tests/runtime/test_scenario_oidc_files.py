@@ -1,6 +1,6 @@
 """The oidc scenario with its secrets mounted as files and an external database.
 
-config/oidc-keycloak.yaml (discovery URL on loopback) plus ``secrets.mount_as_files.enabled: true``
+examples/oidc-keycloak.yaml (discovery URL on loopback) plus ``secrets.mount_as_files.enabled: true``
 and ``database.type: external`` (with the ExternalSecret refs the two URI keys need). Then the store
 URIs exist only as files in the mounted Secret: ``MLFLOW_BACKEND_STORE_URI`` reaches MLflow only
 because the server starts through ``mlflow-oidc-server`` and the wait/migration scripts run the

@@ -182,9 +182,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def environment_names() -> list[str]:
-    """Env names known at collection time, found the way synthesis finds them (``config/<env>.yaml``), and
-    the README library example's chart."""
-    return [*discover(REPO / "config"), CHART]
+    """Env names known at collection time, found the way synthesis finds them (``config/<env>.yaml`` and
+    ``examples/<env>.yaml``), and the README library example's chart."""
+    return [*discover(REPO / "config", REPO / "examples"), CHART]
 
 
 def manifests(synthesized: dict[str, list[dict[str, Any]]], env: str) -> list[dict[str, Any]]:

@@ -27,6 +27,10 @@ class Environment(Model):
     """Cluster DNS domain, used for the allowed Host headers."""
     labels: Labels = Field(default_factory=dict)
     """Extra labels on every object."""
+    cluster: DnsLabel | None = None
+    """Cluster this environment deploys to: output goes to `dist/<cluster>/<env>.k8s.yaml` (one folder per
+    cluster or Argo CD/Flux application); none: `dist/<env>.k8s.yaml`. Environments of one cluster must not
+    write the same objects (synthesis checks)."""
     server: Server = Field(default_factory=Server)
     """The `mlflow server` process."""
     metrics: Metrics = Field(default_factory=Metrics)

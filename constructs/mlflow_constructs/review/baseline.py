@@ -6,7 +6,8 @@ import subprocess
 from pathlib import Path
 
 from mlflow_constructs.config.errors import ConfigError
-from mlflow_constructs.review.environments import output_file, output_names
+from mlflow_constructs.review.environments import output_files, outputs_in
+from mlflow_constructs.synth import OUTPUT_SUFFIX
 
 
 class DirectoryBaseline:
@@ -16,14 +17,15 @@ class DirectoryBaseline:
         self.outdir = outdir
 
     def names(self) -> list[str]:
-        return output_names([p.name for p in self.outdir.iterdir()]) if self.outdir.is_dir() else []
+        return sorted(outputs_in(self.outdir))
 
     def text(self, name: str) -> str | None:
-        path = output_file(self.outdir, name)
-        return path.read_text() if path.is_file() else None
+        path = outputs_in(self.outdir).get(name)
+        return path.read_text() if path else None
 
     def describe(self, name: str) -> str:
-        return _relative(output_file(self.outdir, name))
+        path = outputs_in(self.outdir).get(name)
+        return _relative(path or self.outdir / f"{name}{OUTPUT_SUFFIX}")
 
 
 class GitBaseline:
@@ -47,18 +49,21 @@ class GitBaseline:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
         return result.stdout if result.returncode == 0 else None
 
-    def _path(self, name: str) -> str:
-        return output_file(Path(self.prefix), name).as_posix()
+    def _files(self) -> dict[str, str]:
+        """Environment name -> path in the repository at ``rev``."""
+        listing = self._git(self.top, "ls-tree", "-r", "--name-only", self.rev, f"{self.prefix}/") or ""
+        relative = [line.removeprefix(f"{self.prefix}/") for line in listing.splitlines()]
+        return {name: f"{self.prefix}/{path}" for name, path in output_files(relative).items()}
 
     def names(self) -> list[str]:
-        listing = self._git(self.top, "ls-tree", "--name-only", self.rev, f"{self.prefix}/") or ""
-        return output_names([line.rsplit("/", 1)[-1] for line in listing.splitlines()])
+        return sorted(self._files())
 
     def text(self, name: str) -> str | None:
-        return self._git(self.top, "show", f"{self.rev}:{self._path(name)}")
+        path = self._files().get(name)
+        return self._git(self.top, "show", f"{self.rev}:{path}") if path else None
 
     def describe(self, name: str) -> str:
-        return f"{self.rev}:{self._path(name)}"
+        return f"{self.rev}:{self._files().get(name, f'{self.prefix}/{name}{OUTPUT_SUFFIX}')}"
 
 
 def _relative(path: Path) -> str:

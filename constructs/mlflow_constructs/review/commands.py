@@ -16,7 +16,7 @@ from pathlib import Path
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.review.baseline import DirectoryBaseline, GitBaseline
 from mlflow_constructs.review.diff import diff_objects
-from mlflow_constructs.review.environments import environment_files, output_file
+from mlflow_constructs.review.environments import environment_files, outputs_in
 from mlflow_constructs.review.objects import Obj, load_documents
 from mlflow_constructs.review.render import EnvironmentReport, render
 from mlflow_constructs.synth import RESERVED_NAMES, discover
@@ -37,7 +37,8 @@ def synthesize_objects(sources: dict[str, Path]) -> dict[str, list[Obj]]:
         outdir = Path(tmp) / "dist"
         for folder, names in by_folder.items():
             synthesize(folder, outdir, names)
-        return {name: load_documents(output_file(outdir, name).read_text()) for name in sources}
+        written = outputs_in(outdir)
+        return {name: load_documents(written[name].read_text()) for name in sources}
 
 
 def _sources(root: Path, config_dir: Path | None) -> dict[str, Path]:
@@ -45,7 +46,8 @@ def _sources(root: Path, config_dir: Path | None) -> dict[str, Path]:
 
 
 def diff(args: argparse.Namespace, root: Path) -> int:
-    sources = _sources(root, args.config_dir)
+    # What `python app.py` writes to dist/: config/ unless another folder is named.
+    sources = discover(args.config_dir or root / "config")
     baseline = GitBaseline(args.outdir, args.base) if args.base else DirectoryBaseline(args.outdir)
     previous = baseline.names()
     if args.envs:

@@ -24,11 +24,20 @@ def environment_files(root: Path) -> dict[str, Path]:
     return found
 
 
-def output_file(outdir: Path, name: str) -> Path:
-    """Where ``python app.py`` writes an environment (relative to ``outdir``)."""
-    return outdir / f"{name}{OUTPUT_SUFFIX}"
+def output_files(paths: list[str]) -> dict[str, str]:
+    """Environment name -> output path, for the paths (relative to ``dist/``) that are environment files:
+    ``<env>.k8s.yaml`` or ``<cluster>/<env>.k8s.yaml``."""
+    found = {}
+    for path in sorted(paths):
+        parts = path.split("/")
+        if len(parts) <= 2 and parts[-1].endswith(OUTPUT_SUFFIX):
+            found[parts[-1].removesuffix(OUTPUT_SUFFIX)] = path
+    return found
 
 
-def output_names(files: list[str]) -> list[str]:
-    """Environment names of output file names (the inverse of :func:`output_file`)."""
-    return sorted(f.removesuffix(OUTPUT_SUFFIX) for f in files if f.endswith(OUTPUT_SUFFIX))
+def outputs_in(outdir: Path) -> dict[str, Path]:
+    """Environment name -> its file in ``outdir`` (top level or one cluster folder down)."""
+    if not outdir.is_dir():
+        return {}
+    paths = [p.relative_to(outdir).as_posix() for p in outdir.rglob(f"*{OUTPUT_SUFFIX}")]
+    return {name: outdir / path for name, path in output_files(paths).items()}
