@@ -6,9 +6,9 @@
 #   k8s.io/kubernetes module download does not carry, with their published versions), into
 #   <repo>/.runtime/apiserver/<kubernetes version>/ (or $MLFLOW_K8S_RUNTIME_DIR/apiserver/...).
 #
-# A stamp file holds the hash of go.mod, go.sum and this script: binaries are rebuilt only when those change.
-# First build ~25 minutes on 2 cores (modules downloaded once to ~/go/pkg/mod, objects cached in
-# ~/.cache/go-build); afterwards this script returns in well under a second.
+# A stamp file holds the hash of go.mod, go.sum, targets and link flags: binaries are rebuilt only when those change.
+# First build ~40 minutes on 2 cores (modules downloaded once to ~/go/pkg/mod, objects cached in
+# ~/.cache/go-build, so a rebuild takes about a minute); afterwards this script returns at once.
 #
 # Usage: bash tests/apiserver/install.sh [--print-dir]
 set -euo pipefail
@@ -25,7 +25,19 @@ main() {
   started=$(date +%s)
   log() { echo "[apiserver-install +$(( $(date +%s) - started ))s] $*"; }
 
-  stamp="$(cat "$BUILD/go.mod" "$BUILD/go.sum" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)"
+  TARGETS=(
+    kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+    kubectl=k8s.io/kubernetes/cmd/kubectl
+    etcd=go.etcd.io/etcd/server/v3
+  )
+  LDFLAGS="-s"
+  # What `kubectl version` and /version report (a module build has no git tree to read it from).
+  local x major minor
+  IFS=. read -r major minor _ <<< "${VERSION#v}"
+  for x in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    LDFLAGS+=" -X $x.gitVersion=$VERSION -X $x.gitMajor=$major -X $x.gitMinor=$minor -X $x.gitTreeState=clean"
+  done
+  stamp="$( (cat "$BUILD/go.mod" "$BUILD/go.sum"; echo "${TARGETS[*]} $LDFLAGS") | sha256sum | cut -d' ' -f1)"
   if [ -x "$DEST/kube-apiserver" ] && [ -x "$DEST/kubectl" ] && [ -x "$DEST/etcd" ] \
     && [ "$(cat "$DEST/.stamp" 2>/dev/null)" = "$stamp" ]; then
     log "kube-apiserver, kubectl and etcd $VERSION present in $DEST"
@@ -42,22 +54,12 @@ main() {
   fi
 
   mkdir -p "$DEST"
-  LDFLAGS="-s"
   # -p=2: the build is memory hungry; two packages at a time fits a small machine and loses little.
   export GOFLAGS="-p=${GO_BUILD_PARALLEL:-2} -mod=readonly -buildvcs=false"
   cd "$BUILD"
   log "go mod download ($(go version | cut -d' ' -f3))"
   go mod download
-  # What `kubectl version` and /version report (a module build has no git tree to read it from).
-  IFS=. read -r major minor _ <<< "${VERSION#v}"
-  local x
-  for x in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    LDFLAGS+=" -X $x.gitVersion=$VERSION -X $x.gitMajor=$major -X $x.gitMinor=$minor -X $x.gitTreeState=clean"
-  done
-  for target in \
-    kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
-    kubectl=k8s.io/kubernetes/cmd/kubectl \
-    etcd=go.etcd.io/etcd/server/v3; do
+  for target in "${TARGETS[@]}"; do
     name="${target%%=*}"
     log "go build $name (${target#*=})"
     go build -trimpath -ldflags="$LDFLAGS" -o "$DEST/$name.new" "${target#*=}"

@@ -310,6 +310,23 @@ def test_environments_covered() -> None:
     assert any(old_snapshot(env) is not None for env in ENVS), f"no env has a snapshot at {UPGRADE_FROM}"
 
 
+# --- CEL rules of the CRDs are live ----------------------------------------------------------------------
+def test_crd_cel_transition_rule_is_enforced(cluster: Cluster, synthesized, tmp_path: Path) -> None:
+    """Control for the CEL part of "every object accepted": CloudNativePG's Database says
+    ``cluster reference is immutable after creation`` (an x-kubernetes-validations transition rule), and the
+    API server refuses pointing an applied Database at another Cluster."""
+    current = manifests(synthesized, "aks-azure")
+    changed = copy.deepcopy(current)
+    database = first(changed, "Database")
+    database["spec"]["cluster"]["name"] = "another-cluster"
+    applied = Applied(cluster, current, "cel-aks-azure", tmp_path)
+    assert applied.apply().returncode == 0
+    got = applied.apply(changed)
+    assert got.returncode != 0, f"the API server accepted a Database moved to another Cluster\n{got}"
+    assert refused_by_server(got.stderr) == {f"Database/{database['metadata']['name']}"}, str(got)
+    assert "cluster reference is immutable after creation" in got.stderr, str(got)
+
+
 # --- `python app.py diff` agrees with the API server -----------------------------------------------------
 # mlflow_constructs.review.diff (the `diff` subcommand) predicts, object by object, whether an apply will
 # fail on an immutable field. These tests hold that prediction against the API server's answer. They exist
