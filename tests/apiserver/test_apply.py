@@ -8,11 +8,13 @@ an empty cluster even though several share ``namespace: mlflow``.
   ``x-kubernetes-validations``, defaulting, admission);
 - Pod Security: a Pod made from each pod template is admitted, with a server-side dry run, by the
   namespace's own ``pod-security.kubernetes.io/enforce: restricted``; a privileged Pod is refused there;
-- upgrade: the output of an older revision, then today's, applied over it;
+- upgrade: the output of an older revision, then today's, applied over it, leaves exactly today's;
 - immutable fields: a changed Deployment selector or StatefulSet volumeClaimTemplates is refused, as on a
-  real cluster, so a change that needs delete-and-recreate is caught before it reaches one;
-- idempotence: applying the same file again changes nothing (``kubectl diff --server-side`` is empty, no
-  resourceVersion moves), so a GitOps controller does not loop.
+  real cluster, so a change that needs delete-and-recreate is caught before it reaches one; a CEL
+  transition rule of a CRD (CloudNativePG Database) is refused the same way, so CEL rules are live;
+- idempotence: applying the same file again changes nothing (``kubectl diff --server-side`` is empty, the
+  stored objects stay the same and, PersistentVolumeClaims aside, so do their resourceVersions), so a
+  GitOps controller does not loop.
 """
 
 from __future__ import annotations
@@ -247,6 +249,11 @@ def test_upgrade_from_older_revision(cluster: Cluster, synthesized, tmp_path: Pa
     # An env absent at UPGRADE_FROM has nothing to upgrade from: its first apply is the upgrade.
     got = applied.apply(current)
     assert got.returncode == 0, f"env {env}: upgrading from {UPGRADE_FROM[:7]} fails\n{got}"
+    # Fields the old output set and today's drops are gone (field ownership): the result is today's output.
+    current_file = applied.file.with_suffix(".current.yaml")
+    current_file.write_text(dump(rename_namespaces(current, applied.rename)))
+    diff = cluster.kubectl("diff", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", str(current_file))
+    assert (diff.returncode, diff.stdout) == (0, ""), f"env {env}: after the upgrade, objects differ\n{diff}"
 
 
 def refused_by_server(stderr: str) -> set[str]:
