@@ -25,10 +25,12 @@ docs: $(BIN)/.installed
 	$(BIN)/python app.py explain --write
 
 ## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
-## provider for the runtime tests in .runtime/). Idempotent; the first run takes ~7 minutes.
+## provider for the runtime tests in .runtime/; kube-apiserver, etcd and kubectl built from source in
+## .runtime/apiserver/). Idempotent; the first run takes ~7 minutes plus ~40 for the Go build.
 tools: $(BIN)/.installed
 	bash tests/validity/install-tools.sh
 	bash tests/runtime/setup.sh
+	bash tests/apiserver/install.sh
 
 ## Lint and format check (ruff)
 lint: $(BIN)/.installed
@@ -39,9 +41,9 @@ lint: $(BIN)/.installed
 test: tools lint
 	RUNTIME_TESTS=require $(BIN)/python -m pytest
 
-## Everything but the runtime tests (no servers started)
+## Everything but the runtime and API-server tests (no servers started)
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not runtime"
+	$(BIN)/python -m pytest -m "not runtime and not apiserver"
 
 ## Synthesis timings (medians), as quoted in the README
 bench: $(BIN)/.installed

@@ -1,0 +1,375 @@
+"""What only the API server can tell: each environment applied for real to kube-apiserver.
+
+One kube-apiserver (and etcd) for the session, the upstream CRDs of ``crds/`` installed. Each test works in
+namespaces of its own (``<tag>-<namespace>``, see ``rename_namespaces``), so every environment lands in
+an empty cluster even though several share ``namespace: mlflow``.
+
+- accepted: ``kubectl apply --server-side`` takes every object (OpenAPI and CRD structural schemas, CEL
+  ``x-kubernetes-validations``, defaulting, admission);
+- Pod Security: a Pod made from each pod template is admitted, with a server-side dry run, by the
+  namespace's own ``pod-security.kubernetes.io/enforce: restricted``; a privileged Pod is refused there;
+- upgrade: the output of an older revision, then today's, applied over it, leaves exactly today's;
+- immutable fields: a changed Deployment selector or StatefulSet volumeClaimTemplates is refused, as on a
+  real cluster, so a change that needs delete-and-recreate is caught before it reaches one; a CEL
+  transition rule of a CRD (CloudNativePG Database) is refused the same way, so CEL rules are live;
+- idempotence: applying the same file again changes nothing (``kubectl diff --server-side`` is empty, the
+  stored objects stay the same and, PersistentVolumeClaims aside, so do their resourceVersions), so a
+  GitOps controller does not loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cluster import REPO, Cluster, dump, namespace_for, namespaces_of, rename_namespaces
+
+sys.path.insert(0, str(REPO / "tests" / "validity"))
+from _k8s import environment_names, manifests, pod_templates  # noqa: E402
+
+ENVS = environment_names()
+FIELD_MANAGER = "mlflow-k8s"
+
+# The revision whose snapshots the upgrade test applies first: the first commit with every auth mode,
+# secret provider and CRD binding (2026-11-27). Fixed, so the test means the same thing on every commit.
+UPGRADE_FROM = "c666d516a9611cf9945747fa10d3f18ed9789d41"
+SNAPSHOTS = "tests/__snapshots__/test_snapshots"
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+class Applied:
+    """One environment applied into namespaces of its own."""
+
+    def __init__(self, cluster: Cluster, objs: list[dict[str, Any]], tag: str, workdir: Path) -> None:
+        self.cluster = cluster
+        self.rename = {ns: namespace_for(ns, tag) for ns in namespaces_of(objs)}
+        self.objs = rename_namespaces(objs, self.rename)
+        self.file = workdir / f"{tag}.k8s.yaml"
+        self.file.write_text(dump(self.objs))
+
+    def apply(self, objs: list[dict[str, Any]] | None = None):
+        """Server-side apply of this environment (or of ``objs``, renamed the same way)."""
+        path = self.file
+        if objs is not None:
+            path = self.file.with_suffix(f".{len(list(self.file.parent.iterdir()))}.yaml")
+            path.write_text(dump(rename_namespaces(objs, self.rename)))
+        return self.cluster.kubectl("apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", str(path))
+
+    def add_default_service_accounts(self) -> None:
+        """What kube-controller-manager's serviceaccount controller does in every namespace of a real
+        cluster (it does not run here): create ``default``, which pods without ``serviceAccountName`` use."""
+        for ns in self.rename.values():
+            got = self.cluster.kubectl("create", "serviceaccount", "default", "-n", ns)
+            assert got.returncode == 0 or "AlreadyExists" in got.stderr, str(got)
+
+    def live(self) -> dict[str, dict[str, Any]]:
+        """``Kind/namespace/name`` -> the object as stored."""
+        got = self.cluster.kubectl("get", "-f", str(self.file), "-o", "json", check=True)
+        data = json.loads(got.stdout)
+        items = data.get("items", [data]) if data.get("kind", "").endswith("List") else [data]
+        return {f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}": o for o in items}
+
+
+@pytest.fixture(scope="module")
+def fresh(cluster: Cluster, synthesized: dict[str, list[dict]], tmp_path_factory: pytest.TempPathFactory):
+    """env -> its output applied once into an empty cluster (the apply result is kept for the test)."""
+    workdir = tmp_path_factory.mktemp("fresh")
+    cache: dict[str, tuple[Applied, Any]] = {}
+
+    def get(env: str) -> tuple[Applied, Any]:
+        if env not in cache:
+            applied = Applied(cluster, manifests(synthesized, env), f"fresh-{env}", workdir)
+            result = applied.apply()
+            if result.returncode == 0:
+                applied.add_default_service_accounts()
+            cache[env] = (applied, result)
+        return cache[env]
+
+    return get
+
+
+def pod_from_template(owner: dict[str, Any], template: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The Pod its controller would create (ordinal 0 for a StatefulSet), as far as admission can tell."""
+    meta = template.get("metadata") or {}
+    spec = copy.deepcopy(template.get("spec") or {})
+    # The StatefulSet controller adds one PersistentVolumeClaim volume per volumeClaimTemplate.
+    for claim in (owner.get("spec") or {}).get("volumeClaimTemplates") or []:
+        name = claim["metadata"]["name"]
+        claim_name = f"{name}-{owner['metadata']['name']}-0"
+        spec.setdefault("volumes", []).append({"name": name, "persistentVolumeClaim": {"claimName": claim_name}})
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{owner['metadata']['name'][:50]}-podcheck",
+            "namespace": namespace,
+            "labels": meta.get("labels") or {},
+            "annotations": meta.get("annotations") or {},
+        },
+        "spec": spec,
+    }
+
+
+def restricted_namespaces(objs: list[dict[str, Any]]) -> list[str]:
+    return [
+        o["metadata"]["name"]
+        for o in objs
+        if o.get("kind") == "Namespace"
+        and (o["metadata"].get("labels") or {}).get("pod-security.kubernetes.io/enforce") == "restricted"
+    ]
+
+
+def old_snapshot(env: str) -> str | None:
+    """The env's output at UPGRADE_FROM, or None when the env did not exist (or had no snapshot) then."""
+    path = f"{SNAPSHOTS}/test_{env.replace('-', '_')}.yaml"
+    got = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{UPGRADE_FROM}:{path}"], capture_output=True, text=True, check=False
+    )
+    if got.returncode != 0:
+        exists = subprocess.run(
+            ["git", "-C", str(REPO), "cat-file", "-e", f"{UPGRADE_FROM}^{{commit}}"], capture_output=True, check=False
+        )
+        assert exists.returncode == 0, f"revision {UPGRADE_FROM} not in this clone (a shallow clone?): {got.stderr}"
+        return None
+    return got.stdout
+
+
+def first(objs: list[dict[str, Any]], kind: str, where=lambda o: True) -> dict[str, Any]:
+    found = [o for o in objs if o.get("kind") == kind and where(o)]
+    assert found, f"no {kind} in the output"
+    return found[0]
+
+
+# --- every object accepted -------------------------------------------------------------------------------
+@pytest.mark.parametrize("env", ENVS)
+def test_every_object_accepted(fresh, env: str) -> None:
+    applied, result = fresh(env)
+    assert result.returncode == 0, f"env {env}: the API server refused the output\n{result}"
+    live = applied.live()
+    assert len(live) == len(applied.objs), f"env {env}: applied {len(applied.objs)} objects, found {sorted(live)}"
+
+
+# --- Pod Security, enforced by the API server ------------------------------------------------------------
+@pytest.mark.parametrize("env", ENVS)
+def test_pod_templates_admitted_by_restricted_namespace(fresh, env: str) -> None:
+    applied, result = fresh(env)
+    assert result.returncode == 0, f"env {env}: not applied\n{result}"
+    restricted = restricted_namespaces(applied.objs)
+    templates = pod_templates(applied.objs)
+    assert templates, f"env {env}: no pod template"
+    refused = []
+    for t in templates:
+        ns = t.owner["metadata"].get("namespace", "default")
+        assert ns in restricted, f"env {env}: {t.where} runs in {ns}, which does not enforce restricted"
+        pod = pod_from_template(t.owner, t.template, ns)
+        got = applied.cluster.kubectl("create", "--dry-run=server", "-o", "name", "-f", "-", stdin=dump([pod]))
+        if got.returncode != 0 or "PodSecurity" in got.stderr:
+            refused.append(f"{t.where}:\n{got}")
+    assert not refused, f"env {env}: pods refused in a restricted namespace:\n" + "\n".join(refused)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_restricted_namespace_refuses_privileged_pod(fresh, env: str) -> None:
+    """Negative control: the admission above is live, and these namespaces do refuse what is not restricted."""
+    applied, result = fresh(env)
+    assert result.returncode == 0, f"env {env}: not applied\n{result}"
+    restricted = restricted_namespaces(applied.objs)
+    assert restricted, f"env {env}: no Namespace enforces Pod Security restricted"
+    for ns in restricted:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "privileged", "namespace": ns},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "containers": [{"name": "c", "image": "busybox:1.37", "securityContext": {"privileged": True}}],
+            },
+        }
+        got = applied.cluster.kubectl("create", "--dry-run=server", "-f", "-", stdin=dump([pod]))
+        assert got.returncode != 0, f"env {env}: namespace {ns} admitted a privileged pod\n{got}"
+        assert 'violates PodSecurity "restricted:latest"' in got.stderr, got.stderr
+        assert "privileged" in got.stderr, got.stderr
+
+
+# --- idempotence -----------------------------------------------------------------------------------------
+# kube-apiserver writes a PersistentVolumeClaim on every server-side apply, even one that changes nothing:
+# its resourceVersion moves, nothing else does (the class of kubernetes/kubernetes#95460). What a GitOps
+# controller compares, the object (and `kubectl diff`), stays the same; that is what is checked for these.
+NOOP_WRITE_KINDS = frozenset({"PersistentVolumeClaim"})
+
+
+def without_write_marks(obj: dict[str, Any]) -> dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    obj["metadata"].pop("resourceVersion", None)
+    for entry in obj["metadata"].get("managedFields") or []:
+        entry.pop("time", None)
+    return obj
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_second_apply_changes_nothing(fresh, env: str) -> None:
+    applied, result = fresh(env)
+    assert result.returncode == 0, f"env {env}: not applied\n{result}"
+    before = applied.live()
+    diff = applied.cluster.kubectl("diff", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", str(applied.file))
+    assert (diff.returncode, diff.stdout) == (0, ""), f"env {env}: applying again would change objects\n{diff}"
+    again = applied.apply()
+    assert again.returncode == 0, f"env {env}: second apply failed\n{again}"
+    after = applied.live()
+    assert sorted(after) == sorted(before)
+    moved = sorted(
+        key
+        for key, obj in before.items()
+        if obj["metadata"]["resourceVersion"] != after[key]["metadata"]["resourceVersion"]
+        and obj["kind"] not in NOOP_WRITE_KINDS
+    )
+    assert not moved, f"env {env}: a second apply of the same file wrote {moved}"
+    changed = sorted(key for key in before if without_write_marks(before[key]) != without_write_marks(after[key]))
+    assert not changed, f"env {env}: a second apply of the same file changed {changed}"
+
+
+# --- upgrade ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env", ENVS)
+def test_upgrade_from_older_revision(cluster: Cluster, synthesized, tmp_path: Path, env: str) -> None:
+    current = manifests(synthesized, env)
+    text = old_snapshot(env)
+    old = [d for d in yaml.safe_load_all(text) if d] if text is not None else []
+    # Old and new share one renaming, so an object keeps its namespace across the upgrade.
+    applied = Applied(cluster, old + current, f"upgrade-{env}", tmp_path)
+    if old:
+        got = applied.apply(old)
+        assert got.returncode == 0, f"env {env}: the output at {UPGRADE_FROM[:7]} is refused today\n{got}"
+    # An env absent at UPGRADE_FROM has nothing to upgrade from: its first apply is the upgrade.
+    got = applied.apply(current)
+    assert got.returncode == 0, f"env {env}: upgrading from {UPGRADE_FROM[:7]} fails\n{got}"
+    # Fields the old output set and today's drops are gone (field ownership): the result is today's output.
+    current_file = applied.file.with_suffix(".current.yaml")
+    current_file.write_text(dump(rename_namespaces(current, applied.rename)))
+    diff = cluster.kubectl("diff", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", str(current_file))
+    assert (diff.returncode, diff.stdout) == (0, ""), f"env {env}: after the upgrade, objects differ\n{diff}"
+
+
+def refused_by_server(stderr: str) -> set[str]:
+    """``Kind/name`` of each object in kubectl's ``Error from server ... <Kind> "<name>" is invalid``."""
+    found = set()
+    for line in stderr.splitlines():
+        match = re.search(r'(?:^The |Error from server.*?: )(\w+)(?:\.[\w.]+)? "([^"]+)" is invalid', line)
+        if match:
+            found.add(f"{match.group(1)}/{match.group(2)}")
+    return found
+
+
+# --- immutable fields ------------------------------------------------------------------------------------
+def change_deployment_selector(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    objs = copy.deepcopy(objs)
+    dep = first(objs, "Deployment")
+    dep["spec"]["selector"]["matchLabels"]["mlflow-k8s/track"] = "changed"
+    dep["spec"]["template"]["metadata"]["labels"]["mlflow-k8s/track"] = "changed"
+    return objs, dep["metadata"]["name"]
+
+
+def change_volume_claim_template(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    objs = copy.deepcopy(objs)
+    sts = first(objs, "StatefulSet", lambda o: o["spec"].get("volumeClaimTemplates"))
+    requests = sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]
+    requests["storage"] = "123Gi"
+    return objs, sts["metadata"]["name"]
+
+
+IMMUTABLE_CHANGES = {
+    # kind, change, what kube-apiserver answers
+    "deployment-selector": ("Deployment", change_deployment_selector, "spec.selector: Invalid value"),
+    "statefulset-volumeclaimtemplates": (
+        "StatefulSet",
+        change_volume_claim_template,
+        "spec.volumeClaimTemplates: Invalid value",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(IMMUTABLE_CHANGES))
+def test_immutable_field_change_is_refused(cluster: Cluster, synthesized, tmp_path: Path, change: str) -> None:
+    kind, mutate, message = IMMUTABLE_CHANGES[change]
+    current = manifests(synthesized, "default")
+    changed, name = mutate(current)
+    applied = Applied(cluster, current, f"immutable-{change}"[:40], tmp_path)
+    got = applied.apply()
+    assert got.returncode == 0, f"default env not applied\n{got}"
+    got = applied.apply(changed)
+    assert got.returncode != 0, f"the API server accepted a changed {kind} {name}\n{got}"
+    # Only that object is refused, for that field, the way a real cluster says it.
+    assert refused_by_server(got.stderr) == {f"{kind}/{name}"}, str(got)
+    refusal = next(line for line in got.stderr.splitlines() if f'{kind} "{name}" is invalid' in line)
+    assert message in refusal, refusal
+    assert refusal.endswith("field is immutable"), refusal
+
+
+def test_environments_covered() -> None:
+    """The parametrization sees the shipped environments and the library example's chart."""
+    assert len(ENVS) >= 2, ENVS
+    assert any(old_snapshot(env) is not None for env in ENVS), f"no env has a snapshot at {UPGRADE_FROM}"
+
+
+# --- CEL rules of the CRDs are live ----------------------------------------------------------------------
+def test_crd_cel_transition_rule_is_enforced(cluster: Cluster, synthesized, tmp_path: Path) -> None:
+    """Control for the CEL part of "every object accepted": CloudNativePG's Database says
+    ``cluster reference is immutable after creation`` (an x-kubernetes-validations transition rule), and the
+    API server refuses pointing an applied Database at another Cluster."""
+    current = manifests(synthesized, "aks-azure")
+    changed = copy.deepcopy(current)
+    database = first(changed, "Database")
+    database["spec"]["cluster"]["name"] = "another-cluster"
+    applied = Applied(cluster, current, "cel-aks-azure", tmp_path)
+    assert applied.apply().returncode == 0
+    got = applied.apply(changed)
+    assert got.returncode != 0, f"the API server accepted a Database moved to another Cluster\n{got}"
+    assert refused_by_server(got.stderr) == {f"Database/{database['metadata']['name']}"}, str(got)
+    assert "cluster reference is immutable after creation" in got.stderr, str(got)
+
+
+# --- `python app.py diff` agrees with the API server -----------------------------------------------------
+# mlflow_constructs.review.diff (the `diff` subcommand) predicts, object by object, whether an apply will
+# fail on an immutable field. These tests hold that prediction against the API server's answer. They exist
+# only where that module does.
+try:
+    from mlflow_constructs.review import diff as review_diff
+except ImportError:
+    review_diff = None
+
+if review_diff is not None:
+
+    def predicted_refusals(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> set[str]:
+        """``Kind/name`` of each object the diff says the apply will fail on."""
+        verdicts = review_diff.diff_objects(before, after)
+        refs = [v.ref.split("/") for v in verdicts if v.kind == review_diff.IMMUTABLE]
+        return {f"{ref[0]}/{ref[-1]}" for ref in refs}
+
+    @pytest.mark.parametrize("change", sorted(IMMUTABLE_CHANGES))
+    def test_review_diff_predicts_immutable_refusal(cluster: Cluster, synthesized, tmp_path: Path, change: str) -> None:
+        kind, mutate, _ = IMMUTABLE_CHANGES[change]
+        current = manifests(synthesized, "default")
+        changed, name = mutate(current)
+        predicted = predicted_refusals(current, changed)
+        applied = Applied(cluster, current, f"review-{change}"[:40], tmp_path)
+        assert applied.apply().returncode == 0
+        got = applied.apply(changed)
+        assert predicted == refused_by_server(got.stderr) == {f"{kind}/{name}"}, f"diff predicted {predicted}\n{got}"
+
+    @pytest.mark.parametrize("env", ENVS)
+    def test_review_diff_agrees_on_upgrade(cluster: Cluster, synthesized, tmp_path: Path, env: str) -> None:
+        current = manifests(synthesized, env)
+        text = old_snapshot(env)
+        old = [d for d in yaml.safe_load_all(text) if d] if text is not None else []
+        predicted = predicted_refusals(old, current)
+        applied = Applied(cluster, old + current, f"review-up-{env}", tmp_path)
+        if old:
+            assert applied.apply(old).returncode == 0
+        got = applied.apply(current)
+        assert predicted == refused_by_server(got.stderr), f"env {env}: diff predicted {predicted}\n{got}"
