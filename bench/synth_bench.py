@@ -12,6 +12,7 @@ environment ((median of 50 - median of 1) / 49).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import statistics
@@ -75,7 +76,8 @@ def machine() -> str:
         platform.processor() or "unknown CPU",
     )
     cores = len(Path("/proc/cpuinfo").read_text().split("processor\t:")) - 1
-    return f"{cores} cores, {cpu}, Python {platform.python_version()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{cores} cores, {cpu}, Python {platform.python_version()}, load average {load}"
 
 
 def main() -> None:
