@@ -14,7 +14,6 @@ processes behind the same balancer: the login that starts on one replica and end
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import re
 import socket
@@ -27,7 +26,7 @@ from ingress_client import IngressAdapter
 from oidc_scenario import CLIENT_ID, CLIENT_SECRET, USERS, ingress_host, oidc_environment, provider_for
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
-from scenario import migration_job, require_free_port, start_cnpg_postgres
+from scenario import migration_job, replica_on_port, require_free_port, start_cnpg_postgres
 
 pytestmark = pytest.mark.runtime
 
@@ -68,18 +67,6 @@ class RoundRobin:
 
     def close(self) -> None:
         self._sock.close()
-
-
-def second_replica(deployment: dict, port: int) -> dict:
-    """The same pod spec, listening on ``port`` (``--port`` arg and the ``http`` containerPort)."""
-    other = copy.deepcopy(deployment)
-    (server,) = [c for c in other["spec"]["template"]["spec"]["containers"] if c["name"] == "mlflow"]
-    args = server["args"]
-    args[args.index("--port") + 1] = str(port)
-    for p in server["ports"]:
-        if p["name"] == "http":
-            p["containerPort"] = port
-    return other
 
 
 def fresh_session(host: str, port: int) -> requests.Session:
@@ -123,7 +110,7 @@ def two_replicas(tmp_path_factory, edit, name):
         require_free_port(5000, "the MLflow server")
         port_b = free_port()
         a = stack.enter_context(run_pod(deployment, objects, secrets, extra_hosts=hosts))
-        b = stack.enter_context(run_pod(second_replica(deployment, port_b), objects, secrets, extra_hosts=hosts))
+        b = stack.enter_context(run_pod(replica_on_port(deployment, port_b), objects, secrets, extra_hosts=hosts))
         a.wait_for_probe(timeout=240)
         b.wait_for_probe(timeout=240)
         balancer = RoundRobin([a.port("http"), port_b])
