@@ -8,7 +8,8 @@ run from the same pod spec; the second gets another port (``--port`` and ``conta
 share the host network. The ingress host reaches a round-robin balancer (:class:`RoundRobin`, a
 loopback TCP forwarder alternating between the replicas per connection; every request here opens a
 new connection). The control is the shipped single-replica spec (``cache.type: none``) run as two
-processes behind the same balancer: the login that starts on one replica and ends on the other fails.
+processes behind the same balancer; it was expected to break the login across replicas, but with
+plugin 11.0.2 it does not (signed-cookie sessions), which the control records as a strict xfail.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from scenario import migration_job, replica_on_port, require_free_port, start_cn
 pytestmark = pytest.mark.runtime
 
 DB_PASSWORD = "cnpg-app-password"
-REDIS_PASSWORD = "redis pass/w%rd"
+REDIS_PASSWORD = "redis-pass_for-runtime-tests-42"  # URL-safe: it goes into CACHE_REDIS_URL
 API = "/api/2.0/mlflow/experiments/search?max_results=5"
 
 
@@ -169,6 +170,14 @@ def test_login_and_session_work_across_replicas_with_shared_redis(tmp_path_facto
             assert answer.status_code == 200, (port, answer.text)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "observed with mlflow-oidc-auth 11.0.2: the login state and the session live in the signed Flask "
+        "cookie (SECRET_KEY is shared), so a login across two replicas with the per-pod cache works; the "
+        "replicas rule's stated reason is not reproduced here. Strict: flags when a per-pod cache does break it."
+    ),
+)
 def test_per_pod_cache_breaks_a_login_across_replicas(tmp_path_factory):
     """The control: the shipped single-replica spec (cache.type none) run as two processes behind the
     same balancer. The login that ends on the other replica does not yield a working session."""

@@ -19,6 +19,7 @@ import hashlib
 import http.client
 import ssl
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -108,6 +109,11 @@ class _IngressServer(ThreadingHTTPServer):
     daemon_threads = True
     host: str
     backend_port: int
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser dropping a connection (closed tab, pre-connect) is not an error of the ingress."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class TlsIngress:
