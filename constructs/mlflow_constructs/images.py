@@ -21,6 +21,8 @@ class ImageSpec:
     python: str | None = None
     requirements: tuple[str, ...] = ()
     dockerfile: str | None = None
+    # Go images: the module `go install` builds the image's program from, at ``tag`` (runtime tests).
+    go_install: str | None = None
 
     @property
     def ref(self) -> str:
@@ -82,5 +84,9 @@ MINIO_CLIENT = ImageSpec(
 )
 REDIS = ImageSpec(registry="docker.io/library", name="redis", tag="7.4.2-alpine", carries="Redis 7.4.2, /bin/sh")
 OAUTH2_PROXY = ImageSpec(
-    registry="quay.io/oauth2-proxy", name="oauth2-proxy", tag="v7.9.0", carries="OAuth2-Proxy 7.9.0"
+    registry="quay.io/oauth2-proxy",
+    name="oauth2-proxy",
+    tag="v7.15.6",
+    carries="OAuth2-Proxy 7.15.6 (ENTRYPOINT /bin/oauth2-proxy, distroless, UID 65532)",
+    go_install="github.com/oauth2-proxy/oauth2-proxy/v7",
 )

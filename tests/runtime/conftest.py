@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the helpers are plain modules next to this file
     sys.path.insert(0, str(HERE))
 
+import go_images  # noqa: E402
 import venvs  # noqa: E402
 from pod_sandbox import reap_stale_sandboxes  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
@@ -47,6 +48,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def runtime_missing() -> list[str]:
     """What is missing for runtime tests (empty when ready)."""
     missing = [f"venv {v.name} ({v.path})" for v in venvs.missing_venvs()]
+    missing += [f"Go image program {g.binary} ({g.ref})" for g in go_images.missing_go_images()]
+    for program in ("/usr/bin/redis-server", "/usr/bin/chromium"):
+        if not Path(program).exists():
+            missing.append(f"program {program}")
+    if not (HERE / "node_modules" / "playwright-core").exists():
+        missing.append("npm package playwright-core")
     for tool in ("bwrap", "unshare", "setpriv", "nsenter"):
         if not shutil.which(tool):
             missing.append(f"program {tool}")

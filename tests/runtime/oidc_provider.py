@@ -45,6 +45,8 @@ class OidcProvider:
         groups_claim: str = "groups",
         host: str = "127.0.0.1",
         issuer: str | None = None,
+        signing_key_pem: Path | None = None,
+        jwt_access_tokens: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.host = host
@@ -56,7 +58,10 @@ class OidcProvider:
             "clients": clients,
             "users": users,
             "groups_claim": groups_claim,
+            "jwt_access_tokens": jwt_access_tokens,
         }
+        if signing_key_pem is not None:
+            self.config["signing_key_pem"] = str(signing_key_pem)
         self._dir: Path | None = None
         self._proc: subprocess.Popen | None = None
         self._log: Path | None = None

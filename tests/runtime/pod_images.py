@@ -9,6 +9,10 @@
   ``setup.sh``, so busybox-only flags behave as in the image), and PostgreSQL 15 client binaries for
   ``postgres`` (the tag's major version is not checked; the image's server entrypoint is not
   reproduced: a postgres container without ``command`` is refused, run databases with postgres.py).
+- Go images (``ImageSpec`` with ``go_install``, e.g. OAuth2-Proxy) run the program ``go_images.py``
+  built from the same module at the image's tag, as the image's ENTRYPOINT (distroless: no shell).
+- ``redis`` images run the host's ``redis-server`` (Debian package, ``setup.sh``); the image's
+  ``/bin/sh`` is busybox here, so shell commands behave as in the alpine variant.
 - A pinned ``repo@sha256:...`` reference maps to the ImageSpec of that repository (digest unchecked).
 - Any other image raises ``UnknownImage``: pass ``images={ref: ImageRuntime(...)}`` to ``run_pod`` to
   map it, or leave that container out with ``skip_containers``.
@@ -22,6 +26,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import go_images
 import venvs
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -139,6 +144,13 @@ def _venv_base_prefix(venv: venvs.VenvSpec) -> Path | None:
 def helper_runtime(ref: str) -> ImageRuntime | None:
     """Host stand-ins for small helper images, or None."""
     name, _tag = _split_image(ref)
+    if name == "redis":
+        # redis:<v>-alpine: busybox sh + redis-server/redis-cli; the host's Redis binaries stand in.
+        if not Path("/usr/bin/redis-server").exists():
+            raise UnknownImage(f"{ref}: redis-server missing; run tests/runtime/setup.sh")
+        return ImageRuntime(
+            ref=ref, path=f"{BUSYBOX_BIN}:/usr/bin", cmd=("redis-server",), ro_binds=(BUSYBOX_BIN.parent,)
+        )
     if name in ("busybox", "alpine"):
         if not BUSYBOX_BIN.exists():
             raise UnknownImage(f"{ref}: busybox applets missing in {BUSYBOX_BIN}; run tests/runtime/setup.sh")
@@ -177,11 +189,18 @@ def resolve_image(ref: str, overrides: dict[str, ImageRuntime] | None = None) ->
         if not venv.is_ready():
             raise UnknownImage(f"{ref}: venv {venv.path} is not built; run tests/runtime/setup.sh")
         return _venv_runtime(venv, specs[ref].dockerfile)
+    go_image = go_images.go_images().get(ref)
+    if go_image is not None:
+        if not go_image.is_ready():
+            raise UnknownImage(f"{ref}: {go_image.binary} is not built; run tests/runtime/setup.sh")
+        return ImageRuntime(
+            ref=ref, entrypoint=(str(go_image.binary),), user="65532", ro_binds=(go_image.bin_dir.parent,)
+        )
     helper = helper_runtime(ref)
     if helper is not None:
         return helper
     known = ", ".join(sorted(specs)) or "none"
     raise UnknownImage(
         f"no stand-in for image {ref!r} (ImageSpec images: {known}; helpers: busybox, "
-        "alpine, postgres); pass images={...} or skip_containers={...}"
+        "alpine, postgres, redis); pass images={...} or skip_containers={...}"
     )

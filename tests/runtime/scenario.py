@@ -13,6 +13,7 @@ container port agree, since there is no kube-proxy here to translate one into th
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import subprocess
@@ -74,6 +75,19 @@ def container_of(workload: dict, name: str) -> dict:
         if c["name"] == name:
             return c
     raise LookupError(f"{workload['metadata']['name']}: no container {name}")
+
+
+def replica_on_port(deployment: dict, port: int, container: str = "mlflow") -> dict:
+    """Another replica of ``deployment``'s pod spec listening on ``port`` (its ``--port`` arg and the
+    ``http`` containerPort): pods share the host network here, so two replicas need two ports."""
+    other = copy.deepcopy(deployment)
+    (server,) = [c for c in pod_template(other)["spec"]["containers"] if c["name"] == container]
+    args = server["args"]
+    args[args.index("--port") + 1] = str(port)
+    for entry in server["ports"]:
+        if entry["name"] == "http":
+            entry["containerPort"] = port
+    return other
 
 
 def literal_env(container: dict) -> dict[str, str]:

@@ -5,7 +5,11 @@
 #     PostgreSQL 15 server binaries (apt)
 #   - one venv per ImageSpec in constructs/mlflow_constructs/images.py, plus a test-client venv,
 #     under <repo>/.runtime/venvs/, or $MLFLOW_K8S_RUNTIME_DIR/venvs (see tests/runtime/venvs.py)
-#   - npm packages of tests/runtime/package.json (oidc-provider) from the lock file
+#   - the programs of Go images (OAuth2-Proxy), built with `go install <module>@<image tag>` into
+#     <runtime dir>/images/<name>/<tag>/bin/ (go_images.py); Go from the machine, or apt's golang-go
+#   - Redis (redis-server, stands in for the redis image) and Chromium (driven by Playwright in the
+#     browser scenarios) from apt
+#   - npm packages of tests/runtime/package.json (oidc-provider, playwright-core) from the lock file
 #
 # Usage: bash tests/runtime/setup.sh [--no-venvs] [--no-npm]
 set -euo pipefail
@@ -35,6 +39,9 @@ main() {
   command -v bwrap >/dev/null 2>&1 || apt_packages+=(bubblewrap)
   command -v busybox >/dev/null 2>&1 || apt_packages+=(busybox)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_packages+=(postgresql-15)
+  [ -x /usr/bin/redis-server ] || apt_packages+=(redis-server)
+  [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+  command -v go >/dev/null 2>&1 || apt_packages+=(golang-go)
   if [ ${#apt_packages[@]} -gt 0 ]; then
     log "apt-get install ${apt_packages[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -46,8 +53,13 @@ main() {
     if [[ " ${apt_packages[*]} " == *" postgresql-15 "* ]] && command -v pg_ctlcluster >/dev/null; then
       $SUDO pg_ctlcluster 15 main stop 2>/dev/null || true
     fi
+    # Likewise the Debian redis-server service (it would hold 6379, the Redis Service port).
+    if [[ " ${apt_packages[*]} " == *" redis-server "* ]]; then
+      $SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true
+      $SUDO systemctl disable redis-server 2>/dev/null || true
+    fi
   else
-    log "apt packages present (bwrap, busybox, postgresql 15)"
+    log "apt packages present (bwrap, busybox, postgresql 15, redis, chromium, go)"
   fi
 
   # busybox applets for images like busybox/alpine (pod_images.py): PATH=<dir> gives busybox semantics.
@@ -71,9 +83,17 @@ main() {
     "$PY" "$HERE/venvs.py"
   fi
 
+  # Go images (OAuth2-Proxy): one build per image tag; a Go older than the module's `go` line fetches
+  # the toolchain it names through the module proxy (GOTOOLCHAIN=auto, the default).
+  if [ "$DO_VENVS" = 1 ]; then
+    PY="$(command -v python3.11 || command -v python3)"
+    log "Go images"
+    "$PY" "$HERE/go_images.py"
+  fi
+
   if [ "$DO_NPM" = 1 ]; then
     if command -v npm >/dev/null 2>&1; then
-      if [ ! -d "$HERE/node_modules/oidc-provider" ] || [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
+      if [ ! -d "$HERE/node_modules/oidc-provider" ] || [ ! -d "$HERE/node_modules/playwright-core" ] || [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
         log "npm ci (tests/runtime)"
         (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
       else

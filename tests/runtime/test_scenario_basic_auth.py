@@ -10,15 +10,18 @@ S3 endpoint is outside the cluster and no test logs artifacts, so nothing stands
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
 from client_venv import run_client
 from podrunner import find_object, pod_template, run_job, run_pod
+from postgres import free_port
 from scenario import (
     assert_probes_answer_200,
     databases_of,
     migration_job,
+    replica_on_port,
     require_free_port,
     service_port,
     service_url,
@@ -181,3 +184,28 @@ def test_server_does_not_send_clients_to_the_in_cluster_store(stack):
     assert info.status_code == 200, info.text
     assert info.json()["multipart_downloads_enabled"] is False, info.json()
     assert info.json()["multipart_uploads_enabled"] is False, info.json()
+
+
+def test_replicas_share_ui_sessions_and_csrf(stack):
+    """Two replicas of the same pod spec share ``MLFLOW_FLASK_SERVER_SECRET_KEY``: the session cookie
+    and CSRF token of the sign-up page served by one replica are accepted by the other, which creates
+    the user; without that session the other replica refuses the form (CSRF)."""
+    objects, first = stack["objects"], stack["pod"]
+    port = free_port()
+    admin = (ADMIN, ADMIN_PASSWORD)
+    host = {"Host": f"{SERVICE_HOST}:5000"}
+    with run_pod(replica_on_port(find_object(objects, "Deployment", "mlflow"), port), objects, SECRET_VALUES) as other:
+        other.wait_for_probe(timeout=180)
+        page = requests.get(f"{first.url('http')}/signup", auth=admin, headers=host, timeout=30)
+        assert page.status_code == 200, page.text[:300]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        form = {"csrf_token": token, "username": "replica-user", "password": "replica-user-password-1"}
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/users/create-ui"
+        without = requests.post(url, data=form, auth=admin, headers=host, timeout=30)
+        assert without.status_code == 400, without.text[:300]  # no session: CSRF refused
+        created = requests.post(url, data=form, auth=admin, headers=host, cookies=page.cookies, timeout=30)
+        assert created.status_code == 200, created.text[:300]
+        user = requests.get(
+            f"{first.url('http')}/api/2.0/mlflow/users/get?username=replica-user", auth=admin, headers=host, timeout=30
+        )
+        assert user.status_code == 200, user.text  # the shared database has it

@@ -12,8 +12,19 @@ from __future__ import annotations
 
 import pytest
 import requests
+from browser_login import browser_login, publish_screenshot
 from client_venv import run_client
-from oidc_scenario import CLIENT_ID, CLIENT_SECRET, browser, logged_in, oidc_environment, provider_for, settings
+from oidc_scenario import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    USERS,
+    browser,
+    ingress_host,
+    logged_in,
+    oidc_environment,
+    provider_for,
+    settings,
+)
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from scenario import (
@@ -26,6 +37,7 @@ from scenario import (
     service_url,
     start_cnpg_postgres,
 )
+from tls_ingress import TlsIngress
 
 pytestmark = pytest.mark.runtime
 
@@ -54,7 +66,7 @@ def stack(tmp_path_factory):
         f"{name}-app": {"username": cluster["spec"]["bootstrap"]["initdb"]["owner"], "password": DB_PASSWORD},
     }
     hosts = {f"{name}-rw": "127.0.0.1"}  # the operator's read-write Service
-    with provider_for(objects, idp_port):
+    with provider_for(objects, idp_port) as idp:
         pg = start_cnpg_postgres(objects, DB_PASSWORD)
         try:
             migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
@@ -63,7 +75,7 @@ def stack(tmp_path_factory):
             with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
                 ready_after = pod.wait_for_probe(timeout=180)
                 print(f"\n[oidc] migration {migration.seconds:.1f} s, server ready {ready_after:.1f} s after start")
-                yield {"objects": objects, "pod": pod, "pg": pg, "port": port, "migration": migration}
+                yield {"objects": objects, "pod": pod, "pg": pg, "port": port, "migration": migration, "idp": idp}
         finally:
             pg.stop()
 
@@ -185,3 +197,29 @@ def test_metrics_are_exported_to_the_scraper(stack, alice):
     response = kubelet_get(endpoint["path"], port)
     assert response.status_code == 200, response.text
     assert "mlflow_http_request" in response.text, response.text[:2000]
+
+
+def test_a_person_signs_in_with_chromium(stack, alice, tmp_path):
+    """Chromium (Playwright) opens https://mlflow.example.com/login (TLS terminated by tls_ingress on
+    127.0.0.1:443, the host mapped with --host-resolver-rules), types alice's user name and password at
+    the provider's page, is sent back through /callback and sees, on the experiments page, an experiment
+    alice created through the API. The screenshot goes to the test's folder (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
+    session, base, _ = alice
+    name = "created-through-the-api"
+    created = session.post(f"{base}/api/2.0/mlflow/experiments/create", json={"name": name}, timeout=30)
+    assert created.status_code == 200, created.text
+    host = ingress_host(stack["objects"])
+    with TlsIngress(host, stack["port"], tmp_path) as ingress:
+        result = browser_login(
+            host=host,
+            spki=ingress.spki_sha256,
+            username="alice",
+            password=USERS["alice"]["password"],
+            expect_text=name,
+            outdir=tmp_path,
+            name="oidc",
+            login_path="/login",
+        )
+    assert result["provider_url"].startswith(stack["idp"].issuer + "/interaction/"), result
+    assert result["landed_at"].startswith(base + "/"), result  # back from /callback, signed in
+    publish_screenshot(result, "oidc-login")

@@ -11,14 +11,21 @@
 //                  "token_endpoint_auth_method": "client_secret_basic"}],   // optional, this default
 //     "users": {"alice": {"password": "pw", "email": "alice@example.com", "name": "Alice",
 //                         "groups": ["mlflow-users"]}},
-//     "groups_claim": "groups"                            // optional, this default
+//     "groups_claim": "groups",                           // optional, this default
+//     "signing_key_pem": "/path/key.pem",                 // optional RSA key (RS256, kid "runtime-tests")
+//     "jwt_access_tokens": false                          // optional: Keycloak-style JWT access tokens
 //   }
+//
+// With "jwt_access_tokens", access tokens are JWTs (as Keycloak issues them) with the client id as
+// audience and the user's email, groups and `realm_access.roles` (a user's optional "roles"), so a
+// relying party that reads roles from the access token (OAuth2-Proxy's keycloak-oidc) finds them.
 //
 // Login is a plain HTML form (POST username/password to /interaction/<uid>/login) that checks the
 // password; consent is granted automatically (first-party client), so a plain HTTP client can
 // walk the whole authorization-code flow. Scope claims (email, profile, groups) are put in the
 // id_token as well as in userinfo. When listening, prints one line: `READY <issuer>`.
 
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -30,6 +37,22 @@ const issuer = config.issuer ?? `http://${host}:${port}`;
 const groupsClaim = config.groups_claim ?? 'groups';
 const users = config.users ?? {};
 
+const jwks = config.signing_key_pem
+  ? { keys: [{ ...createPrivateKey(readFileSync(config.signing_key_pem)).export({ format: 'jwk' }), kid: 'runtime-tests', alg: 'RS256', use: 'sig' }] }
+  : undefined;
+const jwtAccessTokens = Boolean(config.jwt_access_tokens);
+const API_RESOURCE = 'urn:runtime-tests:api';
+const userClaims = (id) => {
+  const user = users[id] ?? {};
+  return {
+    email: user.email ?? `${id}@example.com`,
+    email_verified: true,
+    name: user.name ?? id,
+    preferred_username: id,
+    [groupsClaim]: user.groups ?? [],
+  };
+};
+
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const provider = new Provider(issuer, {
@@ -40,14 +63,42 @@ const provider = new Provider(issuer, {
     ...c,
   })),
   claims: {
-    openid: ['sub'],
+    // The groups claim also comes with `openid`, as a Keycloak group mapper adds it whatever the scope.
+    openid: ['sub', groupsClaim],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
     [groupsClaim]: [groupsClaim],
   },
   scopes: ['openid', 'email', 'profile', groupsClaim, 'offline_access'],
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: false } },
+  ...(jwks ? { jwks } : {}),
+  features: {
+    devInteractions: { enabled: false },
+    ...(jwtAccessTokens
+      ? {
+          resourceIndicators: {
+            enabled: true,
+            defaultResource: () => API_RESOURCE,
+            useGrantedResource: () => true,
+            getResourceServerInfo: (ctx, resource, client) => ({
+              scope: ['openid', 'email', 'profile', groupsClaim, 'offline_access'].join(' '),
+              audience: client.clientId,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            }),
+          },
+        }
+      : {}),
+  },
+  extraTokenClaims: async (ctx, token) => {
+    if (!jwtAccessTokens || token.kind !== 'AccessToken' || !token.accountId) return undefined;
+    const { email, email_verified, preferred_username } = userClaims(token.accountId);
+    return {
+      email, email_verified, preferred_username,
+      [groupsClaim]: userClaims(token.accountId)[groupsClaim],
+      realm_access: { roles: users[token.accountId]?.roles ?? [] },
+    };
+  },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ['runtime-tests-only'] },
   findAccount: async (ctx, id) => {
@@ -55,14 +106,7 @@ const provider = new Provider(issuer, {
     if (!user) return undefined;
     return {
       accountId: id,
-      claims: async () => ({
-        sub: id,
-        email: user.email ?? `${id}@example.com`,
-        email_verified: true,
-        name: user.name ?? id,
-        preferred_username: id,
-        [groupsClaim]: user.groups ?? [],
-      }),
+      claims: async () => ({ sub: id, ...userClaims(id) }),
     };
   },
   // Consent without a form: grant what the client asked for.
@@ -72,6 +116,7 @@ const provider = new Provider(issuer, {
     const { clientId } = ctx.oidc.client;
     const grant = new ctx.oidc.provider.Grant({ clientId, accountId: ctx.oidc.session.accountId });
     grant.addOIDCScope(ctx.oidc.params.scope ?? 'openid');
+    if (jwtAccessTokens) grant.addResourceScope(API_RESOURCE, ctx.oidc.params.scope ?? 'openid');
     await grant.save();
     return grant;
   },

@@ -1,0 +1,447 @@
+"""The shipped oauth2-proxy environment run for real: OAuth2-Proxy in front of MLflow, a local issuer.
+
+Manifests: ``oauth2-proxy`` from the shipped examples (``scenario.shipped_config``), synthesized by the
+app's code, with exactly one rewrite: ``auth.oauth2_proxy.issuer_url`` (``https://keycloak.example.org
+/realms/ml``) becomes the local provider's issuer ``http://127.0.0.1:<port>``, because the proxy
+fetches discovery and keys from it and checks the ``iss`` of every token against it; no other name can
+reach a process here. The ingress host ``mlflow.example.org`` and the redirect URL
+``https://mlflow.example.org/oauth2/callback`` are kept: requests reach the proxy pod "through the
+ingress host" with TLS terminated in the client (``ingress_client.IngressAdapter`` for ``requests``;
+``tls_ingress.TlsIngress`` on 127.0.0.1:443 with a self-signed certificate for the MLflow Python
+client and Chromium, which resolve the host to 127.0.0.1). Variants change one setting on purpose
+(``email_domains``, ``client_type``) and move the proxy's port so they can run next to the main one.
+
+Stand-ins: PostgreSQL 15 for the bundled StatefulSet (scenario.start_bundled_postgres); the
+``mlflow-credentials`` Secret with test values (cookie secret, database password); the npm
+``oidc-provider`` as the Keycloak realm, configured as the manifests expect (client ``mlflow`` as a
+public client with PKCE, its redirect URL, a ``groups`` claim holding Keycloak-style group paths,
+``email``/``email_verified``, and JWT access tokens with ``realm_access``, which the ``keycloak-oidc``
+provider parses). No test logs artifacts, so nothing stands in for MinIO.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import re
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import jwt_tokens
+import pytest
+import requests
+from browser_login import browser_login, publish_screenshot
+from client_venv import run_client
+from ingress_client import ingress_session
+from oidc_provider import OidcProvider
+from podrunner import find_object, run_job, run_pod
+from postgres import free_port
+from scenario import (
+    container_of,
+    migration_job,
+    require_free_port,
+    service_port,
+    shipped_config,
+    start_bundled_postgres,
+    synth_environment,
+)
+from tls_ingress import TlsIngress
+
+pytestmark = pytest.mark.runtime
+
+ENV = "oauth2-proxy"
+PROXY = "mlflow-oauth2-proxy"
+USERS = {
+    "alice": {"password": "alice-password", "email": "alice@example.com", "groups": ["/mlflow-users"]},
+    "bob": {"password": "bob-password", "email": "bob@example.com", "groups": ["/contractors"]},
+    "erin": {"password": "erin-password", "email": "erin@partner.example.net", "groups": ["/mlflow-users"]},
+}
+CONFIDENTIAL_CLIENT = {"client_id": "mlflow-confidential", "client_secret": "confidential-client-secret-0f3c"}
+COOKIE_SECRET = "0123456789abcdef0123456789abcdef"  # 32 bytes: AES-256 for the session cookie
+POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
+API = "/api/2.0/mlflow/experiments/search?max_results=5"
+JSON = {"Accept": "application/json"}
+
+
+def proxy_environment(idp_port: int, outdir: Path, name: str = "oauth2-proxy-runtime", edit=None) -> list[dict]:
+    config = shipped_config(ENV)
+    config["auth"]["oauth2_proxy"]["issuer_url"] = f"http://127.0.0.1:{idp_port}"
+    if edit:
+        edit(config)
+    return synth_environment(config, name, outdir)
+
+
+def proxy_args(objects: list[dict]) -> dict[str, list[str]]:
+    """``--flag=value`` args of the proxy container: flag -> values."""
+    found: dict[str, list[str]] = {}
+    for arg in container_of(find_object(objects, "Deployment", PROXY), "oauth2-proxy")["args"]:
+        flag, _, value = arg.partition("=")
+        found.setdefault(flag, []).append(value)
+    return found
+
+
+def ingress_host(objects: list[dict]) -> str:
+    (rule,) = find_object(objects, "Ingress", "mlflow")["spec"]["rules"]
+    return rule["host"]
+
+
+def secret_values() -> dict[str, dict[str, str]]:
+    return {
+        "mlflow-credentials": {
+            "postgres-password": POSTGRES_PASSWORD,
+            "s3-access-key-id": "unused-in-this-scenario",
+            "s3-secret-access-key": "unused-in-this-scenario",
+            "cookie_secret": COOKIE_SECRET,
+            "client_secret": CONFIDENTIAL_CLIENT["client_secret"],
+        }
+    }
+
+
+@contextlib.contextmanager
+def proxy_pod(objects: list[dict]):
+    """The proxy Deployment's pod, ready (its container, args and env as synthesized)."""
+    deployment = find_object(objects, "Deployment", PROXY)
+    port = int(proxy_args(objects)["--http-address"][0].rsplit(":", 1)[1])
+    require_free_port(port, "OAuth2-Proxy")
+    with run_pod(deployment, objects, secret_values()) as pod:
+        pod.wait_for_probe(timeout=60)
+        yield pod
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Provider, PostgreSQL stand-in, migration Job, MLflow server, then the proxy in front (ready)."""
+    workdir = tmp_path_factory.mktemp("oauth2-proxy")
+    idp_port = free_port()
+    objects = proxy_environment(idp_port, workdir)
+    args = proxy_args(objects)
+    client = {
+        "client_id": args["--client-id"][0],
+        "redirect_uris": args["--redirect-url"],
+        "token_endpoint_auth_method": "none",  # client_type: public
+    }
+    confidential = {**CONFIDENTIAL_CLIENT, "redirect_uris": args["--redirect-url"]}
+    key = jwt_tokens.rsa_key(workdir / "issuer-key.pem")
+    idp = OidcProvider(
+        clients=[client, confidential],
+        users=USERS,
+        port=idp_port,
+        groups_claim=args["--oidc-groups-claim"][0],
+        signing_key_pem=key,
+        jwt_access_tokens=True,
+    )
+    secrets_ = secret_values()
+    with idp:
+        pg = start_bundled_postgres(objects, secrets_)
+        try:
+            migration = run_job(migration_job(objects), objects, secrets_, timeout=300)
+            require_free_port(service_port(objects, "mlflow"), "the MLflow server")
+            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets_) as server:
+                ready_after = server.wait_for_probe(timeout=180)
+                with proxy_pod(objects) as proxy:
+                    print(f"\n[{ENV}] migration {migration.seconds:.1f} s, server ready {ready_after:.1f} s")
+                    yield {
+                        "objects": objects,
+                        "idp": idp,
+                        "key": key,
+                        "server": server,
+                        "proxy": proxy,
+                        "port": proxy.port("http"),
+                        "host": ingress_host(objects),
+                        "workdir": workdir,
+                        "idp_port": idp_port,
+                    }
+        finally:
+            pg.stop()
+
+
+def browser(stack, port: int | None = None) -> tuple[requests.Session, str]:
+    host = stack["host"]
+    session = ingress_session(host, port or stack["port"])
+    session.headers["Accept"] = "text/html,application/xhtml+xml"
+    return session, f"https://{host}"
+
+
+def follow(session: requests.Session, response: requests.Response, hops: list) -> requests.Response:
+    while response.is_redirect:
+        assert len(hops) < 20, [(h.status_code, h.url) for h in hops]
+        response = session.get(urljoin(response.url, response.headers["location"]), allow_redirects=False, timeout=30)
+        hops.append(response)
+    return response
+
+
+def login(session: requests.Session, base: str, username: str, path: str = "/") -> list[requests.Response]:
+    """A browser visit to ``path``: proxy -> provider form -> password -> callback -> back; every hop."""
+    hops = [session.get(base + path, allow_redirects=False, timeout=30)]
+    form = follow(session, hops[0], hops)
+    assert form.status_code == 200 and "<form" in form.text, (form.status_code, form.url, form.text[:300])
+    action = re.search(r'action="([^"]+)"', form.text).group(1)
+    user = {"username": username, "password": USERS[username]["password"]}
+    hops.append(session.post(urljoin(form.url, action), data=user, allow_redirects=False, timeout=30))
+    follow(session, hops[-1], hops)
+    return hops
+
+
+def callback_of(hops: list[requests.Response]) -> requests.Response:
+    (found,) = [h for h in hops if urlsplit(h.url).path == "/oauth2/callback"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def alice(stack):
+    session, base = browser(stack)
+    try:
+        return session, base, login(session, base, "alice")
+    except BaseException:
+        print("--- proxy\n" + stack["proxy"].logs()[-4000:] + "\n--- provider\n" + stack["idp"].log()[-3000:])
+        raise
+
+
+def provider_tokens(idp: OidcProvider, client_id: str, redirect_uri: str, username: str) -> dict:
+    """Tokens for ``username`` as a CLI gets them from the issuer (authorization code + PKCE, public client)."""
+    discovery = requests.get(idp.discovery_url, timeout=10).json()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    session = requests.Session()
+    query = {
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": "openid email profile",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+    }
+    response = session.get(discovery["authorization_endpoint"], params=query, allow_redirects=False, timeout=10)
+    hops: list = []
+    form = follow(session, response, hops)
+    action = re.search(r'action="([^"]+)"', form.text).group(1)
+    user = {"username": username, "password": USERS[username]["password"]}
+    response = session.post(urljoin(form.url, action), data=user, allow_redirects=False, timeout=10)
+    for _ in range(20):
+        if response.headers["location"].startswith(redirect_uri):
+            break
+        response = session.get(urljoin(response.url, response.headers["location"]), allow_redirects=False, timeout=10)
+    code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+    tokens = requests.post(
+        discovery["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+def api_status(stack, token: str) -> int:
+    session, base = browser(stack)
+    response = session.get(base + API, headers={**JSON, "Authorization": f"Bearer {token}"}, timeout=30)
+    return response.status_code
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def test_browser_without_session_goes_straight_to_the_provider(stack):
+    """``--skip-provider-button``: a browser without a session is redirected to the issuer's
+    authorization endpoint at once (no sign-in page), with the manifests' client id, redirect URL and a
+    PKCE S256 challenge; an API call without a session gets 401, not a redirect."""
+    session, base = browser(stack)
+    response = session.get(base + "/", allow_redirects=False, timeout=30)
+    assert response.status_code == 302, response.text[:500]
+    location = urlsplit(response.headers["location"])
+    discovery = requests.get(stack["idp"].discovery_url, timeout=10).json()
+    assert f"{location.scheme}://{location.netloc}{location.path}" == discovery["authorization_endpoint"]
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert query["client_id"] == "mlflow"
+    assert query["redirect_uri"] == "https://mlflow.example.org/oauth2/callback"
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"]
+    api = session.get(base + API, headers=JSON, allow_redirects=False, timeout=30)
+    assert api.status_code == 401, api.text[:300]
+
+
+def test_allowed_group_member_reaches_the_ui_and_the_api(stack, alice):
+    """alice (group ``/mlflow-users``) logs in at the provider; the callback sets the session and sends
+    her back; the MLflow UI and the REST API answer through the proxy."""
+    session, base, hops = alice
+    assert callback_of(hops).status_code == 302, callback_of(hops).text[:500]
+    landing = hops[-1]
+    assert landing.url == base + "/" and landing.status_code == 200
+    assert "<title>MLflow</title>" in landing.text, landing.text[:500]
+    created = session.post(
+        base + "/api/2.0/mlflow/experiments/create", json={"name": "through-the-proxy"}, headers=JSON, timeout=30
+    )
+    assert created.status_code == 200, created.text
+    listed = session.get(base + API, headers=JSON, timeout=30)
+    assert listed.status_code == 200, listed.text
+    assert "through-the-proxy" in {e["name"] for e in listed.json()["experiments"]}
+
+
+def test_user_outside_allowed_groups_is_refused(stack):
+    """bob (group ``/contractors``) passes the provider's login, but the proxy refuses him at the
+    callback (403) and sets no session: the API stays closed."""
+    session, base = browser(stack)
+    hops = login(session, base, "bob")
+    assert callback_of(hops).status_code == 403, callback_of(hops).text[:500]
+    assert "_oauth2_proxy" not in {c.name for c in session.cookies}
+    assert session.get(base + API, headers=JSON, allow_redirects=False, timeout=30).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def restricted(stack):
+    """Variant: ``email_domains: [example.com]`` (and a confidential client), proxy on another port."""
+    port = free_port()
+
+    def edit(config):
+        config["auth"]["oauth2_proxy"].update(
+            email_domains=["example.com"],
+            client_type="confidential",
+            client_id=CONFIDENTIAL_CLIENT["client_id"],
+            port=port,
+        )
+
+    objects = proxy_environment(stack["idp_port"], stack["workdir"] / "restricted", "restricted", edit)
+    with proxy_pod(objects) as pod:
+        yield {"objects": objects, "port": port, "pod": pod}
+
+
+def test_email_outside_email_domains_is_refused(stack, restricted):
+    """With ``email_domains: [example.com]``, erin (``/mlflow-users``, ``@partner.example.net``) is
+    refused at the callback while alice (``@example.com``) gets in, through the same variant proxy."""
+    assert proxy_args(restricted["objects"])["--email-domain"] == ["example.com"]
+    session, base = browser(stack, restricted["port"])
+    assert callback_of(login(session, base, "erin")).status_code == 403
+    assert session.get(base + API, headers=JSON, allow_redirects=False, timeout=30).status_code == 401
+    session, base = browser(stack, restricted["port"])
+    assert callback_of(login(session, base, "alice")).status_code == 302
+    assert session.get(base + API, headers=JSON, timeout=30).status_code == 200
+
+
+def test_confidential_client_sends_its_secret(stack, restricted):
+    """``client_type: confidential``: the proxy reads ``OAUTH2_PROXY_CLIENT_SECRET`` from the Secret and
+    authenticates at the token endpoint (the provider accepts only that secret for this client)."""
+    deployment = find_object(restricted["objects"], "Deployment", PROXY)
+    env = {e["name"] for e in container_of(deployment, "oauth2-proxy")["env"]}
+    assert "OAUTH2_PROXY_CLIENT_SECRET" in env
+    assert "--client-secret-file" not in proxy_args(restricted["objects"])
+    session, base = browser(stack, restricted["port"])
+    assert callback_of(login(session, base, "alice")).status_code == 302
+
+
+def test_public_client_logs_in_with_pkce_and_no_secret(stack, alice):
+    """``client_type: public`` (the shipped example): no client secret anywhere (an empty secret file),
+    PKCE S256, and the provider registers the client with ``token_endpoint_auth_method: none``; the
+    login of alice above went through that client."""
+    args = proxy_args(stack["objects"])
+    assert args["--client-secret-file"] == ["/etc/oauth2-proxy/public-client/client-secret"]
+    assert find_object(stack["objects"], "ConfigMap", f"{PROXY}-public-client")["data"] == {"client-secret": ""}
+    assert args["--code-challenge-method"] == ["S256"]
+    env = container_of(find_object(stack["objects"], "Deployment", PROXY), "oauth2-proxy")["env"]
+    assert [e["name"] for e in env] == ["OAUTH2_PROXY_COOKIE_SECRET"]
+    assert callback_of(alice[2]).status_code == 302
+
+
+@pytest.fixture(scope="module")
+def tls_ingress(stack):
+    with TlsIngress(stack["host"], stack["port"], stack["workdir"]) as ingress:
+        yield ingress
+
+
+def test_bearer_jwt_works_for_the_python_client(stack, tls_ingress):
+    """An ID token of the issuer for the proxy's client (audience ``mlflow``), as the ``mlflow-token``
+    CLI obtains it, is accepted as ``MLFLOW_TRACKING_TOKEN`` by the MLflow Python client through
+    ``https://mlflow.example.org`` (``--skip-jwt-bearer-tokens``): a run is logged and read back."""
+    args = proxy_args(stack["objects"])
+    tokens = provider_tokens(stack["idp"], args["--client-id"][0], args["--redirect-url"][0], "alice")
+    assert jwt_tokens.claims(tokens["id_token"])["aud"] == "mlflow"
+    result = run_client(
+        "token_client.py",
+        tls_ingress.url,
+        "bearer-experiment",
+        hosts=[stack["host"]],
+        env={"MLFLOW_TRACKING_TOKEN": tokens["id_token"], "REQUESTS_CA_BUNDLE": str(tls_ingress.cert_path)},
+    )
+    assert result["params"] == {"via": "access-token"}
+    assert result["metrics"] == {"loss": 0.25}
+    assert api_status(stack, tokens["access_token"]) == 200  # the JWT access token (aud mlflow) too
+
+
+def test_foreign_expired_and_forged_bearer_tokens_are_refused(stack, tmp_path):
+    """Refused with 401 (the API stays closed): a token of another issuer (a second real provider with
+    the same client id and users), an expired token signed by the issuer's own key, and a token with a
+    bad signature (the same claims signed by another key under the issuer's key id)."""
+    args = proxy_args(stack["objects"])
+    client_id, redirect = args["--client-id"][0], args["--redirect-url"][0]
+    good = provider_tokens(stack["idp"], client_id, redirect, "alice")["id_token"]
+    assert api_status(stack, good) == 200
+    other = OidcProvider(
+        clients=[{"client_id": client_id, "redirect_uris": [redirect], "token_endpoint_auth_method": "none"}],
+        users=USERS,
+        groups_claim=args["--oidc-groups-claim"][0],
+    )
+    with other:
+        foreign = provider_tokens(other, client_id, redirect, "alice")["id_token"]
+    assert jwt_tokens.claims(foreign)["iss"] != jwt_tokens.claims(good)["iss"]
+    now = int(time.time())
+    expired = jwt_tokens.sign(
+        jwt_tokens.header(good), {**jwt_tokens.claims(good), "iat": now - 7200, "exp": now - 3600}, stack["key"]
+    )
+    resigned = jwt_tokens.sign(jwt_tokens.header(good), jwt_tokens.claims(good), stack["key"])
+    assert api_status(stack, resigned) == 200  # so the re-signing itself is sound
+    forged = jwt_tokens.sign(
+        jwt_tokens.header(good), jwt_tokens.claims(good), jwt_tokens.rsa_key(tmp_path / "other-key.pem")
+    )
+    assert {"foreign": api_status(stack, foreign), "expired": api_status(stack, expired)} == {
+        "foreign": 401,
+        "expired": 401,
+    }
+    assert api_status(stack, forged) == 401
+
+
+def test_session_cookie_flags_and_sign_out(stack):
+    """The session cookie is ``Secure`` (TLS), ``HttpOnly`` and ``SameSite=Lax``; ``/oauth2/sign_out``
+    clears it and the API is closed again."""
+    session, base = browser(stack)
+    hops = login(session, base, "alice")
+    (set_cookie,) = [c for c in callback_of(hops).raw.headers.getlist("Set-Cookie") if c.startswith("_oauth2_proxy=")]
+    attributes = {part.strip().split("=")[0].lower(): part.strip() for part in set_cookie.split(";")}
+    assert "secure" in attributes and "httponly" in attributes
+    assert attributes["samesite"].lower() == "samesite=lax"
+    assert session.get(base + API, headers=JSON, timeout=30).status_code == 200
+    out = session.get(base + "/oauth2/sign_out", allow_redirects=False, timeout=30)
+    assert out.status_code == 302
+    assert "_oauth2_proxy" not in {c.name for c in session.cookies}
+    assert session.get(base + API, headers=JSON, allow_redirects=False, timeout=30).status_code == 401
+
+
+def test_a_person_signs_in_with_chromium(stack, tls_ingress, tmp_path):
+    """Chromium (Playwright) opens https://mlflow.example.org/, is sent to the provider's page, where
+    the user name and password are typed; it lands on MLflow's experiments page, which lists an
+    experiment created through the API. The screenshot goes to the test's folder (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
+    session, base = browser(stack)
+    login(session, base, "alice")
+    name = "created-through-the-api"
+    created = session.post(base + "/api/2.0/mlflow/experiments/create", json={"name": name}, headers=JSON, timeout=30)
+    assert created.status_code == 200, created.text
+    result = browser_login(
+        host=stack["host"],
+        spki=tls_ingress.spki_sha256,
+        username="alice",
+        password=USERS["alice"]["password"],
+        expect_text=name,
+        outdir=tmp_path,
+        name="oauth2-proxy",
+    )
+    assert result["provider_url"].startswith(stack["idp"].issuer + "/interaction/"), result
+    assert result["final_url"].startswith(base + "/"), result
+    assert result["landed_at"] == base + "/", result  # back from /oauth2/callback to where it started
+    publish_screenshot(result, "oauth2-proxy-login")
