@@ -426,7 +426,8 @@ def test_session_cookie_flags_and_sign_out(stack):
 def test_a_person_signs_in_with_chromium(stack, tls_ingress, tmp_path):
     """Chromium (Playwright) opens https://mlflow.example.org/, is sent to the provider's page, where
     the user name and password are typed; it lands on MLflow's experiments page, which lists an
-    experiment created through the API. The screenshot goes to the test's folder (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
+    experiment created through the API.
+    The screenshot goes to the test's folder (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
     session, base = browser(stack)
     login(session, base, "alice")
     name = "created-through-the-api"

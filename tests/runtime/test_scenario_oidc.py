@@ -203,7 +203,8 @@ def test_a_person_signs_in_with_chromium(stack, alice, tmp_path):
     """Chromium (Playwright) opens https://mlflow.example.com/login (TLS terminated by tls_ingress on
     127.0.0.1:443, the host mapped with --host-resolver-rules), types alice's user name and password at
     the provider's page, is sent back through /callback and sees, on the experiments page, an experiment
-    alice created through the API. The screenshot goes to the test's folder (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
+    alice created through the API.
+    The screenshot goes to the test's folder (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
     session, base, _ = alice
     name = "created-through-the-api"
     created = session.post(f"{base}/api/2.0/mlflow/experiments/create", json={"name": name}, timeout=30)
