@@ -1,4 +1,4 @@
-"""Two MLflow replicas behind a round-robin balancer: sessions must be shared (the replicas rule).
+"""Two MLflow replicas behind a round-robin balancer: login sessions work across them.
 
 oidc: the oidc-keycloak variant of oidc_scenario.py with ``auth.oidc.cache.type: bundled`` and
 ``server.replicas: 2`` (plus the ``redis-password`` remote ref that combination requires). The
@@ -7,9 +7,9 @@ stands in for the image, pod_images.py) with the password from the test Secret. 
 run from the same pod spec; the second gets another port (``--port`` and ``containerPort``), since pods
 share the host network. The ingress host reaches a round-robin balancer (:class:`RoundRobin`, a
 loopback TCP forwarder alternating between the replicas per connection; every request here opens a
-new connection). The control is the shipped single-replica spec (``cache.type: none``) run as two
-processes behind the same balancer; it was expected to break the login across replicas, but with
-plugin 11.0.2 it does not (signed-cookie sessions), which the control records as a strict xfail.
+new connection). The same holds for the shipped single-replica spec (``cache.type: none``) run as two
+processes behind the same balancer: plugin 11.0.2 keeps sessions in signed cookies, so the per-pod cache
+does not lose them (and several pods are allowed without Redis).
 """
 
 from __future__ import annotations
@@ -170,20 +170,14 @@ def test_login_and_session_work_across_replicas_with_shared_redis(tmp_path_facto
             assert answer.status_code == 200, (port, answer.text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "observed with mlflow-oidc-auth 11.0.2: the login state and the session live in the signed Flask "
-        "cookie (SECRET_KEY is shared), so a login across two replicas with the per-pod cache works; the "
-        "replicas rule's stated reason is not reproduced here. Strict: flags when a per-pod cache does break it."
-    ),
-)
-def test_per_pod_cache_breaks_a_login_across_replicas(tmp_path_factory):
-    """The control: the shipped single-replica spec (cache.type none) run as two processes behind the
-    same balancer. The login that ends on the other replica does not yield a working session."""
+def test_per_pod_cache_keeps_a_login_across_replicas(tmp_path_factory):
+    """The shipped single-replica spec (cache.type none) run as two processes behind the same balancer:
+    the login that starts on one replica and ends on the other yields a session that works on both, since
+    plugin 11 keeps login state and session in a cookie signed with the shared SECRET_KEY. This is why
+    several oidc pods do not require Redis."""
     with two_replicas(tmp_path_factory, None, "oidc-per-pod") as env:
         session, hops, used = login_across_replicas(env)
         assert len(set(used)) == 2, used
         base = f"https://{env['host']}"
         statuses = [session.get(base + "/api/2.0/mlflow/users/current", timeout=30).status_code for _ in range(4)]
-        assert statuses != [200] * 4, (statuses, [(h.status_code, h.url) for h in hops])
+        assert statuses == [200] * 4, (statuses, [(h.status_code, h.url) for h in hops])

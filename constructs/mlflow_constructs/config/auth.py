@@ -27,11 +27,12 @@ class BasicAuth(Model):
 
 
 class RedisCache(Model):
-    """Shared session/cache backend for several oidc replicas."""
+    """The oidc plugin's cache of permission and identity lookups (``CACHE_BACKEND``), per pod or shared."""
 
     type: Literal["none", "bundled", "external"] = "none"
-    """`none` (per-pod), `bundled` (a hardened Redis) or `external` (`redis_url` key). More than one pod requires
-    Redis."""
+    """`none` (per pod), `bundled` (a hardened Redis) or `external` (`redis_url` key). Sessions do not depend
+    on it (they are signed cookies); with several pods and `none`, a permission change reaches the other pods
+    when their cached entry expires (the plugin's `PERMISSION_CACHE_TTL_SECONDS`, 30 s)."""
     image: Image = Field(default_factory=lambda: Image.of(images.REDIS))
     """Bundled Redis image (same forms as `server.image`)."""
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "64Mi", "500m", "256Mi"))

@@ -57,7 +57,7 @@ class Environment(Model):
                 f"{self.artifacts.pvc.access_mode} volume; set access_mode: ReadWriteMany "
                 "(and a storage_class that supports it), or use s3/minio/azure/gcs artifacts, or one replica"
             )
-        self._check_auth(pods)
+        self._check_auth()
         self._check_secrets()
         identity = _WORKLOAD_IDENTITY.get(self.artifacts.identity)
         if identity and identity[0] not in self.server.service_account_annotations:
@@ -68,7 +68,7 @@ class Environment(Model):
             )
         return self
 
-    def _check_auth(self, pods: int) -> None:
+    def _check_auth(self) -> None:
         oidc = self.auth.oidc
         if self.auth.mode == "oidc" and "image" not in self.server.model_fields_set:
             built = images.MLFLOW_OIDC
@@ -79,18 +79,11 @@ class Environment(Model):
                 f"(docker build -t <registry>/{built.name}:{built.tag} images/mlflow-oidc), then set "
                 f"server.image: <registry>/{built.name}:{built.tag}"
             )
-        if self.auth.mode == "oidc" and oidc is not None:
-            if oidc.redirect_uri is None and not self.ingress.enabled:
-                raise ValueError(
-                    "auth.oidc.redirect_uri: cannot be derived without an ingress; set it "
-                    "(https://<public host>/callback) or enable the ingress with its hosts"
-                )
-            if pods > 1 and oidc.cache.type == "none":
-                raise ValueError(
-                    "auth.oidc.cache.type: with more than one server pod the login callback can land on another "
-                    "pod than the login started on, and the session is lost; set cache.type: bundled (or "
-                    "external with the redis_url Secret key), or run one replica"
-                )
+        if self.auth.mode == "oidc" and oidc is not None and oidc.redirect_uri is None and not self.ingress.enabled:
+            raise ValueError(
+                "auth.oidc.redirect_uri: cannot be derived without an ingress; set it "
+                "(https://<public host>/callback) or enable the ingress with its hosts"
+            )
         if self.auth.mode == "oauth2-proxy" and not self.ingress.enabled:
             raise ValueError(
                 "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "
