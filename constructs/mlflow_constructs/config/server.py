@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, model_validator
 
@@ -96,6 +97,18 @@ def _pod_network(value: object) -> IPv4Network:
     return value
 
 
+def cpu_cores(quantity: str) -> Decimal:
+    """A Kubernetes CPU quantity in cores: ``500m`` is 0.5, ``2`` is 2, ``1.5`` is 1.5."""
+    if quantity.endswith("m"):
+        return Decimal(quantity[:-1]) / 1000
+    for power, (decimal, binary) in enumerate(zip("kMGTPE", ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), strict=True), 1):
+        if quantity.endswith(binary):
+            return Decimal(quantity[:-2]) * 1024**power
+        if quantity.endswith(decimal):
+            return Decimal(quantity[:-1]) * 1000**power
+    return Decimal(quantity)
+
+
 class Autoscaling(Model):
     """A HorizontalPodAutoscaler on CPU; replaces ``server.replicas`` when enabled."""
 
@@ -129,10 +142,20 @@ class Server(Model):
     """`--host`."""
     port: Port = 5000
     """`--port`, container and Service port (named `http`)."""
-    workers: int = Field(1, ge=1, le=16)
-    """`--workers` (uvicorn). ~280 MB each; prefer more replicas over more workers."""
-    resources: Resources = Field(default_factory=lambda: resources_of("250m", "768Mi", "1", "1536Mi"))
-    """Container resources (`requests`/`limits`, each `cpu` and `memory`)."""
+    workers: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = "auto"
+    """`--workers` (uvicorn), 1-16, or `auto`: the whole CPUs of `server.resources.limits.cpu` (at least 1,
+    at most 16), so a pod can use the cores it may have (one worker is one Python process and uses at most
+    one core). With one worker uvicorn serves in the container's only process; with more, a supervisor
+    process runs next to them. Each worker adds ~250 MB: raise `resources` with it (e.g. limits `cpu: 2`,
+    `memory: 2Gi` and requests `memory: 768Mi` for 2)."""
+    resources: Resources = Field(default_factory=lambda: resources_of("100m", "384Mi", "1", "1536Mi"))
+    """Container resources (`requests`/`limits`, each `cpu` and `memory`). The defaults fit one worker: it
+    uses ~260 MB RSS after warm-up and a few millicores idle (see README, "Runtime performance"); the
+    limits leave room for large uploads and bursts. With `workers: auto` the CPU limit sets the workers."""
+    telemetry: bool = False
+    """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
+    `MLFLOW_DISABLE_TELEMETRY=true` and `DO_NOT_TRACK=true` in the server's settings and in the migration
+    Job's MLflow containers. `true` leaves MLflow's own default (on, unless the environment says otherwise)."""
     extra_allowed_hosts: tuple[str, ...] = ()
     """More Host headers to accept (fnmatch patterns)."""
     cors_allowed_origins: tuple[HttpUrl, ...] = ()
@@ -159,6 +182,13 @@ class Server(Model):
     def pod_ip_host_patterns(self) -> list[str]:
         """Allowed-host patterns for requests addressed to a pod IP (kubelet probes, Prometheus scrapes)."""
         return [pattern for network in self.pod_networks for pattern in ipv4_host_patterns(network)]
+
+    @property
+    def worker_count(self) -> int:
+        """``workers``, with ``auto`` resolved from the CPU limit."""
+        if self.workers != "auto":
+            return self.workers
+        return max(1, min(16, int(cpu_cores(self.resources.limits.cpu))))
 
     @property
     def max_pods(self) -> int:
