@@ -15,7 +15,8 @@ machine load): start to the first ``/health`` 200 (from the container's or proce
 50 ms); after a warm-up, the process count and the RSS and PSS of the whole process tree
 (``/proc/<pid>/smaps_rollup``) and its idle CPU use over 5 s; ``log_metric`` throughput and p50/p95
 latency with 1 and then 4 concurrent clients (``POST /api/2.0/mlflow/runs/log-metric``, one HTTP
-session per client, ``--requests`` per client) and the CPU the tree used meanwhile; SIGTERM to exit.
+session per client, ``--requests`` per client), the CPU the tree used meanwhile (sampled every 0.2 s,
+processes that come and go included) and the requests served per CPU-second; SIGTERM to exit.
 The report gives medians over the runs and the ratio this project / defaults.
 
 Loopback only (both servers listen on 127.0.0.1 and the pod's Service names resolve there); MLflow's
@@ -45,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # jsii (synthesis) prints a banner about the Node release on every start; keep the report clean.
@@ -55,7 +57,7 @@ sys.path.insert(0, str(ROOT / "tests" / "runtime"))
 import venvs  # noqa: E402
 from podrunner import find_object, load_manifests, run_pod  # noqa: E402
 from postgres import free_port  # noqa: E402
-from proc_stats import tree_cpu_seconds, tree_stats  # noqa: E402
+from proc_stats import CpuMeter, tree_stats  # noqa: E402
 from scenario import (  # noqa: E402
     container_of,
     migrated_bundled_postgres,
@@ -82,7 +84,8 @@ class Measurement:
     rss_mb: float = 0.0
     pss_mb: float = 0.0
     idle_millicores: float = 0.0
-    load: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)  # clients -> rps, p50, p95, cores
+    # clients -> req/s, p50 ms, p95 ms, cores used, requests per CPU-second of the tree
+    load: dict[int, tuple[float, float, float, float, float]] = field(default_factory=dict)
     stop_s: float = 0.0
     killed: bool = False
     commands: list[str] = field(default_factory=list)
@@ -187,14 +190,14 @@ def measure(target: Target, alive: Callable[[], bool], per_client: int) -> Measu
     stats = tree_stats(target.pid)
     result.processes, result.rss_mb, result.pss_mb = stats.processes, stats.rss_mb, stats.pss_mb
     result.commands = [" ".join(c)[:120] for c in stats.commands]
-    cpu = tree_cpu_seconds(target.pid)
-    time.sleep(IDLE_WINDOW)
-    result.idle_millicores = 1000 * (tree_cpu_seconds(target.pid) - cpu) / IDLE_WINDOW
+    with CpuMeter(target.pid) as idle:
+        time.sleep(IDLE_WINDOW)
+    result.idle_millicores = 1000 * idle.cores
     for clients in (1, 4):
-        cpu, began = tree_cpu_seconds(target.pid), time.perf_counter()
-        rps, latencies = log_metrics(target, clients, per_client, f"m{clients}")
-        cores = (tree_cpu_seconds(target.pid) - cpu) / (time.perf_counter() - began)
-        result.load[clients] = (rps, 1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.95), cores)
+        with CpuMeter(target.pid) as cpu:
+            rps, latencies = log_metrics(target, clients, per_client, f"m{clients}")
+        p50, p95 = 1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.95)
+        result.load[clients] = (rps, p50, p95, cpu.cores, clients * per_client / cpu.cpu_seconds)
     result.stop_s, result.killed = target.stop()
     return result
 
@@ -260,9 +263,11 @@ ROWS: list[tuple[str, Callable[[Measurement], float], str]] = [
     ("log_metric, 1 client (req/s)", lambda m: m.load[1][0], "{:.1f}"),
     ("  p50 / p95 latency (ms)", lambda m: (m.load[1][1], m.load[1][2]), "{:.0f} / {:.0f}"),
     ("  CPU used (cores)", lambda m: m.load[1][3], "{:.2f}"),
+    ("  requests per CPU-second", lambda m: m.load[1][4], "{:.1f}"),
     ("log_metric, 4 clients (req/s)", lambda m: m.load[4][0], "{:.1f}"),
     ("  p50 / p95 latency (ms)", lambda m: (m.load[4][1], m.load[4][2]), "{:.0f} / {:.0f}"),
     ("  CPU used (cores)", lambda m: m.load[4][3], "{:.2f}"),
+    ("  requests per CPU-second", lambda m: m.load[4][4], "{:.1f}"),
     ("SIGTERM to exit (s)", lambda m: m.stop_s, "{:.1f}"),
 ]
 
@@ -303,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
         help="an already synthesized <env>.k8s.yaml instead of synthesizing config/<env>.yaml now "
         "(e.g. from an earlier revision: git archive REV | tar -x -C DIR; python DIR/app.py ENV --outdir DIR/dist)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the environment's config before synthesis, e.g. server.resources.limits.cpu=2 (value as YAML)",
+    )
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("needs root (the pod runner mounts an overlay)")
@@ -316,7 +328,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.manifests:
         objects = load_manifests(args.manifests)
     else:
-        objects = synth_environment(shipped_config(args.env), args.env, workdir / "synth")
+        config = shipped_config(args.env)
+        for assignment in args.set:
+            key, _, value = assignment.partition("=")
+            *parents, leaf = key.split(".")
+            node = config
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = yaml.safe_load(value)
+        objects = synth_environment(config, args.env, workdir / "synth")
     deployment = copy.deepcopy(find_object(objects, "Deployment", "mlflow"))
     server = container_of(deployment, "mlflow")
     env_names = {e["name"] for e in server.get("env") or []}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +93,42 @@ def tree_stats(pid: int) -> TreeStats:
     )
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of the processes of the tree alive now (sample before and after a window)."""
-    return sum(cpu_seconds(p) for p in descendants(pid))
+class CpuMeter:
+    """CPU time a process tree uses over a window, counting processes that start or exit inside it.
+
+    A sampler thread reads every process of the tree every ``interval`` seconds; a process that exits
+    loses at most its last ``interval`` of CPU time, one that starts counts from zero.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self._start: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> dict[int, float]:
+        return {p: cpu_seconds(p) for p in descendants(self.pid)}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._last.update(self._sample())
+
+    def __enter__(self) -> CpuMeter:
+        self._start = self._sample()
+        self._last = dict(self._start)
+        self._began = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+        self.seconds = time.monotonic() - self._began
+        self.cpu_seconds = sum(cpu - self._start.get(p, 0.0) for p, cpu in self._last.items())
+
+    @property
+    def cores(self) -> float:
+        """Average cores used over the window (after the block)."""
+        return self.cpu_seconds / self.seconds
