@@ -292,7 +292,7 @@ def assert_lean_server(pod: PodRun, container: str = "mlflow", app: str | None =
     proc = pod.container(container)
     stats = tree_stats(proc.init_pid)
     assert stats.processes == 1, f"expected one process in the {container} container: {stats.commands}"
-    (argv,) = stats.commands
+    argv = list(stats.commands[0])
     assert argv[1:3] == ["-m", "uvicorn"], argv
     assert argv[argv.index("--workers") + 1] == "1", argv
     if app:
