@@ -151,7 +151,7 @@ class Server(Model):
     fewer requests with 4 clients, so scale with `replicas` (or autoscaling) rather than workers."""
     resources: Resources = Field(default_factory=lambda: resources_of("100m", "384Mi", "1", "1536Mi"))
     """Container resources (`requests`/`limits`, each `cpu` and `memory`). The defaults fit one worker: it
-    uses ~260 MB RSS after warm-up and a few millicores idle (see README, "Runtime performance"); the
+    uses ~250 MB RSS after warm-up and a few millicores idle (see README, "Runtime performance"); the
     limits leave room for large uploads and bursts."""
     telemetry: bool = False
     """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
