@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: synth synth-all test test-fast lint docs tools bench clean
+.PHONY: synth synth-all test test-fast lint docs tools bench bench-runtime clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ test-fast: $(BIN)/.installed
 ## Synthesis timings (medians), as quoted in the README
 bench: $(BIN)/.installed
 	$(BIN)/python bench/synth_bench.py
+
+## The server pod as synthesized against `mlflow server` with MLflow's defaults, run for real (needs root
+## and `make tools`; not part of `make test`). BENCH_ENV=<environment> BENCH_RUNS=<n> to change the defaults.
+BENCH_ENV ?= default
+BENCH_RUNS ?= 3
+bench-runtime: $(BIN)/.installed
+	$(BIN)/python bench/runtime_bench.py --env $(BENCH_ENV) --runs $(BENCH_RUNS)
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .tools .runtime

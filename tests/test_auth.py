@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, find_all, synth
 
+from mlflow_constructs.server.launcher import launcher_command
+
 PROXY = {
     "mode": "oauth2-proxy",
     "oauth2_proxy": {"issuer_url": "https://kc.example.com/realms/ml", "client_id": "mlflow", "allowed_groups": ["ml"]},
@@ -62,7 +64,9 @@ def test_basic_auth_with_external_database_reads_the_auth_uri_from_the_secret(tm
 def test_oidc_runs_the_plugin_wrapper_with_its_probes(tmp_path):
     objs = synth({"server": OIDC_SERVER, "ingress": INGRESS, "auth": OIDC}, tmp_path)
     server = container(deployment(objs), "mlflow")
-    assert server["command"] == ["mlflow-oidc-server"]
+    # The launcher runs the plugin's wrapper in-process; the wrapper's `mlflow server` becomes uvicorn.
+    assert server["command"] == launcher_command(("mlflow-oidc-server",))
+    assert "from mlflow_oidc_auth.cli import run" in server["command"][2]
     assert server["image"] == OIDC_SERVER["image"]
     assert server["startupProbe"]["httpGet"]["path"] == "/health/startup"
     assert server["livenessProbe"]["httpGet"]["path"] == "/health/live"

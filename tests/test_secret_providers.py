@@ -8,6 +8,7 @@ import pytest
 from helpers import INGRESS, OIDC, OIDC_SERVER, container, env_of, find, find_all, synth
 
 from mlflow_constructs.config import ConfigError, parse_environment
+from mlflow_constructs.server.launcher import launcher_command
 
 CIPHERTEXT = base64.b64encode(bytes(range(200))).decode()
 
@@ -178,7 +179,8 @@ def test_files_mode_mounts_the_plugin_keys_and_still_feeds_mlflow_its_store_uri(
         "OIDC_USERS_DB_URI",
         "MLFLOW_BACKEND_STORE_URI",
     }
-    assert "MLFLOW_BACKEND_STORE_URI" not in env and server["command"] == ["mlflow-oidc-server"]
+    # The wrapper (run in-process by the launcher) loads the mounted files before `mlflow server` runs.
+    assert "MLFLOW_BACKEND_STORE_URI" not in env and server["command"] == launcher_command(("mlflow-oidc-server",))
     wait = container(find(objs, "Deployment", "mlflow"), "wait-for-database")
     assert "configure_mlflow_environment()" in wait["command"][-1]
 

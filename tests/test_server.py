@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from helpers import container, env_of, find, find_all, synth
 
+from mlflow_constructs.config.server import cpu_cores
+from mlflow_constructs.server.launcher import launcher_command
+
 S3_IRSA = {
     "database": {"type": "external"},
     "artifacts": {"type": "s3", "s3": {"bucket": "b", "credentials": "irsa"}},
@@ -12,11 +15,60 @@ S3_IRSA = {
 
 
 def test_server_runs_mlflow_server_with_explicit_command(tmp_path):
-    """The image's entrypoint must not decide what runs: command and args are explicit."""
+    """The image's entrypoint must not decide what runs: command and args are explicit. The command is
+    the launcher, which runs `mlflow server` in-process and becomes the uvicorn process MLflow builds."""
     server = container(find(synth({}, tmp_path), "Deployment", "mlflow"), "mlflow")
-    assert server["command"] == ["mlflow", "server"]
+    assert server["command"] == launcher_command(("mlflow", "server"))
+    assert server["command"][:2] == ["python", "-c"]
+    assert "mlflow.server._exec_cmd = become" in server["command"][2]
     args = server["args"]
     assert args[:6] == ["--host", "0.0.0.0", "--port", "5000", "--workers", "1"]
+
+
+def test_job_execution_keeps_mlflow_server_as_the_supervisor(tmp_path):
+    """`mlflow server` starts MLflow's job runner next to uvicorn: with job execution it stays."""
+    server = container(find(synth({"server": {"job_execution": True}}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    assert server["command"] == ["mlflow", "server"]
+
+
+def test_workers_default_to_one_and_auto_follows_the_cpu_limit(tmp_path):
+    def workers(server: dict, path) -> str:
+        args = container(find(synth({"server": server}, path), "Deployment", "mlflow"), "mlflow")["args"]
+        return args[args.index("--workers") + 1]
+
+    limits = {"requests": {"cpu": "100m", "memory": "768Mi"}, "limits": {"cpu": "2500m", "memory": "3Gi"}}
+    assert workers({"resources": limits}, tmp_path / "default") == "1"  # several workers measured slower
+    assert workers({"resources": limits, "workers": "auto"}, tmp_path / "auto") == "2"
+    half = {**limits, "limits": {"cpu": "500m", "memory": "1Gi"}}
+    assert workers({"resources": half, "workers": "auto"}, tmp_path / "half") == "1"
+    assert workers({"resources": limits, "workers": 3}, tmp_path / "explicit") == "3"
+
+
+def test_cpu_quantities_in_cores():
+    assert [cpu_cores(q) for q in ("500m", "1", "2", "1.5", "2k")] == [0.5, 1, 2, 1.5, 2000]
+
+
+def test_telemetry_is_off_in_every_container_that_runs_mlflow(tmp_path):
+    """MLflow calls home on `import mlflow` unless told not to: the server (settings) and the migration
+    Job's MLflow containers carry both switches; `server.telemetry: true` leaves MLflow's default."""
+    objects = synth({"auth": {"mode": "basic"}}, tmp_path / "off")
+    settings = find(objects, "ConfigMap", "mlflow-settings")["data"]
+    assert settings["MLFLOW_DISABLE_TELEMETRY"] == "true" and settings["DO_NOT_TRACK"] == "true"
+    (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].startswith("mlflow-migrate-")]
+    for name in ("upgrade-tracking-db", "upgrade-auth-db"):
+        env = env_of(container(job, name))
+        assert env["MLFLOW_DISABLE_TELEMETRY"] == "true" and env["DO_NOT_TRACK"] == "true", name
+    objects = synth({"server": {"telemetry": True}}, tmp_path / "on")
+    assert "MLFLOW_DISABLE_TELEMETRY" not in find(objects, "ConfigMap", "mlflow-settings")["data"]
+
+
+def test_probes_make_the_pod_ready_soon_after_the_server_answers(tmp_path):
+    """The kubelet probes every period from the container's start, readiness only after startup passed:
+    short periods so a ~7 s start is not rounded up by tens of seconds; still 180 s allowed to start."""
+    server = container(find(synth({}, tmp_path), "Deployment", "mlflow"), "mlflow")
+    startup, readiness = server["startupProbe"], server["readinessProbe"]
+    assert startup["periodSeconds"] <= 2 and readiness["periodSeconds"] <= 5
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 180
 
 
 def test_store_uris_come_from_env_never_args(tmp_path):

@@ -17,15 +17,17 @@ import copy
 import os
 import socket
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
 import yaml
 from pod_probes import resolve_port
-from podrunner import PodRun, find_object, pod_template
+from podrunner import PodRun, find_object, pod_template, run_job
 from postgres import PostgresServer
+from proc_stats import TreeStats, tree_stats
 
 from mlflow_constructs.config import parse_environment
 from mlflow_constructs.synth import OUTPUT_SUFFIX, build_app, discover
@@ -208,6 +210,41 @@ def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapp
     return pg
 
 
+def placeholder_secret_values(objects: list[dict]) -> dict[str, dict[str, str]]:
+    """A test value for every key of every Secret the manifests reference (``secretKeyRef``) but do not
+    contain, e.g. the ``mlflow-credentials`` Secret the default environment expects you to create."""
+    defined = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"}
+    values: dict[str, dict[str, str]] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            ref = node.get("secretKeyRef")
+            if isinstance(ref, dict) and ref.get("name") not in defined:
+                values.setdefault(ref["name"], {})[ref["key"]] = f"test-{ref['key']}-0123456789"
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(objects)
+    return values
+
+
+@contextmanager
+def migrated_bundled_postgres(
+    objects: list[dict], secret_values: Mapping[str, Mapping[str, str]], timeout: float = 300
+) -> Iterator[PostgresServer]:
+    """The bundled PostgreSQL stand-in (:func:`start_bundled_postgres`) with the migration Job run to
+    completion on it; stopped when the block ends."""
+    pg = start_bundled_postgres(objects, secret_values)
+    try:
+        run_job(migration_job(objects), objects, secret_values, timeout=timeout)
+        yield pg
+    finally:
+        pg.stop()
+
+
 def password_required(pg: PostgresServer, user: str, database: str) -> bool:
     """True when ``user`` cannot connect over TCP without a password (see :func:`require_passwords`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -256,6 +293,41 @@ def assert_probes_answer_200(pod: PodRun) -> list[tuple[str, str, str, int]]:
         response = kubelet_get(path, port)
         assert response.status_code == 200, f"{container} {kind} GET {path} on {port}: {response.status_code}"
     return probes
+
+
+def process_environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(entry.split("=", 1) for entry in raw.split("\0") if "=" in entry)
+
+
+def assert_lean_server(pod: PodRun, container: str = "mlflow", app: str | None = None) -> TreeStats:
+    """The server container is one process (PID 1 of the container): uvicorn with one worker serving the
+    app ``mlflow server`` chose, started by the launcher in place of ``mlflow server``'s idle supervisor,
+    with MLflow's telemetry off in its environment and ``mlflow server``'s settings in it."""
+    proc = pod.container(container)
+    stats = tree_stats(proc.init_pid)
+    assert stats.processes == 1, f"expected one process in the {container} container: {stats.commands}"
+    argv = list(stats.commands[0])
+    assert argv[1:3] == ["-m", "uvicorn"], argv
+    assert argv[argv.index("--workers") + 1] == "1", argv
+    if app:
+        assert argv[-1] == app, argv
+    env = process_environ(proc.init_pid)
+    assert env.get("MLFLOW_DISABLE_TELEMETRY") == "true" and env.get("DO_NOT_TRACK") == "true"
+    assert env.get("_MLFLOW_SGI_NAME") == "uvicorn"  # set by mlflow server's _run_server for its child
+    assert env.get("MLFLOW_SERVER_ALLOWED_HOSTS"), "allowed hosts reach the server"
+    return stats
+
+
+def assert_graceful_stop(pod: PodRun, container: str = "mlflow", within: float = 10.0) -> float:
+    """SIGTERM to the container's PID 1, as the kubelet sends it: the server exits by itself, well within
+    the grace period (no SIGKILL). Returns the seconds it took."""
+    proc = pod.container(container)
+    grace = float(pod.spec.get("terminationGracePeriodSeconds", 30))
+    proc.stop(grace)
+    assert not proc.killed, f"{container} ignored SIGTERM for {grace:.0f} s\n{proc.log_tail()}"
+    assert proc.stop_seconds is not None and proc.stop_seconds < within, proc.stop_seconds
+    return proc.stop_seconds
 
 
 def kubelet_get(path: str, port: int, pod_ip: str = CLUSTER_POD_IP) -> requests.Response:

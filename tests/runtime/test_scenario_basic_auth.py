@@ -18,6 +18,7 @@ from client_venv import run_client
 from podrunner import find_object, pod_template, run_job, run_pod
 from postgres import free_port
 from scenario import (
+    assert_lean_server,
     assert_probes_answer_200,
     databases_of,
     migration_job,
@@ -166,6 +167,11 @@ def test_new_user_gets_read_and_is_refused_writes(stack, admin_run):
     assert access["log_param"] == denied
     assert access["create_run"] == denied
     assert access["delete_experiment"] == denied
+
+
+def test_server_is_one_uvicorn_process(stack):
+    """`mlflow server --app-name basic-auth` (admin bootstrap included) became one uvicorn process."""
+    assert_lean_server(stack["pod"], app="mlflow.server.auth:create_app")
 
 
 def test_probes_answer_200(stack):

@@ -20,6 +20,8 @@ from podrunner import find_object, run_job, run_pod
 from s3_standin import S3StandIn
 from scenario import (
     arg_after,
+    assert_graceful_stop,
+    assert_lean_server,
     assert_probes_answer_200,
     container_of,
     databases_of,
@@ -244,3 +246,16 @@ def test_probes_answer_200(stack):
     """Every probe path/port of the running server answers 200 to a kubelet-style request."""
     probes = assert_probes_answer_200(stack["pod"])
     assert {kind for _, kind, _, _ in probes} == {"startupProbe", "livenessProbe", "readinessProbe"}
+
+
+def test_server_is_one_uvicorn_process_without_telemetry(stack):
+    """No idle `mlflow server` parent: the container is one process, uvicorn with one worker serving
+    MLflow's FastAPI app, with the env `mlflow server` set up and telemetry off."""
+    stats = assert_lean_server(stack["pod"], app="mlflow.server.fastapi_app:app")
+    print(f"\n[{ENV}] server: {stats.processes} process, RSS {stats.rss_mb:.0f} MB, PSS {stats.pss_mb:.0f} MB")
+
+
+def test_sigterm_stops_the_server_gracefully(stack):
+    """Last in this module: the kubelet's SIGTERM reaches uvicorn, which exits well within the grace period."""
+    seconds = assert_graceful_stop(stack["pod"])
+    print(f"\n[{ENV}] SIGTERM to exit: {seconds:.1f} s")

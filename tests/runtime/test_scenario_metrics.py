@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import pytest
 import requests
-from podrunner import find_object, run_job, run_pod
+from podrunner import find_object, run_pod
 from scenario import (
     CLUSTER_POD_IP,
     arg_after,
     assert_probes_answer_200,
     container_of,
     kubelet_get,
-    migration_job,
+    migrated_bundled_postgres,
     require_free_port,
     service_port,
     shipped_config,
-    start_bundled_postgres,
     synth_environment,
 )
 
@@ -41,17 +40,13 @@ def stack(tmp_path_factory):
     config = shipped_config("default")
     config["metrics"] = {"enabled": True}
     objects = synth_environment(config, "default-metrics", tmp_path_factory.mktemp("metrics-synth"))
-    pg = start_bundled_postgres(objects, SECRET_VALUES)
-    try:
-        run_job(migration_job(objects), objects, SECRET_VALUES, timeout=300)
+    with migrated_bundled_postgres(objects, SECRET_VALUES):
         port = service_port(objects, "mlflow")
         require_free_port(port, "the MLflow server")
         with run_pod(find_object(objects, "Deployment", "mlflow"), objects, SECRET_VALUES) as pod:
             ready_after = pod.wait_for_probe(timeout=180)
             print(f"\n[metrics] server ready {ready_after:.1f} s after start")
             yield {"objects": objects, "pod": pod, "port": port}
-    finally:
-        pg.stop()
 
 
 def test_metrics_are_exported_to_the_scraper(stack):

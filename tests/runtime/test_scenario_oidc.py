@@ -28,6 +28,7 @@ from oidc_scenario import (
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from scenario import (
+    assert_lean_server,
     assert_probes_answer_200,
     container_of,
     kubelet_get,
@@ -87,11 +88,13 @@ def alice(stack):
 
 
 def test_server_runs_the_plugin_wrapper(stack):
-    """The server starts through ``mlflow-oidc-server``, which execs ``mlflow server --app-name oidc-auth``;
-    the migration Job brought the tracking schema to its head first."""
+    """The server starts through ``mlflow-oidc-server`` (run in-process by the launcher), which runs
+    ``mlflow server --app-name oidc-auth``; that becomes the container's one process, uvicorn serving the
+    plugin's app. The migration Job brought the tracking schema to its head first."""
     server = container_of(find_object(stack["objects"], "Deployment", "mlflow"), "mlflow")
-    assert server["command"] == ["mlflow-oidc-server"]
+    assert "from mlflow_oidc_auth.cli import run" in server["command"][-1]
     assert "Starting MLflow server: mlflow server --app-name oidc-auth" in stack["pod"].logs()
+    assert_lean_server(stack["pod"], app="mlflow_oidc_auth.app:app")
     assert stack["migration"].succeeded
     assert stack["pg"].psql("SELECT count(*) FROM alembic_version", database="mlflow") == "1"
 

@@ -19,6 +19,7 @@ from oidc_scenario import CLIENT_ID, CLIENT_SECRET, logged_in, oidc_environment,
 from podrunner import find_object, pod_template, run_job, run_pod
 from postgres import PostgresServer, free_port
 from scenario import (
+    assert_lean_server,
     assert_probes_answer_200,
     migration_job,
     require_free_port,
@@ -118,6 +119,7 @@ def test_server_uses_the_stores_from_the_files(stack):
     pg = stack["pg"]
     assert pg.psql("SELECT name FROM experiments WHERE name = 'from-files'", database=TRACKING_DB) == "from-files"
     assert "alice@example.com" in pg.psql("SELECT username FROM users", database=USERS_DB).split()
+    assert_lean_server(stack["pod"], app="mlflow_oidc_auth.app:app")  # the wrapper ran in the one process
 
 
 def test_probes_answer_200(stack):

@@ -9,6 +9,8 @@ emptyDir that the server mounts read-only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -83,6 +85,7 @@ class BasicAuth(Construct):
 
     Reads the Secret keys ``admin_username``, ``admin_password`` and ``flask_secret_key`` (and
     ``auth_database_uri`` when ``database`` cannot derive the auth database's URI).
+    ``mlflow_env``: env for its containers that run MLflow (e.g. telemetry off).
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class BasicAuth(Construct):
         image: Image,
         secrets: SecretSource,
         database: DatabaseAccess,
+        mlflow_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         template = (
@@ -138,7 +142,7 @@ class BasicAuth(Construct):
             "upgrade-auth-db",
             image,
             command=["python", "-c", MIGRATE_AUTH_DB],
-            env=[*database.env, *config_env],
+            env=[*database.env, *config_env, *env_values(mlflow_env or {})],
             resources=fixed_resources("50m", "256Mi", "1", "1Gi"),
             mounts=[read_only_config, TMP_MOUNT],
         )

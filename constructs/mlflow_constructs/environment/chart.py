@@ -27,7 +27,7 @@ from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
 from mlflow_constructs.server.identity import MlflowServiceAccount
 from mlflow_constructs.server.migration import MlflowMigration
-from mlflow_constructs.server.pod import ServerPod
+from mlflow_constructs.server.pod import ServerPod, telemetry_settings
 from mlflow_constructs.server.server import MlflowServer
 from mlflow_constructs.storage.access import ArtifactAccess
 from mlflow_constructs.storage.azure import AzureArtifactStore
@@ -85,6 +85,7 @@ class MlflowEnvironment(Construct):
                 image=env.server.image,
                 secrets=secrets,
                 database=database,
+                mlflow_env=telemetry_settings(env.server),
             ).addon
         elif env.auth.mode == "oidc":
             assert env.auth.oidc is not None

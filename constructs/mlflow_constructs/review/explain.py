@@ -289,7 +289,7 @@ def _summary(name: str, objects: list[Obj], namespace: str) -> str:
     app = _arg(container, "--app-name")
     if app == "basic-auth":
         login = "with MLflow's basic-auth login"
-    elif app == "oidc-auth" or (command and command[0] == "mlflow-oidc-server"):
+    elif app == "oidc-auth" or any("mlflow-oidc-server" in part for part in command):
         login = "with OIDC login through the mlflow-oidc-auth plugin"
     else:
         login = "with no login of its own"

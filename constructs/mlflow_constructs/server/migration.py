@@ -11,8 +11,8 @@ from constructs import Construct
 
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import run_once_job
-from mlflow_constructs.k8s.pods import TMP_MOUNT, container, empty_dir, pod_template, resources
-from mlflow_constructs.server.pod import ServerPod
+from mlflow_constructs.k8s.pods import TMP_MOUNT, container, empty_dir, env_values, pod_template, resources
+from mlflow_constructs.server.pod import ServerPod, telemetry_settings
 from mlflow_constructs.server.waiting import python_script, wait_for_database
 
 # `mlflow db upgrade <uri>` run in-process, so the URI never becomes a process argument.
@@ -47,7 +47,7 @@ class MlflowMigration(Construct):
             "upgrade-tracking-db",
             config.image,
             command=python_script(UPGRADE_TRACKING, load_providers=plugin.loads_providers),
-            env=db_env,
+            env=[*db_env, *env_values(telemetry_settings(config))],
             resources=resources(config.resources),
             mounts=mounts,
         )

@@ -10,6 +10,14 @@ from mlflow_constructs.config.server import Server
 from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
 
+# MLflow's usage telemetry switches (`import mlflow` starts its client): either turns it off.
+TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+def telemetry_settings(config: Server) -> dict[str, str]:
+    """Env for every container that runs MLflow: telemetry off unless ``server.telemetry``."""
+    return {} if config.telemetry else dict(TELEMETRY_OFF)
+
 
 @dataclass(frozen=True)
 class ServerPod:

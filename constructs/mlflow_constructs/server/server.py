@@ -21,7 +21,8 @@ from mlflow_constructs.k8s.pods import (
     resources,
 )
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
-from mlflow_constructs.server.pod import ServerPod
+from mlflow_constructs.server.launcher import launcher_command
+from mlflow_constructs.server.pod import ServerPod, telemetry_settings
 from mlflow_constructs.server.transfers import transfers_hook
 from mlflow_constructs.server.waiting import wait_for_database
 from mlflow_constructs.storage.access import ArtifactAccess
@@ -72,6 +73,7 @@ class MlflowServer(Construct):
             "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(hosts),
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(config.job_execution).lower(),
             "HOME": "/tmp",
+            **telemetry_settings(config),
             **addon.settings,
             **(hook.settings if hook else {}),
         }
@@ -84,7 +86,7 @@ class MlflowServer(Construct):
         settings_name = naming.name("settings")
         config_map(self, "settings", name=settings_name, labels=labels, data=settings)
 
-        args = ["--host", str(config.host), "--port", str(config.port), "--workers", str(config.workers)]
+        args = ["--host", str(config.host), "--port", str(config.port), "--workers", str(config.worker_count)]
         args += artifacts.args
         if addon.app_name:
             args += ["--app-name", addon.app_name]
@@ -98,19 +100,24 @@ class MlflowServer(Construct):
             args += ["--expose-prometheus", METRICS_DIR]
             volumes.append(empty_dir("metrics", "128Mi"))
             mounts.append(mount("metrics", METRICS_DIR))
+        # Without job execution, `mlflow server` need not stay alive next to uvicorn (see launcher.py).
+        command = addon.command if config.job_execution else launcher_command(addon.command)
         server = container(
             "mlflow",
             config.image,
-            command=addon.command,
+            command=command,
             args=args,
             ports={HTTP_PORT_NAME: config.port},
             env_from_config_map=settings_name,
             env=[*database.env, *artifacts.env, *plugin.env, *addon.env],
             resources=resources(config.resources),
             probes=Probes(
-                startup=http_probe(addon.startup_path, HTTP_PORT_NAME, period=5, failures=36),
+                # The kubelet probes on each period from the container's start, and readiness only after
+                # the startup probe passed: short periods make a pod ready within ~2-5 s of the server
+                # answering (it starts in ~7 s), still allowing 180 s to start.
+                startup=http_probe(addon.startup_path, HTTP_PORT_NAME, period=2, failures=90),
                 liveness=http_probe(addon.liveness_path, HTTP_PORT_NAME, period=20, failures=3),
-                readiness=http_probe(addon.readiness_path, HTTP_PORT_NAME, period=10, failures=3),
+                readiness=http_probe(addon.readiness_path, HTTP_PORT_NAME, period=5, failures=3),
             ),
             mounts=mounts,
         )

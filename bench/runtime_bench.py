@@ -1,0 +1,394 @@
+"""The synthesized MLflow server pod against ``mlflow server`` with MLflow's own defaults, run for real.
+
+    python bench/runtime_bench.py [--env default] [--runs 3] [--requests 300]    # as root: make bench-runtime
+
+Both run the same MLflow (the venv standing in for the server image) against the same PostgreSQL 15
+(the bundled-database stand-in of the runtime tests, migrated by the environment's migration Job):
+
+* **this project**: the environment's server Deployment run exactly as synthesized by the runtime tests'
+  pod runner (its init container, command, args, env, volumes, read-only root), on its container port;
+* **MLflow defaults**: ``mlflow server --backend-store-uri <same database> --host 127.0.0.1 --port <free>``
+  in the same venv (4 uvicorn workers, job execution on, no resource limits), from an empty directory.
+
+Each run measures, for each server in turn (the order alternates between runs, so both see the same
+machine load): start to the first ``/health`` 200 (from the container's or process's start, polled every
+50 ms); after a warm-up, the process count and the RSS and PSS of the whole process tree
+(``/proc/<pid>/smaps_rollup``) and its idle CPU use over 5 s; ``log_metric`` throughput and p50/p95
+latency with 1 and then 4 concurrent clients (``POST /api/2.0/mlflow/runs/log-metric``, one HTTP
+session per client, ``--requests`` per client), the CPU the tree used meanwhile (sampled every 0.2 s,
+processes that come and go included) and the requests served per CPU-second; SIGTERM to exit.
+The report gives medians over the runs and the ratio this project / defaults.
+
+Loopback only (both servers listen on 127.0.0.1 and the pod's Service names resolve there); MLflow's
+telemetry is turned off in both (``MLFLOW_DISABLE_TELEMETRY``, ``DO_NOT_TRACK``; added to the pod's env
+when its manifest does not set them, and said so). Needs root and ``bash tests/runtime/setup.sh`` (the
+runtime tests' venvs, bubblewrap and PostgreSQL 15); binds the pod's fixed ports (PostgreSQL 5432,
+MLflow 5000), so run it under the same lock as the runtime tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# jsii (synthesis) prints a banner about the Node release on every start; keep the report clean.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+sys.path.insert(0, str(ROOT / "tests" / "runtime"))
+
+import venvs  # noqa: E402
+from podrunner import find_object, load_manifests, run_pod  # noqa: E402
+from postgres import free_port  # noqa: E402
+from proc_stats import CpuMeter, tree_stats  # noqa: E402
+from scenario import (  # noqa: E402
+    container_of,
+    migrated_bundled_postgres,
+    placeholder_secret_values,
+    require_free_port,
+    service_port,
+    service_url,
+    shipped_config,
+    synth_environment,
+)
+
+TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+READY_TIMEOUT = 300.0
+IDLE_WINDOW = 5.0
+WARMUP_REQUESTS = 50
+REQUEST_TIMEOUT = 30.0
+GRACE = 30.0
+
+
+@dataclass
+class Measurement:
+    ready_s: float = 0.0
+    processes: int = 0
+    rss_mb: float = 0.0
+    pss_mb: float = 0.0
+    idle_millicores: float = 0.0
+    # clients -> req/s, p50 ms, p95 ms, cores used, requests per CPU-second of the tree
+    load: dict[int, tuple[float, float, float, float, float]] = field(default_factory=dict)
+    stop_s: float = 0.0
+    killed: bool = False
+    commands: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Target:
+    """A started server: its base URL, Host header, the PID of its process tree and when it started."""
+
+    url: str
+    host: str
+    pid: int
+    started_at: float
+    stop: Callable[[], tuple[float, bool]]  # SIGTERM, wait; returns (seconds, killed)
+
+
+def wait_healthy(target: Target, alive: Callable[[], bool]) -> float:
+    deadline = time.monotonic() + READY_TIMEOUT
+    with requests.Session() as session:
+        while time.monotonic() < deadline:
+            if not alive():
+                raise RuntimeError(f"server at {target.url} exited before /health answered")
+            try:
+                response = session.get(f"{target.url}/health", headers={"Host": target.host}, timeout=2)
+                if response.status_code == 200:
+                    return time.monotonic() - target.started_at
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+    raise TimeoutError(f"{target.url}/health not 200 within {READY_TIMEOUT:.0f} s")
+
+
+def api(session: requests.Session, target: Target, path: str, body: dict) -> dict:
+    response = session.post(
+        f"{target.url}/api/2.0/mlflow/{path}", json=body, headers={"Host": target.host}, timeout=REQUEST_TIMEOUT
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def log_metrics(target: Target, clients: int, per_client: int, key: str) -> tuple[float, list[float]]:
+    """``clients`` threads, one session and one run each, ``per_client`` log-metric calls each; returns
+    (requests per second over the whole batch, latencies in seconds)."""
+    with requests.Session() as session:
+        experiment = api(session, target, "experiments/create", {"name": f"bench-{key}-{time.time_ns()}"})
+        runs = [
+            api(session, target, "runs/create", {"experiment_id": experiment["experiment_id"]})["run"]["info"]["run_id"]
+            for _ in range(clients)
+        ]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client(index: int) -> None:
+        with requests.Session() as session:
+            try:
+                api(
+                    session,
+                    target,
+                    "runs/log-metric",
+                    {"run_id": runs[index], "key": "warm", "value": 0, "timestamp": 0},
+                )
+                barrier.wait()
+                for step in range(per_client):
+                    body = {
+                        "run_id": runs[index],
+                        "key": key,
+                        "value": step * 0.5,
+                        "timestamp": 1000 + step,
+                        "step": step,
+                    }
+                    began = time.perf_counter()
+                    api(session, target, "runs/log-metric", body)
+                    latencies[index].append(time.perf_counter() - began)
+            except BaseException as exc:  # noqa: BLE001 - reported by the caller
+                errors.append(exc)
+                barrier.abort()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise RuntimeError(f"log-metric failed: {errors[0]!r}")
+    flat = [x for per in latencies for x in per]
+    return len(flat) / elapsed, flat
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(target: Target, alive: Callable[[], bool], per_client: int) -> Measurement:
+    result = Measurement(ready_s=wait_healthy(target, alive))
+    log_metrics(target, 4, WARMUP_REQUESTS, "warmup")  # imports, connection pools, caches
+    time.sleep(1.0)
+    stats = tree_stats(target.pid)
+    result.processes, result.rss_mb, result.pss_mb = stats.processes, stats.rss_mb, stats.pss_mb
+    result.commands = [" ".join(c)[:120] for c in stats.commands]
+    with CpuMeter(target.pid) as idle:
+        time.sleep(IDLE_WINDOW)
+    result.idle_millicores = 1000 * idle.cores
+    for clients in (1, 4):
+        with CpuMeter(target.pid) as cpu:
+            rps, latencies = log_metrics(target, clients, per_client, f"m{clients}")
+        p50, p95 = 1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.95)
+        result.load[clients] = (rps, p50, p95, cpu.cores, clients * per_client / cpu.cpu_seconds)
+    result.stop_s, result.killed = target.stop()
+    return result
+
+
+@contextmanager
+def project_pod(deployment: dict, objects: list[dict], secrets: dict, url: str):
+    with run_pod(deployment, objects, secrets, grace=GRACE) as pod:
+        proc = pod.container("mlflow")
+
+        def stop() -> tuple[float, bool]:
+            proc.stop(GRACE)
+            return proc.stop_seconds or 0.0, proc.killed
+
+        host = url.removeprefix("http://")
+        yield Target(pod.url("http"), host, proc.init_pid, proc.started_at, stop), lambda: proc.running
+
+
+@contextmanager
+def mlflow_defaults(mlflow: Path, backend_uri: str, workdir: Path):
+    port = free_port()
+    env = {"PATH": f"{mlflow.parent}:/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8", **TELEMETRY_OFF}
+    argv = [str(mlflow), "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1", "--port", str(port)]
+    log = (workdir / "mlflow-defaults.log").open("ab")
+    process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    started = time.monotonic()
+
+    def stop() -> tuple[float, bool]:
+        began, killed = time.monotonic(), False
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(GRACE)
+            except subprocess.TimeoutExpired:
+                killed = True
+        seconds = time.monotonic() - began
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever the supervisor left behind
+        return seconds, killed
+
+    try:
+        yield (
+            Target(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", process.pid, started, stop),
+            lambda: (process.poll() is None),
+        )
+    finally:
+        stop()
+        process.wait(10)
+        log.close()
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    return f"{os.cpu_count()} cores, {models[0] if models else 'unknown CPU'}, Linux {platform.release()}"
+
+
+ROWS: list[tuple[str, Callable[[Measurement], float], str]] = [
+    ("start to /health 200 (s)", lambda m: m.ready_s, "{:.1f}"),
+    ("processes after warm-up", lambda m: m.processes, "{:.0f}"),
+    ("RSS after warm-up (MB)", lambda m: m.rss_mb, "{:,.0f}"),
+    ("PSS after warm-up (MB)", lambda m: m.pss_mb, "{:,.0f}"),
+    ("idle CPU (millicores)", lambda m: m.idle_millicores, "{:.0f}"),
+    ("log_metric, 1 client (req/s)", lambda m: m.load[1][0], "{:.1f}"),
+    ("  p50 / p95 latency (ms)", lambda m: (m.load[1][1], m.load[1][2]), "{:.0f} / {:.0f}"),
+    ("  CPU used (cores)", lambda m: m.load[1][3], "{:.2f}"),
+    ("  requests per CPU-second", lambda m: m.load[1][4], "{:.1f}"),
+    ("log_metric, 4 clients (req/s)", lambda m: m.load[4][0], "{:.1f}"),
+    ("  p50 / p95 latency (ms)", lambda m: (m.load[4][1], m.load[4][2]), "{:.0f} / {:.0f}"),
+    ("  CPU used (cores)", lambda m: m.load[4][3], "{:.2f}"),
+    ("  requests per CPU-second", lambda m: m.load[4][4], "{:.1f}"),
+    ("SIGTERM to exit (s)", lambda m: m.stop_s, "{:.1f}"),
+]
+
+
+def median_of(runs: list[Measurement], value: Callable[[Measurement], object]) -> object:
+    values = [value(m) for m in runs]
+    if isinstance(values[0], tuple):
+        return tuple(statistics.median(v[i] for v in values) for i in range(len(values[0])))
+    return statistics.median(values)
+
+
+def report(env: str, ours: list[Measurement], theirs: list[Measurement], settings: str) -> str:
+    lines = [
+        f"| {len(ours)} interleaved runs, medians | this project (`{env}`) | MLflow defaults | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, value, fmt in ROWS:
+        a, b = median_of(ours, value), median_of(theirs, value)
+        cells = (fmt.format(*a), fmt.format(*b)) if isinstance(a, tuple) else (fmt.format(a), fmt.format(b))
+        first = lambda x: x[0] if isinstance(x, tuple) else x  # noqa: E731
+        ratio = f"{first(a) / first(b):.2f}" if first(b) else "-"
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
+    lines.append("")
+    lines.append(f"this project: {settings}")
+    if any(m.killed for m in [*ours, *theirs]):
+        lines.append("note: a server ignored SIGTERM and was killed after the grace period")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="default", help="environment (config/<env>.yaml), with the bundled database")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300, help="log-metric calls per client")
+    parser.add_argument(
+        "--manifests",
+        type=Path,
+        help="an already synthesized <env>.k8s.yaml instead of synthesizing config/<env>.yaml now "
+        "(e.g. from an earlier revision: git archive REV | tar -x -C DIR; python DIR/app.py ENV --outdir DIR/dist)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the environment's config before synthesis, e.g. server.resources.limits.cpu=2 (value as YAML)",
+    )
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("needs root (the pod runner mounts an overlay)")
+    if args.runs < 1 or not 1 <= args.requests <= 5000:
+        parser.error("--runs >= 1 and 1 <= --requests <= 5000")
+
+    load = os.getloadavg()
+    print(f"machine: {machine()}")
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="runtime-bench-"))
+    if args.manifests:
+        objects = load_manifests(args.manifests)
+    else:
+        config = shipped_config(args.env)
+        for assignment in args.set:
+            key, _, value = assignment.partition("=")
+            *parents, leaf = key.split(".")
+            node = config
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = yaml.safe_load(value)
+        objects = synth_environment(config, args.env, workdir / "synth")
+    deployment = copy.deepcopy(find_object(objects, "Deployment", "mlflow"))
+    server = container_of(deployment, "mlflow")
+    env_names = {e["name"] for e in server.get("env") or []}
+    settings_map = find_object(objects, "ConfigMap", server["envFrom"][0]["configMapRef"]["name"])["data"]
+    missing = [name for name in TELEMETRY_OFF if name not in env_names and name not in settings_map]
+    if missing:
+        server.setdefault("env", []).extend({"name": n, "value": TELEMETRY_OFF[n]} for n in missing)
+        print(f"note: the manifest does not set {', '.join(missing)}; added to the pod's env (loopback only)")
+    venv = venvs.venv_for_image(server["image"])
+    if venv is None or not venv.is_ready():
+        parser.error(f"no runtime venv for {server['image']} (run: bash tests/runtime/setup.sh)")
+    argv = [*(server.get("command") or []), *server.get("args", [])]
+    shown = " ".join(part if "\n" not in part else "<script>" for part in argv)
+    settings = f"`{shown}`; resources {server.get('resources')}"
+    print(f"this project: {settings}", flush=True)
+    secrets = placeholder_secret_values(objects)
+    url = service_url(objects)
+    require_free_port(service_port(objects, "mlflow"), "the MLflow server")
+
+    ours: list[Measurement] = []
+    theirs: list[Measurement] = []
+    with migrated_bundled_postgres(objects, secrets) as pg:
+        db_uri = pg.uri("mlflow", user="postgres", driver="psycopg2")
+        for run in range(args.runs):
+            order = ("ours", "theirs") if run % 2 == 0 else ("theirs", "ours")
+            for which in order:
+                if which == "ours":
+                    with project_pod(deployment, objects, secrets, url) as (target, alive):
+                        m = measure(target, alive, args.requests)
+                    ours.append(m)
+                else:
+                    with mlflow_defaults(venv.bin_dir / "mlflow", db_uri, workdir) as (target, alive):
+                        m = measure(target, alive, args.requests)
+                    theirs.append(m)
+                label = "this project" if which == "ours" else "MLflow defaults"
+                print(
+                    f"run {run + 1} {label}: ready {m.ready_s:.1f} s, {m.processes} processes, "
+                    f"RSS {m.rss_mb:.0f} MB, PSS {m.pss_mb:.0f} MB, idle {m.idle_millicores:.0f}m, "
+                    f"1 client {m.load[1][0]:.1f} req/s, 4 clients {m.load[4][0]:.1f} req/s "
+                    f"({m.load[4][3]:.2f} cores), stop {m.stop_s:.1f} s",
+                    flush=True,
+                )
+    print("\nprocesses (last run):")
+    for label, runs in (("this project", ours), ("MLflow defaults", theirs)):
+        print(f"  {label}:")
+        for command in runs[-1].commands:
+            print(f"    {command}")
+    print()
+    print(f"machine: {machine()}; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(report(args.env, ours, theirs, settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""How the server container starts: ``mlflow server`` without an idle supervisor process.
+
+``mlflow server`` parses its flags, sets the environment the app reads (allowed hosts, CORS, artifact
+serving, Prometheus, the app plugin, basic-auth's admin bootstrap, ...) and builds the uvicorn command
+(``mlflow.server._run_server``). It then starts that command as a child process and stays alive only to
+wait for it and forward signals: ~250 MB of Python doing nothing for the life of the pod.
+
+The launcher runs the very same CLI in-process, with one difference: where MLflow would start its child
+(``mlflow.server._exec_cmd``), the launcher process becomes that child (``os.execve``), with the command
+and environment MLflow built. So nothing MLflow sets up is copied or re-implemented here, the program is
+PID 1 of the container and gets the kubelet's SIGTERM itself (uvicorn shuts down gracefully), and with one
+worker uvicorn serves in that single process (with more, uvicorn's own supervisor is needed and stays).
+
+It fails loudly (exit 1 with a message) if MLflow no longer starts uvicorn through ``_exec_cmd``, and
+refuses MLflow's job execution, whose runner ``mlflow server`` starts next to uvicorn after spawning it:
+with ``server.job_execution`` the container keeps ``mlflow server`` as it is.
+
+With the oidc plugin, its ``mlflow-oidc-server`` wrapper runs first (loading the configured providers
+into the environment) and ends by exec'ing ``mlflow server --app-name oidc-auth <args>``; the launcher
+runs that CLI in-process the same way instead of exec'ing a new ``mlflow`` process.
+"""
+
+from __future__ import annotations
+
+# `python -c LAUNCHER <mlflow server args>`: sys.argv[1:] are the args.
+_RUN_CLI = """\
+import os, sys
+import mlflow.server
+from mlflow.environment_variables import MLFLOW_SERVER_ENABLE_JOB_EXECUTION
+
+def fail(message):
+    sys.exit(f"mlflow launcher: {message}; start the container with `mlflow server` instead")
+
+def become(cmd, *, extra_env=None, **kwargs):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    cmd = [str(part) for part in cmd]
+    os.execve(cmd[0], cmd, {**os.environ, **(extra_env or {})})
+
+if not callable(getattr(mlflow.server, "_exec_cmd", None)):
+    fail("mlflow.server._exec_cmd is gone (this MLflow starts its server differently)")
+mlflow.server._exec_cmd = become
+
+def mlflow_server(args):
+    if MLFLOW_SERVER_ENABLE_JOB_EXECUTION.get():
+        fail("job execution needs the `mlflow server` process next to uvicorn")
+    from mlflow.cli import cli
+    try:
+        cli.main(args=args, prog_name="mlflow")
+    except SystemExit as exit:
+        if exit.code:
+            raise
+    fail("`mlflow server` returned without starting uvicorn")
+"""
+
+_PLAIN = _RUN_CLI + 'mlflow_server(["server", *sys.argv[1:]])\n'
+
+_VIA_WRAPPER = (
+    _RUN_CLI
+    + """\
+exec_program = os.execvp
+
+def execvp(file, args):
+    if file == "mlflow" and list(args[1:2]) == ["server"]:
+        mlflow_server(list(args[1:]))
+    exec_program(file, args)
+
+os.execvp = execvp
+from MODULE import FUNCTION
+FUNCTION()
+fail("WRAPPER returned without starting `mlflow server`")
+"""
+)
+
+# Console scripts that end by exec'ing `mlflow server`: name -> (module, function).
+WRAPPERS = {"mlflow-oidc-server": ("mlflow_oidc_auth.cli", "run")}
+
+
+MLFLOW_SERVER = ("mlflow", "server")
+
+
+def launcher_command(command: tuple[str, ...]) -> list[str]:
+    """The container command that runs ``command`` (``mlflow server`` or a console script of ``WRAPPERS``)
+    as described above; the container's args stay those ``command`` takes. Any other command is kept."""
+    if tuple(command) == MLFLOW_SERVER:
+        return ["python", "-c", _PLAIN]
+    if len(command) == 1 and command[0] in WRAPPERS:
+        module, function = WRAPPERS[command[0]]
+        script = _VIA_WRAPPER.replace("MODULE", module).replace("FUNCTION", function).replace("WRAPPER", command[0])
+        return ["python", "-c", script]
+    return list(command)
