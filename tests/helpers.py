@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 import yaml
+from repo_paths import REPO
 
 from mlflow_constructs.config import ConfigError, parse_environment
 from mlflow_constructs.synth import build_app
@@ -51,3 +55,15 @@ def container(pod_owner: dict[str, Any], name: str) -> dict[str, Any]:
 def env_of(c: dict[str, Any]) -> dict[str, Any]:
     """Env var name -> literal value, or the valueFrom body."""
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def run_app(*args: str, cwd=REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python app.py <args>`` as a user runs it (a new process), with its output captured."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "app.py"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )

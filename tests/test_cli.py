@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from repo_paths import REPO
-
-
-def run_app(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "app.py"), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=os.environ.copy(),
-    )
+from helpers import run_app
 
 
 def tree_digest(directory: Path) -> dict[str, str]:

@@ -8,12 +8,10 @@ change would edit them.
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 
 import pytest
-from helpers import INGRESS, find, synth
+from helpers import INGRESS, find, run_app, synth
 from repo_paths import REPO
 
 from mlflow_constructs.config import ConfigError
@@ -264,17 +262,6 @@ def test_environment_files_named_after_a_subcommand_are_refused(tmp_path):
     (tmp_path / "diff.yaml").write_text("namespace: x\n")
     with pytest.raises(ConfigError, match="'diff' is a command of app.py"):
         discover(tmp_path)
-
-
-def run_app(*args: str, cwd=REPO, env=None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "app.py"), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _git(repo, *args: str) -> None:
