@@ -168,6 +168,7 @@ class MlflowEnvironment(Construct):
                 secrets=secrets,
                 database=db.name,
                 auth_database=db.auth_name,
+                backup=db.backup if env.backups_enabled else None,
             ).access
         if db.type == "cloudnativepg":
             return CloudNativePgDatabase(
@@ -225,7 +226,7 @@ class MlflowEnvironment(Construct):
                     name="postgresql",
                     to=database.pod_selector,
                     ports=(database.port,),
-                    sources=(server.selector, migration.selector),
+                    sources=(server.selector, migration.selector, *database.clients),
                 )
             )
             if database.operator_namespace:

@@ -1,0 +1,126 @@
+"""Scheduled ``pg_dump`` backups of the bundled PostgreSQL onto their own PVC, with count retention.
+
+Each run writes ``<database>-<UTC timestamp>.dump`` (custom format, ``pg_restore`` reads it) for the
+tracking and the auth database. A dump is written under a hidden temporary name and renamed only once
+``pg_dump`` succeeded, so a failed run leaves no file that looks like a backup; old dumps are pruned only
+after every dump of the run succeeded, and never the one just written. The password reaches ``pg_dump``
+as ``PGPASSWORD`` from the Secret, never on the command line.
+"""
+
+from __future__ import annotations
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from mlflow_constructs.config.base import Image
+from mlflow_constructs.config.database import DatabaseBackup
+from mlflow_constructs.database.access import POSTGRES_PORT
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.objects import meta
+from mlflow_constructs.k8s.pods import TMP_MOUNT, empty_dir, env_values, mount, pod_template, quantity, resources
+from mlflow_constructs.k8s.pods import container as make_container
+from mlflow_constructs.secrets.source import SecretSource
+
+BACKUP_DIR = "/backups"
+
+# POSIX sh; reads DATABASES, KEEP and libpq's PG* variables. Dump names sort by time.
+DUMP_SCRIPT = r"""cd "$BACKUP_DIR"
+rm -f ./.*.dump.partial
+trap 'rm -f ./.*.dump.partial' EXIT
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+for db in $DATABASES; do
+  pg_dump --format=custom --no-password --dbname="$db" --file=".$db-$stamp.dump.partial"
+  mv ".$db-$stamp.dump.partial" "$db-$stamp.dump"
+  echo "wrote $BACKUP_DIR/$db-$stamp.dump ($(wc -c < "$db-$stamp.dump") bytes)"
+done
+for db in $DATABASES; do
+  ls -1 | grep -E "^$db-[0-9]{8}T[0-9]{6}Z[.]dump$" | sort -r | tail -n +$((KEEP + 1)) | while read -r old; do
+    if [ "$old" != "$db-$stamp.dump" ]; then rm -f -- "$old" && echo "pruned $old"; fi
+  done
+done
+"""
+
+
+class PostgresDumps(Construct):
+    """The CronJob ``<name>-postgresql-backup`` and its PVC ``<name>-postgresql-backups``; ``selector``
+    selects its pods (they must be admitted to PostgreSQL)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: DatabaseBackup,
+        naming: Naming,
+        image: Image,
+        secrets: SecretSource,
+        password_key: str,
+        host: str,
+        user: str,
+        databases: tuple[str, ...],
+    ) -> None:
+        super().__init__(scope, id)
+        component = naming.component("postgresql-backup")
+        self.selector, labels = component.selector, component.labels
+        self.claim_name = naming.name("postgresql-backups")
+        k8s.KubePersistentVolumeClaim(
+            self,
+            "pvc",
+            metadata=meta(self.claim_name, labels),
+            spec=k8s.PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteOnce"],
+                resources=k8s.ResourceRequirements(requests={"storage": quantity(config.pvc.size)}),
+                storage_class_name=config.pvc.storage_class,
+            ),
+        )
+        dump = make_container(
+            "pg-dump",
+            image,
+            command=["/bin/sh", "-euc", DUMP_SCRIPT],
+            env=[
+                *env_values(
+                    {
+                        "PGHOST": host,
+                        "PGPORT": str(POSTGRES_PORT),
+                        "PGUSER": user,
+                        "PGCONNECT_TIMEOUT": "30",
+                        "DATABASES": " ".join(databases),
+                        "KEEP": str(config.keep),
+                        "BACKUP_DIR": BACKUP_DIR,
+                    }
+                ),
+                secrets.env("PGPASSWORD", password_key),
+            ],
+            resources=resources(config.resources),
+            mounts=[mount("backups", BACKUP_DIR), TMP_MOUNT],
+        )
+        template = pod_template(
+            labels,
+            containers=[dump],
+            restart_policy="Never",
+            volumes=[
+                k8s.Volume(
+                    name="backups",
+                    persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=self.claim_name),
+                ),
+                empty_dir("tmp", "64Mi"),
+            ],
+        )
+        self.name = component.name
+        k8s.KubeCronJob(
+            self,
+            "cronjob",
+            metadata=meta(component.name, labels),
+            spec=k8s.CronJobSpec(
+                schedule=config.schedule,
+                time_zone="Etc/UTC",
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=3600,
+                successful_jobs_history_limit=3,
+                failed_jobs_history_limit=3,
+                job_template=k8s.JobTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=dict(labels)),
+                    spec=k8s.JobSpec(backoff_limit=2, active_deadline_seconds=6 * 3600, template=template),
+                ),
+            ),
+        )
