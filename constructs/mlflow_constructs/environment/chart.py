@@ -171,8 +171,17 @@ class MlflowEnvironment(Construct):
                 backup=db.backup if env.backups_enabled else None,
             ).access
         if db.type == "cloudnativepg":
+            backed_up = env.backups_enabled
             return CloudNativePgDatabase(
-                self, "database", config=db.cloudnativepg, naming=naming, database=db.name, auth_database=db.auth_name
+                self,
+                "database",
+                config=db.cloudnativepg,
+                naming=naming,
+                database=db.name,
+                auth_database=db.auth_name,
+                secrets=secrets,
+                backup=db.backup if backed_up else None,
+                store=env.backup_object_store if backed_up else None,
             ).access
         from_plugin = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
         return ExternalDatabase(self, "database", secrets=secrets, uri_from_plugin=from_plugin).access
