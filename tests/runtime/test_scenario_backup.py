@@ -1,0 +1,144 @@
+"""The default environment's backup CronJob run for real, and a restore with the README's commands.
+
+MLflow (migration Job + server) fills the bundled-PostgreSQL stand-in; the CronJob's pod template dumps
+it onto a host dir standing in for the backup PVC; retention and a failing run are checked on that dir;
+then the README's ``pg_restore`` line runs in the same pod environment against a new, empty PostgreSQL,
+and a server on it reads everything back through the MLflow client.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+
+import pytest
+from client_venv import run_client
+from podrunner import find_object, pod_template, run_job, run_pod
+from repo_paths import REPO
+from scenario import container_of, migration_job, placeholder_secret_values, service_url, start_bundled_postgres
+
+pytestmark = pytest.mark.runtime
+
+ENV = "default"
+POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
+CRONJOB, CLAIM = "mlflow-postgresql-backup", "mlflow-postgresql-backups"
+SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
+DUMP = re.compile(r"^(mlflow|mlflow_auth)-\d{8}T\d{6}Z\.dump$")
+RESTORE_MARKER = "<!-- restore-bundled:"
+
+
+def readme_restore_command(stamp: str) -> list[str]:
+    """The argv after ``kubectl exec job/mlflow-restore --`` in the README's restore block, as a shell
+    passes it with ``STAMP`` set."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(RESTORE_MARKER) :]
+    block = block[: block.index("```\n", block.index("```sh\n") + 6)]
+    (line,) = [ln for ln in block.splitlines() if "exec job/mlflow-restore -- sh" in ln]
+    words = line.split(" -- ", 1)[1]
+    printed = subprocess.run(
+        ["sh", "-c", f"STAMP={stamp}; set -- {words}; printf '%s\\0' \"$@\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return printed.stdout.split("\0")[:-1]
+
+
+def with_command(cronjob: dict, command: list[str]) -> dict:
+    """The CronJob with its container's command replaced (as ``kubectl exec`` runs one in that pod)."""
+    changed = copy.deepcopy(cronjob)
+    pod_template(changed)["spec"]["containers"][0]["command"] = command
+    return changed
+
+
+def tracking_state(objects: list[dict], secrets: dict, mode: str) -> dict:
+    with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets) as pod:
+        pod.wait_for_probe(timeout=180)
+        return run_client("backup_state.py", service_url(objects), mode, hosts=[SERVICE_HOST])
+
+
+def dumps(directory) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if DUMP.match(p.name))
+
+
+@pytest.fixture(scope="module")
+def scenario(synthesized, tmp_path_factory):
+    objects = synthesized[ENV]
+    cronjob = find_object(objects, "CronJob", CRONJOB)
+    secrets = placeholder_secret_values(objects)  # the S3 keys go unused: no artifacts are logged
+    secrets["mlflow-credentials"]["postgres-password"] = POSTGRES_PASSWORD
+    backups = tmp_path_factory.mktemp("backups")
+    # Older dumps than retention keeps, a stale partial file and a file that is not a dump.
+    old = [f"{db}-2020010{i}T000000Z.dump" for db in ("mlflow", "mlflow_auth") for i in range(1, 9)]
+    for name in [*old, ".mlflow-20200101T000000Z.dump.partial", "notes.txt"]:
+        (backups / name).write_text("old")
+    pvc = {CLAIM: backups}
+
+    pg = start_bundled_postgres(objects, secrets)
+    try:
+        run_job(migration_job(objects), objects, secrets, timeout=300)
+        seeded = tracking_state(objects, secrets, "seed")
+        backup = run_job(cronjob, objects, secrets, pvc_dirs=pvc, timeout=300)
+        after_backup = dumps(backups)
+        wrong = {"mlflow-credentials": {**secrets["mlflow-credentials"], "postgres-password": "not-the-password"}}
+        failed = run_job(cronjob, objects, wrong, pvc_dirs=pvc, timeout=300, check=False)
+        after_failure = sorted(p.name for p in backups.iterdir())
+    finally:
+        pg.stop()
+
+    (stamp,) = {m.group(1) for n in after_backup if (m := re.search(r"-(\d{8}T\d{6}Z)\.dump$", n)) and "2020" not in n}
+    pg = start_bundled_postgres(objects, secrets)  # a new server: both databases exist and are empty
+    try:
+        assert pg.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database="mlflow") == "0"
+        restore = run_job(with_command(cronjob, readme_restore_command(stamp)), objects, secrets, pvc_dirs=pvc)
+        restored = tracking_state(objects, secrets, "read")
+    finally:
+        pg.stop()
+    return {
+        "cronjob": cronjob,
+        "seeded": seeded,
+        "backup": backup,
+        "stamp": stamp,
+        "after_backup": after_backup,
+        "failed": failed,
+        "after_failure": after_failure,
+        "restore": restore,
+        "restored": restored,
+    }
+
+
+def test_backup_writes_a_dump_of_each_database_and_keeps_the_newest(scenario):
+    """One run writes ``<db>-<UTC stamp>.dump`` for the tracking and the auth database, then keeps the
+    newest ``KEEP`` (7) of each: its own dump and the six newest older ones; other files stay."""
+    stamp, names = scenario["stamp"], scenario["after_backup"]
+    assert scenario["backup"].succeeded
+    for db in ("mlflow", "mlflow_auth"):
+        kept = [n for n in names if n.startswith(f"{db}-")]
+        assert kept == [f"{db}-2020010{i}T000000Z.dump" for i in range(3, 9)] + [f"{db}-{stamp}.dump"]
+    assert "notes.txt" in scenario["after_failure"]
+    assert "wrote /backups/mlflow-" in scenario["backup"].logs["pg-dump"]
+
+
+def test_a_failed_backup_leaves_no_dump_and_prunes_nothing(scenario):
+    """With a wrong password the Job fails; no new or partial file, the earlier dumps are untouched."""
+    assert not scenario["failed"].succeeded
+    assert scenario["after_failure"] == sorted([*scenario["after_backup"], "notes.txt"])
+
+
+def test_the_password_is_never_in_the_backup_container_args(scenario):
+    """``pg_dump`` gets the password as ``PGPASSWORD`` from the Secret: no command or arg holds it."""
+    container = container_of(scenario["cronjob"], "pg-dump")
+    argv = " ".join([*container.get("command", []), *container.get("args", [])])
+    assert POSTGRES_PASSWORD not in argv and "PASSWORD" not in argv
+    (password,) = [e for e in container["env"] if e["name"] == "PGPASSWORD"]
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "mlflow-credentials", "key": "postgres-password"}
+
+
+def test_readme_restore_into_an_empty_database_brings_everything_back(scenario):
+    """The README's pg_restore line, run in the backup pod's environment against empty databases, restores
+    every run (params, metrics and their history, tags), the experiment and the registered model."""
+    assert scenario["restore"].succeeded, scenario["restore"].logs
+    seeded, restored = scenario["seeded"], scenario["restored"]
+    assert len(seeded["runs"]) == 3 and seeded["model"]["versions"]
+    assert restored == seeded
