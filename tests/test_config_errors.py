@@ -60,3 +60,8 @@ def test_backup_setting_of_the_other_database_type_is_refused():
 def test_backup_retention_must_be_days_weeks_or_months():
     message = config_error({"database": {"type": "cloudnativepg", "backup": {"enabled": False, "retention": "30"}}})
     assert "database.backup.retention" in message and "30d" in message
+
+
+def test_backup_upload_to_pvc_artifacts_is_refused():
+    message = config_error({"database": {"backup": {"destination": "artifact-store"}}, "artifacts": {"type": "pvc"}})
+    assert "database.backup.destination" in message and "destination: pvc" in message

@@ -16,7 +16,20 @@ import pytest
 from client_venv import run_client
 from podrunner import find_object, pod_template, run_job, run_pod
 from repo_paths import REPO
-from scenario import container_of, migration_job, placeholder_secret_values, service_url, start_bundled_postgres
+from s3_standin import S3StandIn
+from scenario import (
+    container_of,
+    hashed_job,
+    literal_env,
+    migrated_bundled_postgres,
+    migration_job,
+    placeholder_secret_values,
+    service_port,
+    service_url,
+    shipped_config,
+    start_bundled_postgres,
+    synth_environment,
+)
 
 pytestmark = pytest.mark.runtime
 
@@ -26,6 +39,7 @@ CRONJOB, CLAIM = "mlflow-postgresql-backup", "mlflow-postgresql-backups"
 SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 DUMP = re.compile(r"^(mlflow|mlflow_auth)-\d{8}T\d{6}Z\.dump$")
 RESTORE_MARKER = "<!-- restore-bundled:"
+UPLOADS = "backups/postgresql"
 
 
 def readme_restore_command(stamp: str) -> list[str]:
@@ -142,3 +156,51 @@ def test_readme_restore_into_an_empty_database_brings_everything_back(scenario):
     seeded, restored = scenario["seeded"], scenario["restored"]
     assert len(seeded["runs"]) == 3 and seeded["model"]["versions"]
     assert restored == seeded
+
+
+@pytest.fixture(scope="module")
+def uploaded(tmp_path_factory):
+    """The default environment with ``destination: artifact-store``: the CronJob's dump (init container)
+    and upload (server image) run against PostgreSQL with MLflow's schema and the MinIO stand-in."""
+    config = shipped_config(ENV)
+    config["database"]["backup"] = {"destination": "artifact-store", "keep": 2}
+    objects = synth_environment(config, ENV, tmp_path_factory.mktemp("dist"))
+    cronjob = find_object(objects, "CronJob", CRONJOB)
+    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
+    with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
+        keys = s3.provision(bucket, user="mlflow")
+        secrets = placeholder_secret_values(objects)
+        secrets["mlflow-credentials"] |= {
+            "postgres-password": POSTGRES_PASSWORD,
+            "s3-access-key-id": keys["access_key_id"],
+            "s3-secret-access-key": keys["secret_access_key"],
+        }
+        old = [f"{UPLOADS}/{db}-2020010{i}T000000Z.dump" for db in ("mlflow", "mlflow_auth") for i in range(1, 4)]
+        for key in [*old, f"{UPLOADS}/README.txt", "0/unrelated-artifact.txt"]:
+            s3.put(bucket, key, "old")
+        with migrated_bundled_postgres(objects, secrets):
+            run = run_job(cronjob, objects, secrets, timeout=300)
+        yield {"cronjob": cronjob, "run": run, "keys": s3.keys(bucket), "bucket": bucket}
+
+
+def test_upload_to_the_artifact_store_keeps_the_newest_dumps(uploaded):
+    """Each database's dump lands under ``<artifact destination>/backups/postgresql/``; of the older dumps
+    only the newest ``keep - 1`` stay beside it; other objects are untouched."""
+    assert uploaded["run"].succeeded, uploaded["run"].logs
+    assert "uploaded s3://mlflow/backups/postgresql/mlflow-" in uploaded["run"].logs["upload"]
+    keys = uploaded["keys"]
+    assert "0/unrelated-artifact.txt" in keys and f"{UPLOADS}/README.txt" in keys
+    for db in ("mlflow", "mlflow_auth"):
+        dumps = sorted(k.rsplit("/", 1)[1] for k in keys if DUMP.match(k.rsplit("/", 1)[1]) and f"/{db}-" in k)
+        assert len(dumps) == 2 and dumps[0] == f"{db}-20200103T000000Z.dump" and "2020" not in dumps[1]
+
+
+def test_the_upload_pod_uses_the_server_credentials_and_no_password_in_args(uploaded):
+    """The upload container reads the S3 keys the server reads, and the dump's password only from the Secret."""
+    spec = pod_template(uploaded["cronjob"])["spec"]
+    (upload,) = spec["containers"]
+    (dump,) = spec["initContainers"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in upload["env"] if "valueFrom" in e}
+    assert refs == {"AWS_ACCESS_KEY_ID": "s3-access-key-id", "AWS_SECRET_ACCESS_KEY": "s3-secret-access-key"}
+    for container in (upload, dump):
+        assert POSTGRES_PASSWORD not in " ".join([*container.get("command", []), *container.get("args", [])])

@@ -74,6 +74,10 @@ class DatabaseBackup(Model):
     enabled: bool | None = None
     """None: on for `bundled` (dumps to a PVC) and for `cloudnativepg` (the Barman Cloud Plugin; needs a
     destination: `object_store`, or derived from S3/Azure/GCS artifacts with secret credentials)."""
+    destination: Literal["pvc", "artifact-store"] = "pvc"
+    """`bundled`: where dumps go: `pvc` (`database.backup.pvc`) or `artifact-store`: uploaded by a container of the
+    server image, with the server's credentials, to `<artifact destination>/backups/postgresql/` (S3, MinIO, Azure or
+    GCS artifacts)."""
     schedule: CronSchedule = "0 3 * * *"
     """When, in UTC: a 5-field cron expression (CloudNativePG gets it with a leading `0` seconds field)."""
     keep: int = Field(7, ge=1, le=1000)
@@ -83,7 +87,8 @@ class DatabaseBackup(Model):
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "128Mi", "1", "512Mi"))
     """`bundled`: resources of the dump container."""
     pvc: BackupPvc = Field(default_factory=BackupPvc)
-    """`bundled`: the PVC `<name>-postgresql-backups` holding the dumps."""
+    """`bundled`: the PVC `<name>-postgresql-backups` holding the dumps (`destination: artifact-store`: `size` limits
+    the scratch volume the dumps are written to before the upload)."""
     object_store: BackupObjectStore | None = None
     """`cloudnativepg`: the backup destination (none: derived from the artifact store where safe)."""
 

@@ -133,7 +133,7 @@ class Environment(Model):
                     "or point-in-time recovery); remove database.backup or set database.backup.enabled: false"
                 )
             return
-        own, other = ({"keep", "pvc", "resources"}, {"retention", "object_store"})
+        own, other = ({"keep", "pvc", "resources", "destination"}, {"retention", "object_store"})
         if db.type == "cloudnativepg":
             own, other = other, own
         misplaced = sorted(given & other)
@@ -141,6 +141,12 @@ class Environment(Model):
             raise ValueError(
                 f"database.backup.{misplaced[0]}: applies only to the other database type, not to "
                 f"type {db.type!r} (which uses {', '.join(sorted(own))}); remove it"
+            )
+        if backup.destination == "artifact-store" and self.artifacts.type == "pvc" and self.backups_enabled:
+            raise ValueError(
+                "database.backup.destination: artifact-store needs an object store, but artifacts.type is 'pvc' "
+                "(dumps on the artifacts' volume would be lost with it); use destination: pvc, or s3/minio/azure/gcs "
+                "artifacts"
             )
         if db.type == "cloudnativepg" and self.backups_enabled and self.backup_object_store is None:
             why = {

@@ -20,7 +20,6 @@ class DatabaseAccess:
     auth_database_uri: str | None = None  # derived (no password) where this project creates the database
     operator_namespace: str | None = None  # an operator that must reach the database pods
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
-    clients: tuple[dict[str, str], ...] = ()  # pods besides the server's that reach the database (backups)
     port: int = POSTGRES_PORT
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from constructs import Construct
 
 from mlflow_constructs.config.database import BundledPostgres as BundledPostgresConfig
-from mlflow_constructs.config.database import DatabaseBackup
 from mlflow_constructs.database.access import POSTGRES_PORT, DatabaseAccess, psycopg2_uri, store_env
-from mlflow_constructs.database.dumps import PostgresDumps
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import claim_template, config_map, service, stateful_set
 from mlflow_constructs.k8s.pods import (
@@ -31,7 +29,6 @@ class BundledPostgres(Construct):
     """PostgreSQL holding the tracking database ``database`` and the auth database ``auth_database``.
 
     ``access`` is what MLflow's pods need; the password comes from the Secret key ``postgres_password``.
-    With ``backup``, a CronJob dumps both databases (see :class:`PostgresDumps`).
     """
 
     def __init__(
@@ -44,7 +41,6 @@ class BundledPostgres(Construct):
         secrets: SecretSource,
         database: str,
         auth_database: str,
-        backup: DatabaseBackup | None = None,
     ) -> None:
         super().__init__(scope, id)
         component = naming.component("postgresql")
@@ -93,26 +89,10 @@ class BundledPostgres(Construct):
             ),
             claims=[claim_template(size=config.storage_size, storage_class=config.storage_class, labels=labels)],
         )
-        clients = ()
-        if backup is not None:
-            dumps = PostgresDumps(
-                self,
-                "backup",
-                config=backup,
-                naming=naming,
-                image=config.image,
-                secrets=secrets,
-                password_key=PASSWORD_KEY,
-                host=self.service_name,
-                user=config.user,
-                databases=(database, auth_database),
-            )
-            clients = (dumps.selector,)
         uri = psycopg2_uri(user=config.user, host=self.service_name, database=database)
         self.access = DatabaseAccess(
             env=(secrets.env("PGPASSWORD", PASSWORD_KEY), *store_env(uri)),
             pod_selector=self.selector,
             auth_database_uri=psycopg2_uri(user=config.user, host=self.service_name, database=auth_database),
             secret_keys=(PASSWORD_KEY,),
-            clients=clients,
         )

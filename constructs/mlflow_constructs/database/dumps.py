@@ -1,4 +1,5 @@
-"""Scheduled ``pg_dump`` backups of the bundled PostgreSQL onto their own PVC, with count retention.
+"""Scheduled ``pg_dump`` backups of the bundled PostgreSQL, with count retention: onto their own PVC, or
+uploaded to the artifact store by a container of the server image with the server's credentials.
 
 Each run writes ``<database>-<UTC timestamp>.dump`` (custom format, ``pg_restore`` reads it) for the
 tracking and the auth database. A dump is written under a hidden temporary name and renamed only once
@@ -8,6 +9,9 @@ as ``PGPASSWORD`` from the Secret, never on the command line.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
@@ -20,8 +24,10 @@ from mlflow_constructs.k8s.objects import meta
 from mlflow_constructs.k8s.pods import TMP_MOUNT, empty_dir, env_values, mount, pod_template, quantity, resources
 from mlflow_constructs.k8s.pods import container as make_container
 from mlflow_constructs.secrets.source import SecretSource
+from mlflow_constructs.storage.access import ArtifactAccess, join
 
 BACKUP_DIR = "/backups"
+UPLOAD_PREFIX = "backups/postgresql"
 
 # POSIX sh; reads DATABASES, KEEP and libpq's PG* variables. Dump names sort by time.
 DUMP_SCRIPT = r"""cd "$BACKUP_DIR"
@@ -40,10 +46,49 @@ for db in $DATABASES; do
 done
 """
 
+# Python in the server image: MLflow's artifact repository for the store URI (S3/MinIO, Azure, GCS) with the
+# server's env, so the same credentials. Uploads this run's dumps, then keeps the newest KEEP per database.
+UPLOAD_SCRIPT = r"""import os, re, sys
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+uri, keep, made = os.environ["BACKUP_URI"], int(os.environ["KEEP"]), set()
+repo = get_artifact_repository(uri)
+for name in sorted(os.listdir(os.environ["BACKUP_DIR"])):
+    if re.fullmatch(r"[^.].*-[0-9]{8}T[0-9]{6}Z[.]dump", name):
+        repo.log_artifact(os.path.join(os.environ["BACKUP_DIR"], name))
+        made.add(name)
+        print(f"uploaded {uri}/{name}", flush=True)
+if not made:
+    sys.exit("no dump to upload")
+stored = [f.path.rsplit("/", 1)[-1] for f in repo.list_artifacts() if not f.is_dir]
+for db in os.environ["DATABASES"].split():
+    dumps = sorted((n for n in stored if re.fullmatch(re.escape(db) + r"-[0-9]{8}T[0-9]{6}Z[.]dump", n)), reverse=True)
+    for old in dumps[keep:]:
+        if old not in made:
+            repo.delete_artifacts(old)
+            print(f"pruned {uri}/{old}", flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class DumpUpload:
+    """Upload to the artifact store: the server's image, ServiceAccount, store access (credentials) and the
+    env of every MLflow container (``mlflow_env``, e.g. telemetry off)."""
+
+    image: Image
+    service_account: str
+    artifacts: ArtifactAccess
+    mlflow_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return join(self.artifacts.destination, UPLOAD_PREFIX)
+
 
 class PostgresDumps(Construct):
-    """The CronJob ``<name>-postgresql-backup`` and its PVC ``<name>-postgresql-backups``; ``selector``
-    selects its pods (they must be admitted to PostgreSQL)."""
+    """The CronJob ``<name>-postgresql-backup`` and its PVC ``<name>-postgresql-backups``, or with ``upload``
+    a scratch volume and an upload container; ``selector`` selects its pods (admitted to PostgreSQL and to
+    the bundled MinIO)."""
 
     def __init__(
         self,
@@ -58,21 +103,25 @@ class PostgresDumps(Construct):
         host: str,
         user: str,
         databases: tuple[str, ...],
+        upload: DumpUpload | None = None,
     ) -> None:
         super().__init__(scope, id)
         component = naming.component("postgresql-backup")
         self.selector, labels = component.selector, component.labels
         self.claim_name = naming.name("postgresql-backups")
-        k8s.KubePersistentVolumeClaim(
-            self,
-            "pvc",
-            metadata=meta(self.claim_name, labels),
-            spec=k8s.PersistentVolumeClaimSpec(
-                access_modes=["ReadWriteOnce"],
-                resources=k8s.ResourceRequirements(requests={"storage": quantity(config.pvc.size)}),
-                storage_class_name=config.pvc.storage_class,
-            ),
-        )
+        self.uploads = upload is not None
+        settings = {"KEEP": str(config.keep), "BACKUP_DIR": BACKUP_DIR, "DATABASES": " ".join(databases)}
+        if upload is None:
+            k8s.KubePersistentVolumeClaim(
+                self,
+                "pvc",
+                metadata=meta(self.claim_name, labels),
+                spec=k8s.PersistentVolumeClaimSpec(
+                    access_modes=["ReadWriteOnce"],
+                    resources=k8s.ResourceRequirements(requests={"storage": quantity(config.pvc.size)}),
+                    storage_class_name=config.pvc.storage_class,
+                ),
+            )
         dump = make_container(
             "pg-dump",
             image,
@@ -84,9 +133,7 @@ class PostgresDumps(Construct):
                         "PGPORT": str(POSTGRES_PORT),
                         "PGUSER": user,
                         "PGCONNECT_TIMEOUT": "30",
-                        "DATABASES": " ".join(databases),
-                        "KEEP": str(config.keep),
-                        "BACKUP_DIR": BACKUP_DIR,
+                        **settings,
                     }
                 ),
                 secrets.env("PGPASSWORD", password_key),
@@ -94,18 +141,35 @@ class PostgresDumps(Construct):
             resources=resources(config.resources),
             mounts=[mount("backups", BACKUP_DIR), TMP_MOUNT],
         )
-        template = pod_template(
-            labels,
-            containers=[dump],
-            restart_policy="Never",
-            volumes=[
-                k8s.Volume(
-                    name="backups",
-                    persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=self.claim_name),
-                ),
-                empty_dir("tmp", "64Mi"),
-            ],
+        backups = k8s.Volume(
+            name="backups",
+            persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=self.claim_name),
         )
+        if upload is None:
+            template = pod_template(
+                labels, containers=[dump], restart_policy="Never", volumes=[backups, empty_dir("tmp", "64Mi")]
+            )
+        else:  # dump first (an init container), then upload what it wrote
+            access = upload.artifacts
+            uploader = make_container(
+                "upload",
+                upload.image,
+                command=["python", "-c", UPLOAD_SCRIPT],
+                env=[
+                    *env_values({**settings, **upload.mlflow_env, "BACKUP_URI": upload.uri, "HOME": "/tmp"}),
+                    *access.env,
+                ],
+                resources=resources(config.resources),
+                mounts=[mount("backups", BACKUP_DIR, read_only=True), TMP_MOUNT, *access.mounts],
+            )
+            template = pod_template(
+                {**labels, **access.pod_labels},
+                init_containers=[dump],
+                containers=[uploader],
+                restart_policy="Never",
+                service_account=upload.service_account,
+                volumes=[empty_dir("backups", config.pvc.size), empty_dir("tmp", "64Mi"), *access.volumes],
+            )
         self.name = component.name
         k8s.KubeCronJob(
             self,
