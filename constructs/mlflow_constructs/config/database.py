@@ -49,17 +49,16 @@ class BackupPvc(Model):
 
 
 class BackupObjectStore(Model):
-    """Where the Barman Cloud Plugin writes base backups and WAL. Secret credentials reuse the artifact
-    store's keys of the same cloud: `s3_access_key_id`/`s3_secret_access_key`, `azure_connection_string` or
-    `gcs_key_json`."""
+    """Where the Barman Cloud Plugin writes base backups and WAL."""
 
     destination_path: str = Field(pattern=r"^(s3://|gs://|https://)[^\s]+$")
     """`s3://<bucket>/<path>`, `gs://<bucket>/<path>` or `https://<account>.blob.core.windows.net/<container>/<path>`."""
     endpoint_url: HttpUrl | None = None
     """S3-compatible endpoint (none: AWS)."""
     credentials: Literal["secret", "workload-identity"] = "secret"
-    """`secret` (keys from the environment's Secret) or `workload-identity` (IRSA, Azure or GKE workload
-    identity of the instances' ServiceAccount, named like the Cluster)."""
+    """`secret` (the artifact keys of that cloud from the environment's Secret: `s3_access_key_id` and
+    `s3_secret_access_key`, `azure_connection_string` or `gcs_key_json`) or `workload-identity` (IRSA, Azure or
+    GKE workload identity of the instances' ServiceAccount, named like the Cluster)."""
     service_account_annotations: Annotations = Field(default_factory=dict)
     """Annotations on the instances' ServiceAccount, e.g. `eks.amazonaws.com/role-arn` for workload identity."""
 
@@ -72,7 +71,7 @@ class DatabaseBackup(Model):
     """Scheduled backups of the bundled or CloudNativePG database (see "Backups and restore")."""
 
     enabled: bool | None = None
-    """None: on for `bundled` (dumps to a PVC) and for `cloudnativepg` (the Barman Cloud Plugin; needs a
+    """none: on for `bundled` (dumps to a PVC) and for `cloudnativepg` (the Barman Cloud Plugin; needs a
     destination: `object_store`, or derived from S3/Azure/GCS artifacts with secret credentials)."""
     destination: Literal["pvc", "artifact-store"] = "pvc"
     """`bundled`: where dumps go: `pvc` (`database.backup.pvc`) or `artifact-store`: uploaded by a container of the
@@ -85,7 +84,7 @@ class DatabaseBackup(Model):
     retention: RetentionPolicy = "30d"
     """`cloudnativepg`: how long base backups and WAL are kept (`<n>d`, `<n>w` or `<n>m`)."""
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "128Mi", "1", "512Mi"))
-    """`bundled`: resources of the dump container."""
+    """`bundled`: resources of the dump and the upload container."""
     pvc: BackupPvc = Field(default_factory=BackupPvc)
     """`bundled`: the PVC `<name>-postgresql-backups` holding the dumps (`destination: artifact-store`: `size` limits
     the scratch volume the dumps are written to before the upload)."""
