@@ -9,11 +9,14 @@ and a server on it reads everything back through the MLflow client.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from client_venv import run_client
+from pod_images import PG_BIN, ImageRuntime, helper_runtime
 from podrunner import find_object, pod_template, run_job, run_pod
 from repo_paths import REPO
 from s3_standin import S3StandIn
@@ -66,6 +69,17 @@ def with_command(cronjob: dict, command: list[str]) -> dict:
     return changed
 
 
+def recording_pg_dump(directory: Path, ref: str) -> dict[str, ImageRuntime]:
+    """The postgres image with a ``pg_dump`` that logs the argv it was started with, then runs the real one."""
+    directory.chmod(0o755)
+    wrapper = directory / "pg_dump"
+    wrapper.write_text(f'#!/bin/sh\necho "pg_dump argv: $*" >&2\nexec {PG_BIN}/pg_dump "$@"\n')
+    wrapper.chmod(0o755)
+    base = helper_runtime(ref)
+    assert base is not None
+    return {ref: dataclasses.replace(base, path=f"{directory}:{base.path}", ro_binds=(*base.ro_binds, directory))}
+
+
 def tracking_state(objects: list[dict], secrets: dict, mode: str) -> dict:
     with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets) as pod:
         pod.wait_for_probe(timeout=180)
@@ -93,7 +107,9 @@ def scenario(synthesized, tmp_path_factory):
     try:
         run_job(migration_job(objects), objects, secrets, timeout=300)
         seeded = tracking_state(objects, secrets, "seed")
-        backup = run_job(cronjob, objects, secrets, pvc_dirs=pvc, timeout=300)
+        image = container_of(cronjob, "pg-dump")["image"]
+        images = recording_pg_dump(tmp_path_factory.mktemp("wrapper"), image)
+        backup = run_job(cronjob, objects, secrets, pvc_dirs=pvc, images=images, timeout=300)
         after_backup = dumps(backups)
         wrong = {"mlflow-credentials": {**secrets["mlflow-credentials"], "postgres-password": "not-the-password"}}
         failed = run_job(cronjob, objects, wrong, pvc_dirs=pvc, timeout=300, check=False)
@@ -141,7 +157,12 @@ def test_a_failed_backup_leaves_no_dump_and_prunes_nothing(scenario):
 
 
 def test_the_password_is_never_in_the_backup_container_args(scenario):
-    """``pg_dump`` gets the password as ``PGPASSWORD`` from the Secret: no command or arg holds it."""
+    """``pg_dump`` gets the password as ``PGPASSWORD`` from the Secret: neither the container's command nor
+    the argv each ``pg_dump`` process was started with holds it."""
+    log = scenario["backup"].logs["pg-dump"]
+    started = [line for line in log.splitlines() if line.startswith("pg_dump argv: ")]
+    assert len(started) == 2 and all("--format=custom" in line for line in started)
+    assert POSTGRES_PASSWORD not in log
     container = container_of(scenario["cronjob"], "pg-dump")
     argv = " ".join([*container.get("command", []), *container.get("args", [])])
     assert POSTGRES_PASSWORD not in argv and "PASSWORD" not in argv
