@@ -92,6 +92,8 @@ def dumps(directory) -> list[str]:
 
 @pytest.fixture(scope="module")
 def scenario(synthesized, tmp_path_factory):
+    """Seed through MLflow, back up (then once more with a wrong password), restore into new empty
+    databases with the README's line, read back through MLflow."""
     objects = synthesized[ENV]
     cronjob = find_object(objects, "CronJob", CRONJOB)
     secrets = placeholder_secret_values(objects)  # the S3 keys go unused: no artifacts are logged
@@ -153,6 +155,7 @@ def test_backup_writes_a_dump_of_each_database_and_keeps_the_newest(scenario):
 def test_a_failed_backup_leaves_no_dump_and_prunes_nothing(scenario):
     """With a wrong password the Job fails; no new or partial file, the earlier dumps are untouched."""
     assert not scenario["failed"].succeeded
+    assert "password authentication failed" in scenario["failed"].logs["pg-dump"]
     assert scenario["after_failure"] == sorted([*scenario["after_backup"], "notes.txt"])
 
 
