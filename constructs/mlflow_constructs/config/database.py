@@ -80,7 +80,7 @@ class DatabaseBackup(Model):
     schedule: CronSchedule = "0 3 * * *"
     """When, in UTC: a 5-field cron expression (CloudNativePG gets it with a leading `0` seconds field)."""
     keep: int = Field(7, ge=1, le=1000)
-    """`bundled`: how many of the newest dumps the CronJob keeps."""
+    """`bundled`: how many of the newest dumps of each database are kept (on the PVC or in the artifact store)."""
     retention: RetentionPolicy = "30d"
     """`cloudnativepg`: how long base backups and WAL are kept (`<n>d`, `<n>w` or `<n>m`)."""
     resources: Resources = Field(default_factory=lambda: resources_of("50m", "128Mi", "1", "512Mi"))
