@@ -23,9 +23,12 @@ declare -A CRD=(
   [ingressroutes]=traefik.io_ingressroutes.yaml
   [cnpg_clusters]=postgresql.cnpg.io_clusters.yaml
   [cnpg_databases]=postgresql.cnpg.io_databases.yaml
+  [cnpg_scheduledbackups]=postgresql.cnpg.io_scheduledbackups.yaml
+  [barman_objectstores]=barmancloud.cnpg.io_objectstores.yaml
 )
 ORDER=(externalsecrets secretstores sealedsecrets
-       servicemonitors ingressroutes cnpg_clusters cnpg_databases)
+       servicemonitors ingressroutes cnpg_clusters cnpg_databases
+       cnpg_scheduledbackups barman_objectstores)
 
 # jsii refuses properties named getXxx (JSII5000, Java getter clash; known
 # cdk8s issue cdk8s-team/cdk8s#1323). The ESO SecretStore

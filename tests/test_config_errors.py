@@ -35,3 +35,33 @@ def test_missing_backend_section_is_refused():
 
 def test_top_level_must_be_a_mapping():
     assert "mapping" in config_error(["not", "a", "mapping"])
+
+
+def test_cloudnativepg_backups_to_the_bundled_minio_are_refused():
+    message = config_error({"database": {"type": "cloudnativepg"}, "artifacts": {"type": "minio"}})
+    assert "database.backup.object_store" in message and "database.backup.enabled: false" in message
+
+
+def test_cloudnativepg_backups_with_pvc_artifacts_are_refused():
+    message = config_error({"database": {"type": "cloudnativepg"}, "artifacts": {"type": "pvc"}})
+    assert "database.backup.object_store" in message and "PVC artifacts are not an object store" in message
+
+
+def test_backup_settings_for_an_external_database_are_refused():
+    message = config_error({"database": {"type": "external", "backup": {"schedule": "0 1 * * *"}}})
+    assert "database.backup" in message and "enabled: false" in message
+
+
+def test_backup_setting_of_the_other_database_type_is_refused():
+    message = config_error({"database": {"backup": {"retention": "7d"}}})
+    assert "database.backup.retention" in message and "type 'bundled'" in message
+
+
+def test_backup_retention_must_be_days_weeks_or_months():
+    message = config_error({"database": {"type": "cloudnativepg", "backup": {"enabled": False, "retention": "30"}}})
+    assert "database.backup.retention" in message and "30d" in message
+
+
+def test_backup_upload_to_pvc_artifacts_is_refused():
+    message = config_error({"database": {"backup": {"destination": "artifact-store"}}, "artifacts": {"type": "pvc"}})
+    assert "database.backup.destination" in message and "destination: pvc" in message

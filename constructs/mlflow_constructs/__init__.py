@@ -35,6 +35,9 @@ _EXPORTS = {
     "BundledPostgres": "mlflow_constructs.database.bundled",
     "CloudNativePgDatabase": "mlflow_constructs.database.cloudnativepg",
     "ExternalDatabase": "mlflow_constructs.database.external",
+    "PostgresDumps": "mlflow_constructs.database.dumps",
+    "DumpUpload": "mlflow_constructs.database.dumps",
+    "CnpgBackup": "mlflow_constructs.database.cnpg_backup",
     # artifact stores
     "ArtifactAccess": "mlflow_constructs.storage.access",
     "PvcArtifactStore": "mlflow_constructs.storage.pvc",
@@ -72,8 +75,10 @@ __all__ = [
     "BundledPostgres",
     "BundledRedis",
     "CloudNativePgDatabase",
+    "CnpgBackup",
     "ConfigError",
     "DatabaseAccess",
+    "DumpUpload",
     "Environment",
     "ExternalDatabase",
     "ExternalSecretProvider",
@@ -92,6 +97,7 @@ __all__ = [
     "NetworkPolicies",
     "OAuth2ProxyFront",
     "OidcAuth",
+    "PostgresDumps",
     "PvcArtifactStore",
     "S3ArtifactStore",
     "SealedSecretProvider",
@@ -122,6 +128,8 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from mlflow_constructs.database.access import DatabaseAccess
     from mlflow_constructs.database.bundled import BundledPostgres
     from mlflow_constructs.database.cloudnativepg import CloudNativePgDatabase
+    from mlflow_constructs.database.cnpg_backup import CnpgBackup
+    from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
     from mlflow_constructs.database.external import ExternalDatabase
     from mlflow_constructs.environment.chart import MlflowChart, MlflowEnvironment
     from mlflow_constructs.environment.namespace import MlflowNamespace

@@ -74,6 +74,9 @@ class S3StandIn:
     def read(self, bucket: str, key: str) -> str:
         return run_client("s3_admin.py", "get", self.endpoint, bucket, key, env=self._as_user())["body"]
 
+    def put(self, bucket: str, key: str, body: str) -> None:
+        run_client("s3_admin.py", "put", self.endpoint, bucket, key, body, env=self._as_user())
+
     def wrong_secret_error(self, bucket: str) -> str | None:
         return run_client("s3_admin.py", "check-auth", self.endpoint, bucket, env=self._as_user())["wrong_secret"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, HttpUrl
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, Quantity
+from mlflow_constructs.config.types import Annotations, CronSchedule, DnsLabel, DnsSubdomain, Quantity, RetentionPolicy
 
 
 class BundledPostgres(Model):
@@ -41,6 +41,57 @@ class CloudNativePg(Model):
     """Where the operator runs (allowed to reach the instances)."""
 
 
+class BackupPvc(Model):
+    size: Quantity = "20Gi"
+    """PVC size: room for `keep` dumps of both databases."""
+    storage_class: DnsSubdomain | None = None
+    """Storage class (none: the cluster default)."""
+
+
+class BackupObjectStore(Model):
+    """Where the Barman Cloud Plugin writes base backups and WAL."""
+
+    destination_path: str = Field(pattern=r"^(s3://|gs://|https://)[^\s]+$")
+    """`s3://<bucket>/<path>`, `gs://<bucket>/<path>` or `https://<account>.blob.core.windows.net/<container>/<path>`."""
+    endpoint_url: HttpUrl | None = None
+    """S3-compatible endpoint (none: AWS)."""
+    credentials: Literal["secret", "workload-identity"] = "secret"
+    """`secret` (the artifact keys of that cloud from the environment's Secret: `s3_access_key_id` and
+    `s3_secret_access_key`, `azure_connection_string` or `gcs_key_json`) or `workload-identity` (IRSA, Azure or
+    GKE workload identity of the instances' ServiceAccount, named like the Cluster)."""
+    service_account_annotations: Annotations = Field(default_factory=dict)
+    """Annotations on the instances' ServiceAccount, e.g. `eks.amazonaws.com/role-arn` for workload identity."""
+
+    @property
+    def cloud(self) -> str:
+        return {"s3": "s3", "gs": "gcs"}.get(self.destination_path.split(":", 1)[0], "azure")
+
+
+class DatabaseBackup(Model):
+    """Scheduled backups of the bundled or CloudNativePG database (see "Backups and restore")."""
+
+    enabled: bool | None = None
+    """none: on for `bundled` (dumps to a PVC) and for `cloudnativepg` (the Barman Cloud Plugin; needs a
+    destination: `object_store`, or derived from S3/Azure/GCS artifacts with secret credentials)."""
+    destination: Literal["pvc", "artifact-store"] = "pvc"
+    """`bundled`: where dumps go: `pvc` (`database.backup.pvc`) or `artifact-store`: uploaded by a container of the
+    server image, with the server's credentials, to `<artifact destination>/backups/postgresql/` (S3, MinIO, Azure or
+    GCS artifacts)."""
+    schedule: CronSchedule = "0 3 * * *"
+    """When, in UTC: a 5-field cron expression (CloudNativePG gets it with a leading `0` seconds field)."""
+    keep: int = Field(7, ge=1, le=1000)
+    """`bundled`: how many of the newest dumps of each database are kept (on the PVC or in the artifact store)."""
+    retention: RetentionPolicy = "30d"
+    """`cloudnativepg`: how long base backups and WAL are kept (`<n>d`, `<n>w` or `<n>m`)."""
+    resources: Resources = Field(default_factory=lambda: resources_of("50m", "128Mi", "1", "512Mi"))
+    """`bundled`: resources of the dump and the upload container."""
+    pvc: BackupPvc = Field(default_factory=BackupPvc)
+    """`bundled`: the PVC `<name>-postgresql-backups` holding the dumps (`destination: artifact-store`: `size` limits
+    the scratch volume the dumps are written to before the upload)."""
+    object_store: BackupObjectStore | None = None
+    """`cloudnativepg`: the backup destination (none: derived from the artifact store where safe)."""
+
+
 class Database(Model):
     """The PostgreSQL database behind the tracking and model-registry stores."""
 
@@ -52,6 +103,8 @@ class Database(Model):
     """`type: bundled`: a PostgreSQL StatefulSet."""
     cloudnativepg: CloudNativePg = Field(default_factory=CloudNativePg)
     """`type: cloudnativepg`: a CloudNativePG `Cluster`."""
+    backup: DatabaseBackup = Field(default_factory=DatabaseBackup)
+    """Scheduled backups (`bundled` and `cloudnativepg`)."""
 
     @property
     def auth_name(self) -> str:

@@ -9,7 +9,7 @@ from mlflow_constructs import images
 from mlflow_constructs.config.artifacts import Artifacts
 from mlflow_constructs.config.auth import Auth
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.database import Database
+from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
@@ -59,6 +59,7 @@ class Environment(Model):
             )
         self._check_auth()
         self._check_secrets()
+        self._check_backup()
         identity = _WORKLOAD_IDENTITY.get(self.artifacts.identity)
         if identity and identity[0] not in self.server.service_account_annotations:
             annotation, what = identity
@@ -96,6 +97,72 @@ class Environment(Model):
                 "(a login loop); set ingress.tls.secret_name"
             )
 
+    @property
+    def backups_enabled(self) -> bool:
+        """Whether the database is backed up by this environment (see ``database.backup.enabled``)."""
+        enabled = self.database.backup.enabled
+        return self.database.type != "external" and enabled is not False
+
+    @property
+    def backup_object_store(self) -> BackupObjectStore | None:
+        """CloudNativePG's backup destination: configured, or beside the artifacts when they are in a cloud
+        store reached with Secret credentials (workload identity is bound to the server's ServiceAccount, and
+        the bundled MinIO lives and dies with the environment)."""
+        backup, artifacts = self.database.backup, self.artifacts
+        if backup.object_store is not None:
+            return backup.object_store
+        store = getattr(artifacts, artifacts.type) if artifacts.type in ("s3", "azure", "gcs") else None
+        if store is None or store.credentials != "secret":
+            return None
+        base = {
+            "s3": lambda: f"s3://{store.bucket}",
+            "gcs": lambda: f"gs://{store.bucket}",
+            "azure": lambda: f"https://{store.storage_account}.blob.core.windows.net/{store.container}",
+        }[artifacts.type]()
+        path = "/".join(part for part in (base, store.prefix.strip("/"), BACKUP_PREFIX) if part)
+        endpoint = store.endpoint_url if artifacts.type == "s3" else None
+        return BackupObjectStore(destination_path=path, endpoint_url=endpoint)
+
+    def _check_backup(self) -> None:
+        db, backup = self.database, self.database.backup
+        given = backup.model_fields_set
+        if db.type == "external":
+            if "backup" in db.model_fields_set and backup.enabled is not False:
+                raise ValueError(
+                    "database.backup: an external database is backed up where it runs (its provider's snapshots "
+                    "or point-in-time recovery); remove database.backup or set database.backup.enabled: false"
+                )
+            return
+        own, other = ({"keep", "pvc", "resources", "destination"}, {"retention", "object_store"})
+        if db.type == "cloudnativepg":
+            own, other = other, own
+        misplaced = sorted(given & other)
+        if misplaced:
+            raise ValueError(
+                f"database.backup.{misplaced[0]}: applies only to the other database type, not to "
+                f"type {db.type!r} (which uses {', '.join(sorted(own))}); remove it"
+            )
+        if backup.destination == "artifact-store" and self.artifacts.type == "pvc" and self.backups_enabled:
+            raise ValueError(
+                "database.backup.destination: artifact-store needs an object store, but artifacts.type is 'pvc' "
+                "(dumps on the artifacts' volume would be lost with it); use destination: pvc, or s3/minio/azure/gcs "
+                "artifacts"
+            )
+        if db.type == "cloudnativepg" and self.backups_enabled and self.backup_object_store is None:
+            why = {
+                "minio": "the bundled MinIO lives in this namespace and would be lost with the database",
+                "pvc": "PVC artifacts are not an object store",
+            }.get(
+                self.artifacts.type,
+                "the artifacts' workload identity is bound to the server's ServiceAccount, not the instances'",
+            )
+            raise ValueError(
+                "database.backup.object_store: CloudNativePG backups need an object store, and none can be "
+                f"derived from the artifact store ({why}); set database.backup.object_store.destination_path "
+                "(s3://, gs:// or https://<account>.blob.core.windows.net/...) with its credentials, "
+                "or database.backup.enabled: false"
+            )
+
     def _check_secrets(self) -> None:
         secrets = self.secrets
         if secrets.plugin_delivery != "env" and self.auth.mode != "oidc":
@@ -117,6 +184,9 @@ class Environment(Model):
                 f"annotation '{needed[0]}' under server.service_account_annotations"
             )
 
+
+# Where backups go beside the artifacts in a derived destination.
+BACKUP_PREFIX = "backups/cloudnativepg"
 
 # Workload identity -> (ServiceAccount annotation it relies on, name in messages).
 _WORKLOAD_IDENTITY = {

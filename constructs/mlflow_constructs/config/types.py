@@ -17,6 +17,8 @@ _GO_DURATION = re.compile(r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s
 # Prometheus' model.ParseDuration (ServiceMonitor intervals): whole numbers, units y w d h m s ms in this order.
 _PROMETHEUS_DURATION = re.compile(r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$")
 # A memory size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
+_CRON = re.compile(r"^[-*/,0-9A-Za-z?]+( [-*/,0-9A-Za-z?]+){4}$")
+_RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
 # apimachinery's qualified name (label and annotation key names) and label value.
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -95,6 +97,12 @@ PrometheusDuration = Annotated[
             "a Prometheus duration such as 30s, 1m or 1h30m (whole numbers; units y, w, d, h, m, s, ms in that order)",
         )
     ),
+]
+CronSchedule = Annotated[
+    str, AfterValidator(_matching(_CRON, "a 5-field cron expression (minute hour day month weekday) such as 0 3 * * *"))
+]
+RetentionPolicy = Annotated[
+    str, AfterValidator(_matching(_RETENTION, "a retention such as 30d, 4w or 3m (days, weeks, months)"))
 ]
 ByteQuantity = Annotated[
     str,

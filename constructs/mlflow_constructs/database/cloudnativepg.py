@@ -8,17 +8,31 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlflow_constructs.config.database import CloudNativePg
+from mlflow_constructs.config.database import BackupObjectStore, CloudNativePg, DatabaseBackup
 from mlflow_constructs.database.access import DatabaseAccess, psycopg2_uri, store_env
+from mlflow_constructs.database.cnpg_backup import CnpgBackup
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.pods import SecretRef, secret_env
+from mlflow_constructs.secrets.source import SecretSource
+from mlflow_constructs.storage.azure import WORKLOAD_IDENTITY_LABEL
 
 
 class CloudNativePgDatabase(Construct):
-    """``postgresql.cnpg.io/v1`` Cluster + Database (needs the CloudNativePG operator)."""
+    """``postgresql.cnpg.io/v1`` Cluster + Database (needs the CloudNativePG operator); with ``backup``,
+    WAL archiving and scheduled base backups to ``store`` (see :class:`CnpgBackup`)."""
 
     def __init__(
-        self, scope: Construct, id: str, *, config: CloudNativePg, naming: Naming, database: str, auth_database: str
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: CloudNativePg,
+        naming: Naming,
+        database: str,
+        auth_database: str,
+        secrets: SecretSource,
+        backup: DatabaseBackup | None = None,
+        store: BackupObjectStore | None = None,
     ) -> None:
         super().__init__(scope, id)
         from imports.cnpg_clusters.io.cnpg.postgresql import (  # noqa: PLC0415  (CRD bindings load slowly)
@@ -26,9 +40,12 @@ class CloudNativePgDatabase(Construct):
             ClusterSpec,
             ClusterSpecBootstrap,
             ClusterSpecBootstrapInitdb,
+            ClusterSpecInheritedMetadata,
+            ClusterSpecPlugins,
             ClusterSpecResources,
             ClusterSpecResourcesLimits,
             ClusterSpecResourcesRequests,
+            ClusterSpecServiceAccountTemplate,
             ClusterSpecStorage,
         )
         from imports.cnpg_databases.io.cnpg.postgresql import (  # noqa: PLC0415
@@ -41,6 +58,20 @@ class CloudNativePgDatabase(Construct):
         self.cluster_name = naming.name("db")
         labels = naming.labels("postgresql")
         res = cfg.resources
+        archive = None
+        if backup is not None and store is not None:
+            archive = CnpgBackup(
+                self,
+                "backup",
+                config=backup,
+                store=store,
+                naming=naming,
+                secrets=secrets,
+                cluster_name=self.cluster_name,
+            )
+        annotations = store.service_account_annotations if archive and store else None
+        # Azure workload identity injects its token only into pods labelled for it.
+        azure_identity = archive and store and store.cloud == "azure" and store.credentials == "workload-identity"
         Cluster(
             self,
             "cluster",
@@ -50,6 +81,13 @@ class CloudNativePgDatabase(Construct):
                 image_name=cfg.image_name,
                 storage=ClusterSpecStorage(size=cfg.storage_size, storage_class=cfg.storage_class),
                 bootstrap=ClusterSpecBootstrap(initdb=ClusterSpecBootstrapInitdb(database=database, owner=cfg.user)),
+                plugins=[ClusterSpecPlugins(**archive.cluster_plugin())] if archive else None,
+                inherited_metadata=ClusterSpecInheritedMetadata(labels=dict(WORKLOAD_IDENTITY_LABEL))
+                if azure_identity
+                else None,
+                service_account_template=ClusterSpecServiceAccountTemplate(metadata={"annotations": dict(annotations)})
+                if annotations
+                else None,
                 resources=ClusterSpecResources(
                     requests={
                         "cpu": ClusterSpecResourcesRequests.from_string(res.requests.cpu),
@@ -79,4 +117,5 @@ class CloudNativePgDatabase(Construct):
             pod_selector={"cnpg.io/cluster": self.cluster_name},
             auth_database_uri=psycopg2_uri(user=cfg.user, host=host, database=auth_db),
             operator_namespace=cfg.operator_namespace,
+            secret_keys=archive.secret_keys if archive else (),
         )

@@ -14,8 +14,10 @@ from mlflow_constructs.auth.oauth2_proxy import OAuth2ProxyFront
 from mlflow_constructs.auth.oidc import OidcAuth
 from mlflow_constructs.config.environment import Environment
 from mlflow_constructs.database.access import DatabaseAccess
+from mlflow_constructs.database.bundled import PASSWORD_KEY as POSTGRES_PASSWORD_KEY
 from mlflow_constructs.database.bundled import BundledPostgres
 from mlflow_constructs.database.cloudnativepg import CloudNativePgDatabase
+from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
@@ -69,7 +71,9 @@ class MlflowEnvironment(Construct):
             self, "identity", naming=naming, annotations=env.server.service_account_annotations
         )
         database = self._database(env, naming, secrets)
+        backup_slot = Construct(self, "database-backup")  # output order: beside the database
         artifacts = self._artifacts(env, naming, secrets)
+        dumps = self._dumps(backup_slot, env, naming, secrets, artifacts, account.name)
         identity_labels = dict(artifacts.pod_labels)
         if env.secrets.provider == "azure-key-vault":
             identity_labels |= AZURE_WORKLOAD_IDENTITY
@@ -140,7 +144,7 @@ class MlflowEnvironment(Construct):
         if env.metrics.enabled and env.metrics.service_monitor:
             MlflowServiceMonitor(self, "monitoring", config=env.metrics, naming=naming, server=server)
         if env.network_policies.enabled:
-            flows = self._flows(env, server, front, migration, database, artifacts, oidc)
+            flows = self._flows(env, server, front, migration, database, artifacts, oidc, dumps)
             NetworkPolicies(self, "network", naming=naming, flows=flows)
 
         provider = SecretProvider(
@@ -170,11 +174,55 @@ class MlflowEnvironment(Construct):
                 auth_database=db.auth_name,
             ).access
         if db.type == "cloudnativepg":
+            backed_up = env.backups_enabled
             return CloudNativePgDatabase(
-                self, "database", config=db.cloudnativepg, naming=naming, database=db.name, auth_database=db.auth_name
+                self,
+                "database",
+                config=db.cloudnativepg,
+                naming=naming,
+                database=db.name,
+                auth_database=db.auth_name,
+                secrets=secrets,
+                backup=db.backup if backed_up else None,
+                store=env.backup_object_store if backed_up else None,
             ).access
         from_plugin = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
         return ExternalDatabase(self, "database", secrets=secrets, uri_from_plugin=from_plugin).access
+
+    @staticmethod
+    def _dumps(
+        scope: Construct,
+        env: Environment,
+        naming: Naming,
+        secrets: SecretSource,
+        artifacts: ArtifactAccess,
+        service_account: str,
+    ) -> PostgresDumps | None:
+        """The bundled PostgreSQL's backup CronJob, when backups are on."""
+        db = env.database
+        if db.type != "bundled" or not env.backups_enabled:
+            return None
+        upload = None
+        if db.backup.destination == "artifact-store":
+            upload = DumpUpload(
+                image=env.server.image,
+                service_account=service_account,
+                artifacts=artifacts,
+                mlflow_env=telemetry_settings(env.server),
+            )
+        return PostgresDumps(
+            scope,
+            "dumps",
+            config=db.backup,
+            naming=naming,
+            image=db.bundled.image,
+            secrets=secrets,
+            password_key=POSTGRES_PASSWORD_KEY,
+            host=naming.component("postgresql").name,
+            user=db.bundled.user,
+            databases=(db.name, db.auth_name),
+            upload=upload,
+        )
 
     def _artifacts(self, env: Environment, naming: Naming, secrets: SecretSource) -> ArtifactAccess:
         cfg = env.artifacts
@@ -194,6 +242,7 @@ class MlflowEnvironment(Construct):
         database: DatabaseAccess,
         artifacts: ArtifactAccess,
         oidc: OidcAuth | None,
+        dumps: PostgresDumps | None,
     ) -> list[Flow]:
         """The traffic each pod must accept, from the handles of the constructs that take part."""
         flows = [
@@ -225,7 +274,7 @@ class MlflowEnvironment(Construct):
                     name="postgresql",
                     to=database.pod_selector,
                     ports=(database.port,),
-                    sources=(server.selector, migration.selector),
+                    sources=(server.selector, migration.selector, *([dumps.selector] if dumps else [])),
                 )
             )
             if database.operator_namespace:
@@ -250,7 +299,11 @@ class MlflowEnvironment(Construct):
                     name="minio",
                     to=artifacts.store_selector,
                     ports=(artifacts.store_port,),
-                    sources=(server.selector, *artifacts.store_clients),
+                    sources=(
+                        server.selector,
+                        *artifacts.store_clients,
+                        *([dumps.selector] if dumps and dumps.uploads else []),
+                    ),
                 )
             )
         if oidc and oidc.redis:

@@ -450,7 +450,9 @@ def _ports(rule: Obj) -> str:
 
 def diagram(objects: list[Obj], namespace: str) -> list[str]:
     pods = [
-        o for o in objects if o["kind"] in POD_KINDS or (group_of(o) == "postgresql.cnpg.io" and o["kind"] == "Cluster")
+        o
+        for o in objects
+        if o["kind"] in (*POD_KINDS, "CronJob") or (group_of(o) == "postgresql.cnpg.io" and o["kind"] == "Cluster")
     ]
     lines = ["```mermaid", "flowchart LR"]
     outside: list[str] = []

@@ -30,6 +30,8 @@ OPERATORS: dict[tuple[str, str], str] = {
     ("monitoring.coreos.com", "ServiceMonitor"): "the Prometheus Operator CRDs (e.g. kube-prometheus-stack)",
     ("postgresql.cnpg.io", "Cluster"): "the CloudNativePG operator",
     ("postgresql.cnpg.io", "Database"): "the CloudNativePG operator",
+    ("postgresql.cnpg.io", "ScheduledBackup"): "the CloudNativePG operator",
+    ("barmancloud.cnpg.io", "ObjectStore"): "the Barman Cloud Plugin of CloudNativePG (installed beside the operator)",
     ("traefik.io", "IngressRoute"): "Traefik with its CRDs (traefik.io/v1alpha1)",
 }
 

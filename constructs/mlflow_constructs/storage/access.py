@@ -30,6 +30,12 @@ class ArtifactAccess:
     # never hand out presigned URLs of the store (see server/transfers_hook.py).
     transfers_via_server: bool = False
 
+    @property
+    def destination(self) -> str:
+        """The store URI the server writes artifacts to (``--artifacts-destination`` or the default root)."""
+        flag = "--artifacts-destination" if "--artifacts-destination" in self.args else "--default-artifact-root"
+        return self.args[self.args.index(flag) + 1]
+
 
 def server_args(destination: str, *, proxied: bool) -> tuple[str, ...]:
     """Proxied: clients talk only to MLflow, which reads and writes ``destination``."""

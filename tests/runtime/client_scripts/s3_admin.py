@@ -3,6 +3,7 @@
     s3_admin.py provision <endpoint> <bucket> <user>   -> {"access_key_id", "secret_access_key"}
     s3_admin.py objects <endpoint> <bucket>            -> {"keys": [...]}      (env: AWS_* credentials)
     s3_admin.py get <endpoint> <bucket> <key>          -> {"body": "..."}      (env: AWS_* credentials)
+    s3_admin.py put <endpoint> <bucket> <key> <body>   -> {"key": "..."}       (env: AWS_* credentials)
     s3_admin.py check-auth <endpoint> <bucket>         -> {"wrong_secret": <error code>}
 
 ``provision`` runs while the server still accepts anonymous administration: create the bucket, the
@@ -60,6 +61,11 @@ def get(endpoint, bucket, key):
     return {"body": s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()}
 
 
+def put(endpoint, bucket, key, body):
+    boto3.client("s3", endpoint_url=endpoint, region_name=REGION).put_object(Bucket=bucket, Key=key, Body=body.encode())
+    return {"key": key}
+
+
 def check_auth(endpoint, bucket):
     wrong = client(
         "s3", endpoint, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="not-the-secret"
@@ -73,5 +79,7 @@ def check_auth(endpoint, bucket):
 
 if __name__ == "__main__":
     command, *rest = sys.argv[1:]
-    result = {"provision": provision, "objects": objects, "get": get, "check-auth": check_auth}[command](*rest)
+    result = {"provision": provision, "objects": objects, "get": get, "put": put, "check-auth": check_auth}[command](
+        *rest
+    )
     print(json.dumps(result))

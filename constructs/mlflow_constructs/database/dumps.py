@@ -1,0 +1,190 @@
+"""Scheduled ``pg_dump`` backups of the bundled PostgreSQL, with count retention: onto their own PVC, or
+uploaded to the artifact store by a container of the server image with the server's credentials.
+
+Each run writes ``<database>-<UTC timestamp>.dump`` (custom format, ``pg_restore`` reads it) for the
+tracking and the auth database. A dump is written under a hidden temporary name and renamed only once
+``pg_dump`` succeeded, so a failed run leaves no file that looks like a backup; old dumps are pruned only
+after every dump of the run succeeded, and never the one just written. The password reaches ``pg_dump``
+as ``PGPASSWORD`` from the Secret, never on the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from mlflow_constructs.config.base import Image
+from mlflow_constructs.config.database import DatabaseBackup
+from mlflow_constructs.database.access import POSTGRES_PORT
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.objects import meta
+from mlflow_constructs.k8s.pods import TMP_MOUNT, empty_dir, env_values, mount, pod_template, quantity, resources
+from mlflow_constructs.k8s.pods import container as make_container
+from mlflow_constructs.secrets.source import SecretSource
+from mlflow_constructs.storage.access import ArtifactAccess, join
+
+BACKUP_DIR = "/backups"
+UPLOAD_PREFIX = "backups/postgresql"
+
+# POSIX sh; reads DATABASES, KEEP and libpq's PG* variables. Dump names sort by time.
+DUMP_SCRIPT = r"""cd "$BACKUP_DIR"
+rm -f ./.*.dump.partial
+trap 'rm -f ./.*.dump.partial' EXIT
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+for db in $DATABASES; do
+  pg_dump --format=custom --no-password --dbname="$db" --file=".$db-$stamp.dump.partial"
+  mv ".$db-$stamp.dump.partial" "$db-$stamp.dump"
+  echo "wrote $BACKUP_DIR/$db-$stamp.dump ($(wc -c < "$db-$stamp.dump") bytes)"
+done
+for db in $DATABASES; do
+  ls -1 | grep -E "^$db-[0-9]{8}T[0-9]{6}Z[.]dump$" | sort -r | tail -n +$((KEEP + 1)) | while read -r old; do
+    if [ "$old" != "$db-$stamp.dump" ]; then rm -f -- "$old" && echo "pruned $old"; fi
+  done
+done
+"""
+
+# Python in the server image: MLflow's artifact repository for the store URI (S3/MinIO, Azure, GCS) with the
+# server's env, so the same credentials. Uploads this run's dumps, then keeps the newest KEEP per database.
+UPLOAD_SCRIPT = r"""import os, re, sys
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+uri, keep, made = os.environ["BACKUP_URI"], int(os.environ["KEEP"]), set()
+repo = get_artifact_repository(uri)
+for name in sorted(os.listdir(os.environ["BACKUP_DIR"])):
+    if re.fullmatch(r"[^.].*-[0-9]{8}T[0-9]{6}Z[.]dump", name):
+        repo.log_artifact(os.path.join(os.environ["BACKUP_DIR"], name))
+        made.add(name)
+        print(f"uploaded {uri}/{name}", flush=True)
+if not made:
+    sys.exit("no dump to upload")
+stored = [f.path.rsplit("/", 1)[-1] for f in repo.list_artifacts() if not f.is_dir]
+for db in os.environ["DATABASES"].split():
+    dumps = sorted((n for n in stored if re.fullmatch(re.escape(db) + r"-[0-9]{8}T[0-9]{6}Z[.]dump", n)), reverse=True)
+    for old in dumps[keep:]:
+        if old not in made:
+            repo.delete_artifacts(old)
+            print(f"pruned {uri}/{old}", flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class DumpUpload:
+    """Upload to the artifact store: the server's image, ServiceAccount, store access (credentials) and the
+    env of every MLflow container (``mlflow_env``, e.g. telemetry off)."""
+
+    image: Image
+    service_account: str
+    artifacts: ArtifactAccess
+    mlflow_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return join(self.artifacts.destination, UPLOAD_PREFIX)
+
+
+class PostgresDumps(Construct):
+    """The CronJob ``<name>-postgresql-backup`` and its PVC ``<name>-postgresql-backups``, or with ``upload``
+    a scratch volume and an upload container; ``selector`` selects its pods (admitted to PostgreSQL and to
+    the bundled MinIO)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: DatabaseBackup,
+        naming: Naming,
+        image: Image,
+        secrets: SecretSource,
+        password_key: str,
+        host: str,
+        user: str,
+        databases: tuple[str, ...],
+        upload: DumpUpload | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        component = naming.component("postgresql-backup")
+        self.selector, labels = component.selector, component.labels
+        self.claim_name = naming.name("postgresql-backups")
+        self.uploads = upload is not None
+        settings = {"KEEP": str(config.keep), "BACKUP_DIR": BACKUP_DIR, "DATABASES": " ".join(databases)}
+        if upload is None:
+            k8s.KubePersistentVolumeClaim(
+                self,
+                "pvc",
+                metadata=meta(self.claim_name, labels),
+                spec=k8s.PersistentVolumeClaimSpec(
+                    access_modes=["ReadWriteOnce"],
+                    resources=k8s.ResourceRequirements(requests={"storage": quantity(config.pvc.size)}),
+                    storage_class_name=config.pvc.storage_class,
+                ),
+            )
+        dump = make_container(
+            "pg-dump",
+            image,
+            command=["/bin/sh", "-euc", DUMP_SCRIPT],
+            env=[
+                *env_values(
+                    {
+                        "PGHOST": host,
+                        "PGPORT": str(POSTGRES_PORT),
+                        "PGUSER": user,
+                        "PGCONNECT_TIMEOUT": "30",
+                        **settings,
+                    }
+                ),
+                secrets.env("PGPASSWORD", password_key),
+            ],
+            resources=resources(config.resources),
+            mounts=[mount("backups", BACKUP_DIR), TMP_MOUNT],
+        )
+        backups = k8s.Volume(
+            name="backups",
+            persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=self.claim_name),
+        )
+        if upload is None:
+            template = pod_template(
+                labels, containers=[dump], restart_policy="Never", volumes=[backups, empty_dir("tmp", "64Mi")]
+            )
+        else:  # dump first (an init container), then upload what it wrote
+            access = upload.artifacts
+            uploader = make_container(
+                "upload",
+                upload.image,
+                command=["python", "-c", UPLOAD_SCRIPT],
+                env=[
+                    *env_values({**settings, **upload.mlflow_env, "BACKUP_URI": upload.uri, "HOME": "/tmp"}),
+                    *access.env,
+                ],
+                resources=resources(config.resources),
+                mounts=[mount("backups", BACKUP_DIR, read_only=True), TMP_MOUNT, *access.mounts],
+            )
+            template = pod_template(
+                {**labels, **access.pod_labels},
+                init_containers=[dump],
+                containers=[uploader],
+                restart_policy="Never",
+                service_account=upload.service_account,
+                volumes=[empty_dir("backups", config.pvc.size), empty_dir("tmp", "64Mi"), *access.volumes],
+            )
+        self.name = component.name
+        k8s.KubeCronJob(
+            self,
+            "cronjob",
+            metadata=meta(component.name, labels),
+            spec=k8s.CronJobSpec(
+                schedule=config.schedule,
+                time_zone="Etc/UTC",
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=3600,
+                successful_jobs_history_limit=3,
+                failed_jobs_history_limit=3,
+                job_template=k8s.JobTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=dict(labels)),
+                    spec=k8s.JobSpec(backoff_limit=2, active_deadline_seconds=6 * 3600, template=template),
+                ),
+            ),
+        )

@@ -1,0 +1,230 @@
+"""The default environment's backup CronJob run for real, and a restore with the README's commands.
+
+MLflow (migration Job + server) fills the bundled-PostgreSQL stand-in; the CronJob's pod template dumps
+it onto a host dir standing in for the backup PVC; retention and a failing run are checked on that dir;
+then the README's ``pg_restore`` line runs in the same pod environment against a new, empty PostgreSQL,
+and a server on it reads everything back through the MLflow client.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from client_venv import run_client
+from pod_images import PG_BIN, ImageRuntime, helper_runtime
+from podrunner import find_object, pod_template, run_job, run_pod
+from repo_paths import REPO
+from s3_standin import S3StandIn
+from scenario import (
+    container_of,
+    hashed_job,
+    literal_env,
+    migrated_bundled_postgres,
+    migration_job,
+    placeholder_secret_values,
+    service_port,
+    service_url,
+    shipped_config,
+    start_bundled_postgres,
+    synth_environment,
+)
+
+pytestmark = pytest.mark.runtime
+
+ENV = "default"
+POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
+CRONJOB, CLAIM = "mlflow-postgresql-backup", "mlflow-postgresql-backups"
+SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
+DUMP = re.compile(r"^(mlflow|mlflow_auth)-\d{8}T\d{6}Z\.dump$")
+RESTORE_MARKER = "<!-- restore-bundled:"
+UPLOADS = "backups/postgresql"
+
+
+def readme_restore_command(stamp: str) -> list[str]:
+    """The argv after ``kubectl exec job/mlflow-restore --`` in the README's restore block, as a shell
+    passes it with ``STAMP`` set."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(RESTORE_MARKER) :]
+    block = block[: block.index("```\n", block.index("```sh\n") + 6)]
+    (line,) = [ln for ln in block.splitlines() if "exec job/mlflow-restore -- sh" in ln]
+    words = line.split(" -- ", 1)[1]
+    printed = subprocess.run(
+        ["sh", "-c", f"STAMP={stamp}; set -- {words}; printf '%s\\0' \"$@\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return printed.stdout.split("\0")[:-1]
+
+
+def with_command(cronjob: dict, command: list[str]) -> dict:
+    """The CronJob with its container's command replaced (as ``kubectl exec`` runs one in that pod)."""
+    changed = copy.deepcopy(cronjob)
+    pod_template(changed)["spec"]["containers"][0]["command"] = command
+    return changed
+
+
+def recording_pg_dump(directory: Path, ref: str) -> dict[str, ImageRuntime]:
+    """The postgres image with a ``pg_dump`` that logs the argv it was started with, then runs the real one."""
+    directory.chmod(0o755)
+    wrapper = directory / "pg_dump"
+    wrapper.write_text(f'#!/bin/sh\necho "pg_dump argv: $*" >&2\nexec {PG_BIN}/pg_dump "$@"\n')
+    wrapper.chmod(0o755)
+    base = helper_runtime(ref)
+    assert base is not None
+    return {ref: dataclasses.replace(base, path=f"{directory}:{base.path}", ro_binds=(*base.ro_binds, directory))}
+
+
+def tracking_state(objects: list[dict], secrets: dict, mode: str) -> dict:
+    with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets) as pod:
+        pod.wait_for_probe(timeout=180)
+        return run_client("backup_state.py", service_url(objects), mode, hosts=[SERVICE_HOST])
+
+
+def dumps(directory) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if DUMP.match(p.name))
+
+
+@pytest.fixture(scope="module")
+def scenario(synthesized, tmp_path_factory):
+    """Seed through MLflow, back up (then once more with a wrong password), restore into new empty
+    databases with the README's line, read back through MLflow."""
+    objects = synthesized[ENV]
+    cronjob = find_object(objects, "CronJob", CRONJOB)
+    secrets = placeholder_secret_values(objects)  # the S3 keys go unused: no artifacts are logged
+    secrets["mlflow-credentials"]["postgres-password"] = POSTGRES_PASSWORD
+    backups = tmp_path_factory.mktemp("backups")
+    # Older dumps than retention keeps, a stale partial file and a file that is not a dump.
+    old = [f"{db}-2020010{i}T000000Z.dump" for db in ("mlflow", "mlflow_auth") for i in range(1, 9)]
+    for name in [*old, ".mlflow-20200101T000000Z.dump.partial", "notes.txt"]:
+        (backups / name).write_text("old")
+    pvc = {CLAIM: backups}
+
+    pg = start_bundled_postgres(objects, secrets)
+    try:
+        run_job(migration_job(objects), objects, secrets, timeout=300)
+        seeded = tracking_state(objects, secrets, "seed")
+        image = container_of(cronjob, "pg-dump")["image"]
+        images = recording_pg_dump(tmp_path_factory.mktemp("wrapper"), image)
+        backup = run_job(cronjob, objects, secrets, pvc_dirs=pvc, images=images, timeout=300)
+        after_backup = dumps(backups)
+        wrong = {"mlflow-credentials": {**secrets["mlflow-credentials"], "postgres-password": "not-the-password"}}
+        failed = run_job(cronjob, objects, wrong, pvc_dirs=pvc, timeout=300, check=False)
+        after_failure = sorted(p.name for p in backups.iterdir())
+    finally:
+        pg.stop()
+
+    (stamp,) = {m.group(1) for n in after_backup if (m := re.search(r"-(\d{8}T\d{6}Z)\.dump$", n)) and "2020" not in n}
+    pg = start_bundled_postgres(objects, secrets)  # a new server: both databases exist and are empty
+    try:
+        assert pg.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database="mlflow") == "0"
+        restore = run_job(with_command(cronjob, readme_restore_command(stamp)), objects, secrets, pvc_dirs=pvc)
+        restored = tracking_state(objects, secrets, "read")
+    finally:
+        pg.stop()
+    return {
+        "cronjob": cronjob,
+        "seeded": seeded,
+        "backup": backup,
+        "stamp": stamp,
+        "after_backup": after_backup,
+        "failed": failed,
+        "after_failure": after_failure,
+        "restore": restore,
+        "restored": restored,
+    }
+
+
+def test_backup_writes_a_dump_of_each_database_and_keeps_the_newest(scenario):
+    """One run writes ``<db>-<UTC stamp>.dump`` for the tracking and the auth database, then keeps the
+    newest ``KEEP`` (7) of each: its own dump and the six newest older ones; other files stay."""
+    stamp, names = scenario["stamp"], scenario["after_backup"]
+    assert scenario["backup"].succeeded
+    for db in ("mlflow", "mlflow_auth"):
+        kept = [n for n in names if n.startswith(f"{db}-")]
+        assert kept == [f"{db}-2020010{i}T000000Z.dump" for i in range(3, 9)] + [f"{db}-{stamp}.dump"]
+    assert "notes.txt" in scenario["after_failure"]
+    assert "wrote /backups/mlflow-" in scenario["backup"].logs["pg-dump"]
+
+
+def test_a_failed_backup_leaves_no_dump_and_prunes_nothing(scenario):
+    """With a wrong password the Job fails; no new or partial file, the earlier dumps are untouched."""
+    assert not scenario["failed"].succeeded
+    assert "password authentication failed" in scenario["failed"].logs["pg-dump"]
+    assert scenario["after_failure"] == sorted([*scenario["after_backup"], "notes.txt"])
+
+
+def test_the_password_is_never_in_the_backup_container_args(scenario):
+    """``pg_dump`` gets the password as ``PGPASSWORD`` from the Secret: neither the container's command nor
+    the argv each ``pg_dump`` process was started with holds it."""
+    log = scenario["backup"].logs["pg-dump"]
+    started = [line for line in log.splitlines() if line.startswith("pg_dump argv: ")]
+    assert len(started) == 2 and all("--format=custom" in line for line in started)
+    assert POSTGRES_PASSWORD not in log
+    container = container_of(scenario["cronjob"], "pg-dump")
+    argv = " ".join([*container.get("command", []), *container.get("args", [])])
+    assert POSTGRES_PASSWORD not in argv and "PASSWORD" not in argv
+    (password,) = [e for e in container["env"] if e["name"] == "PGPASSWORD"]
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "mlflow-credentials", "key": "postgres-password"}
+
+
+def test_readme_restore_into_an_empty_database_brings_everything_back(scenario):
+    """The README's pg_restore line, run in the backup pod's environment against empty databases, restores
+    every run (params, metrics and their history, tags), the experiment and the registered model."""
+    assert scenario["restore"].succeeded, scenario["restore"].logs
+    seeded, restored = scenario["seeded"], scenario["restored"]
+    assert len(seeded["runs"]) == 3 and seeded["model"]["versions"]
+    assert restored == seeded
+
+
+@pytest.fixture(scope="module")
+def uploaded(tmp_path_factory):
+    """The default environment with ``destination: artifact-store``: the CronJob's dump (init container)
+    and upload (server image) run against PostgreSQL with MLflow's schema and the MinIO stand-in."""
+    config = shipped_config(ENV)
+    config["database"]["backup"] = {"destination": "artifact-store", "keep": 2}
+    objects = synth_environment(config, ENV, tmp_path_factory.mktemp("dist"))
+    cronjob = find_object(objects, "CronJob", CRONJOB)
+    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
+    with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
+        keys = s3.provision(bucket, user="mlflow")
+        secrets = placeholder_secret_values(objects)
+        secrets["mlflow-credentials"] |= {
+            "postgres-password": POSTGRES_PASSWORD,
+            "s3-access-key-id": keys["access_key_id"],
+            "s3-secret-access-key": keys["secret_access_key"],
+        }
+        old = [f"{UPLOADS}/{db}-2020010{i}T000000Z.dump" for db in ("mlflow", "mlflow_auth") for i in range(1, 4)]
+        for key in [*old, f"{UPLOADS}/README.txt", "0/unrelated-artifact.txt"]:
+            s3.put(bucket, key, "old")
+        with migrated_bundled_postgres(objects, secrets):
+            run = run_job(cronjob, objects, secrets, timeout=300)
+        yield {"cronjob": cronjob, "run": run, "keys": s3.keys(bucket), "bucket": bucket}
+
+
+def test_upload_to_the_artifact_store_keeps_the_newest_dumps(uploaded):
+    """Each database's dump lands under ``<artifact destination>/backups/postgresql/``; of the older dumps
+    only the newest ``keep - 1`` stay beside it; other objects are untouched."""
+    assert uploaded["run"].succeeded, uploaded["run"].logs
+    assert "uploaded s3://mlflow/backups/postgresql/mlflow-" in uploaded["run"].logs["upload"]
+    keys = uploaded["keys"]
+    assert "0/unrelated-artifact.txt" in keys and f"{UPLOADS}/README.txt" in keys
+    for db in ("mlflow", "mlflow_auth"):
+        dumps = sorted(k.rsplit("/", 1)[1] for k in keys if DUMP.match(k.rsplit("/", 1)[1]) and f"/{db}-" in k)
+        assert len(dumps) == 2 and dumps[0] == f"{db}-20200103T000000Z.dump" and "2020" not in dumps[1]
+
+
+def test_the_upload_pod_uses_the_server_credentials_and_no_password_in_args(uploaded):
+    """The upload container reads the S3 keys the server reads, and the dump's password only from the Secret."""
+    spec = pod_template(uploaded["cronjob"])["spec"]
+    (upload,) = spec["containers"]
+    (dump,) = spec["initContainers"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in upload["env"] if "valueFrom" in e}
+    assert refs == {"AWS_ACCESS_KEY_ID": "s3-access-key-id", "AWS_SECRET_ACCESS_KEY": "s3-secret-access-key"}
+    for container in (upload, dump):
+        assert POSTGRES_PASSWORD not in " ".join([*container.get("command", []), *container.get("args", [])])
