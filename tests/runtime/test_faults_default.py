@@ -81,18 +81,21 @@ def logging_client(stack, tmp_path) -> LoggingClient:
     return LoggingClient(stack["url"], tmp_path, hosts=[SERVICE_HOST])
 
 
-def stored_steps(stack, run_id: str) -> set[int]:
+def stored_steps(stack, run_id: str) -> list[int]:
     """The steps of ``loss`` in PostgreSQL, read directly."""
-    rows = stack["pg"].psql(f"SELECT step FROM metrics WHERE run_uuid = '{run_id}' AND key = 'loss'", database="mlflow")
-    return {int(step) for step in rows.split()}
+    sql = f"SELECT step FROM metrics WHERE run_uuid = '{run_id}' AND key = 'loss'"
+    return [int(step) for step in stack["pg"].psql(sql, database="mlflow").split()]
 
 
 def assert_nothing_acknowledged_lost(stack, client: LoggingClient, recovered_at: float):
+    """Every acknowledged step is in PostgreSQL and in the API's metric history; a call the client
+    retried (same request body) is stored once."""
     result = client.finish()
     outcome = client.outcome(recovered_at)
-    acknowledged = set(outcome.acknowledged)
-    assert acknowledged - stored_steps(stack, result["run_id"]) == set()
-    assert acknowledged - set(result["steps_read_back"]) == set()
+    stored = stored_steps(stack, result["run_id"])
+    assert set(outcome.acknowledged) - set(stored) == set()
+    assert set(outcome.acknowledged) - set(result["steps_read_back"]) == set()
+    assert len(stored) == len(set(stored)), "a retried call was stored twice"
     return outcome
 
 
