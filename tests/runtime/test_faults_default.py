@@ -21,6 +21,7 @@ from postgres import free_port
 from s3_standin import S3StandIn
 from scenario import (
     container_of,
+    default_credentials,
     hashed_job,
     literal_env,
     migration_job,
@@ -49,15 +50,7 @@ def stack(synthesized):
     require_free_port(store_port, "the S3 stand-in's switch")
     with S3StandIn(free_port()) as s3, TcpSwitch(store_port, s3.port) as store:
         keys = s3.provision(bucket, user="mlflow")
-        secrets = {
-            "mlflow-credentials": {
-                "postgres-password": "faults-pg-password",
-                "minio-root-user": "minio-admin",
-                "minio-root-password": "minio-root-password-for-tests",
-                "s3-access-key-id": keys["access_key_id"],
-                "s3-secret-access-key": keys["secret_access_key"],
-            }
-        }
+        secrets = default_credentials("faults-pg-password", keys)
         pg = start_bundled_postgres(objects, secrets)
         try:
             run_job(migration_job(objects), objects, secrets, timeout=300)
