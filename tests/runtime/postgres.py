@@ -112,7 +112,8 @@ class PostgresServer:
 
     def halt(self, mode: str = "fast") -> None:
         """Stop the server but keep its data (``pg_ctl stop -m <mode>``); :meth:`resume` starts it again.
-        ``fast`` cuts every session (open transactions roll back) and writes a checkpoint."""
+        ``fast`` cuts every session (open transactions roll back) and writes a checkpoint; ``immediate``
+        is a crash: the next start replays the WAL."""
         subprocess.run(
             self._cmd(str(self.pg_bin / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"),
             check=True,
