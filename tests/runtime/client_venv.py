@@ -58,15 +58,51 @@ def run_client(
         cwd=cwd,
         check=False,
     )
-    if result.returncode != 0:
-        raise ClientFailed(
-            f"{script} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n"
-            f"--- stderr\n{result.stderr[-6000:]}"
-        )
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    return _result(script, result.returncode, result.stdout, result.stderr)
+
+
+def _result(script: str, returncode: int, stdout: str, stderr: str) -> dict:
+    if returncode != 0:
+        raise ClientFailed(f"{script} exited {returncode}\n--- stdout\n{stdout[-4000:]}\n--- stderr\n{stderr[-6000:]}")
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         return json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
-        raise ClientFailed(
-            f"{script} printed no JSON result\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        ) from None
+        raise ClientFailed(f"{script} printed no JSON result\n{stdout[-4000:]}\n{stderr[-4000:]}") from None
+
+
+class BackgroundClient:
+    """``client_scripts/<script>`` started in the background (stdout and stderr to files in ``workdir``);
+    :meth:`result` waits for it and returns the JSON object it printed last."""
+
+    def __init__(
+        self, script: str, *args: str, workdir: Path, hosts: Iterable[str] = (), env: Mapping[str, str] | None = None
+    ) -> None:
+        self.script = script
+        self._out, self._err = workdir / f"{script}.stdout", workdir / f"{script}.stderr"
+        with self._out.open("w") as out, self._err.open("w") as err:
+            self.popen = subprocess.Popen(
+                [str(venvs.client_venv().python_exe), str(SCRIPTS / script), *args],
+                env=client_env(hosts, env),
+                stdout=out,
+                stderr=err,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        return self._out.read_text() + self._err.read_text()[-4000:]
+
+    def result(self, timeout: float = 300) -> dict:
+        try:
+            self.popen.wait(timeout)
+        finally:
+            self.kill()
+        return _result(self.script, self.popen.returncode, self._out.read_text(), self._err.read_text())
+
+    def kill(self) -> None:
+        if self.running:
+            self.popen.kill()
+            self.popen.wait(10)

@@ -82,6 +82,11 @@ class PostgresServer:
             capture_output=True,
             text=True,
         )
+        self._pg_ctl_start()
+        self._started = True
+        return self
+
+    def _pg_ctl_start(self) -> None:
         opts = (
             f"-h {self.host} -p {self.port} -k {self._tmp} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -104,8 +109,21 @@ class PostgresServer:
             capture_output=True,
             text=True,
         )
-        self._started = True
-        return self
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server but keep its data (``pg_ctl stop -m <mode>``); :meth:`resume` starts it again.
+        ``fast`` cuts every session (open transactions roll back) and writes a checkpoint; ``immediate``
+        is a crash: the next start replays the WAL."""
+        subprocess.run(
+            self._cmd(str(self.pg_bin / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+    def resume(self) -> None:
+        """Start the server :meth:`halt` stopped, on the same data directory and port."""
+        self._pg_ctl_start()
 
     def stop(self) -> None:
         if self._started:

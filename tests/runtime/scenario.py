@@ -210,6 +210,20 @@ def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapp
     return pg
 
 
+def default_credentials(postgres_password: str, s3_keys: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Test values for the ``mlflow-credentials`` Secret the default environment expects you to create,
+    with the S3 key the stand-in issued (:meth:`s3_standin.S3StandIn.provision`)."""
+    return {
+        "mlflow-credentials": {
+            "postgres-password": postgres_password,
+            "minio-root-user": "minio-admin",
+            "minio-root-password": "minio-root-password-for-tests",
+            "s3-access-key-id": s3_keys["access_key_id"],
+            "s3-secret-access-key": s3_keys["secret_access_key"],
+        }
+    }
+
+
 def placeholder_secret_values(objects: list[dict]) -> dict[str, dict[str, str]]:
     """A test value for every key of every Secret the manifests reference (``secretKeyRef``) but do not
     contain, e.g. the ``mlflow-credentials`` Secret the default environment expects you to create."""

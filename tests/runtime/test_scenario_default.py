@@ -25,6 +25,7 @@ from scenario import (
     assert_probes_answer_200,
     container_of,
     databases_of,
+    default_credentials,
     hashed_job,
     literal_env,
     migration_job,
@@ -63,15 +64,7 @@ def stack(synthesized):
 
     with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
         keys = s3.provision(bucket, user="mlflow")
-        secrets = {
-            "mlflow-credentials": {
-                "postgres-password": POSTGRES_PASSWORD,
-                "minio-root-user": "minio-admin",
-                "minio-root-password": "minio-root-password-for-tests",
-                "s3-access-key-id": keys["access_key_id"],
-                "s3-secret-access-key": keys["secret_access_key"],
-            }
-        }
+        secrets = default_credentials(POSTGRES_PASSWORD, keys)
         pg = start_bundled_postgres(objects, secrets)
         try:
             started = time.monotonic()
