@@ -32,16 +32,22 @@ def test_derived_location_is_beside_the_prefix_never_under_it(kind, prefix):
     store = artifacts(kind, prefix)
     for barman in (False, True):
         location = beside_artifacts(store, "postgresql", barman=barman)
-        assert location is not None and segments(location)[-2:] == ["mlflow-backups", "postgresql"]
+        tail = ["mlflow-backups", *segments(prefix), "postgresql"]
+        assert location is not None and segments(location)[-len(tail) :] == tail
         assert not within_artifacts(store, location, barman=barman)
 
 
 def test_derived_locations_name_the_bucket_or_container():
-    assert beside_artifacts(artifacts("s3"), "postgresql") == "s3://team-ml/mlflow-backups/postgresql"
-    assert beside_artifacts(artifacts("gcs"), "x") == "gs://team-ml/mlflow-backups/x"
-    assert beside_artifacts(artifacts("azure"), "x") == "wasbs://ml@acme.blob.core.windows.net/mlflow-backups/x"
+    assert beside_artifacts(artifacts("s3", "/a/b/"), "pg") == "s3://team-ml/mlflow-backups/a/b/pg"
+    assert beside_artifacts(artifacts("gcs"), "x") == "gs://team-ml/mlflow-backups/artifacts/x"
+    azure = "wasbs://ml@acme.blob.core.windows.net/mlflow-backups/artifacts/x"
+    assert beside_artifacts(artifacts("azure"), "x") == azure
     barman = beside_artifacts(artifacts("azure"), "x", barman=True)
-    assert barman == "https://acme.blob.core.windows.net/ml/mlflow-backups/x"
+    assert barman == "https://acme.blob.core.windows.net/ml/mlflow-backups/artifacts/x"
+
+
+def test_environments_sharing_a_bucket_get_their_own_backup_location():
+    assert beside_artifacts(artifacts(prefix="staging"), "pg") != beside_artifacts(artifacts(prefix="prod"), "pg")
 
 
 @pytest.mark.parametrize(
@@ -68,7 +74,7 @@ def test_nothing_is_derived_where_the_whole_store_is_readable(store):
         ("s3://team-ml/artifacts", True),
         ("s3://team-ml//artifacts/x", True),
         ("s3://team-ml/artifacts-backups/x", False),
-        ("s3://team-ml/mlflow-backups/cloudnativepg", False),
+        ("s3://team-ml/mlflow-backups/artifacts/cloudnativepg", False),
         ("s3://other/artifacts/x", False),
         ("gs://team-ml/artifacts/x", False),
     ],

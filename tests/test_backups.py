@@ -50,7 +50,7 @@ def test_upload_goes_beside_the_artifact_prefix_with_the_server_identity(tmp_pat
     assert pod["serviceAccountName"] == "mlflow"
     assert not [c for c in find_all(objs, "PersistentVolumeClaim") if "backups" in c["metadata"]["name"]]
     (upload,) = pod["containers"]
-    assert env_of(upload)["BACKUP_URI"] == "s3://team-ml/mlflow-backups/postgresql"
+    assert env_of(upload)["BACKUP_URI"] == "s3://team-ml/mlflow-backups/artifacts/postgresql"
 
 
 def test_backups_can_be_switched_off(tmp_path):
@@ -62,7 +62,7 @@ def test_cloudnativepg_backs_up_beside_the_s3_artifact_prefix_with_their_keys(tm
     objs = synth(CNPG_S3, tmp_path)
     store = find(objs, "ObjectStore", "mlflow-db-backups")["spec"]
     config = store["configuration"]
-    assert config["destinationPath"] == "s3://team-ml/mlflow-backups/cloudnativepg"
+    assert config["destinationPath"] == "s3://team-ml/mlflow-backups/artifacts/cloudnativepg"
     assert config["s3Credentials"]["accessKeyId"] == {"name": "mlflow-credentials", "key": "s3-access-key-id"}
     assert store["retentionPolicy"] == "30d"
     (plugin,) = find(objs, "Cluster", "mlflow-db")["spec"]["plugins"]

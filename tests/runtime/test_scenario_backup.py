@@ -42,7 +42,7 @@ SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 DUMP = re.compile(r"^(mlflow|mlflow_auth)-\d{8}T\d{6}Z\.dump$")
 RESTORE_MARKER = "<!-- restore-bundled:"
 BUCKET, PREFIX = "mlflow", "artifacts"
-UPLOADS = "mlflow-backups/postgresql"
+UPLOADS = "mlflow-backups/artifacts/postgresql"
 S3_HOST, S3_PORT = "s3.storage.example", 9000
 ENDPOINT = f"http://{S3_HOST}:{S3_PORT}"
 
@@ -227,7 +227,7 @@ def uploaded(tmp_path_factory):
 
 
 def test_upload_puts_the_dumps_beside_the_artifact_prefix_and_keeps_the_newest(uploaded):
-    """Each database's dump lands under ``<bucket>/mlflow-backups/postgresql/``, beside the artifacts'
+    """Each database's dump lands under ``<bucket>/mlflow-backups/<prefix>/postgresql/``, beside the artifacts'
     prefix, never under it; of the older dumps only the newest ``keep - 1`` stay; other objects are
     untouched."""
     assert uploaded["run"].succeeded, uploaded["run"].logs

@@ -4,7 +4,8 @@ With proxied artifacts MLflow serves every path under its artifacts destination 
 permission lets read (and without auth to anyone who reaches it); with `proxied: false` clients hold the store
 credentials themselves. A backup under the destination (database dumps hold the auth database's password
 hashes) would be readable by them, so a location is derived only beside a non-empty prefix of proxied
-artifacts, as ``<bucket or container>/mlflow-backups/<kind>``.
+artifacts, as ``<bucket or container>/mlflow-backups/<prefix>/<kind>`` (the prefix keeps the backups of
+environments sharing a bucket apart, as it keeps their artifacts apart).
 """
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ def _root(artifacts: Artifacts, *, barman: bool) -> str:
 
 
 def beside_artifacts(artifacts: Artifacts, kind: str, *, barman: bool = False) -> str | None:
-    """``<bucket or container>/mlflow-backups/<kind>``, or none when :func:`refusal` gives a reason."""
+    """``<bucket or container>/mlflow-backups/<prefix>/<kind>``, or none when :func:`refusal` gives a reason."""
     if refusal(artifacts) is not None:
         return None
-    location = f"{_root(artifacts, barman=barman)}/{BACKUP_DIRECTORY}/{kind}"
-    assert not within_artifacts(artifacts, location.split("://", 1)[1], barman=barman)
+    prefix = "/".join(segments(getattr(artifacts, artifacts.type).prefix))
+    location = f"{_root(artifacts, barman=barman)}/{BACKUP_DIRECTORY}/{prefix}/{kind}"
+    assert not within_artifacts(artifacts, location, barman=barman)
     return location
 
 

@@ -52,7 +52,8 @@ class BackupObjectStore(Model):
     """Where the Barman Cloud Plugin writes base backups and WAL."""
 
     destination_path: str = Field(pattern=r"^(s3://|gs://|https://)[^\s]+$")
-    """`s3://<bucket>/<path>`, `gs://<bucket>/<path>` or `https://<account>.blob.core.windows.net/<container>/<path>`."""
+    """`s3://<bucket>/<path>`, `gs://<bucket>/<path>` or `https://<account>.blob.core.windows.net/<container>/<path>`;
+    not in the artifact tree (under the artifacts' prefix, or anywhere in their bucket/container without one)."""
     endpoint_url: HttpUrl | None = None
     """S3-compatible endpoint (none: AWS)."""
     credentials: Literal["secret", "workload-identity"] = "secret"
@@ -76,8 +77,8 @@ class DatabaseBackup(Model):
     credentials)."""
     destination: Literal["pvc", "artifact-store"] = "pvc"
     """`bundled`: where dumps go: `pvc` (`database.backup.pvc`) or `artifact-store`: uploaded by a container of the
-    server image, with the server's credentials, to `<bucket or container>/mlflow-backups/postgresql/`, beside the
-    artifact tree MLflow serves (proxied S3, Azure or GCS artifacts with a non-empty `prefix` only)."""
+    server image, with the server's credentials, to `<bucket or container>/mlflow-backups/<prefix>/postgresql/`,
+    beside the artifact tree MLflow serves (proxied S3, Azure or GCS artifacts with a non-empty `prefix` only)."""
     schedule: CronSchedule = "0 3 * * *"
     """When, in UTC: a 5-field cron expression (CloudNativePG gets it with a leading `0` seconds field)."""
     keep: int = Field(7, ge=1, le=1000)
@@ -91,7 +92,7 @@ class DatabaseBackup(Model):
     the scratch volume the dumps are written to before the upload)."""
     object_store: BackupObjectStore | None = None
     """`cloudnativepg`: the backup destination, outside the artifact tree (none: derived where safe, as
-    `<bucket or container>/mlflow-backups/cloudnativepg` beside the artifacts' prefix)."""
+    `<bucket or container>/mlflow-backups/<prefix>/cloudnativepg` beside the artifacts' prefix)."""
 
 
 class Database(Model):

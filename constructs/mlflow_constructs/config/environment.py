@@ -152,11 +152,12 @@ class Environment(Model):
             return
         if backup.destination == "artifact-store" and db.type == "bundled" and self.dump_upload_uri is None:
             raise ValueError(
-                "database.backup.destination: artifact-store would put the dumps (with the auth database's password "
-                f"hashes) where MLflow users can read artifacts: {refusal(self.artifacts)}; dumps go only beside a "
-                f"non-empty prefix of proxied s3/azure/gcs artifacts (<bucket>/{BACKUP_DIRECTORY}/postgresql); use "
-                "destination: pvc, or on a new install set artifacts.<type>.prefix (moving the prefix of an existing "
-                "install orphans the artifacts logged under the old one)"
+                "database.backup.destination: artifact-store would put the dumps (with the auth database's "
+                f"password hashes) where MLflow users can read artifacts: {refusal(self.artifacts)}; dumps go "
+                "only beside a non-empty prefix of proxied s3/azure/gcs artifacts "
+                f"(<bucket>/{BACKUP_DIRECTORY}/<prefix>/postgresql); use destination: pvc, or on a new install set "
+                "artifacts.<type>.prefix (moving the prefix of an existing install orphans the artifacts logged "
+                "under the old one)"
             )
         if db.type != "cloudnativepg":
             return
@@ -165,7 +166,8 @@ class Environment(Model):
             raise ValueError(
                 f"database.backup.object_store.destination_path: {explicit.destination_path} lies in the artifact "
                 "tree, where MLflow users can read the base backups and WAL; use another bucket/container, or a "
-                f"path beside artifacts.{self.artifacts.type}.prefix (e.g. <bucket>/{BACKUP_DIRECTORY}/cloudnativepg)"
+                f"path beside artifacts.{self.artifacts.type}.prefix "
+                f"(e.g. <bucket>/{BACKUP_DIRECTORY}/<prefix>/cloudnativepg)"
             )
         if self.backup_object_store is None:
             why = refusal(self.artifacts) or (
@@ -175,8 +177,8 @@ class Environment(Model):
                 "database.backup.object_store: CloudNativePG backups need an object store, and none can be "
                 f"derived beside the artifact tree ({why}); set database.backup.object_store.destination_path "
                 "(s3://, gs:// or https://<account>.blob.core.windows.net/...) in another bucket/container or "
-                f"beside the artifacts' prefix (<bucket>/{BACKUP_DIRECTORY}/cloudnativepg), with its credentials, "
-                "or database.backup.enabled: false"
+                f"beside the artifacts' prefix (<bucket>/{BACKUP_DIRECTORY}/<prefix>/cloudnativepg), with its "
+                "credentials, or database.backup.enabled: false"
             )
 
     def _check_secrets(self) -> None:
