@@ -88,6 +88,12 @@ def test_a_configured_store_at_another_endpoint_is_another_store():
     assert not store_within_artifacts(artifacts(), store)
 
 
+def test_without_proxying_anything_in_the_bucket_is_readable_by_clients():
+    store = BackupObjectStore(destination_path="s3://team-ml/mlflow-backups/x")
+    assert store_within_artifacts(artifacts(proxied=False), store)
+    assert not store_within_artifacts(artifacts(), store)
+
+
 def test_with_an_empty_prefix_anything_in_the_bucket_or_container_is_in_the_tree():
     azure = BackupObjectStore(destination_path="https://acme.blob.core.windows.net/ml/backups")
     assert store_within_artifacts(artifacts("azure", ""), azure)

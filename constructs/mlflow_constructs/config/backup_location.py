@@ -56,18 +56,20 @@ def beside_artifacts(artifacts: Artifacts, kind: str, *, barman: bool = False) -
     return location
 
 
-def within_artifacts(artifacts: Artifacts, path: str, *, barman: bool = True) -> bool:
-    """Whether ``path`` (a URI without its scheme, or a Barman destination path) lies in the artifact tree."""
+def within_artifacts(artifacts: Artifacts, uri: str, *, barman: bool = True) -> bool:
+    """Whether ``uri`` (its scheme is not compared) lies where artifact users read: under the prefix, or
+    anywhere in the bucket or container with ``proxied: false``."""
     if artifacts.type not in ("s3", "azure", "gcs"):
         return False
     store = getattr(artifacts, artifacts.type)
-    tree = segments(_root(artifacts, barman=barman).split("://", 1)[1]) + segments(store.prefix)
-    return segments(path.split("://", 1)[-1])[: len(tree)] == tree
+    tree = segments(_root(artifacts, barman=barman).split("://", 1)[1])
+    tree += segments(store.prefix) if artifacts.proxied else []
+    return segments(uri.split("://", 1)[-1])[: len(tree)] == tree
 
 
 def store_within_artifacts(artifacts: Artifacts, store: BackupObjectStore) -> bool:
-    """Whether an explicit CloudNativePG destination lies in the artifact tree (same cloud, bucket or
-    container, endpoint, and under the prefix)."""
+    """Whether an explicit CloudNativePG destination lies where artifact users read (same cloud, bucket or
+    container and endpoint, and under the prefix or, with ``proxied: false``, anywhere)."""
     if store.cloud != artifacts.type:
         return False
     if artifacts.type == "s3" and store.endpoint_url != artifacts.s3.endpoint_url:

@@ -53,7 +53,8 @@ class BackupObjectStore(Model):
 
     destination_path: str = Field(pattern=r"^(s3://|gs://|https://)[^\s]+$")
     """`s3://<bucket>/<path>`, `gs://<bucket>/<path>` or `https://<account>.blob.core.windows.net/<container>/<path>`;
-    not in the artifact tree (under the artifacts' prefix, or anywhere in their bucket/container without one)."""
+    not in the artifact tree (under the artifacts' prefix; anywhere in their bucket/container without one or with
+    `proxied: false`)."""
     endpoint_url: HttpUrl | None = None
     """S3-compatible endpoint (none: AWS)."""
     credentials: Literal["secret", "workload-identity"] = "secret"

@@ -117,7 +117,7 @@ class Environment(Model):
         backup, artifacts = self.database.backup, self.artifacts
         if backup.object_store is not None:
             return backup.object_store
-        if artifacts.identity.split(":")[-1] != "secret":
+        if not artifacts.identity.endswith(":secret"):
             return None
         path = beside_artifacts(artifacts, "cloudnativepg", barman=True)
         endpoint = artifacts.s3.endpoint_url if artifacts.type == "s3" else None
@@ -165,9 +165,9 @@ class Environment(Model):
         if explicit is not None and store_within_artifacts(self.artifacts, explicit):
             raise ValueError(
                 f"database.backup.object_store.destination_path: {explicit.destination_path} lies in the artifact "
-                "tree, where MLflow users can read the base backups and WAL; use another bucket/container, or a "
-                f"path beside artifacts.{self.artifacts.type}.prefix "
-                f"(e.g. <bucket>/{BACKUP_DIRECTORY}/<prefix>/cloudnativepg)"
+                "tree (with artifacts.proxied: false, the whole bucket/container clients read), where MLflow users "
+                "could read the base backups and WAL; use another bucket/container, or a path beside "
+                f"artifacts.{self.artifacts.type}.prefix (e.g. <bucket>/{BACKUP_DIRECTORY}/<prefix>/cloudnativepg)"
             )
         if self.backup_object_store is None:
             why = refusal(self.artifacts) or (
