@@ -43,7 +43,7 @@ DUMP = re.compile(r"^(mlflow|mlflow_auth)-\d{8}T\d{6}Z\.dump$")
 RESTORE_MARKER = "<!-- restore-bundled:"
 BUCKET, PREFIX = "mlflow", "artifacts"
 UPLOADS = "mlflow-backups/artifacts/postgresql"
-S3_HOST, S3_PORT = "s3.storage.example", 9000
+S3_HOST, S3_PORT = "s3.storage.svc.cluster.local", 9000  # another namespace; moto serves it path-style
 ENDPOINT = f"http://{S3_HOST}:{S3_PORT}"
 
 
