@@ -43,18 +43,14 @@ def test_backup_pods_may_reach_postgresql_and_nothing_admits_them_elsewhere(tmp_
     assert admitted == {"mlflow-allow-postgresql"}
 
 
-def test_upload_to_the_artifact_store_uses_the_server_identity_and_reaches_minio(tmp_path):
-    objs = synth({"database": {"backup": {"destination": "artifact-store"}}}, tmp_path)
+def test_upload_goes_beside_the_artifact_prefix_with_the_server_identity(tmp_path):
+    config = {"database": {"backup": {"destination": "artifact-store"}}, "artifacts": CNPG_S3["artifacts"]}
+    objs = synth(config, tmp_path)
     pod = cron_pod(find(objs, "CronJob", "mlflow-postgresql-backup"))["spec"]
     assert pod["serviceAccountName"] == "mlflow"
     assert not [c for c in find_all(objs, "PersistentVolumeClaim") if "backups" in c["metadata"]["name"]]
     (upload,) = pod["containers"]
-    assert env_of(upload)["BACKUP_URI"] == "s3://mlflow/backups/postgresql"
-    minio = find(objs, "NetworkPolicy", "mlflow-allow-minio")
-    sources = [
-        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in minio["spec"]["ingress"][0]["from"]
-    ]
-    assert "postgresql-backup" in sources
+    assert env_of(upload)["BACKUP_URI"] == "s3://team-ml/mlflow-backups/artifacts/postgresql"
 
 
 def test_backups_can_be_switched_off(tmp_path):
@@ -62,11 +58,11 @@ def test_backups_can_be_switched_off(tmp_path):
     assert not find_all(objs, "CronJob")
 
 
-def test_cloudnativepg_backs_up_beside_s3_artifacts_with_their_keys(tmp_path):
+def test_cloudnativepg_backs_up_beside_the_s3_artifact_prefix_with_their_keys(tmp_path):
     objs = synth(CNPG_S3, tmp_path)
     store = find(objs, "ObjectStore", "mlflow-db-backups")["spec"]
     config = store["configuration"]
-    assert config["destinationPath"] == "s3://team-ml/artifacts/backups/cloudnativepg"
+    assert config["destinationPath"] == "s3://team-ml/mlflow-backups/artifacts/cloudnativepg"
     assert config["s3Credentials"]["accessKeyId"] == {"name": "mlflow-credentials", "key": "s3-access-key-id"}
     assert store["retentionPolicy"] == "30d"
     (plugin,) = find(objs, "Cluster", "mlflow-db")["spec"]["plugins"]

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 from client_venv import run_client
 from pod_images import PG_BIN, ImageRuntime, helper_runtime
 from podrunner import find_object, pod_template, run_job, run_pod
@@ -22,8 +23,6 @@ from repo_paths import REPO
 from s3_standin import S3StandIn
 from scenario import (
     container_of,
-    hashed_job,
-    literal_env,
     migrated_bundled_postgres,
     migration_job,
     placeholder_secret_values,
@@ -42,7 +41,10 @@ CRONJOB, CLAIM = "mlflow-postgresql-backup", "mlflow-postgresql-backups"
 SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 DUMP = re.compile(r"^(mlflow|mlflow_auth)-\d{8}T\d{6}Z\.dump$")
 RESTORE_MARKER = "<!-- restore-bundled:"
-UPLOADS = "backups/postgresql"
+BUCKET, PREFIX = "mlflow", "artifacts"
+UPLOADS = "mlflow-backups/artifacts/postgresql"
+S3_HOST, S3_PORT = "s3.storage.svc.cluster.local", 9000  # another namespace; moto serves it path-style
+ENDPOINT = f"http://{S3_HOST}:{S3_PORT}"
 
 
 def readme_restore_command(stamp: str) -> list[str]:
@@ -184,15 +186,19 @@ def test_readme_restore_into_an_empty_database_brings_everything_back(scenario):
 
 @pytest.fixture(scope="module")
 def uploaded(tmp_path_factory):
-    """The default environment with ``destination: artifact-store``: the CronJob's dump (init container)
-    and upload (server image) run against PostgreSQL with MLflow's schema and the MinIO stand-in."""
+    """The default environment with proxied S3 artifacts under ``prefix: artifacts`` (the S3 stand-in at an
+    ``endpoint_url`` no manifest defines) and ``destination: artifact-store``: the CronJob's dump (init
+    container) and upload (server image) run against PostgreSQL with MLflow's schema, then the server lists
+    its artifacts destination."""
     config = shipped_config(ENV)
+    store = {"bucket": BUCKET, "prefix": PREFIX, "endpoint_url": ENDPOINT, "region": "us-east-1"}
+    config["artifacts"] = {"type": "s3", "s3": store}
     config["database"]["backup"] = {"destination": "artifact-store", "keep": 2}
     objects = synth_environment(config, ENV, tmp_path_factory.mktemp("dist"))
     cronjob = find_object(objects, "CronJob", CRONJOB)
-    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
-    with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
-        keys = s3.provision(bucket, user="mlflow")
+    hosts = {S3_HOST: "127.0.0.1"}
+    with S3StandIn(S3_PORT) as s3:
+        keys = s3.provision(BUCKET, user="mlflow")
         secrets = placeholder_secret_values(objects)
         secrets["mlflow-credentials"] |= {
             "postgres-password": POSTGRES_PASSWORD,
@@ -200,23 +206,48 @@ def uploaded(tmp_path_factory):
             "s3-secret-access-key": keys["secret_access_key"],
         }
         old = [f"{UPLOADS}/{db}-2020010{i}T000000Z.dump" for db in ("mlflow", "mlflow_auth") for i in range(1, 4)]
-        for key in [*old, f"{UPLOADS}/README.txt", "0/unrelated-artifact.txt"]:
-            s3.put(bucket, key, "old")
+        for key in [*old, f"{UPLOADS}/README.txt", f"{PREFIX}/0/unrelated-artifact.txt"]:
+            s3.put(BUCKET, key, "old")
         with migrated_bundled_postgres(objects, secrets):
-            run = run_job(cronjob, objects, secrets, timeout=300)
-        yield {"cronjob": cronjob, "run": run, "keys": s3.keys(bucket), "bucket": bucket}
+            run = run_job(cronjob, objects, secrets, timeout=300, extra_hosts=hosts)
+            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
+                pod.wait_for_probe(timeout=180)
+                api = f"http://127.0.0.1:{service_port(objects, 'mlflow')}/api/2.0/mlflow-artifacts/artifacts"
+                header = {"Host": f"{SERVICE_HOST}:{service_port(objects, 'mlflow')}"}
+                listed = requests.get(api, headers=header, timeout=30)
+                dump = next(k for k in s3.keys(BUCKET) if k.startswith(f"{UPLOADS}/mlflow-") and "2020" not in k)
+                escaped = requests.get(f"{api}/%2E%2E/{dump}", headers=header, timeout=30)
+        yield {
+            "cronjob": cronjob,
+            "run": run,
+            "keys": s3.keys(BUCKET),
+            "listed": listed,
+            "escaped": escaped,
+        }
 
 
-def test_upload_to_the_artifact_store_keeps_the_newest_dumps(uploaded):
-    """Each database's dump lands under ``<artifact destination>/backups/postgresql/``; of the older dumps
-    only the newest ``keep - 1`` stay beside it; other objects are untouched."""
+def test_upload_puts_the_dumps_beside_the_artifact_prefix_and_keeps_the_newest(uploaded):
+    """Each database's dump lands under ``<bucket>/mlflow-backups/<prefix>/postgresql/``, beside the artifacts'
+    prefix, never under it; of the older dumps only the newest ``keep - 1`` stay; other objects are
+    untouched."""
     assert uploaded["run"].succeeded, uploaded["run"].logs
-    assert "uploaded s3://mlflow/backups/postgresql/mlflow-" in uploaded["run"].logs["upload"]
+    assert f"uploaded s3://{BUCKET}/{UPLOADS}/mlflow-" in uploaded["run"].logs["upload"]
     keys = uploaded["keys"]
-    assert "0/unrelated-artifact.txt" in keys and f"{UPLOADS}/README.txt" in keys
+    assert f"{PREFIX}/0/unrelated-artifact.txt" in keys and f"{UPLOADS}/README.txt" in keys
+    assert not [k for k in keys if k.startswith(f"{PREFIX}/") and k.endswith(".dump")]
     for db in ("mlflow", "mlflow_auth"):
         dumps = sorted(k.rsplit("/", 1)[1] for k in keys if DUMP.match(k.rsplit("/", 1)[1]) and f"/{db}-" in k)
         assert len(dumps) == 2 and dumps[0] == f"{db}-20200103T000000Z.dump" and "2020" not in dumps[1]
+
+
+def test_the_server_does_not_serve_the_dumps(uploaded):
+    """Listing the artifacts destination's root through MLflow's proxy shows the artifacts, not the backups
+    directory, and a path climbing out of the destination to a dump is refused."""
+    listed = uploaded["listed"]
+    assert listed.status_code == 200, listed.text
+    paths = {f["path"] for f in listed.json().get("files", [])}
+    assert "0" in paths and not [p for p in paths if "backups" in p]
+    assert uploaded["escaped"].status_code != 200 and b"PGDMP" not in uploaded["escaped"].content
 
 
 def test_the_upload_pod_uses_the_server_credentials_and_no_password_in_args(uploaded):

@@ -52,7 +52,9 @@ class BackupObjectStore(Model):
     """Where the Barman Cloud Plugin writes base backups and WAL."""
 
     destination_path: str = Field(pattern=r"^(s3://|gs://|https://)[^\s]+$")
-    """`s3://<bucket>/<path>`, `gs://<bucket>/<path>` or `https://<account>.blob.core.windows.net/<container>/<path>`."""
+    """`s3://<bucket>/<path>`, `gs://<bucket>/<path>` or `https://<account>.blob.core.windows.net/<container>/<path>`;
+    not in the artifact tree (under the artifacts' prefix; anywhere in their bucket/container without one or with
+    `proxied: false`)."""
     endpoint_url: HttpUrl | None = None
     """S3-compatible endpoint (none: AWS)."""
     credentials: Literal["secret", "workload-identity"] = "secret"
@@ -72,11 +74,12 @@ class DatabaseBackup(Model):
 
     enabled: bool | None = None
     """none: on for `bundled` (dumps to a PVC) and for `cloudnativepg` (the Barman Cloud Plugin; needs a
-    destination: `object_store`, or derived from S3/Azure/GCS artifacts with secret credentials)."""
+    destination: `object_store`, or derived beside the prefix of proxied S3/Azure/GCS artifacts with secret
+    credentials)."""
     destination: Literal["pvc", "artifact-store"] = "pvc"
     """`bundled`: where dumps go: `pvc` (`database.backup.pvc`) or `artifact-store`: uploaded by a container of the
-    server image, with the server's credentials, to `<artifact destination>/backups/postgresql/` (S3, MinIO, Azure or
-    GCS artifacts)."""
+    server image, with the server's credentials, to `<bucket or container>/mlflow-backups/<prefix>/postgresql/`,
+    beside the artifact tree MLflow serves (proxied S3, Azure or GCS artifacts with a non-empty `prefix` only)."""
     schedule: CronSchedule = "0 3 * * *"
     """When, in UTC: a 5-field cron expression (CloudNativePG gets it with a leading `0` seconds field)."""
     keep: int = Field(7, ge=1, le=1000)
@@ -89,7 +92,8 @@ class DatabaseBackup(Model):
     """`bundled`: the PVC `<name>-postgresql-backups` holding the dumps (`destination: artifact-store`: `size` limits
     the scratch volume the dumps are written to before the upload)."""
     object_store: BackupObjectStore | None = None
-    """`cloudnativepg`: the backup destination (none: derived from the artifact store where safe)."""
+    """`cloudnativepg`: the backup destination, outside the artifact tree (none: derived where safe, as
+    `<bucket or container>/mlflow-backups/<prefix>/cloudnativepg` beside the artifacts' prefix)."""
 
 
 class Database(Model):

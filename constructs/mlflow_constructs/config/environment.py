@@ -8,6 +8,12 @@ from pydantic import Field, model_validator
 from mlflow_constructs import images
 from mlflow_constructs.config.artifacts import Artifacts
 from mlflow_constructs.config.auth import Auth
+from mlflow_constructs.config.backup_location import (
+    BACKUP_DIRECTORY,
+    beside_artifacts,
+    refusal,
+    store_within_artifacts,
+)
 from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
@@ -105,23 +111,23 @@ class Environment(Model):
 
     @property
     def backup_object_store(self) -> BackupObjectStore | None:
-        """CloudNativePG's backup destination: configured, or beside the artifacts when they are in a cloud
-        store reached with Secret credentials (workload identity is bound to the server's ServiceAccount, and
-        the bundled MinIO lives and dies with the environment)."""
+        """CloudNativePG's backup destination: configured, or beside the artifact tree (see
+        :func:`beside_artifacts`) when the artifacts are reached with Secret credentials (workload identity is
+        bound to the server's ServiceAccount, not the instances')."""
         backup, artifacts = self.database.backup, self.artifacts
         if backup.object_store is not None:
             return backup.object_store
-        store = getattr(artifacts, artifacts.type) if artifacts.type in ("s3", "azure", "gcs") else None
-        if store is None or store.credentials != "secret":
+        if not artifacts.identity.endswith(":secret"):
             return None
-        base = {
-            "s3": lambda: f"s3://{store.bucket}",
-            "gcs": lambda: f"gs://{store.bucket}",
-            "azure": lambda: f"https://{store.storage_account}.blob.core.windows.net/{store.container}",
-        }[artifacts.type]()
-        path = "/".join(part for part in (base, store.prefix.strip("/"), BACKUP_PREFIX) if part)
-        endpoint = store.endpoint_url if artifacts.type == "s3" else None
-        return BackupObjectStore(destination_path=path, endpoint_url=endpoint)
+        path = beside_artifacts(artifacts, "cloudnativepg", barman=True)
+        endpoint = artifacts.s3.endpoint_url if artifacts.type == "s3" else None
+        return BackupObjectStore(destination_path=path, endpoint_url=endpoint) if path else None
+
+    @property
+    def dump_upload_uri(self) -> str | None:
+        """Where ``destination: artifact-store`` uploads the bundled PostgreSQL's dumps: beside the artifact
+        tree (see :func:`beside_artifacts`), never where MLflow serves artifacts."""
+        return beside_artifacts(self.artifacts, "postgresql")
 
     def _check_backup(self) -> None:
         db, backup = self.database, self.database.backup
@@ -142,25 +148,37 @@ class Environment(Model):
                 f"database.backup.{misplaced[0]}: applies only to the other database type, not to "
                 f"type {db.type!r} (which uses {', '.join(sorted(own))}); remove it"
             )
-        if backup.destination == "artifact-store" and self.artifacts.type == "pvc" and self.backups_enabled:
+        if not self.backups_enabled:
+            return
+        if backup.destination == "artifact-store" and db.type == "bundled" and self.dump_upload_uri is None:
             raise ValueError(
-                "database.backup.destination: artifact-store needs an object store, but artifacts.type is 'pvc' "
-                "(dumps on the artifacts' volume would be lost with it); use destination: pvc, or s3/minio/azure/gcs "
-                "artifacts"
+                "database.backup.destination: artifact-store would put the dumps (with the auth database's "
+                f"password hashes) where MLflow users can read artifacts: {refusal(self.artifacts)}; dumps go "
+                "only beside a non-empty prefix of proxied s3/azure/gcs artifacts "
+                f"(<bucket>/{BACKUP_DIRECTORY}/<prefix>/postgresql); use destination: pvc, or on a new install set "
+                "artifacts.<type>.prefix (moving the prefix of an existing install orphans the artifacts logged "
+                "under the old one)"
             )
-        if db.type == "cloudnativepg" and self.backups_enabled and self.backup_object_store is None:
-            why = {
-                "minio": "the bundled MinIO lives in this namespace and would be lost with the database",
-                "pvc": "PVC artifacts are not an object store",
-            }.get(
-                self.artifacts.type,
-                "the artifacts' workload identity is bound to the server's ServiceAccount, not the instances'",
+        if db.type != "cloudnativepg":
+            return
+        explicit = backup.object_store
+        if explicit is not None and store_within_artifacts(self.artifacts, explicit):
+            raise ValueError(
+                f"database.backup.object_store.destination_path: {explicit.destination_path} lies in the artifact "
+                "tree (with artifacts.proxied: false, the whole bucket/container clients read), where MLflow users "
+                "could read the base backups and WAL; use another bucket/container, or a path beside "
+                f"artifacts.{self.artifacts.type}.prefix (e.g. <bucket>/{BACKUP_DIRECTORY}/<prefix>/cloudnativepg)"
+            )
+        if self.backup_object_store is None:
+            why = refusal(self.artifacts) or (
+                "the artifacts' workload identity is bound to the server's ServiceAccount, not the instances'"
             )
             raise ValueError(
                 "database.backup.object_store: CloudNativePG backups need an object store, and none can be "
-                f"derived from the artifact store ({why}); set database.backup.object_store.destination_path "
-                "(s3://, gs:// or https://<account>.blob.core.windows.net/...) with its credentials, "
-                "or database.backup.enabled: false"
+                f"derived beside the artifact tree ({why}); set database.backup.object_store.destination_path "
+                "(s3://, gs:// or https://<account>.blob.core.windows.net/...) in another bucket/container or "
+                f"beside the artifacts' prefix (<bucket>/{BACKUP_DIRECTORY}/<prefix>/cloudnativepg), with its "
+                "credentials, or database.backup.enabled: false"
             )
 
     def _check_secrets(self) -> None:
@@ -184,9 +202,6 @@ class Environment(Model):
                 f"annotation '{needed[0]}' under server.service_account_annotations"
             )
 
-
-# Where backups go beside the artifacts in a derived destination.
-BACKUP_PREFIX = "backups/cloudnativepg"
 
 # Workload identity -> (ServiceAccount annotation it relies on, name in messages).
 _WORKLOAD_IDENTITY = {

@@ -1,5 +1,5 @@
 """Scheduled ``pg_dump`` backups of the bundled PostgreSQL, with count retention: onto their own PVC, or
-uploaded to the artifact store by a container of the server image with the server's credentials.
+uploaded beside the artifact tree by a container of the server image with the server's credentials.
 
 Each run writes ``<database>-<UTC timestamp>.dump`` (custom format, ``pg_restore`` reads it) for the
 tracking and the auth database. A dump is written under a hidden temporary name and renamed only once
@@ -24,10 +24,9 @@ from mlflow_constructs.k8s.objects import meta
 from mlflow_constructs.k8s.pods import TMP_MOUNT, empty_dir, env_values, mount, pod_template, quantity, resources
 from mlflow_constructs.k8s.pods import container as make_container
 from mlflow_constructs.secrets.source import SecretSource
-from mlflow_constructs.storage.access import ArtifactAccess, join
+from mlflow_constructs.storage.access import ArtifactAccess
 
 BACKUP_DIR = "/backups"
-UPLOAD_PREFIX = "backups/postgresql"
 
 # POSIX sh; reads DATABASES, KEEP and libpq's PG* variables. Dump names sort by time.
 DUMP_SCRIPT = r"""cd "$BACKUP_DIR"
@@ -72,23 +71,20 @@ for db in os.environ["DATABASES"].split():
 
 @dataclass(frozen=True)
 class DumpUpload:
-    """Upload to the artifact store: the server's image, ServiceAccount, store access (credentials) and the
-    env of every MLflow container (``mlflow_env``, e.g. telemetry off)."""
+    """Upload to ``uri`` in the artifact store (outside the tree MLflow serves, see
+    :meth:`Environment.dump_upload_uri`): the server's image, ServiceAccount, store access (credentials) and
+    the env of every MLflow container (``mlflow_env``, e.g. telemetry off)."""
 
+    uri: str
     image: Image
     service_account: str
     artifacts: ArtifactAccess
     mlflow_env: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def uri(self) -> str:
-        return join(self.artifacts.destination, UPLOAD_PREFIX)
-
 
 class PostgresDumps(Construct):
     """The CronJob ``<name>-postgresql-backup`` and its PVC ``<name>-postgresql-backups``, or with ``upload``
-    a scratch volume and an upload container; ``selector`` selects its pods (admitted to PostgreSQL and to
-    the bundled MinIO)."""
+    a scratch volume and an upload container; ``selector`` selects its pods (admitted to PostgreSQL)."""
 
     def __init__(
         self,
@@ -109,7 +105,6 @@ class PostgresDumps(Construct):
         component = naming.component("postgresql-backup")
         self.selector, labels = component.selector, component.labels
         self.claim_name = naming.name("postgresql-backups")
-        self.uploads = upload is not None
         settings = {"KEEP": str(config.keep), "BACKUP_DIR": BACKUP_DIR, "DATABASES": " ".join(databases)}
         if upload is None:
             k8s.KubePersistentVolumeClaim(

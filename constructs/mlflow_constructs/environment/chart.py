@@ -203,8 +203,9 @@ class MlflowEnvironment(Construct):
         if db.type != "bundled" or not env.backups_enabled:
             return None
         upload = None
-        if db.backup.destination == "artifact-store":
+        if db.backup.destination == "artifact-store" and env.dump_upload_uri is not None:
             upload = DumpUpload(
+                uri=env.dump_upload_uri,
                 image=env.server.image,
                 service_account=service_account,
                 artifacts=artifacts,
@@ -299,11 +300,7 @@ class MlflowEnvironment(Construct):
                     name="minio",
                     to=artifacts.store_selector,
                     ports=(artifacts.store_port,),
-                    sources=(
-                        server.selector,
-                        *artifacts.store_clients,
-                        *([dumps.selector] if dumps and dumps.uploads else []),
-                    ),
+                    sources=(server.selector, *artifacts.store_clients),
                 )
             )
         if oidc and oidc.redis:
