@@ -68,10 +68,19 @@ SECRETS = {
 # The basic-auth environment's artifact store is outside the cluster; artifacts are checked in the default one.
 RECORD_FLAGS = {"default": ("--artifacts",), "basic-auth": ("--users",)}
 DATABASES = {"default": ("mlflow",), "basic-auth": ("mlflow", "mlflow_auth")}
-USER_PASSWORDS = {"alice": "alice-password-0123", "bob": "bob-password-4567890"}  # as upgrade_records.py sets
+# The basic-auth environment's `auth.basic.default_permission`; the maps of a user's permissions in the dump.
+DEFAULT_PERMISSION = "READ"
+PERMISSION_MAPS = ("experiments", "models")
+# As upgrade_records.py sets them.
+USER_PASSWORDS = {"alice": "alice-password-0123", "bob": "bob-password-4567890", "carol": "carol-password-13579"}
 
-# Fields the current MLflow adds to what the old client read; only these are removed before comparing.
-ADDED_FIELDS: dict[str, set[str]] = {}
+# Fields MLflow 3.x adds to what an older client read, with the value each has on a migrated record; only
+# a field with exactly that value is removed before comparing (by the key the entity sits under).
+ADDED_FIELDS: dict[str, dict[str, object]] = {
+    "experiments": {"workspace": "default"},  # workspaces: what existed before lands in the default one
+    "models": {"deployment_job_state": "DEPLOYMENT_JOB_CONNECTION_STATE_UNSPECIFIED"},  # 3.0: no deployment job
+    "run": {"outputs": {}},  # 3.0: logged-model outputs of a run; none for runs logged by 2.x
+}
 
 
 def _admin_env(env: str) -> dict[str, str]:
@@ -110,6 +119,7 @@ def old_server(
             ini.write(out)
         args += ["--app-name", "basic-auth"]
         server_env["MLFLOW_AUTH_CONFIG_PATH"] = str(path)
+        server_env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = SECRETS[env]["mlflow-basic-auth"]["flask-secret-key"]
     log = workdir / "old-server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -152,13 +162,25 @@ def old_server(
             proc.wait(10)
 
 
-def drop_added(record: object, added: dict[str, set[str]], kind: str = "") -> object:
+def drop_added(record: object, added: dict[str, dict[str, object]], kind: str = "") -> object:
     """``record`` without the ``ADDED_FIELDS`` of each entity kind (a dict key names the kind below it)."""
     if isinstance(record, dict):
-        return {k: drop_added(v, added, k) for k, v in record.items() if k not in added.get(kind, ())}
+        expected = added.get(kind, {})
+        kept = {k: v for k, v in record.items() if k not in expected or v != expected[k]}
+        return {k: drop_added(v, added, k) for k, v in kept.items()}
     if isinstance(record, list):
         return [drop_added(v, added, kind) for v in record]
     return record
+
+
+def differences(old: object, new: object, path: str = "") -> list[str]:
+    """Where ``new`` differs from ``old``: ``path: old -> new`` for each differing leaf or key."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = [f"{path}/{k}: only {'before' if k in old else 'after'}" for k in old.keys() ^ new.keys()]
+        return found + [d for k in old.keys() & new.keys() for d in differences(old[k], new[k], f"{path}/{k}")]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new, strict=True)) for d in differences(a, b, f"{path}[{i}]")]
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
 
 
 @pytest.fixture(
@@ -258,18 +280,50 @@ def test_capture_holds_every_kind_of_record(upgrade):
     if "--users" in RECORD_FLAGS[upgrade["env"]]:
         users = captured["users"]
         assert users["bob"]["is_admin"] and not users["alice"]["is_admin"]
-        assert len(users["alice"]["experiment_permissions"]) == 2
-        assert len(users["alice"]["registered_model_permissions"]) == 1
+        assert sorted(users["alice"]["experiments"].values()) == ["EDIT", "NO_PERMISSIONS", "READ", "READ"]
+        assert sorted(users["alice"]["models"].values()) == ["MANAGE", "READ"]
+        assert sorted(users["carol"]["models"].values()) == ["NO_PERMISSIONS", "READ"]
+
+
+def without_denies(captured: dict) -> dict:
+    """The capture as MLflow 3.17 keeps it: its migration of the auth database to roles drops resource
+    grants of ``NO_PERMISSIONS`` (an explicit deny is no longer supported), so those users get the
+    environment's default permission (``READ`` in examples/basic-auth.yaml) on those resources."""
+    users = {
+        name: {
+            k: {r: DEFAULT_PERMISSION if p == "NO_PERMISSIONS" else p for r, p in v.items()}
+            if k in PERMISSION_MAPS
+            else v
+            for k, v in user.items()
+        }
+        for name, user in captured.get("users", {}).items()
+    }
+    return {**captured, **({"users": users} if users else {})}
 
 
 def test_every_record_reads_back_as_before(upgrade):
     """Every record, read by the current client through the synthesized server, equals what the old
     client read before the upgrade: experiments, runs with params, tags and metric histories, artifact
-    files by SHA-256, registered models and versions with tags and aliases, users and permissions."""
-    captured, read_back = upgrade["captured"], drop_added(upgrade["read_back"], ADDED_FIELDS)
-    assert set(read_back) == set(captured)
-    for part in captured:
-        assert read_back[part] == captured[part], part
+    files by SHA-256, registered models and versions with tags and aliases, users and the permission of
+    each on each experiment and model, with explicit denies replaced as ``without_denies`` says."""
+    captured = drop_added(without_denies(upgrade["captured"]), ADDED_FIELDS)
+    changed = differences(captured, drop_added(upgrade["read_back"], ADDED_FIELDS))
+    assert not changed, "\n".join(changed)
+
+
+def test_explicit_denies_become_the_default_permission(upgrade):
+    """The one change the upgrade makes to what users may do: a ``NO_PERMISSIONS`` grant written by the old
+    release reads back as the default permission (see the README's Upgrades section)."""
+    before, after = upgrade["captured"].get("users", {}), upgrade["read_back"].get("users", {})
+    denied = [
+        (n, k, r)
+        for n, u in before.items()
+        for k in PERMISSION_MAPS
+        for r, p in u.get(k, {}).items()
+        if p == "NO_PERMISSIONS"
+    ]
+    assert len(denied) == (2 if before else 0), denied
+    assert all(after[n][k][r] == DEFAULT_PERMISSION for n, k, r in denied)
 
 
 def test_users_sign_in_with_their_old_passwords(upgrade):

@@ -12,6 +12,7 @@ its permissions and groups, and every group with its members and permissions. Pr
 import json
 import sys
 
+from canonical_json import canonical
 from mlflow_oidc_auth.store import store
 
 USERS = (
@@ -20,18 +21,6 @@ USERS = (
     ("batch-runner", "Batch runner", False, True),
 )
 MEMBERSHIPS = {"alice@example.com": ["mlflow-users"], "carol@example.com": ["mlflow-users", "mlflow-admins"]}
-
-
-def canonical(value):
-    """Lists of records in one order: the order rows come back in is not part of the record."""
-    if isinstance(value, dict):
-        return {k: canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        items = [canonical(v) for v in value]
-        if all(isinstance(v, dict) for v in items):
-            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-        return sorted(items, key=str)
-    return value
 
 
 def populate():

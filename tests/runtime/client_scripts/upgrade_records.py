@@ -10,7 +10,7 @@ histories (several keys and steps; one run deleted), artifact files (``--artifac
 models with several versions, tags and aliases, and with ``--users`` basic-auth users, an admin flag
 and experiment and registered-model permissions. ``dump`` reads every record back as the client sees
 it: entities as their protobuf messages in JSON form, metric histories, artifact listings with each
-file's SHA-256, and each user. Prints one JSON object.
+file's SHA-256, and each user with its permissions. Prints one JSON object.
 """
 
 import hashlib
@@ -21,15 +21,19 @@ import tempfile
 from pathlib import Path
 
 import mlflow
+from canonical_json import canonical
 from google.protobuf.json_format import MessageToDict
 from mlflow.entities import Metric, Param, RunTag, ViewType
+from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 from mlflow.tracking import MlflowClient
 
 USERS = {
     "alice": {"password": "alice-password-0123", "admin": False},
     "bob": {"password": "bob-password-4567890", "admin": True},
+    "carol": {"password": "carol-password-13579", "admin": False},
 }
+DEFAULT_PERMISSION = "READ"
 MODELS = ("churn-classifier", "demand-forecast")
 ARTIFACTS = {
     "notes.txt": b"written before the upgrade\n",
@@ -37,19 +41,6 @@ ARTIFACTS = {
     "model/MLmodel": b"flavors: {}\n",
     "binary.bin": bytes(range(256)) * 64,
 }
-
-
-def canonical(value):
-    """Lists of records (tags, params, aliases, permissions) in one order: the order rows come back in is
-    not part of the record."""
-    if isinstance(value, dict):
-        return {k: canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        items = [canonical(v) for v in value]
-        if all(isinstance(v, dict) for v in items):
-            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-        return items
-    return value
 
 
 def as_dict(entity):
@@ -107,9 +98,10 @@ def populate(uri, artifacts, users):
             if spec["admin"]:
                 auth.update_user_admin(username, True)
         auth.create_experiment_permission(experiment_ids[0], "alice", "EDIT")
-        auth.create_experiment_permission(experiment_ids[-1], "alice", "READ")
+        auth.create_experiment_permission(experiment_ids[-1], "alice", "NO_PERMISSIONS")
         auth.create_registered_model_permission(MODELS[0], "alice", "MANAGE")
-        auth.create_registered_model_permission(MODELS[1], "bob", "READ")
+        auth.create_experiment_permission(experiment_ids[-1], "carol", "MANAGE")
+        auth.create_registered_model_permission(MODELS[1], "carol", "NO_PERMISSIONS")
     return {"runs": len(runs), "models": len(MODELS)}
 
 
@@ -125,6 +117,30 @@ def artifact_files(client, run_id, path=None):
             content = Path(local).read_bytes()
             found[info.path] = {"file_size": info.file_size, "sha256": hashlib.sha256(content).hexdigest()}
     return found
+
+
+def effective_permission(auth, username, resource_type, resource_id):
+    """What ``username`` may do on a resource: MLflow 3.17 answers that itself (roles); older releases have
+    the user's grant on it, or the default permission (``READ`` in these environments)."""
+    if hasattr(auth, "get_user_permission"):
+        return auth.get_user_permission(username, resource_type, resource_id).permission
+    read = {"experiment": auth.get_experiment_permission, "registered_model": auth.get_registered_model_permission}
+    try:
+        return read[resource_type](resource_id, username).permission
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return DEFAULT_PERMISSION
+
+
+def user_record(auth, username, experiment_ids, model_names):
+    """A user and, unless an admin (who may do anything), its permission on each experiment and model."""
+    user = auth.get_user(username)
+    record = {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+    if not user.is_admin:
+        record["experiments"] = {e: effective_permission(auth, username, "experiment", e) for e in experiment_ids}
+        record["models"] = {m: effective_permission(auth, username, "registered_model", m) for m in model_names}
+    return record
 
 
 def dump(uri, artifacts, users):
@@ -151,7 +167,8 @@ def dump(uri, artifacts, users):
     if users:
         auth = AuthServiceClient(uri)
         names = sorted((*USERS, os.environ["MLFLOW_TRACKING_USERNAME"]))
-        result["users"] = {name: canonical(auth.get_user(name).to_json()) for name in names}
+        experiment_ids = [e["experiment_id"] for e in result["experiments"]]
+        result["users"] = {name: user_record(auth, name, experiment_ids, MODELS) for name in names}
     return result
 
 
