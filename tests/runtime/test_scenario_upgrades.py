@@ -231,6 +231,7 @@ def upgrade(request, synthesized, tmp_path_factory):
         )
         yield {
             "env": env,
+            "objects": objects,
             "release": release,
             "captured": captured,
             "read_back": read_back,
@@ -323,6 +324,9 @@ def test_explicit_denies_become_the_default_permission(upgrade):
         if p == "NO_PERMISSIONS"
     ]
     assert len(denied) == (2 if before else 0), denied
+    if denied:
+        template = find_object(upgrade["objects"], "ConfigMap", "mlflow-auth-template")["data"]
+        assert f"default_permission = {DEFAULT_PERMISSION}\n" in template["basic_auth.ini.template"]
     assert all(after[n][k][r] == DEFAULT_PERMISSION for n, k, r in denied)
 
 
