@@ -26,7 +26,8 @@ docs: $(BIN)/.installed
 
 ## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
 ## provider for the runtime tests in .runtime/; kube-apiserver, etcd and kubectl built from source in
-## .runtime/apiserver/). Idempotent; the first run takes ~7 minutes plus ~40 for the Go build.
+## .runtime/apiserver/). Idempotent; the first run takes ~7 minutes plus ~40 for the Go build and ~7 for
+## the old-release venvs of the upgrade scenarios.
 tools: $(BIN)/.installed
 	bash tests/validity/install-tools.sh
 	bash tests/runtime/setup.sh

@@ -73,6 +73,23 @@ def test_oidc_runs_the_plugin_wrapper_with_its_probes(tmp_path):
     assert server["readinessProbe"]["httpGet"]["path"] == "/health/ready"
 
 
+def test_oidc_user_database_is_migrated_by_the_job_not_by_a_serving_replica(tmp_path):
+    objs = synth({"server": OIDC_SERVER, "ingress": INGRESS, "auth": OIDC}, tmp_path)
+    job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
+    spec = job["spec"]["template"]["spec"]
+    assert [c["name"] for c in [*spec["initContainers"], *spec["containers"]]] == [
+        "wait-for-database",
+        "upgrade-tracking-db",
+        "upgrade-auth-db",
+    ]
+    migrate = container(job, "upgrade-auth-db")
+    assert "from mlflow_oidc_auth.db.utils import migrate" in migrate["command"][2]
+    settings = find(objs, "ConfigMap", "mlflow-settings")["data"]
+    env = env_of(migrate)
+    assert env["OIDC_USERS_DB_URI"] == settings["OIDC_USERS_DB_URI"]  # what the server reads
+    assert env["OIDC_ALEMBIC_VERSION_TABLE"] == settings["OIDC_ALEMBIC_VERSION_TABLE"]
+
+
 def test_oidc_settings_live_in_the_configmap_with_safe_defaults(tmp_path):
     settings = find(
         synth({"server": OIDC_SERVER, "ingress": INGRESS, "auth": OIDC}, tmp_path), "ConfigMap", "mlflow-settings"

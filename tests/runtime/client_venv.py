@@ -47,10 +47,12 @@ def run_client(
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
     cwd: Path | None = None,
+    venv: venvs.VenvSpec | None = None,
 ) -> dict:
-    """Run ``client_scripts/<script>`` and return the JSON object it printed last."""
+    """Run ``client_scripts/<script>`` (with ``venv``'s Python, the client venv's by default) and return
+    the JSON object it printed last."""
     result = subprocess.run(
-        [str(venvs.client_venv().python_exe), str(SCRIPTS / script), *args],
+        [str((venv or venvs.client_venv()).python_exe), str(SCRIPTS / script), *args],
         env=client_env(hosts, env),
         capture_output=True,
         text=True,

@@ -46,6 +46,31 @@ def oidc_environment(
     return synth_environment(config, name, outdir)
 
 
+def cluster_secrets(
+    objects: list[dict], db_password: str, extra: dict[str, str] | None = None
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Test values for the Secret the ExternalSecret would produce (exactly its keys; ``extra`` for keys a
+    variant adds) and for the operator's ``<cluster>-app`` Secret, and the host entry of the operator's
+    read-write Service."""
+    cluster = find_object(objects, "Cluster")
+    external = find_object(objects, "ExternalSecret")
+    values = {
+        "SECRET_KEY": "session-signing-key-for-runtime-tests-0123456789",
+        "OIDC_CLIENT_ID": CLIENT_ID,
+        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "s3-access-key-id": "unused-in-this-scenario",
+        "s3-secret-access-key": "unused-in-this-scenario",
+        **(extra or {}),
+    }
+    assert {d["secretKey"] for d in external["spec"]["data"]} == set(values)
+    name = cluster["metadata"]["name"]
+    secrets = {
+        external["spec"]["target"]["name"]: values,
+        f"{name}-app": {"username": cluster["spec"]["bootstrap"]["initdb"]["owner"], "password": db_password},
+    }
+    return secrets, {f"{name}-rw": "127.0.0.1"}
+
+
 def settings(objects: list[dict]) -> dict[str, str]:
     return find_object(objects, "ConfigMap", "mlflow-settings")["data"]
 

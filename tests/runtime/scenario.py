@@ -273,6 +273,19 @@ def password_required(pg: PostgresServer, user: str, database: str) -> bool:
     return result.returncode != 0 and "password" in result.stderr
 
 
+def database_state(pg: PostgresServer, database: str) -> dict[str, object]:
+    """``pg_dump`` of the schema and of the data, and the Alembic revision(s) recorded (by table). A fixed
+    ``\\restrict`` key, so that two dumps of the same database are the same text."""
+    dump = [str(pg.pg_bin / "pg_dump"), "-h", pg.host, "-p", str(pg.port), "-U", "postgres", "-d", database]
+    dump.append("--restrict-key=runtimetests")
+    tables = pg.psql("SELECT tablename FROM pg_tables WHERE tablename LIKE 'alembic_version%'", database=database)
+    return {
+        "schema": subprocess.run([*dump, "--schema-only"], capture_output=True, text=True, check=True).stdout,
+        "data": subprocess.run([*dump, "--data-only"], capture_output=True, text=True, check=True).stdout,
+        "alembic": {t: pg.psql(f"SELECT version_num FROM {t}", database=database) for t in tables.split()},
+    }
+
+
 def databases_of(pg: PostgresServer) -> dict[str, str]:
     """Database name -> owner."""
     rows = pg.psql("SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE NOT datistemplate")

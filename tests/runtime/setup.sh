@@ -3,8 +3,9 @@
 #
 #   - bubblewrap (the pod runner's sandbox), busybox (stands in for busybox/alpine images) and
 #     PostgreSQL 15 server binaries (apt)
-#   - one venv per ImageSpec in constructs/mlflow_constructs/images.py, plus a test-client venv,
-#     under <repo>/.runtime/venvs/, or $MLFLOW_K8S_RUNTIME_DIR/venvs (see tests/runtime/venvs.py)
+#   - one venv per ImageSpec in constructs/mlflow_constructs/images.py, plus a test-client venv and the
+#     old releases the upgrade scenarios start from (venvs.OLD_RELEASES), under <repo>/.runtime/venvs/,
+#     or $MLFLOW_K8S_RUNTIME_DIR/venvs (see tests/runtime/venvs.py)
 #   - the programs of Go images (OAuth2-Proxy), built with `go install <module>@<image tag>` into
 #     <runtime dir>/images/<name>/<tag>/bin/ (go_images.py); Go from the machine, or apt's golang-go
 #   - Redis (redis-server, stands in for the redis image) and Chromium (driven by Playwright in the

@@ -15,10 +15,9 @@ import requests
 from browser_login import browser_login, publish_screenshot
 from client_venv import run_client
 from oidc_scenario import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     USERS,
     browser,
+    cluster_secrets,
     ingress_host,
     logged_in,
     oidc_environment,
@@ -51,22 +50,7 @@ def stack(tmp_path_factory):
     """Provider, CloudNativePG stand-in, migration Job to completion, then the server pod (ready)."""
     idp_port = free_port()
     objects = oidc_environment(idp_port, tmp_path_factory.mktemp("oidc-synth"))
-    cluster = find_object(objects, "Cluster")
-    external = find_object(objects, "ExternalSecret")
-    values = {
-        "SECRET_KEY": "session-signing-key-for-runtime-tests-0123456789",
-        "OIDC_CLIENT_ID": CLIENT_ID,
-        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
-        "s3-access-key-id": "unused-in-this-scenario",
-        "s3-secret-access-key": "unused-in-this-scenario",
-    }
-    assert {d["secretKey"] for d in external["spec"]["data"]} == set(values)
-    name = cluster["metadata"]["name"]
-    secrets = {
-        external["spec"]["target"]["name"]: values,
-        f"{name}-app": {"username": cluster["spec"]["bootstrap"]["initdb"]["owner"], "password": DB_PASSWORD},
-    }
-    hosts = {f"{name}-rw": "127.0.0.1"}  # the operator's read-write Service
+    secrets, hosts = cluster_secrets(objects, DB_PASSWORD)
     with provider_for(objects, idp_port) as idp:
         pg = start_cnpg_postgres(objects, DB_PASSWORD)
         try:

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 from ingress_client import IngressAdapter
-from oidc_scenario import CLIENT_ID, CLIENT_SECRET, USERS, ingress_host, oidc_environment, provider_for
+from oidc_scenario import USERS, cluster_secrets, ingress_host, oidc_environment, provider_for
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from scenario import migration_job, replica_on_port, require_free_port, start_cnpg_postgres
@@ -82,27 +82,12 @@ def fresh_session(host: str, port: int) -> requests.Session:
 def two_replicas(tmp_path_factory, edit, name):
     idp_port = free_port()
     objects = oidc_environment(idp_port, tmp_path_factory.mktemp(name), name=name, edit=edit)
-    cluster = find_object(objects, "Cluster")
-    external = find_object(objects, "ExternalSecret")
-    values = {
-        "SECRET_KEY": "session-signing-key-for-runtime-tests-0123456789",
-        "OIDC_CLIENT_ID": CLIENT_ID,
-        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
-        "s3-access-key-id": "unused",
-        "s3-secret-access-key": "unused",
-        "redis-password": REDIS_PASSWORD,
-    }
-    cname = cluster["metadata"]["name"]
-    secrets = {
-        external["spec"]["target"]["name"]: values,
-        f"{cname}-app": {"username": cluster["spec"]["bootstrap"]["initdb"]["owner"], "password": DB_PASSWORD},
-    }
-    hosts = {f"{cname}-rw": "127.0.0.1"}
+    redis = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "mlflow-redis"]
+    secrets, hosts = cluster_secrets(objects, DB_PASSWORD, extra={"redis-password": REDIS_PASSWORD} if redis else None)
     deployment = find_object(objects, "Deployment", "mlflow")
     with contextlib.ExitStack() as stack, provider_for(objects, idp_port):
         pg = start_cnpg_postgres(objects, DB_PASSWORD)
         stack.callback(pg.stop)
-        redis = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "mlflow-redis"]
         if redis:
             require_free_port(6379, "Redis")
             pod = stack.enter_context(run_pod(redis[0], objects, secrets))

@@ -46,6 +46,16 @@ CLIENT_REQUIREMENTS: tuple[str, ...] = (
     "moto[server]==5.2.5",
 )
 
+# Releases the upgrade scenarios (test_scenario_upgrades.py) populate a database with before the current
+# image migrates it: the last MLflow 2.x, the first 3.x, and the previous major of the oidc plugin (which
+# needs MLflow >= 3.16 and, like plugin 11, Python 3.12). Test-only venvs, not images. `mlflow[auth]`
+# brings the basic-auth app; boto3 writes artifacts to the S3 stand-in.
+OLD_RELEASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "mlflow-2.22.5": ("3.11", ("mlflow[auth]==2.22.5", "sqlalchemy<2.1", "psycopg2-binary", "boto3")),
+    "mlflow-3.0.0": ("3.11", ("mlflow[auth]==3.0.0", "sqlalchemy<2.1", "psycopg2-binary", "boto3")),
+    "mlflow-oidc-auth-10.2.1": ("3.12", ("mlflow==3.17.2", "mlflow-oidc-auth==10.2.1", "psycopg2-binary")),
+}
+
 
 @dataclass(frozen=True)
 class VenvSpec:
@@ -117,8 +127,14 @@ def client_venv() -> VenvSpec:
     return VenvSpec(name="client", python=CLIENT_PYTHON, requirements=CLIENT_REQUIREMENTS)
 
 
+def old_release_venv(name: str) -> VenvSpec:
+    """The venv of an old release (a key of ``OLD_RELEASES``), for the upgrade scenarios."""
+    python, requirements = OLD_RELEASES[name]
+    return VenvSpec(name=name, python=python, requirements=requirements)
+
+
 def all_venvs() -> list[VenvSpec]:
-    return [*image_venvs().values(), client_venv()]
+    return [*image_venvs().values(), client_venv(), *map(old_release_venv, OLD_RELEASES)]
 
 
 def venv_for_image(image: str) -> VenvSpec | None:
@@ -205,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list or args.check:
         for venv in all_venvs():
             state = "ready" if venv.is_ready() else "MISSING"
-            print(f"{venv.image_ref or '(test client)'} -> {venv.path} [{state}]")
+            print(f"{venv.image_ref or '(test only)'} -> {venv.path} [{state}]")
         return 0 if (args.list or venvs_ready()) else 1
     total = 0.0
     for venv in all_venvs():

@@ -102,7 +102,9 @@ class MlflowEnvironment(Construct):
                 database=database,
                 redirect_uri=str(env.auth.oidc.redirect_uri or f"{public_urls(env)[0]}/callback"),
                 secure_cookies=env.ingress.enabled and env.ingress.tls is not None,
+                image=env.server.image,
                 database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
+                mlflow_env=telemetry_settings(env.server),
             )
             addon = oidc.addon
 
