@@ -52,6 +52,20 @@ def test_basic_auth_database_is_migrated_before_the_server(tmp_path):
     assert steps == ["wait-for-database", "upgrade-tracking-db", "render-auth-config", "upgrade-auth-db"]
 
 
+def test_basic_auth_upgrade_keeps_denies_unless_accepted(tmp_path):
+    """The auth migration refuses to drop explicit denies by default; accepting it changes the Job."""
+
+    def upgrade_env(basic):
+        objs = synth({"auth": {"mode": "basic", "basic": basic}}, tmp_path)
+        job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
+        return job["metadata"]["name"], env_of(container(job, "upgrade-auth-db"))
+
+    refusing_name, refusing = upgrade_env({})
+    accepting_name, accepting = upgrade_env({"accept_dropped_denies": True})
+    assert (refusing["ACCEPT_DROPPED_DENIES"], accepting["ACCEPT_DROPPED_DENIES"]) == ("false", "true")
+    assert refusing_name != accepting_name
+
+
 def test_basic_auth_with_external_database_reads_the_auth_uri_from_the_secret(tmp_path):
     objs = synth({"database": {"type": "external"}, "auth": {"mode": "basic"}}, tmp_path)
     render = env_of(container(deployment(objs), "render-auth-config"))

@@ -30,13 +30,16 @@ from s3_standin import S3StandIn
 from scenario import (
     container_of,
     database_state,
+    default_credentials,
     hashed_job,
     literal_env,
     migration_job,
     require_free_port,
     service_port,
     service_url,
+    shipped_config,
     start_bundled_postgres,
+    synth_environment,
 )
 
 pytestmark = pytest.mark.runtime
@@ -46,24 +49,16 @@ ENVIRONMENTS = ("default", "basic-auth")
 SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-for-upgrades"
 POSTGRES_PASSWORD = "pg-password-for-upgrades"
-SECRETS = {
-    "default": {
-        "mlflow-credentials": {
-            "postgres-password": POSTGRES_PASSWORD,
-            "minio-root-user": "minio-admin",
-            "minio-root-password": "minio-root-password-for-tests",
-        }
-    },
-    "basic-auth": {
-        "mlflow-basic-auth": {
-            "admin-username": ADMIN,
-            "admin-password": ADMIN_PASSWORD,
-            "flask-secret-key": "flask-secret-key-for-tests-0123456789abcdef",
-            "postgres-password": POSTGRES_PASSWORD,
-            "s3-access-key-id": "unused-in-this-scenario",
-            "s3-secret-access-key": "unused-in-this-scenario",
-        }
-    },
+# The basic-auth environment's Secret; the default environment's comes from ``default_credentials``.
+BASIC_AUTH_SECRETS = {
+    "mlflow-basic-auth": {
+        "admin-username": ADMIN,
+        "admin-password": ADMIN_PASSWORD,
+        "flask-secret-key": "flask-secret-key-for-tests-0123456789abcdef",
+        "postgres-password": POSTGRES_PASSWORD,
+        "s3-access-key-id": "unused-in-this-scenario",
+        "s3-secret-access-key": "unused-in-this-scenario",
+    }
 }
 # The basic-auth environment's artifact store is outside the cluster; artifacts are checked in the default one.
 RECORD_FLAGS = {"default": ("--artifacts",), "basic-auth": ("--users",)}
@@ -119,7 +114,7 @@ def old_server(
             ini.write(out)
         args += ["--app-name", "basic-auth"]
         server_env["MLFLOW_AUTH_CONFIG_PATH"] = str(path)
-        server_env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = SECRETS[env]["mlflow-basic-auth"]["flask-secret-key"]
+        server_env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = BASIC_AUTH_SECRETS["mlflow-basic-auth"]["flask-secret-key"]
     log = workdir / "old-server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -191,7 +186,7 @@ def upgrade(request, synthesized, tmp_path_factory):
     env, release = request.param
     objects = synthesized[env]
     old = venvs.old_release_venv(release)
-    secrets = {name: dict(values) for name, values in SECRETS[env].items()}
+    secrets = BASIC_AUTH_SECRETS
     flags = RECORD_FLAGS[env]
     workdir = tmp_path_factory.mktemp(f"upgrade-{env}-{release}")
     with ExitStack() as stack:
@@ -200,16 +195,21 @@ def upgrade(request, synthesized, tmp_path_factory):
             bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
             s3 = stack.enter_context(S3StandIn(service_port(objects, "mlflow-minio")))
             keys = s3.provision(bucket, user="mlflow")
-            secrets["mlflow-credentials"] |= {
-                "s3-access-key-id": keys["access_key_id"],
-                "s3-secret-access-key": keys["secret_access_key"],
-            }
+            secrets = default_credentials(POSTGRES_PASSWORD, keys)
         pg = start_bundled_postgres(objects, secrets)
         stack.callback(pg.stop)
         with old_server(old, pg, workdir, env, s3, bucket) as url:
             run_client("upgrade_records.py", "populate", url, *flags, env=_admin_env(env), venv=old)
             captured = run_client("upgrade_records.py", "dump", url, *flags, env=_admin_env(env), venv=old)
         before = {db: database_state(pg, db) for db in DATABASES[env]}
+        refused = refused_state = None
+        if env == "basic-auth":
+            # As shipped, the Job refuses to drop the old release's denies; then with them accepted.
+            refused = run_job(migration_job(objects), objects, secrets, timeout=600, check=False)
+            refused_state = database_state(pg, "mlflow_auth")
+            accepting = shipped_config(env)
+            accepting["auth"]["basic"]["accept_dropped_denies"] = True
+            objects = synth_environment(accepting, env, workdir / "accepting")
         first = run_job(migration_job(objects), objects, secrets, timeout=600)
         migrated = {db: database_state(pg, db) for db in DATABASES[env]}
         second = run_job(migration_job(objects), objects, secrets, timeout=600, check=False)
@@ -238,6 +238,8 @@ def upgrade(request, synthesized, tmp_path_factory):
             "before": before,
             "migrated": migrated,
             "again": again,
+            "refused": refused,
+            "refused_state": refused_state,
             "first": first,
             "second": second,
             "logins": logins,
@@ -251,6 +253,22 @@ def test_migration_job_upgrades_the_populated_database(upgrade):
         assert state["alembic"], f"{db}: no Alembic version table"
         assert all(rev and "\n" not in rev for rev in state["alembic"].values()), state["alembic"]
     assert upgrade["migrated"]["mlflow"]["alembic"] != upgrade["before"]["mlflow"]["alembic"]
+
+
+def test_job_refuses_to_drop_denies_unless_accepted(upgrade):
+    """As shipped (``default_permission: READ``), the basic-auth Job stops before MLflow's migration to roles
+    would turn the old release's ``NO_PERMISSIONS`` grants into ``READ``: it fails naming each deny and the
+    fix, and leaves the auth database as it was. (The default environment has no auth database.)"""
+    refused = upgrade["refused"]
+    if upgrade["env"] != "basic-auth":
+        assert refused is None
+        return
+    assert refused.exit_codes["upgrade-auth-db"] != 0, refused.exit_codes
+    log = refused.logs["upgrade-auth-db"]
+    assert "drops the 2 explicit NO_PERMISSIONS grant(s)" in log, log
+    assert "username=alice" in log and "username=carol" in log, log
+    assert "auth.basic.accept_dropped_denies: true" in log, log
+    assert upgrade["refused_state"] == upgrade["before"]["mlflow_auth"], "the refused Job changed the auth database"
 
 
 def test_second_migration_run_is_a_no_op(upgrade):

@@ -24,6 +24,11 @@ class BasicAuth(Model):
     """MLflow's `authorization_function`."""
     auth_cache_ttl_seconds: int = Field(60, ge=0)
     """Credential cache per worker (0 re-hashes every request: ~5 req/s)."""
+    accept_dropped_denies: bool = False
+    """Upgrading from an MLflow without auth roles (2.x, 3.0 and others) moves permissions to roles and drops
+    explicit `NO_PERMISSIONS` grants on experiments and models (those users get `default_permission`). The
+    migration Job refuses that while such grants exist and `default_permission` is not `NO_PERMISSIONS`;
+    `true` accepts the wider access."""
 
 
 class RedisCache(Model):
