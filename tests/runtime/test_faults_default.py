@@ -16,7 +16,7 @@ import time
 import pytest
 from client_venv import BackgroundClient, run_client
 from faults import LoggingClient, ProbeWatch, TcpSwitch, restart_budget
-from podrunner import find_object, run_job, run_pod
+from podrunner import find_object, run_pod
 from postgres import free_port
 from s3_standin import S3StandIn
 from scenario import (
@@ -24,11 +24,10 @@ from scenario import (
     default_credentials,
     hashed_job,
     literal_env,
-    migration_job,
+    migrated_bundled_postgres,
     require_free_port,
     service_port,
     service_url,
-    start_bundled_postgres,
 )
 
 pytestmark = pytest.mark.runtime
@@ -52,12 +51,10 @@ def stack(synthesized):
     with S3StandIn(free_port()) as s3, TcpSwitch(store_port, s3.port) as store:
         keys = s3.provision(bucket, user="mlflow")
         secrets = default_credentials("faults-pg-password", keys)
-        pg = start_bundled_postgres(objects, secrets)
-        try:
+        with migrated_bundled_postgres(objects, secrets) as pg:
             # The stand-in runs with synchronous_commit off for speed; the postgres image keeps it on,
-            # which is what makes a commit survive a crash of the server.
+            # which is what makes a commit survive a crash of the server (set before the server connects).
             pg.psql(f"ALTER DATABASE {DATABASE} SET synchronous_commit = on")
-            run_job(migration_job(objects), objects, secrets, timeout=300)
             require_free_port(service_port(objects, "mlflow"), "the MLflow server")
             with run_pod(deployment, objects, secrets) as pod:
                 pod.wait_for_probe(timeout=180)
@@ -70,8 +67,6 @@ def stack(synthesized):
                     "store": store,
                     "url": service_url(objects),
                 }
-        finally:
-            pg.stop()
 
 
 def logging_client(stack, tmp_path) -> LoggingClient:

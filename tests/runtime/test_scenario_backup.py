@@ -24,7 +24,6 @@ from s3_standin import S3StandIn
 from scenario import (
     container_of,
     migrated_bundled_postgres,
-    migration_job,
     placeholder_secret_values,
     service_port,
     service_url,
@@ -107,9 +106,7 @@ def scenario(synthesized, tmp_path_factory):
         (backups / name).write_text("old")
     pvc = {CLAIM: backups}
 
-    pg = start_bundled_postgres(objects, secrets)
-    try:
-        run_job(migration_job(objects), objects, secrets, timeout=300)
+    with migrated_bundled_postgres(objects, secrets):
         seeded = tracking_state(objects, secrets, "seed")
         image = container_of(cronjob, "pg-dump")["image"]
         images = recording_pg_dump(tmp_path_factory.mktemp("wrapper"), image)
@@ -118,8 +115,6 @@ def scenario(synthesized, tmp_path_factory):
         wrong = {"mlflow-credentials": {**secrets["mlflow-credentials"], "postgres-password": "not-the-password"}}
         failed = run_job(cronjob, objects, wrong, pvc_dirs=pvc, timeout=300, check=False)
         after_failure = sorted(p.name for p in backups.iterdir())
-    finally:
-        pg.stop()
 
     (stamp,) = {m.group(1) for n in after_backup if (m := re.search(r"-(\d{8}T\d{6}Z)\.dump$", n)) and "2020" not in n}
     pg = start_bundled_postgres(objects, secrets)  # a new server: both databases exist and are empty

@@ -20,8 +20,8 @@ from mlflow_constructs.config.base import Image
 from mlflow_constructs.config.database import DatabaseBackup
 from mlflow_constructs.database.access import POSTGRES_PORT
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.objects import meta
-from mlflow_constructs.k8s.pods import TMP_MOUNT, empty_dir, env_values, mount, pod_template, quantity, resources
+from mlflow_constructs.k8s.objects import meta, persistent_volume_claim
+from mlflow_constructs.k8s.pods import TMP_MOUNT, claim_volume, empty_dir, env_values, mount, pod_template, resources
 from mlflow_constructs.k8s.pods import container as make_container
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.storage.access import ArtifactAccess
@@ -106,17 +106,6 @@ class PostgresDumps(Construct):
         self.selector, labels = component.selector, component.labels
         self.claim_name = naming.name("postgresql-backups")
         settings = {"KEEP": str(config.keep), "BACKUP_DIR": BACKUP_DIR, "DATABASES": " ".join(databases)}
-        if upload is None:
-            k8s.KubePersistentVolumeClaim(
-                self,
-                "pvc",
-                metadata=meta(self.claim_name, labels),
-                spec=k8s.PersistentVolumeClaimSpec(
-                    access_modes=["ReadWriteOnce"],
-                    resources=k8s.ResourceRequirements(requests={"storage": quantity(config.pvc.size)}),
-                    storage_class_name=config.pvc.storage_class,
-                ),
-            )
         dump = make_container(
             "pg-dump",
             image,
@@ -136,13 +125,20 @@ class PostgresDumps(Construct):
             resources=resources(config.resources),
             mounts=[mount("backups", BACKUP_DIR), TMP_MOUNT],
         )
-        backups = k8s.Volume(
-            name="backups",
-            persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=self.claim_name),
-        )
         if upload is None:
+            persistent_volume_claim(
+                self,
+                "pvc",
+                name=self.claim_name,
+                labels=labels,
+                size=config.pvc.size,
+                storage_class=config.pvc.storage_class,
+            )
             template = pod_template(
-                labels, containers=[dump], restart_policy="Never", volumes=[backups, empty_dir("tmp", "64Mi")]
+                labels,
+                containers=[dump],
+                restart_policy="Never",
+                volumes=[claim_volume("backups", self.claim_name), empty_dir("tmp", "64Mi")],
             )
         else:  # dump first (an init container), then upload what it wrote
             access = upload.artifacts

@@ -205,9 +205,11 @@ class MlflowEnvironment(Construct):
         if db.type != "bundled" or not env.backups_enabled:
             return None
         upload = None
-        if db.backup.destination == "artifact-store" and env.dump_upload_uri is not None:
+        if db.backup.destination == "artifact-store":
+            uri = env.dump_upload_uri
+            assert uri is not None, "refused by Environment._check_backup"
             upload = DumpUpload(
-                uri=env.dump_upload_uri,
+                uri=uri,
                 image=env.server.image,
                 service_account=service_account,
                 artifacts=artifacts,

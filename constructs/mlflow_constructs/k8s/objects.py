@@ -86,15 +86,28 @@ def deployment(
     )
 
 
-def claim_template(*, size: str, storage_class: str | None, labels: Mapping[str, str], name: str = "data"):
+def claim_template(
+    *,
+    size: str,
+    storage_class: str | None,
+    labels: Mapping[str, str],
+    name: str = "data",
+    access_mode: str = "ReadWriteOnce",
+):
     return k8s.KubePersistentVolumeClaimProps(
         metadata=meta(name, labels),
         spec=k8s.PersistentVolumeClaimSpec(
-            access_modes=["ReadWriteOnce"],
+            access_modes=[access_mode],
             resources=k8s.ResourceRequirements(requests={"storage": quantity(size)}),
             storage_class_name=storage_class,
         ),
     )
+
+
+def persistent_volume_claim(scope: Construct, id: str, **claim) -> k8s.KubePersistentVolumeClaim:
+    """A claim of its own (keywords of :func:`claim_template`, ``name`` required)."""
+    props = claim_template(**claim)
+    return k8s.KubePersistentVolumeClaim(scope, id, metadata=props.metadata, spec=props.spec)
 
 
 def stateful_set(

@@ -79,6 +79,10 @@ def empty_dir(name: str, size: str = "256Mi") -> k8s.Volume:
     return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(size)))
 
 
+def claim_volume(name: str, claim: str) -> k8s.Volume:
+    return k8s.Volume(name=name, persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=claim))
+
+
 def config_map_volume(name: str, config_map: str) -> k8s.Volume:
     return k8s.Volume(name=name, config_map=k8s.ConfigMapVolumeSource(name=config_map))
 

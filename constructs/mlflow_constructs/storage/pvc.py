@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.config.artifacts import PvcArtifacts
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.objects import meta
-from mlflow_constructs.k8s.pods import mount, quantity
+from mlflow_constructs.k8s.objects import persistent_volume_claim
+from mlflow_constructs.k8s.pods import claim_volume, mount
 from mlflow_constructs.storage.access import ArtifactAccess, server_args
 
 ARTIFACTS_PATH = "/mlflow/artifacts"
@@ -20,24 +19,18 @@ class PvcArtifactStore(Construct):
     def __init__(self, scope: Construct, id: str, *, config: PvcArtifacts, naming: Naming) -> None:
         super().__init__(scope, id)
         self.claim_name = naming.name("artifacts")
-        k8s.KubePersistentVolumeClaim(
+        persistent_volume_claim(
             self,
             "pvc",
-            metadata=meta(self.claim_name, naming.labels("mlflow")),
-            spec=k8s.PersistentVolumeClaimSpec(
-                access_modes=[config.access_mode],
-                resources=k8s.ResourceRequirements(requests={"storage": quantity(config.size)}),
-                storage_class_name=config.storage_class,
-            ),
+            name=self.claim_name,
+            labels=naming.labels("mlflow"),
+            size=config.size,
+            storage_class=config.storage_class,
+            access_mode=config.access_mode,
         )
         self.access = ArtifactAccess(
             args=server_args(ARTIFACTS_PATH, proxied=True),
-            volumes=(
-                k8s.Volume(
-                    name="artifacts",
-                    persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=self.claim_name),
-                ),
-            ),
+            volumes=(claim_volume("artifacts", self.claim_name),),
             mounts=(mount("artifacts", ARTIFACTS_PATH),),
             single_attach=config.access_mode != "ReadWriteMany",
         )
