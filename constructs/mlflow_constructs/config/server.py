@@ -208,4 +208,5 @@ class Metrics(Model):
     service_monitor_labels: Labels = Field(default_factory=dict)
     """Labels your Prometheus selects ServiceMonitors by (e.g. `release: kube-prometheus-stack`)."""
     scraper_namespace_labels: Labels = Field(default_factory=lambda: {"kubernetes.io/metadata.name": "monitoring"})
-    """oauth2-proxy mode: the namespace allowed to scrape MLflow pods directly."""
+    """The namespace allowed to scrape MLflow pods directly where their port is closed to others: oauth2-proxy
+    mode, or `network_policies.ingress_from_namespaces` set."""

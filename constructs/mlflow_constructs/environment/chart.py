@@ -263,16 +263,17 @@ class MlflowEnvironment(Construct):
             flows.append(
                 Flow(name="mlflow-from-proxy", to=server.selector, ports=(server.port_name,), sources=(front.selector,))
             )
-            if env.metrics.enabled:
-                flows.append(
-                    Flow(
-                        name="metrics",
-                        to=server.selector,
-                        ports=(server.port_name,),
-                        sources=None,
-                        namespaces=env.metrics.scraper_namespace_labels,
-                    )
+        # Prometheus scrapes the pods themselves: where MLflow's port is not open to every namespace, admit it.
+        if env.metrics.enabled and (front is not server or env.network_policies.ingress_from_namespaces):
+            flows.append(
+                Flow(
+                    name="metrics",
+                    to=server.selector,
+                    ports=(server.port_name,),
+                    sources=None,
+                    namespaces=env.metrics.scraper_namespace_labels,
                 )
+            )
         if database.pod_selector:
             flows.append(
                 Flow(
