@@ -334,6 +334,27 @@ def test_crd_cel_transition_rule_is_enforced(cluster: Cluster, synthesized, tmp_
     assert "cluster reference is immutable after creation" in got.stderr, str(got)
 
 
+def test_http_route_cel_rules_are_enforced(cluster: Cluster, synthesized, tmp_path: Path) -> None:
+    """Control for the HTTPRoute of ``gateway-api``: the Gateway API CRD's CEL rules run on it. The same
+    Gateway named twice, once without a listener, is refused with the CRD's own message (the config refuses
+    it earlier, see ``Ingress``), and so is a path prefix with ``/../`` in it."""
+    current = manifests(synthesized, "gateway-api")
+    applied = Applied(cluster, current, "cel-gateway-api", tmp_path)
+    assert applied.apply().returncode == 0
+    twice, dotted = copy.deepcopy(current), copy.deepcopy(current)
+    route = first(twice, "HTTPRoute")
+    route["spec"]["parentRefs"].append({k: v for k, v in route["spec"]["parentRefs"][0].items() if k != "sectionName"})
+    first(dotted, "HTTPRoute")["spec"]["rules"][0]["matches"][0]["path"]["value"] = "/mlflow/../admin"
+    for changed, message in (
+        (twice, "sectionName must be specified when parentRefs includes 2 or more references to the same parent"),
+        (dotted, "must not contain '/../' when type one of ['Exact', 'PathPrefix']"),
+    ):
+        got = applied.apply(changed)
+        assert got.returncode != 0, f"the API server accepted an HTTPRoute its CRD refuses\n{got}"
+        assert refused_by_server(got.stderr) == {f"HTTPRoute/{route['metadata']['name']}"}, str(got)
+        assert message in got.stderr, str(got)
+
+
 # --- `python app.py diff` agrees with the API server -----------------------------------------------------
 # mlflow_constructs.review.diff (the `diff` subcommand) predicts, object by object, whether an apply will
 # fail on an immutable field. These tests hold that prediction against the API server's answer. They exist
