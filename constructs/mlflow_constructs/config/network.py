@@ -109,9 +109,10 @@ class Ingress(Model):
                 )
         elif self.route_scheme(gateway.transition_from) != gateway.scheme:
             raise ValueError(
-                f"gateway.scheme: {gateway.scheme!r}, but the {gateway.transition_from} route kept during the "
-                f"transition serves {self.route_scheme(gateway.transition_from)!r} (ingress.tls); both must serve "
-                "the same URLs: set ingress.tls with an https listener, or neither"
+                f"gateway.scheme: the HTTPRoute serves {gateway.scheme!r} but the {gateway.transition_from} route "
+                f"kept during the transition serves {self.route_scheme(gateway.transition_from)!r} (ingress.tls); "
+                "clients must find the same URLs on both: keep ingress.tls while the listener is https, or set "
+                "gateway.scheme: http for a plain-HTTP ingress"
             )
         return self
 

@@ -279,7 +279,7 @@ class MlflowEnvironment(Construct):
                 Flow(name="mlflow-from-proxy", to=server.selector, ports=(server.port_name,), sources=(front.selector,))
             )
         # Prometheus scrapes the pods themselves: where MLflow's port is not open to every namespace, admit it.
-        if env.metrics.enabled and (front is not server or env.network_policies.ingress_from_namespaces):
+        if env.metrics.enabled and (front is not server or admitted):
             flows.append(
                 Flow(
                     name="metrics",
