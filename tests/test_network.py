@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from helpers import container, find, find_all, synth
+from helpers import INGRESS, OIDC, OIDC_SERVER, container, find, find_all, synth
 
-INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
 SCRAPER = {"kubernetes.io/metadata.name": "monitoring"}
 
 
@@ -166,3 +165,12 @@ def test_request_timeout_reaches_the_route_rule(tmp_path):
     slow = {**GATEWAY, "gateway": {**GATEWAY["gateway"], "request_timeout": "10m"}}
     route = find(synth({"ingress": slow}, tmp_path), "HTTPRoute", "mlflow")
     assert route["spec"]["rules"][0]["timeouts"] == {"request": "10m"}
+
+
+def test_oidc_callback_and_cookies_follow_the_gateway_scheme(tmp_path):
+    """With the TLS at the Gateway's listener, the oidc plugin's derived redirect URI is https and its session
+    cookie Secure, exactly as with an Ingress carrying TLS."""
+    objs = synth({"ingress": GATEWAY, "auth": OIDC, "server": OIDC_SERVER}, tmp_path)
+    data = find(objs, "ConfigMap", "mlflow-settings")["data"]
+    assert data["OIDC_REDIRECT_URI"] == "https://tools.example.com/callback"
+    assert data["SESSION_COOKIE_SECURE"] == "true"
