@@ -19,7 +19,7 @@ from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
-from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, Labels
+from mlflow_constructs.config.types import Dns1035Label, DnsLabel, DnsSubdomain, Labels
 
 
 class Environment(Model):
@@ -27,8 +27,9 @@ class Environment(Model):
 
     namespace: DnsLabel = "mlflow"
     """Namespace created and used for every object."""
-    name: DnsLabel = "mlflow"
-    """Base name of objects: Service/Deployment `mlflow`, `mlflow-postgresql`, `mlflow-minio`, ..."""
+    name: Dns1035Label = "mlflow"
+    """Base name of objects: Service/Deployment `mlflow`, `mlflow-postgresql`, `mlflow-minio`, ... A DNS-1035 label
+    (it names a Service), as long as every name made from it fits (see README, "Name lengths")."""
     cluster_domain: DnsSubdomain = "cluster.local"
     """Cluster DNS domain, used for the allowed Host headers."""
     labels: Labels = Field(default_factory=dict)
