@@ -6,7 +6,9 @@ This module is the only one that reads the whole environment; every construct ge
 
 from __future__ import annotations
 
-from cdk8s import Chart
+from typing import Any
+
+from cdk8s import App, Chart
 from constructs import Construct
 
 from mlflow_constructs.auth.basic import BasicAuth
@@ -19,6 +21,7 @@ from mlflow_constructs.database.bundled import BundledPostgres
 from mlflow_constructs.database.cloudnativepg import CloudNativePgDatabase
 from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
+from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.network.ingress import routes_for
@@ -331,8 +334,17 @@ class MlflowEnvironment(Construct):
 
 
 class MlflowChart(Chart):
-    """One environment as one chart (one ``dist/<env>.k8s.yaml``), namespaced to ``env.namespace``."""
+    """One environment as one chart (one ``dist/<env>.k8s.yaml``), namespaced to ``env.namespace``. A name or
+    label value Kubernetes would refuse, here or in what its controllers make, is a :class:`ConfigError`."""
 
     def __init__(self, scope: Construct, id: str, *, env: Environment) -> None:
         super().__init__(scope, id, namespace=env.namespace, disable_resource_name_hashes=True)
         MlflowEnvironment(self, "mlflow", env=env)
+        refuse_names_kubernetes_refuses(env, self.to_json(), build=environment_objects)
+
+
+def environment_objects(env: Environment) -> list[dict[str, Any]]:
+    """``env``'s objects as manifests, built in an app of their own (nothing is checked or written)."""
+    chart = Chart(App(), "environment", namespace=env.namespace, disable_resource_name_hashes=True)
+    MlflowEnvironment(chart, "mlflow", env=env)
+    return chart.to_json()
