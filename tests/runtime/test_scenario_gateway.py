@@ -34,6 +34,7 @@ from scenario import (
     literal_env,
     migrated_bundled_postgres,
     require_free_port,
+    scrape_as_prometheus,
     service_port,
     shipped_config,
     synth_environment,
@@ -115,7 +116,7 @@ def test_every_probe_answers_under_the_prefix(stack):
     """Startup, liveness and readiness all GET ``<prefix>/health`` and get 200, as the kubelet sends them;
     MLflow 3.17.2 has no ``/health`` outside the prefix (404), so a probe left there would never pass."""
     probes = assert_probes_answer_200(stack.pod)
-    assert {(kind, path) for _, kind, path, _ in probes} == {
+    assert {(kind, path) for container, kind, path, _ in probes if container == "mlflow"} == {
         (kind, f"{stack.prefix}/health") for kind in ("startupProbe", "livenessProbe", "readinessProbe")
     }
     port = service_port(stack.objects, "mlflow")
@@ -191,12 +192,12 @@ def test_artifacts_sent_through_the_prefix_land_in_the_bucket(stack, seed):
 
 
 @pytest.mark.parametrize("stack", ["none"], indirect=True)
-def test_metrics_stay_at_the_root_for_the_scraper_and_off_the_route(stack, seed):
-    """Under the prefix MLflow still exports ``/metrics`` at the root (the ServiceMonitor's path), to the
-    scraper's pod-IP Host; the route covers only the prefix, so the public host does not expose it."""
-    (endpoint,) = find_object(stack.objects, "ServiceMonitor", "mlflow")["spec"]["endpoints"]
-    scraped = kubelet_get(endpoint["path"], stack.pod.port(endpoint["port"]))
+def test_metrics_are_scraped_at_the_root_of_their_port_and_stay_off_the_route(stack, seed):
+    """Under the prefix the ServiceMonitor still scrapes ``/metrics`` at the root of the metrics port; the route
+    covers only the prefix of MLflow's port, so the public host does not expose the metrics."""
+    (scraped,) = scrape_as_prometheus(stack.objects, stack.pod).values()
     assert scraped.status_code == 200 and "mlflow_http_request" in scraped.text, scraped.text[:500]
+    (endpoint,) = find_object(stack.objects, "ServiceMonitor", "mlflow")["spec"]["endpoints"]
     session = stack.session()
     assert session.get(f"https://{stack.host}{endpoint['path']}", timeout=30).status_code == 404
     assert "mlflow_http_request" not in session.get(f"{stack.base}{endpoint['path']}", timeout=30).text

@@ -64,6 +64,11 @@ class Environment(Model):
                 f"{self.artifacts.pvc.access_mode} volume; set access_mode: ReadWriteMany "
                 "(and a storage_class that supports it), or use s3/minio/azure/gcs artifacts, or one replica"
             )
+        if self.metrics.enabled and self.metrics.port == self.server.port:
+            raise ValueError(
+                f"metrics.port: {self.metrics.port} is server.port too; the metrics container listens beside MLflow "
+                "in the same pod, so give it another port (default 9090)"
+            )
         self._check_auth()
         self._check_secrets()
         self._check_backup()

@@ -135,7 +135,7 @@ class MlflowEnvironment(Construct):
             artifacts=artifacts,
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
-            metrics=env.metrics.enabled,
+            metrics=env.metrics,
         )
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
@@ -281,13 +281,13 @@ class MlflowEnvironment(Construct):
             flows.append(
                 Flow(name="mlflow-from-proxy", to=server.selector, ports=(server.port_name,), sources=(front.selector,))
             )
-        # Prometheus scrapes the pods themselves: where MLflow's port is not open to every namespace, admit it.
-        if env.metrics.enabled and (front is not server or admitted):
+        # Prometheus scrapes the pods' metrics port, and reaches nothing else of MLflow's through this flow.
+        if server.metrics_port_name:
             flows.append(
                 Flow(
                     name="metrics",
                     to=server.selector,
-                    ports=(server.port_name,),
+                    ports=(server.metrics_port_name,),
                     sources=None,
                     namespaces=env.metrics.scraper_namespace_labels,
                 )
