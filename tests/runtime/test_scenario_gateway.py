@@ -1,8 +1,8 @@
 """examples/gateway-api.yaml run for real behind a stand-in for its Gateway: MLflow under a static prefix,
 reached through the HTTPRoute's host name and path.
 
-Manifests: the shipped example (MLflow's basic-auth) and the same file with ``auth.mode: none`` (MLflow
-without a login of its own) and ``metrics.enabled``, each started once for all the tests of this module.
+Manifests: the shipped example (MLflow's basic-auth, metrics on) and the same file with ``auth.mode: none``
+(MLflow without a login of its own), each started once for all the tests of this module.
 PostgreSQL 15 and moto's S3 server stand in for the bundled StatefulSets on their Service ports; the
 migration Job runs, then the server pod. The Gateway is played by :class:`tls_ingress.TlsIngress` (for the
 MLflow client) and :func:`ingress_client.ingress_session` (for ``requests``), both routing by the
@@ -93,8 +93,8 @@ def stack(request, synthesized, tmp_path_factory):
     workdir = tmp_path_factory.mktemp(f"gateway-{mode}")
     if config["auth"]["mode"] == mode:
         objects = synthesized[ENV]  # the file as shipped
-    else:  # MLflow's basic-auth app answers 401 on /metrics, so the ServiceMonitor is checked without it
-        config |= {"auth": {"mode": mode}, "metrics": {"enabled": True}}
+    else:
+        config |= {"auth": {"mode": mode}}
         objects = synth_environment(config, f"{ENV}-{mode}", workdir)
     deployment = find_object(objects, "Deployment", "mlflow")
     prefix = arg_after(container_of(deployment, "mlflow"), "--static-prefix")
@@ -191,10 +191,10 @@ def test_artifacts_sent_through_the_prefix_land_in_the_bucket(stack, seed):
     assert stack.s3.read(stack.bucket, f"{run_prefix}/notes.txt") == ARTIFACT_TEXT
 
 
-@pytest.mark.parametrize("stack", ["none"], indirect=True)
 def test_metrics_are_scraped_at_the_root_of_their_port_and_stay_off_the_route(stack, seed):
-    """Under the prefix the ServiceMonitor still scrapes ``/metrics`` at the root of the metrics port; the route
-    covers only the prefix of MLflow's port, so the public host does not expose the metrics."""
+    """Under the prefix the ServiceMonitor still scrapes ``/metrics`` at the root of the metrics port, with the
+    login (basic) or without; the route covers only the prefix of MLflow's port, so the public host does not
+    expose the metrics."""
     (scraped,) = scrape_as_prometheus(stack.objects, stack.pod).values()
     assert scraped.status_code == 200 and "mlflow_http_request" in scraped.text, scraped.text[:500]
     (endpoint,) = find_object(stack.objects, "ServiceMonitor", "mlflow")["spec"]["endpoints"]
