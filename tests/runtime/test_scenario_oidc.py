@@ -30,6 +30,7 @@ from scenario import (
     assert_lean_server,
     assert_probes_answer_200,
     container_of,
+    kubelet_get,
     migration_job,
     require_free_port,
     scrape_as_prometheus,
@@ -181,6 +182,13 @@ def test_metrics_are_exported_to_the_scraper(stack, alice):
     (response,) = scrape_as_prometheus(stack["objects"], stack["pod"]).values()
     assert response.status_code == 200, response.text
     assert "mlflow_http_request" in response.text, response.text[:2000]
+
+
+def test_the_plugin_leaves_mlflow_own_metrics_route_open(stack):
+    """What the README says of oidc mode: the plugin does not guard MLflow's own ``/metrics`` on the ``http``
+    port (so the route publishes it, as without a login); the ServiceMonitor does not use it."""
+    response = kubelet_get("/metrics", stack["pod"].port("http", "mlflow"))
+    assert response.status_code == 200 and "mlflow_http_request" in response.text, response.text[:500]
 
 
 def test_a_person_signs_in_with_chromium(stack, alice, tmp_path):
