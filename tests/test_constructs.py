@@ -21,6 +21,7 @@ from mlflow_constructs import (
     Naming,
     OAuth2ProxyFront,
     S3ArtifactStore,
+    SchemaScripts,
     SecretProvider,
     SecretSource,
     ServerPod,
@@ -58,6 +59,7 @@ def server_on_s3(scope: Construct) -> MlflowServer:
         pod=ServerPod(config=Server(), database=database, service_account="tracking"),
         naming=NAMING,
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
+        scripts=SchemaScripts(scope, "schema", naming=NAMING),
     )
 
 

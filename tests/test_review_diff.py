@@ -94,14 +94,14 @@ def test_a_new_image_rolls_the_pods_and_runs_the_migration_again(base, tmp_path)
     rerun = one(verdicts, RUNS_AGAIN, f"Job/mlflow/{new_job['metadata']['name']}")
     assert rerun.label == "migration runs again"
     assert f"replaces {old_job['metadata']['name']}" in rerun.detail
-    assert "containers[upgrade-tracking-db].image" in rerun.paths
+    assert "containers[upgrade].image" in rerun.paths
     assert not verdicts_of(verdicts, ADDED) and not verdicts_of(verdicts, REMOVED), "a rerun is not add + remove"
 
 
 def test_a_new_database_name_runs_the_migration_again(base, tmp_path):
     after = synth(merged(BASE, database={"name": "tracking"}), tmp_path / "after")
     rerun = [v for v in diff_objects(base, after) if v.kind == RUNS_AGAIN and "mlflow-migrate-" in v.ref]
-    assert len(rerun) == 1 and "containers[upgrade-tracking-db].env[MLFLOW_BACKEND_STORE_URI]" in rerun[0].paths
+    assert len(rerun) == 1 and "containers[upgrade].env[MLFLOW_BACKEND_STORE_URI]" in rerun[0].paths
 
 
 def test_a_new_bucket_runs_the_bucket_setup_again(base, tmp_path):

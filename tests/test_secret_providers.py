@@ -181,8 +181,9 @@ def test_files_mode_mounts_the_plugin_keys_and_still_feeds_mlflow_its_store_uri(
     }
     # The wrapper (run in-process by the launcher) loads the mounted files before `mlflow server` runs.
     assert "MLFLOW_BACKEND_STORE_URI" not in env and server["command"] == launcher_command(("mlflow-oidc-server",))
-    wait = container(find(objs, "Deployment", "mlflow"), "wait-for-database")
-    assert "configure_mlflow_environment()" in wait["command"][-1]
+    # So does the schema gate, which reads the store URIs from the same files.
+    gate = env_of(container(find(objs, "Deployment", "mlflow"), "wait-for-schema"))
+    assert gate["LOAD_PLUGIN_PROVIDERS"] == "true" and gate["CONFIG_K8S_SECRETS_ENABLED"] == "true"
 
 
 def test_files_mode_outside_oidc_is_refused():

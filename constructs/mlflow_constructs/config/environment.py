@@ -110,6 +110,12 @@ class Environment(Model):
         return self.database.type != "external" and enabled is not False
 
     @property
+    def upgrade_backup_confirmed(self) -> bool:
+        """Whether ``database.upgrade.backup_taken_for_image`` names the image being rolled out."""
+        taken_for = self.database.upgrade.backup_taken_for_image
+        return taken_for is not None and taken_for.ref == self.server.image.ref
+
+    @property
     def backup_object_store(self) -> BackupObjectStore | None:
         """CloudNativePG's backup destination: configured, or beside the artifact tree (see
         :func:`beside_artifacts`) when the artifacts are reached with Secret credentials (workload identity is

@@ -1,0 +1,329 @@
+"""The migration Job: MLflow's upgrade procedure, the same under ``kubectl apply``, Argo CD and Flux.
+
+MLflow's guide: stop the server, back up the database, run ``mlflow db upgrade``, start the new server.
+The server pods never migrate (their ``wait-for-schema`` gate holds them until every store is at the
+image's head), so this Job is the only migrator, and it runs the guide's steps in order:
+
+1. one migrator at a time: a PostgreSQL advisory lock on the tracking database (several Jobs, e.g. an
+   old one retrying beside a new one, take turns; the later one finds the schema current);
+2. compare each store's revision with the image's head (``stores.py``); all current: nothing to do, exit 0
+   (a patch release or a config change rolls the servers without stopping anything);
+3. refusals, before anything is touched (exit 3): a revision the image does not know; basic-auth's
+   explicit denies that MLflow's migration to roles would drop; no backup possible and none confirmed;
+   no right to fence the database;
+4. fence every database of the image (``stores.raise_fence``): the old servers keep serving reads, their
+   writes fail (clients retry) until the new servers take over;
+5. back up and verify: ``pg_dump -Fc`` of each database by the ``pg-dump`` sidecar (postgres image) onto the
+   backup volume, or uploaded beside the artifacts; an on-demand CloudNativePG ``Backup``; or the operator's
+   own backup, confirmed in the config;
+6. migrate each store with the image's own code (``mlflow db upgrade``, basic-auth's and the oidc plugin's
+   ``migrate``), in this process's sessions, which alone may write;
+7. lift the fence for the new servers; the old ones keep their read-only sessions until they are replaced.
+
+Any failure after step 4 lifts the fence and ends the read-only sessions, so the old servers write again
+(exit 1); PostgreSQL runs each store's migration in one transaction, so a failed one leaves its store as
+it was.
+
+Env: ``SCHEMA_STORES``; ``BACKUP`` (``pg-dump``, ``cloudnativepg`` or ``none``), ``BACKUP_CONFIRMED``,
+``HANDOFF_DIR`` and ``BACKUP_DIR`` (pg-dump), ``BACKUP_URI`` (upload), ``CNPG_CLUSTER`` and
+``CNPG_PLUGIN`` (cloudnativepg), ``ACCEPT_DROPPED_DENIES`` (basic-auth).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["PGOPTIONS"] = (os.environ.get("PGOPTIONS", "") + " -c default_transaction_read_only=off").strip()
+os.environ["PGAPPNAME"] = "mlflow-k8s-upgrade"
+
+import json
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import sqlalchemy
+import stores
+
+ADVISORY_LOCK = 0x6D6C666C6F77  # "mlflow": one migrator at a time, per tracking database
+REFUSED, FAILED = 3, 1
+ROLES = "e5f6a7b8c9d0"  # MLflow 3.17's basic-auth migration of permissions to roles
+CONFIRM_KEY = "database.upgrade.backup_taken_for_image"
+started = time.monotonic()
+events: dict[str, float] = {}
+
+
+class Refusal(Exception):
+    """The upgrade cannot go ahead; nothing has been changed."""
+
+
+def say(message: str) -> None:
+    print(f"[upgrade +{time.monotonic() - started:5.1f}s] {message}", flush=True)
+
+
+def mark(event: str) -> None:
+    events[event] = time.time()
+
+
+def wait_until_reachable(store: stores.Store, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with store.engine().connect() as conn:
+                conn.execute(sqlalchemy.text("SELECT 1"))
+            return
+        except sqlalchemy.exc.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise
+            say(f"waiting for the {store.kind} database ({type(exc).__name__})")
+            time.sleep(2)
+
+
+def dropped_denies(store: stores.Store, conn: sqlalchemy.Connection) -> list[str]:
+    """basic-auth: the explicit NO_PERMISSIONS grants MLflow's migration to roles (``ROLES``) would skip,
+    so that those users get ``default_permission`` instead; none if that migration ran or is not in the image."""
+    scripts = store.scripts
+    if scripts.get_revision(ROLES) is None:
+        raise Refusal(f"this MLflow has no basic-auth migration {ROLES}; the deny check does not fit it")
+    tables = set(sqlalchemy.inspect(conn).get_table_names())
+    current = store.revision(conn)
+    if current != "none" and ROLES in {r.revision for r in scripts.iterate_revisions(current, "base")}:
+        return []
+    denies = []
+    for table in sorted(t for t in tables if t.endswith("_permissions") and t != "role_permissions"):
+        if "users" not in tables:
+            break
+        rows = conn.execute(
+            sqlalchemy.text(
+                f"SELECT u.username, p.* FROM {table} p JOIN users u ON u.id = p.user_id "
+                "WHERE p.permission = 'NO_PERMISSIONS'"
+            )
+        ).mappings()
+        for row in rows:
+            what = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("id", "user_id", "permission"))
+            denies.append(f"{table}: {what}")
+    return denies
+
+
+def check_denies(store: stores.Store, conn: sqlalchemy.Connection) -> None:
+    from mlflow.server.auth.config import read_auth_config
+
+    default = read_auth_config().default_permission
+    denies = dropped_denies(store, conn)
+    if not denies or default == "NO_PERMISSIONS" or os.environ.get("ACCEPT_DROPPED_DENIES") == "true":
+        return
+    shown = "\n  ".join(denies[:20]) + ("\n  ..." if len(denies) > 20 else "")
+    raise Refusal(
+        f"MLflow's migration to roles drops the {len(denies)} explicit NO_PERMISSIONS grant(s) below, and those "
+        f"users would get default_permission {default} instead:\n  {shown}\n"
+        "Set auth.basic.default_permission: NO_PERMISSIONS (and grant access explicitly), remove the denies, or "
+        "set auth.basic.accept_dropped_denies: true to accept the wider access; then synthesize and apply again "
+        "(the new setting gives the migration Job a new name, so it runs again)."
+    )
+
+
+def backup_plan() -> str:
+    mode = os.environ.get("BACKUP", "none")
+    if mode == "none" and os.environ.get("BACKUP_CONFIRMED") != "true":
+        raise Refusal(
+            "the database schema must be migrated and this deployment cannot back the databases up itself "
+            "(an external database, or database.backup.enabled: false). Back up every database of this "
+            f"deployment, then set {CONFIRM_KEY} to this server.image and apply again."
+        )
+    return mode
+
+
+def dump_with_sidecar(names: list[str], stamp: str) -> list[Path]:
+    """Ask the ``pg-dump`` sidecar for a verified ``pg_dump -Fc`` of each database; the files it wrote."""
+    handoff = Path(os.environ["HANDOFF_DIR"])
+    request = handoff / f"{stamp}.request"
+    partial = handoff / f".{stamp}.request"
+    partial.write_text(" ".join(names) + "\n")
+    partial.rename(request)
+    deadline = time.monotonic() + float(os.environ.get("DUMP_TIMEOUT_SECONDS", "3600"))
+    while True:
+        if (handoff / f"{stamp}.ok").exists():
+            files = (handoff / f"{stamp}.ok").read_text().split()
+            return [Path(os.environ["BACKUP_DIR"]) / name for name in files]
+        if (handoff / f"{stamp}.failed").exists():
+            raise RuntimeError(f"pg_dump failed:\n{(handoff / f'{stamp}.failed').read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("pg_dump did not finish in DUMP_TIMEOUT_SECONDS")
+        time.sleep(0.2)
+
+
+def upload(files: list[Path]) -> list[str]:
+    """Upload the dumps to ``BACKUP_URI`` with the server's artifact credentials; their URIs, checked by listing."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    uri = os.environ["BACKUP_URI"]
+    repo = get_artifact_repository(uri)
+    for path in files:
+        repo.log_artifact(str(path))
+    stored = {f.path.rsplit("/", 1)[-1]: f.file_size for f in repo.list_artifacts() if not f.is_dir}
+    missing = [p.name for p in files if stored.get(p.name) != p.stat().st_size]
+    if missing:
+        raise RuntimeError(f"uploaded dumps missing or truncated in {uri}: {missing}")
+    return [f"{uri}/{p.name}" for p in files]
+
+
+def cloudnativepg_backup(stamp: str) -> str:
+    """An on-demand ``Backup`` of the CloudNativePG cluster (its Barman Cloud Plugin), waited for."""
+    import requests
+
+    account = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    namespace = (account / "namespace").read_text().strip()
+    api = f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
+    base = f"{api}/apis/postgresql.cnpg.io/v1/namespaces/{namespace}/backups"
+    session = requests.Session()
+    session.verify = str(account / "ca.crt")
+    session.headers["Authorization"] = f"Bearer {(account / 'token').read_text().strip()}"
+    cluster = os.environ["CNPG_CLUSTER"]
+    name = f"{cluster}-pre-upgrade-{stamp.lower()}"
+    body = {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Backup",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "mlflow-k8s"}},
+        "spec": {
+            "cluster": {"name": cluster},
+            "method": "plugin",
+            "pluginConfiguration": {"name": os.environ["CNPG_PLUGIN"]},
+        },
+    }
+    response = session.post(base, json=body, timeout=30)
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"creating Backup {name}: HTTP {response.status_code} {response.text[:500]}")
+    deadline = time.monotonic() + float(os.environ.get("DUMP_TIMEOUT_SECONDS", "3600"))
+    while True:
+        status = session.get(f"{base}/{name}", timeout=30).json().get("status") or {}
+        if status.get("phase") == "completed":
+            return f"Backup/{name}"
+        if status.get("phase") == "failed":
+            raise RuntimeError(f"Backup {name} failed: {status.get('error', 'no error given')}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Backup {name} not completed in DUMP_TIMEOUT_SECONDS (phase {status.get('phase')})")
+        time.sleep(5)
+
+
+def take_backup(mode: str, names: list[str]) -> list[str]:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if mode == "pg-dump":
+        files = dump_with_sidecar(names, stamp)
+        if os.environ.get("BACKUP_URI"):
+            return upload(files)
+        return [str(p) for p in files]
+    if mode == "cloudnativepg":
+        return [cloudnativepg_backup(stamp)]
+    return [f"none taken here: confirmed by {CONFIRM_KEY}"]
+
+
+def migrate(store: stores.Store) -> None:
+    """The image's own migration of ``store``, in this process (whose sessions alone may write)."""
+    if store.kind == "tracking":
+        from mlflow.db import upgrade
+
+        upgrade.main(args=[store.uri], prog_name="mlflow db upgrade", standalone_mode=False)
+    elif store.kind == "basic-auth":
+        from mlflow.server.auth.db.utils import migrate as migrate_auth
+
+        engine = store.engine()
+        migrate_auth(engine, "head")
+        engine.dispose()
+    else:
+        from mlflow_oidc_auth.db.utils import migrate as migrate_plugin
+
+        engine = store.engine()
+        migrate_plugin(engine, "head")
+        engine.dispose()
+
+
+def run() -> int:
+    stores.load_plugin_providers()
+    all_stores = stores.stores_from_env()
+    for store in all_stores:
+        wait_until_reachable(store, float(os.environ.get("WAIT_TIMEOUT_SECONDS", "600")))
+    with ExitStack() as stack:
+        lock = stack.enter_context(stores.autocommit(all_stores[0].uri))
+        if not lock.execute(sqlalchemy.text(f"SELECT pg_try_advisory_lock({ADVISORY_LOCK})")).scalar():
+            say("another migration is running; waiting for it")
+            lock.execute(sqlalchemy.text(f"SELECT pg_advisory_lock({ADVISORY_LOCK})"))
+        dbs = {key: stack.enter_context(stores.autocommit(uri)) for key, uri in stores.databases(all_stores).items()}
+        states = {store.kind: store.state(dbs[store.database]) for store in all_stores}
+        for store in all_stores:
+            revision = store.revision(dbs[store.database])
+            say(f"{store.kind}: {states[store.kind]} (database at {revision}, image head {store.head()})")
+        behind = [s for s in all_stores if states[s.kind] != "current"]
+        if not behind:
+            for key, conn in dbs.items():
+                if stores.fenced(conn):
+                    stores.lift_fence(conn, end_sessions=True)
+                    say(f"lifted the fence an interrupted run left on {key}")
+            say("every store is at the image's head: nothing to migrate")
+            return 0
+        populated = [s for s in behind if states[s.kind] == "behind"]
+        for store in behind:
+            if store.kind == "basic-auth":
+                check_denies(store, dbs[store.database])
+        if populated:
+            mode = backup_plan()
+            unfit = [key for key, conn in dbs.items() if not stores.can_fence(conn)]
+            if unfit:
+                raise Refusal(
+                    "the migration must stop the running servers' writes first (ALTER DATABASE ... SET "
+                    f"default_transaction_read_only), which needs the owner of {', '.join(unfit)}: "
+                    "ALTER DATABASE <db> OWNER TO <the user of the database URI>"
+                )
+            migrate_fenced(behind, dbs, mode)
+        else:
+            for store in behind:
+                migrate_checked(store)
+        print("upgrade-summary " + json.dumps(events, sort_keys=True), flush=True)
+        return 0
+
+
+def migrate_checked(store: stores.Store) -> None:
+    say(f"migrating {store.kind}")
+    migrate(store)
+    with store.engine().connect() as conn:
+        if store.state(conn) != "current":
+            raise RuntimeError(f"{store.kind} is not at the image's head after its migration")
+    say(f"{store.kind} is at {store.head()}")
+
+
+def migrate_fenced(behind: list[stores.Store], dbs: dict[str, sqlalchemy.Connection], mode: str) -> None:
+    """Fence every database, back them up, migrate; the fence is lifted whatever happens."""
+    mark("fenced")
+    ended = sum(stores.raise_fence(conn) for conn in dbs.values())
+    say(f"fenced {len(dbs)} database(s): new sessions are read-only, {ended} session(s) ended")
+    try:
+        made = take_backup(mode, [stores.database_name(str(conn.engine.url)) for conn in dbs.values()])
+        mark("backed_up")
+        say("backup verified: " + ", ".join(made))
+        for store in behind:
+            migrate_checked(store)
+        mark("migrated")
+    except BaseException:
+        for conn in dbs.values():
+            stores.lift_fence(conn, end_sessions=True)
+        mark("abandoned")
+        say("fence lifted and read-only sessions ended: the running servers write again")
+        raise
+    for conn in dbs.values():
+        stores.lift_fence(conn, end_sessions=False)
+    mark("unfenced")
+    say("fence lifted for the new servers (the old ones stay read-only until they are replaced)")
+
+
+def main() -> int:
+    try:
+        return run()
+    except (Refusal, stores.SchemaError) as exc:
+        print(f"upgrade refused, nothing was changed: {exc}", file=sys.stderr, flush=True)
+        return REFUSED
+    except Exception as exc:  # noqa: BLE001 - reported, with the state the databases are left in
+        print(f"upgrade failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
