@@ -179,7 +179,7 @@ def require_passwords(pg: PostgresServer) -> None:
 def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapping[str, str]]) -> PostgresServer:
     """Stand in for the bundled PostgreSQL StatefulSet with PostgreSQL 15 on its Service port.
 
-    Does what the ``postgres`` image's entrypoint does with the manifest's settings: the role
+    Does what the ``postgres`` image's entrypoint does with the manifest's settings: the superuser role
     ``POSTGRES_USER`` with ``POSTGRES_PASSWORD`` (from the Secret's test value), the database
     ``POSTGRES_DB`` owned by it, then the init scripts of the ConfigMap mounted at
     ``/docker-entrypoint-initdb.d`` in name order. Passwords are enforced.
@@ -200,6 +200,7 @@ def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapp
     try:
         user, database = env["POSTGRES_USER"], env["POSTGRES_DB"]
         pg.create_database(database, owner=user, password=password)
+        pg.psql(f'ALTER ROLE "{user}" SUPERUSER')  # the image's initdb makes POSTGRES_USER the superuser
         for name in sorted(init_scripts):
             assert name.endswith(".sql"), name
             pg.psql(init_scripts[name], database=database)

@@ -38,6 +38,7 @@ os.environ["PGAPPNAME"] = "mlflow-k8s-upgrade"
 
 import json
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -273,7 +274,7 @@ def run() -> int:
                     f"default_transaction_read_only), which needs the owner of {', '.join(unfit)}: "
                     "ALTER DATABASE <db> OWNER TO <the user of the database URI>"
                 )
-            migrate_fenced(behind, dbs, mode)
+            migrate_fenced(all_stores, behind, dbs, mode)
         else:
             for store in behind:
                 migrate_checked(store)
@@ -281,37 +282,148 @@ def run() -> int:
         return 0
 
 
-def migrate_checked(store: stores.Store) -> None:
-    say(f"migrating {store.kind}")
-    migrate(store)
+def check_current(store: stores.Store) -> None:
     with store.engine().connect() as conn:
         if store.state(conn) != "current":
             raise RuntimeError(f"{store.kind} is not at the image's head after its migration")
     say(f"{store.kind} is at {store.head()}")
 
 
-def migrate_fenced(behind: list[stores.Store], dbs: dict[str, sqlalchemy.Connection], mode: str) -> None:
-    """Fence every database, back them up, migrate; the fence is lifted whatever happens."""
-    mark("fenced")
-    ended = sum(stores.raise_fence(conn) for conn in dbs.values())
-    say(f"fenced {len(dbs)} database(s): new sessions are read-only, {ended} session(s) ended")
+def migrate_checked(store: stores.Store) -> None:
+    say(f"migrating {store.kind}")
+    migrate(store)
+    check_current(store)
+
+
+class TrackingFence:
+    """The tracking database's fence: one session holds every table of it, ``SHARE`` while the backup is
+    taken (the running servers' writes wait, their reads and pg_dump go on), then ``ACCESS EXCLUSIVE`` for the
+    migration, which MLflow runs in this very session (``_upgrade_db`` on an engine over this one
+    connection) and whose commit releases everything at once. The servers' waiting writes then go on, on the
+    new schema; nothing is written in between, and if this process dies, the session ends and so does the
+    fence. The sessions that block a lock for more than ``GRACE`` seconds (a server's transaction that read
+    a table and now waits to write another: a deadlock) are ended; their clients retry."""
+
+    GRACE = 2.0
+
+    def __init__(self, store: stores.Store, watchdog: sqlalchemy.Connection) -> None:
+        self.store, self.watchdog = store, watchdog
+        self.engine = sqlalchemy.create_engine(store.uri, poolclass=sqlalchemy.pool.StaticPool)
+        self.conn = self.engine.connect()
+        self.pid = self.conn.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar()
+        names = self.conn.execute(
+            sqlalchemy.text("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars()
+        self.tables = ", ".join(sorted(names))
+
+    def hold(self, mode: str) -> None:
+        done = threading.Event()
+        ended: list[int] = []
+
+        def end_blockers() -> None:
+            since = time.monotonic()
+            while not done.wait(0.2):
+                if time.monotonic() - since < self.GRACE:
+                    continue
+                blockers = self.watchdog.execute(
+                    sqlalchemy.text(
+                        "SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity "
+                        "WHERE pid = ANY (pg_blocking_pids(:pid)) AND application_name NOT IN (:app, 'pg_dump')"
+                    ),
+                    {"pid": self.pid, "app": stores.UPGRADE_APP},
+                ).all()
+                ended.extend(pid for _, pid in blockers)
+
+        watch = threading.Thread(target=end_blockers, daemon=True)
+        watch.start()
+        try:
+            while True:
+                savepoint = self.conn.begin_nested()
+                try:
+                    self.conn.execute(sqlalchemy.text(f"LOCK TABLE {self.tables} IN {mode} MODE"))
+                    savepoint.commit()
+                    break
+                except sqlalchemy.exc.OperationalError as exc:  # a deadlock PostgreSQL resolved against us
+                    savepoint.rollback()
+                    say(f"retrying the {mode} lock ({type(exc.orig).__name__})")
+        finally:
+            done.set()
+            watch.join()
+        say(f"tracking tables held in {mode} mode" + (f"; ended {len(ended)} blocking session(s)" if ended else ""))
+
+    def migrate(self) -> None:
+        """MLflow's own migration of the tracking store, in this session; its commit lifts the fence."""
+        from mlflow.store.db import utils
+
+        utils._upgrade_db(self.engine)
+
+    def release(self) -> None:
+        """Without a migration: roll back, so the waiting writes go on as they were."""
+        self.conn.rollback()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+
+def lockable(tracking: stores.Store, all_stores: list[stores.Store]) -> bool:
+    """The lock fence can hold the tracking database only while no other store shares it (an auth store's
+    migration runs in a session of its own, which the locks would block)."""
+    if any(s.database == tracking.database for s in all_stores if s is not tracking):
+        return False
+    from mlflow.store.db import utils
+
+    if not callable(getattr(utils, "_upgrade_db", None)):
+        raise Refusal(
+            "this MLflow has no mlflow.store.db.utils._upgrade_db, which the migration runs inside the fence; "
+            "the schema scripts of this deployment do not fit this image"
+        )
+    return True
+
+
+def migrate_fenced(
+    all_stores: list[stores.Store], behind: list[stores.Store], dbs: dict[str, sqlalchemy.Connection], mode: str
+) -> None:
+    """Fence every database, back them up, migrate. The tracking database is held by locks
+    (:class:`TrackingFence`) when it can be; the others (and the tracking one otherwise) are fenced
+    read-only (``stores.raise_fence``). Whatever happens, no fence outlives this call."""
+    tracking = all_stores[0]
+    fence = TrackingFence(tracking, dbs[tracking.database]) if lockable(tracking, all_stores) else None
+    read_only = [key for key in dbs if fence is None or key != tracking.database]
     try:
+        mark("fenced")
+        if fence is not None:
+            fence.hold("SHARE")
+        ended = sum(stores.raise_fence(dbs[key]) for key in read_only)
+        say(f"fenced: {', '.join(read_only) or 'no database'} read-only ({ended} session(s) ended)")
         made = take_backup(mode, [stores.database_name(str(conn.engine.url)) for conn in dbs.values()])
         mark("backed_up")
         say("backup verified: " + ", ".join(made))
         for store in behind:
-            migrate_checked(store)
+            if fence is not None and store is tracking:
+                mark("migrating")
+                say("migrating tracking (inside the fence)")
+                fence.hold("ACCESS EXCLUSIVE")
+                fence.migrate()
+                check_current(store)
+            else:
+                migrate_checked(store)
         mark("migrated")
     except BaseException:
-        for conn in dbs.values():
-            stores.lift_fence(conn, end_sessions=True)
+        if fence is not None:
+            fence.release()
+        for key in read_only:
+            stores.lift_fence(dbs[key], end_sessions=True)
         mark("abandoned")
         say("fence lifted and read-only sessions ended: the running servers write again")
         raise
-    for conn in dbs.values():
-        stores.lift_fence(conn, end_sessions=False)
+    finally:
+        if fence is not None:
+            fence.close()
+    for key in read_only:
+        stores.lift_fence(dbs[key], end_sessions=False)
     mark("unfenced")
-    say("fence lifted for the new servers (the old ones stay read-only until they are replaced)")
+    say("fence lifted for the new servers (sessions opened read-only stay so until their servers are replaced)")
 
 
 def main() -> int:
