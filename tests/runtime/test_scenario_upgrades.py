@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import configparser
 import copy
+import dataclasses
 import json
 import re
 import subprocess
@@ -39,6 +40,7 @@ import requests
 import venvs
 from client_venv import client_env, run_client
 from faults import LoggingClient
+from pod_images import ImageRuntime, helper_runtime
 from podrunner import JobResult, find_object, pod_template, run_job
 from postgres import PostgresServer, free_port
 from repo_paths import REPO
@@ -319,6 +321,19 @@ def with_command(cronjob: dict, command: list[str]) -> dict:
     return changed
 
 
+def failing_pg_dump(directory: Path, ref: str) -> dict[str, ImageRuntime]:
+    """The postgres image with a ``pg_dump`` that fails as on a full volume."""
+    directory.mkdir(mode=0o755)
+    wrapper = directory / "pg_dump"
+    wrapper.write_text(
+        '#!/bin/sh\necho "pg_dump: error: could not write to output file: No space left on device" >&2\nexit 1\n'
+    )
+    wrapper.chmod(0o755)
+    base = helper_runtime(ref)
+    assert base is not None
+    return {ref: dataclasses.replace(base, path=f"{directory}:{base.path}", ro_binds=(*base.ro_binds, directory))}
+
+
 def pods_of(objects: list[dict], count: int, pvc: dict) -> list[BackgroundPod]:
     """``count`` new server pods of the Deployment, each on a port of its own (pods share this host)."""
     deployment = find_object(objects, "Deployment", "mlflow")
@@ -433,8 +448,31 @@ def upgrade(request, synthesized, tmp_path_factory):
                 upgrade_phase.events = roll_out(service, pods, [(old.port, old.stop)], port_of=lambda r: r.port("http"))
                 upgrade_phase.server_logs = [pod.run.all_log_tails(400) for pod in pods if pod.run is not None]
                 upgrade_phase.ended = time.time()
+            elif case == TWO_AT_ONCE:
+                # First a backup that fails (pg_dump finds no room): nothing may change.
+                failed = Phase("failed-backup", started=time.time())
+                for pod in pods:
+                    pod.secrets = secrets
+                    pod.start()
+                result["pre_failure"] = {db: database_state(pg, db) for db in DATABASES[env]}
+                job = migration_job(objects)
+                images = failing_pg_dump(workdir / "failing", container_of(job, "pg-dump")["image"])
+                failed.jobs = [run_job(job, objects, secrets, check=False, pvc_dirs=pvc, images=images)]
+                writer.wait_for_acks(40, after=time.time(), timeout=120)
+                failed.ended = time.time()
+                result["failed_gated"] = not any(pod.past_init for pod in pods)
+                result["failure_state"] = {db: database_state(pg, db) for db in DATABASES[env]}
+                result["phases"]["failed-backup"] = failed
+                # The Job's retry (a new pod of the same Job) finds room on the volume again; a second Job
+                # starts with it, as an older Job still retrying would.
+                jobs = [BackgroundJob(migration_job(objects), objects, secrets, pvc_dirs=pvc) for _ in range(2)]
+                upgrade_phase = Phase("upgrade", started=time.time())
+                upgrade_phase.jobs = [job.result() for job in jobs]
+                upgrade_phase.events = roll_out(service, pods, [(old.port, old.stop)], port_of=lambda r: r.port("http"))
+                upgrade_phase.server_logs = [pod.run.all_log_tails(400) for pod in pods if pod.run is not None]
+                upgrade_phase.ended = time.time()
             else:
-                jobs = [(migration_job(objects), objects)] * (2 if case == TWO_AT_ONCE else 1)
+                jobs = [(migration_job(objects), objects)]
                 upgrade_phase = rollout("upgrade", service, pods, jobs, [(old.port, old.stop)], secrets, pvc)
             result["phases"]["upgrade"] = upgrade_phase
             writer.wait_for_acks(40, after=time.time(), timeout=180)
@@ -689,6 +727,25 @@ def test_the_documented_fix_completes_the_upgrade(upgrade):
         if p == "NO_PERMISSIONS"
     ]
     assert len(denied) == 2 and all(after[n][k][r] == DEFAULT_PERMISSION for n, k, r in denied)
+
+
+def test_a_failed_backup_migrates_nothing_and_the_old_server_keeps_serving(upgrade):
+    """When the backup cannot be written the Job fails before migrating: the fence is lifted, the schema and
+    revisions are as they were, the new pods stay in their gate and every write goes on through the old
+    server; the Job's retry then completes the upgrade (the two-Jobs case above)."""
+    if upgrade["case"] != TWO_AT_ONCE:
+        assert "failed-backup" not in upgrade["phases"]
+        return
+    phase = upgrade["phases"]["failed-backup"]
+    (job,) = phase.jobs
+    assert job.exit_codes["upgrade"] == 1, job.logs["upgrade"]
+    log = job.logs["upgrade"]
+    assert "pg_dump failed" in log and "fence lifted" in log and "migrating" not in log, log
+    before, after = upgrade["pre_failure"]["mlflow"], upgrade["failure_state"]["mlflow"]
+    assert (after["schema"], after["alembic"]) == (before["schema"], before["alembic"])
+    assert upgrade["failed_gated"], "a new server pod got past its schema gate"
+    calls = writes_in(upgrade["calls"], phase)
+    assert calls and all(c["ok"] for c in calls)
 
 
 # --------------------------------------------------------------------------------------------------

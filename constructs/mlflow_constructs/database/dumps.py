@@ -82,7 +82,8 @@ while :; do
     stamp=${request%.request}
     dbs=$(cat "$request")
     rm -f "$request"
-    if (
+    # A subshell of its own (not an `if` condition, where sh ignores -e): the first failure ends it.
+    (
       set -eu
       cd "$BACKUP_DIR"
       for db in $dbs; do
@@ -93,13 +94,15 @@ while :; do
         echo "$db-pre-upgrade-$stamp.dump"
         echo "pg-dump: $BACKUP_DIR/$db-pre-upgrade-$stamp.dump ($(wc -c < "$db-pre-upgrade-$stamp.dump") bytes)" >&2
       done
-    ) > "$HANDOFF_DIR/.$stamp.out" 2> "$HANDOFF_DIR/$stamp.log"; then
+    ) > "$HANDOFF_DIR/.$stamp.out" 2> "$HANDOFF_DIR/$stamp.log"
+    status=$?
+    cat "$HANDOFF_DIR/$stamp.log" >&2
+    if [ "$status" -eq 0 ]; then
       mv "$HANDOFF_DIR/.$stamp.out" "$HANDOFF_DIR/$stamp.ok"
     else
       rm -f "$BACKUP_DIR"/.*-pre-upgrade-"$stamp".dump.partial
       mv "$HANDOFF_DIR/$stamp.log" "$HANDOFF_DIR/$stamp.failed"
     fi
-    cat "$HANDOFF_DIR/$stamp".* >&2 2>/dev/null || true
   done
   sleep 0.5
 done

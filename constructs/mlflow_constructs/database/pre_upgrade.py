@@ -55,9 +55,7 @@ class CnpgUpgradeBackups(Construct):
         name = naming.name("migrate")
         labels = naming.labels("mlflow-migrate")
         why = {NEEDS_API_TOKEN: "the migration Job creates an on-demand CloudNativePG Backup before it migrates"}
-        k8s.KubeServiceAccount(
-            self, "account", metadata=meta(name, labels, why), automount_service_account_token=False
-        )
+        k8s.KubeServiceAccount(self, "account", metadata=meta(name, labels, why), automount_service_account_token=False)
         k8s.KubeRole(
             self,
             "role",

@@ -267,14 +267,7 @@ def run() -> int:
                 check_denies(store, dbs[store.database])
         if populated:
             mode = backup_plan()
-            unfit = [key for key, conn in dbs.items() if not stores.can_fence(conn)]
-            if unfit:
-                raise Refusal(
-                    "the migration must stop the running servers' writes first (ALTER DATABASE ... SET "
-                    f"default_transaction_read_only), which needs the owner of {', '.join(unfit)}: "
-                    "ALTER DATABASE <db> OWNER TO <the user of the database URI>"
-                )
-            migrate_fenced(all_stores, behind, dbs, mode)
+            migrate_fenced(all_stores, behind, dbs, mode, tracking_empty=states["tracking"] == "empty")
         else:
             for store in behind:
                 migrate_checked(store)
@@ -382,14 +375,28 @@ def lockable(tracking: stores.Store, all_stores: list[stores.Store]) -> bool:
 
 
 def migrate_fenced(
-    all_stores: list[stores.Store], behind: list[stores.Store], dbs: dict[str, sqlalchemy.Connection], mode: str
+    all_stores: list[stores.Store],
+    behind: list[stores.Store],
+    dbs: dict[str, sqlalchemy.Connection],
+    mode: str,
+    *,
+    tracking_empty: bool,
 ) -> None:
-    """Fence every database, back them up, migrate. The tracking database is held by locks
-    (:class:`TrackingFence`) when it can be; the others (and the tracking one otherwise) are fenced
-    read-only (``stores.raise_fence``). Whatever happens, no fence outlives this call."""
+    """Fence every database, back them up, migrate. The tracking database, where clients write all the
+    time, is held by locks (:class:`TrackingFence`) when it has tables and no other store shares it; the
+    others (and the tracking one otherwise) are fenced read-only (``stores.raise_fence``). Whatever happens,
+    no fence outlives this call."""
     tracking = all_stores[0]
-    fence = TrackingFence(tracking, dbs[tracking.database]) if lockable(tracking, all_stores) else None
-    read_only = [key for key in dbs if fence is None or key != tracking.database]
+    locked = not tracking_empty and lockable(tracking, all_stores)
+    read_only = [key for key in dbs if not locked or key != tracking.database]
+    unfit = [key for key in read_only if not stores.can_fence(dbs[key])]
+    if unfit:
+        raise Refusal(
+            "the migration must stop the running servers' writes first (ALTER DATABASE ... SET "
+            f"default_transaction_read_only), which needs the owner of {', '.join(unfit)}: "
+            "ALTER DATABASE <db> OWNER TO <the user of the database URI>"
+        )
+    fence = TrackingFence(tracking, dbs[tracking.database]) if locked else None
     try:
         mark("fenced")
         if fence is not None:
