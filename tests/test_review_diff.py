@@ -250,6 +250,18 @@ def test_switching_to_external_secrets_needs_the_operator_and_the_store(base, tm
     assert not [v for v in verdicts if "add key" in v.detail], "the ExternalSecret makes the Secret"
 
 
+def test_moving_to_an_http_route_needs_the_gateway_api_crds(tmp_path):
+    """gateway.networking.k8s.io ends in .k8s.io but is no built-in group: an HTTPRoute replacing an Ingress
+    is a new custom resource kind, whose CRDs and implementation must be installed before the apply."""
+    before = synth(merged(BASE, ingress={**INGRESS, "tls": None}), tmp_path / "before")
+    gateway = {"kind": "httproute", "gateway": {"parent_refs": [{"name": "shared", "namespace": "gateway-system"}]}}
+    after = synth(merged(BASE, ingress={**INGRESS, "tls": None, **gateway}), tmp_path / "after")
+    verdicts = diff_objects(before, after)
+    crd = one(verdicts, PREREQUISITE, "HTTPRoute/mlflow/mlflow")
+    assert "new custom resource kind HTTPRoute" in crd.detail and "Gateway API CRDs" in crd.detail
+    one(verdicts, REMOVED, "Ingress/mlflow/mlflow")
+
+
 def test_a_newly_read_secret_key_must_be_added_to_the_secret(base, tmp_path):
     after = synth(merged(BASE, auth={"mode": "basic"}), tmp_path / "after")
     details = [v.detail for v in verdicts_of(diff_objects(base, after), PREREQUISITE)]

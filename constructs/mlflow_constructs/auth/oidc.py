@@ -100,6 +100,7 @@ class OidcAuth(Construct):
             liveness_path="/health/live",
             readiness_path="/health/ready",
             startup_path="/health/startup",
+            probes_follow_static_prefix=False,  # the plugin's health router is mounted at /health, prefix or not
             plugin=plugin,
             schema_store="oidc",
             schema_env=tuple(env_values({k: settings[k] for k in MIGRATION_SETTINGS if k in settings})),
