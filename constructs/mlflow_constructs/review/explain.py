@@ -9,10 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from mlflow_constructs.review.facts import server_of
 from mlflow_constructs.review.objects import (
     WORKLOAD_KINDS,
     Obj,
     annotations,
+    component,
     containers,
     group_of,
     is_custom,
@@ -27,7 +29,7 @@ from mlflow_constructs.review.objects import (
 )
 
 POD_KINDS = (*WORKLOAD_KINDS, "Job")
-SERVER_FLAGS = ("--default-artifact-root", "--artifacts-destination", "--backend-store-uri", "--serve-artifacts")
+OAUTH2_PROXY = "oauth2-proxy"  # the component label of the OAuth2-Proxy front
 STORE_URI = "MLFLOW_BACKEND_STORE_URI"
 PLUGIN_PROVIDERS = {
     "CONFIG_AWS_SECRETS_": "AWS Secrets Manager",
@@ -67,12 +69,9 @@ def _env(container: Obj, name: str) -> Obj | None:
 
 
 def _server(objects: list[Obj]) -> tuple[Obj, Obj] | None:
-    """The MLflow server's Deployment and container: the one started with MLflow's server flags."""
-    for obj in _of(objects, *WORKLOAD_KINDS):
-        for container in pod_template(obj)["spec"].get("containers", []):
-            if any(flag in [*container.get("command", []), *container.get("args", [])] for flag in SERVER_FLAGS):
-                return obj, container
-    return None
+    """The MLflow server's Deployment (by its component label) and main container (its first)."""
+    server = server_of(objects)
+    return (server, pod_template(server)["spec"]["containers"][0]) if server else None
 
 
 def _behind(service: Obj, objects: list[Obj]) -> list[Obj]:
@@ -306,9 +305,7 @@ def _summary(name: str, objects: list[Obj], namespace: str) -> str:
         for svc in others:
             service = next((s for s in _of(objects, "Service") if _name(s) == svc), None)
             behind = ", ".join(f"{o['kind']} `{_name(o)}`" for o in _behind(service, objects)) if service else ""
-            proxy = service and any(
-                "oauth2-proxy" in c["image"] for o in _behind(service, objects) for c in containers(o)
-            )
+            proxy = service and any(component(o) == OAUTH2_PROXY for o in _behind(service, objects))
             front = "OAuth2-Proxy, which does the login" if proxy else "in front of the server"
             sentence += f", which sends traffic to Service `{svc}` ({behind}: {front})"
         sentences.append(sentence + ".")
