@@ -5,6 +5,7 @@ environments that would overwrite each other's objects are refused; `python app.
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ import yaml
 from repo_paths import CONFIG, EXAMPLES, REPO
 
 import app
-from mlflow_constructs.config import ConfigError
-from mlflow_constructs.synth import discover, object_keys
+from mlflow_constructs.config import ConfigError, load_environment
+from mlflow_constructs.synth import discover, object_keys, output_path
 
 WORKFLOW = EXAMPLES / "ci" / "gitops-check.yml"
 
@@ -49,6 +50,23 @@ def test_config_holds_the_users_environments_and_examples_the_rest():
     assert "default" in discover(CONFIG)  # `make synth`; your own environments join it
     assert len(discover(EXAMPLES)) >= 9
     assert "python app.py" in (REPO / "cdk8s.yaml").read_text()
+
+
+def test_dist_is_not_ignored():
+    """The README says to commit dist/: an ignore rule would make `git add dist/` refuse it and the CI gate fail."""
+    ignored = subprocess.run(
+        ["git", "check-ignore", "dist/default.k8s.yaml"], cwd=REPO, capture_output=True, check=False
+    )
+    assert ignored.returncode == 1, ignored.stdout
+
+
+def test_the_committed_dist_is_what_config_synthesizes(synthesized_text):
+    """The repository follows its own README: `python app.py --check` passes on a fresh clone."""
+    for name, path in discover(CONFIG).items():
+        committed = REPO / "dist" / output_path(name, load_environment(path))
+        assert committed.is_file() and committed.read_text() == synthesized_text[name], (
+            f"{committed.relative_to(REPO)} is out of date: run `python app.py` and commit dist/"
+        )
 
 
 def test_default_run_writes_exactly_the_config_environments(tmp_path, capsys):
