@@ -19,9 +19,11 @@ synth: $(BIN)/.installed
 synth-all: $(BIN)/.installed
 	$(BIN)/python app.py
 
-## Regenerate the README's configuration reference, schema/environment.schema.json and docs/environments/
+## Regenerate everything generated: the README's configuration reference and generated sections (command line,
+## diff verdicts and examples), schema/environment.schema.json and every page of docs/environments/
 docs: $(BIN)/.installed
 	$(BIN)/python -m mlflow_constructs.config.reference --write
+	$(BIN)/python -m mlflow_constructs.readme --write
 	$(BIN)/python app.py explain --write
 
 ## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
@@ -44,7 +46,7 @@ test: tools lint
 
 ## Everything but the runtime and API-server tests (no servers started)
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not runtime and not apiserver"
+	$(BIN)/python -m pytest -m "not runtime and not apiserver and not browser"
 
 ## Synthesis timings (medians), as quoted in the README
 bench: $(BIN)/.installed

@@ -554,9 +554,9 @@ RULES: tuple[Rule, ...] = (
         "immutable field",
         RECREATED,
         "selectors of Deployments/StatefulSets/DaemonSets, a StatefulSet's `volumeClaimTemplates`/`serviceName`/"
-        "`podManagementPolicy`, the pod template of a Job kept under its name, a Service's `clusterIP`, the data of "
-        "an `immutable: true` ConfigMap/Secret, a CloudNativePG Database's cluster: the apply fails; the line says "
-        "what to delete first",
+        "`podManagementPolicy`, the pod template of a Job kept under its name, a Service made headless, the data of "
+        "an `immutable: true` ConfigMap/Secret, a CloudNativePG Database's cluster: the apply fails; a headless "
+        "Service's `clusterIP: None` dropped: the apply keeps it; the line says what to delete first",
         immutable,
     ),
     Rule(
