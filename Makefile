@@ -26,13 +26,14 @@ docs: $(BIN)/.installed
 	$(BIN)/python -m mlflow_constructs.readme --write
 	$(BIN)/python app.py explain --write
 
-## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
-## provider for the runtime tests in .runtime/; kube-apiserver, etcd and kubectl built from source in
-## .runtime/apiserver/). Idempotent; the first run takes ~7 minutes plus ~40 for the Go build and ~7 for
-## the old-release venvs of the upgrade scenarios.
+## Tools the checks call (checkov and actionlint in .tools/; bubblewrap, PostgreSQL, image venvs and the
+## OpenID provider for the runtime tests in .runtime/; mermaid for the diagram tests in tests/docs/;
+## kube-apiserver, etcd and kubectl built from source in .runtime/apiserver/). Idempotent; the first run
+## takes ~7 minutes plus ~40 for the Go build and ~7 for the old-release venvs of the upgrade scenarios.
 tools: $(BIN)/.installed
 	bash tests/validity/install-tools.sh
 	bash tests/runtime/setup.sh
+	bash tests/docs/setup.sh
 	bash tests/apiserver/install.sh
 
 ## Lint and format check (ruff)
@@ -44,7 +45,7 @@ lint: $(BIN)/.installed
 test: tools lint
 	RUNTIME_TESTS=require $(BIN)/python -m pytest
 
-## Everything but the runtime and API-server tests (no servers started)
+## Everything but the runtime, API-server and browser tests (no servers or browsers started)
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not runtime and not apiserver and not browser"
 
