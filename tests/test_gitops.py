@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import require_tool
 from repo_paths import CONFIG, EXAMPLES, REPO
 
 import app
@@ -293,11 +294,8 @@ def actionlint() -> str | None:
 def test_ci_recipe_passes_actionlint():
     """actionlint checks the workflow's structure, expressions and step references (and, with shellcheck on
     PATH, its scripts) as GitHub would read them."""
-    binary = actionlint()
-    if binary is None:
-        message = "actionlint not found in .tools/actionlint or on PATH: run tests/validity/install-tools.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    binary = require_tool(
+        actionlint(), "actionlint not found in .tools/actionlint or on PATH: run tests/validity/install-tools.sh"
+    )
     result = subprocess.run([binary, str(WORKFLOW)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

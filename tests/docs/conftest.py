@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import mark_suite
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -19,17 +20,9 @@ BROWSER_MARK = "browser"
 def missing_tools() -> list[str]:
     missing = [] if shutil.which("node") else ["node"]
     missing += [] if CHROMIUM.exists() else [f"{CHROMIUM} (bash tests/runtime/setup.sh)"]
-    for package in ("mermaid", "playwright-core"):
-        if not (HERE / "node_modules" / package).is_dir():
-            missing.append(f"npm package {package} (bash tests/docs/setup.sh)")
+    missing += [f"npm package {p}" for p in ("mermaid", "playwright-core") if not (HERE / "node_modules" / p).is_dir()]
     return missing
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    ours = [item for item in items if item.path.is_relative_to(HERE)]
-    for item in ours:
-        item.add_marker(BROWSER_MARK)
-    if ours and (missing := missing_tools()):
-        skip = pytest.mark.skip(reason=f"missing: {', '.join(missing)}")
-        for item in ours:
-            item.add_marker(skip)
+    mark_suite(items, HERE, BROWSER_MARK, missing_tools(), "run `bash tests/docs/setup.sh` (make tools)")

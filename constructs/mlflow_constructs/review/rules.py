@@ -22,9 +22,11 @@ from mlflow_constructs.review.facts import (
     BUCKET_SETUP,
     MIGRATION,
     RENAMING,
+    SERVER,
     Change,
     Facts,
     ObjectDiff,
+    Stores,
     data_in,
     data_of,
     produced_secrets,
@@ -175,15 +177,14 @@ def claim_recreated(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> 
         )
 
 
-def _server_diff(diff: ObjectDiff, facts: Facts) -> bool:
-    return (
-        diff.before is not None
-        and diff.after is not None
-        and diff.after["kind"] == "Deployment"
-        and component(diff.after) == "mlflow"
-        and facts.stores_before is not None
-        and facts.stores_after is not None
-    )
+def _stores(diff: ObjectDiff, facts: Facts) -> tuple[Stores, Stores] | None:
+    """The server's stores before and after the change, when ``diff`` is the server's (kept or replaced)."""
+    server = diff.before is not None and diff.after is not None and diff.after["kind"] == "Deployment"
+    if not server or component(diff.after) != SERVER:  # type: ignore[arg-type]
+        return None
+    if facts.stores_before is None or facts.stores_after is None:
+        return None
+    return facts.stores_before, facts.stores_after
 
 
 def _store_holder(facts: Facts, url: str | None) -> Obj | None:
@@ -194,10 +195,9 @@ def _store_holder(facts: Facts, url: str | None) -> Obj | None:
 
 
 def artifact_store(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Iterable[Found]:
-    if not _server_diff(diff, facts):
+    if not (stores := _stores(diff, facts)):
         return
-    old, new = facts.stores_before, facts.stores_after
-    assert old is not None and new is not None
+    old, new = stores
     if old.artifact_store == new.artifact_store or old.artifacts is None or new.artifacts is None:
         return
     if not old.proxied:
@@ -221,10 +221,9 @@ def artifact_store(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> I
 
 
 def tracking_database(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Iterable[Found]:
-    if not _server_diff(diff, facts):
+    if not (stores := _stores(diff, facts)):
         return
-    old, new = facts.stores_before, facts.stores_after
-    assert old is not None and new is not None
+    old, new = stores
     if old.tracking == new.tracking or old.tracking is None or new.tracking is None:
         return
     holder = _store_holder(facts, old.tracking)
@@ -463,10 +462,9 @@ def prerequisite(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Ite
 
 
 def store_credentials(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Iterable[Found]:
-    if not _server_diff(diff, facts):
+    if not (stores := _stores(diff, facts)):
         return
-    old, new = facts.stores_before, facts.stores_after
-    assert old is not None and new is not None
+    old, new = stores
     scheme = (old.artifacts or "").split("://")[0] == (new.artifacts or "").split("://")[0]
     if not new.credentials or new.credentials != old.credentials or (old.endpoint == new.endpoint and scheme):
         return
