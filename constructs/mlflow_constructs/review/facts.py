@@ -9,7 +9,9 @@ means for a live cluster, ``render`` how it reads).
 - :func:`stores_of`: where the MLflow server keeps its records and artifacts, and the credentials it reads.
 
 Objects are recognised by the labels the constructs set (``app.kubernetes.io/name`` names the component,
-``app.kubernetes.io/instance`` is the environment's ``name``) and by kind, never by image names.
+``app.kubernetes.io/instance`` is the environment's ``name``) and by kind, never by image names or flags;
+values are read where the programs read them: the server's store URI and S3 endpoint from its environment,
+its artifact destination from its arguments (``--artifacts-destination``, else ``--default-artifact-root``).
 """
 
 from __future__ import annotations
