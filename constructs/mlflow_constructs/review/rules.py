@@ -148,11 +148,19 @@ def data_replaced(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> It
     fresh = data_of(new)
     namespace = key_of(old)[2]
     moved = namespace != key_of(new)[2]
-    gone = f"deleted with namespace {namespace} when it is pruned" if moved else "until deleted by hand"
+    if old["kind"] == "PersistentVolumeClaim":
+        fate = "is pruned with the old name: deleted, and its volume too unless the PersistentVolume's reclaim "
+        fate += "policy is Retain"
+    elif old["kind"] == "StatefulSet":
+        fate = f"stay{'s' if len(data.claims) == 1 else ''} behind, unused, " + (
+            f"until namespace {namespace} is pruned" if moved else "until deleted by hand"
+        )
+    else:
+        fate = "are deleted by the operator when the old Cluster is pruned"
     yield Found(
         f"its {'namespace' if moved else 'name'} changed: the new {new['kind']} starts with empty "
         f"{_claims(fresh.claims if fresh else ())}; the old {_claims(data.claims)} in namespace {namespace}, with "
-        f"{data.what}, stay{'s' if len(data.claims) == 1 else ''} behind, unused ({gone})",
+        f"{data.what}, {fate}",
         covers=diff.changes,
         lost=f"{data.what} on {_claims(data.claims)}",
         keep=data.keep,
