@@ -61,4 +61,4 @@ bench-runtime: $(BIN)/.installed
 	$(BIN)/python bench/runtime_bench.py --env $(BENCH_ENV) --runs $(BENCH_RUNS)
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache .tools .runtime
+	rm -rf $(VENV) .pytest_cache .tools .runtime  # dist/ is committed output: `make synth-all` rewrites it
