@@ -21,13 +21,14 @@ declare -A CRD=(
   [sealedsecrets]=bitnami.com_sealedsecrets.yaml
   [servicemonitors]=monitoring.coreos.com_servicemonitors.yaml
   [ingressroutes]=traefik.io_ingressroutes.yaml
+  [httproutes]=gateway.networking.k8s.io_httproutes.yaml
   [cnpg_clusters]=postgresql.cnpg.io_clusters.yaml
   [cnpg_databases]=postgresql.cnpg.io_databases.yaml
   [cnpg_scheduledbackups]=postgresql.cnpg.io_scheduledbackups.yaml
   [barman_objectstores]=barmancloud.cnpg.io_objectstores.yaml
 )
 ORDER=(externalsecrets secretstores sealedsecrets
-       servicemonitors ingressroutes cnpg_clusters cnpg_databases
+       servicemonitors ingressroutes httproutes cnpg_clusters cnpg_databases
        cnpg_scheduledbackups barman_objectstores)
 
 # jsii refuses properties named getXxx (JSII5000, Java getter clash; known

@@ -375,3 +375,29 @@ def test_malformed_image_reference_is_refused(reference):
     """A malformed reference is refused with the accepted forms."""
     message = config_error({"server": {"image": reference}})
     assert "server.image" in message and "registry/name:tag" in message
+
+
+# static prefix and Gateway API ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["/mlflow", "/tools/mlflow", "/ml-flow_2.x~"])
+def test_static_prefix_accepts_url_path_prefixes(prefix):
+    assert parse({"server": {"static_prefix": prefix}}).server.static_prefix == prefix
+
+
+@pytest.mark.parametrize(
+    "prefix", ["mlflow", "/mlflow/", "/", "//mlflow", "/a//b", "/a/../b", "/ml flow", "/{x}", "/%2F"]
+)
+def test_static_prefix_refuses_what_mlflow_or_a_route_would_misread(prefix):
+    """MLflow refuses a trailing '/' and '{}'; routes refuse '//', '/../' and encoded slashes (the HTTPRoute
+    CRD's CEL rules); spaces and other characters need escaping, which a prefix given to four programs
+    (MLflow, the route, the probes, OAuth2-Proxy) would get wrong somewhere."""
+    message = config_error({"server": {"static_prefix": prefix}})
+    assert "server.static_prefix" in message and "URL path prefix such as /mlflow" in message
+
+
+def test_static_prefix_is_refused_in_oidc_mode():
+    """The oidc plugin keeps /login, /callback and /oidc/ui at the root whatever the prefix: a route for the
+    prefix alone would leave sign-in unreachable."""
+    message = config_error({"server": {**OIDC_SERVER, "static_prefix": "/mlflow"}, "ingress": INGRESS, "auth": OIDC})
+    assert "server.static_prefix" in message and "/callback" in message and "host name of its own" in message

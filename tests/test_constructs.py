@@ -14,6 +14,7 @@ from helpers import container, env_of, find, find_all
 from mlflow_constructs import (
     BundledPostgres,
     ExternalDatabase,
+    GatewayHttpRoute,
     KubernetesIngress,
     MinioArtifactStore,
     MlflowServer,
@@ -23,12 +24,15 @@ from mlflow_constructs import (
     S3ArtifactStore,
     SecretProvider,
     SecretSource,
+    ServerAddon,
     ServerPod,
 )
 from mlflow_constructs.config import (
     BundledPostgres as BundledPostgresConfig,
 )
 from mlflow_constructs.config import (
+    Gateway,
+    GatewayParent,
     Ingress,
     Metrics,
     MinioArtifacts,
@@ -37,6 +41,7 @@ from mlflow_constructs.config import (
     Secrets,
     Server,
 )
+from mlflow_constructs.server.addon import NO_ADDON
 
 NAMING = Naming(base="tracking", namespace="team")
 SECRETS = SecretSource(Secrets(name="team-credentials"))
@@ -50,12 +55,13 @@ def objects_of(build: Callable[[Construct], Any], tmp_path) -> list[dict[str, An
     return [doc for doc in yaml.safe_load_all(app.synth_yaml()) if doc]
 
 
-def server_on_s3(scope: Construct) -> MlflowServer:
+def server_on_s3(scope: Construct, config: Server | None = None, addon: ServerAddon = NO_ADDON) -> MlflowServer:
     database = ExternalDatabase(scope, "db", secrets=SECRETS).access
+    pod = ServerPod(config=config or Server(), database=database, service_account="tracking", addon=addon)
     return MlflowServer(
         scope,
         "server",
-        pod=ServerPod(config=Server(), database=database, service_account="tracking"),
+        pod=pod,
         naming=NAMING,
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
     )
@@ -179,3 +185,48 @@ def test_service_monitor_scrapes_the_servers_port_and_labels(tmp_path):
     monitor = find(objs, "ServiceMonitor", "tracking")["spec"]
     assert monitor["endpoints"][0]["port"] == "http"
     assert monitor["selector"]["matchLabels"] == find(objs, "Service", "tracking")["metadata"]["labels"]
+
+
+def test_http_route_and_proxy_follow_the_servers_path_prefix(tmp_path):
+    """``path_prefix`` is wired by object like the Service and port: a proxy in front of a server under
+    ``/ml`` forwards that path, and the HTTPRoute given the proxy matches it."""
+
+    def build(chart):
+        server = server_on_s3(chart, Server(static_prefix="/ml"))
+        proxy = OAuth2ProxyFront(chart, "front", config=PROXY, naming=NAMING, secrets=SECRETS, upstream=server)
+        assert server.path_prefix == proxy.path_prefix == "/ml"
+        gateway = Gateway(parent_refs=[GatewayParent(name="shared", namespace="gateway-system")])
+        config = Ingress(enabled=True, kind="httproute", hosts=["ml.example.com"], gateway=gateway)
+        GatewayHttpRoute(chart, "route", config=config, naming=NAMING, backend=proxy)
+
+    objs = objects_of(build, tmp_path)
+    (rule,) = find(objs, "HTTPRoute", "tracking")["spec"]["rules"]
+    assert rule == {
+        "matches": [{"path": {"type": "PathPrefix", "value": "/ml"}}],
+        "backendRefs": [{"name": "tracking-oauth2-proxy", "port": 80}],
+    }
+    assert (
+        "--upstream=http://tracking:5000/ml/"
+        in container(find(objs, "Deployment", "tracking-oauth2-proxy"), "oauth2-proxy")["args"]
+    )
+
+
+def test_plugin_probes_stay_where_the_plugin_mounts_them(tmp_path):
+    """``--static-prefix`` moves MLflow's routes only: an addon whose health routes are the plugin's own
+    (``probes_follow_static_prefix=False``, as the oidc plugin's /health/*) keeps its probe paths."""
+    plugin = ServerAddon(
+        liveness_path="/health/live",
+        readiness_path="/health/ready",
+        startup_path="/health/startup",
+        probes_follow_static_prefix=False,
+    )
+
+    def build(chart):
+        server_on_s3(chart, Server(static_prefix="/ml"), plugin)
+
+    server = container(find(objects_of(build, tmp_path), "Deployment", "tracking"), "mlflow")
+    assert [server[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")] == [
+        "/health/startup",
+        "/health/live",
+        "/health/ready",
+    ]

@@ -353,6 +353,17 @@ def test_switching_to_external_secrets_needs_the_operator_and_the_store(tmp_path
     assert "which they did not read before" not in report(verdicts), "the ExternalSecret makes the Secret"
 
 
+def test_moving_to_an_http_route_needs_the_gateway_api_crds(tmp_path):
+    """gateway.networking.k8s.io ends in .k8s.io but is no built-in group: an HTTPRoute replacing an Ingress
+    is a new custom resource kind, whose CRDs and implementation must be installed before the apply."""
+    before = merged(BASE, ingress={**INGRESS, "tls": None})
+    gateway = {"kind": "httproute", "gateway": {"parent_refs": [{"name": "shared", "namespace": "gateway-system"}]}}
+    verdicts = pair(before, merged(BASE, ingress={**INGRESS, "tls": None, **gateway}), tmp_path)
+    crd = line_of(verdicts, "HTTPRoute/mlflow/mlflow").labelled("new prerequisite")
+    assert crd is not None and "new custom resource kind HTTPRoute" in crd.detail and "Gateway API CRDs" in crd.detail
+    assert "pruned by Argo CD/Flux" in text(line_of(verdicts, "Ingress/mlflow/mlflow"))
+
+
 def test_a_newly_read_secret_key_must_be_added_to_the_secret(tmp_path):
     summary = report(pair(BASE, merged(BASE, auth={"mode": "basic"}), tmp_path))
     keys = "admin-username, admin-password, flask-secret-key"

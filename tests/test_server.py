@@ -122,6 +122,28 @@ def test_probes_hit_health_on_the_named_port(tmp_path):
     assert find(objs, "Service", "mlflow")["spec"]["ports"][0]["targetPort"] == "http"
 
 
+def test_static_prefix_reaches_mlflow_and_moves_every_probe(tmp_path):
+    """Under `--static-prefix` MLflow 3.17 mounts /health at `<prefix>/health` and answers 404 on `/health`
+    (community-charts#290: pods never ready), in default and basic-auth mode alike: all three probes move."""
+    for auth in ("none", "basic"):
+        objs = synth({"server": {"static_prefix": "/mlflow"}, "auth": {"mode": auth}}, tmp_path / auth)
+        server = container(find(objs, "Deployment", "mlflow"), "mlflow")
+        assert server["args"][server["args"].index("--static-prefix") + 1] == "/mlflow", auth
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert server[probe]["httpGet"] == {"path": "/mlflow/health", "port": "http"}, (auth, probe)
+    assert (
+        "--static-prefix" not in container(find(synth({}, tmp_path / "root"), "Deployment", "mlflow"), "mlflow")["args"]
+    )
+
+
+def test_metrics_stay_at_the_root_under_a_static_prefix(tmp_path):
+    """prometheus-flask-exporter registers /metrics on MLflow's Flask app outside `--static-prefix`, so the
+    ServiceMonitor keeps scraping `/metrics` (and the route, which only matches the prefix, never exposes it)."""
+    objs = synth({"server": {"static_prefix": "/mlflow"}, "metrics": {"enabled": True}}, tmp_path)
+    (endpoint,) = find(objs, "ServiceMonitor", "mlflow")["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics" and endpoint["port"] == "http"
+
+
 def test_pod_is_restricted_and_has_no_api_token(tmp_path):
     deployment = find(synth({}, tmp_path), "Deployment", "mlflow")
     pod = deployment["spec"]["template"]["spec"]

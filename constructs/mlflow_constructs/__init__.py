@@ -59,6 +59,7 @@ _EXPORTS = {
     # network and monitoring
     "KubernetesIngress": "mlflow_constructs.network.ingress",
     "TraefikIngressRoute": "mlflow_constructs.network.ingress",
+    "GatewayHttpRoute": "mlflow_constructs.network.ingress",
     "NetworkPolicies": "mlflow_constructs.network.policies",
     "Flow": "mlflow_constructs.network.policies",
     "MlflowServiceMonitor": "mlflow_constructs.observability.service_monitor",
@@ -83,6 +84,7 @@ __all__ = [
     "ExternalDatabase",
     "ExternalSecretProvider",
     "Flow",
+    "GatewayHttpRoute",
     "GcsArtifactStore",
     "KubernetesIngress",
     "MinioArtifactStore",
@@ -135,7 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from mlflow_constructs.environment.namespace import MlflowNamespace
     from mlflow_constructs.k8s.naming import Naming
     from mlflow_constructs.k8s.pods import SecretRef
-    from mlflow_constructs.network.ingress import KubernetesIngress, TraefikIngressRoute
+    from mlflow_constructs.network.ingress import GatewayHttpRoute, KubernetesIngress, TraefikIngressRoute
     from mlflow_constructs.network.policies import Flow, NetworkPolicies
     from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
     from mlflow_constructs.secrets.external_secrets import ExternalSecretProvider

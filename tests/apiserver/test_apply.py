@@ -44,6 +44,9 @@ from mlflow_constructs.review import render
 sys.path.insert(0, str(REPO / "tests" / "validity"))
 from _k8s import environment_names, manifests, pod_templates  # noqa: E402
 
+from mlflow_constructs.config import parse_environment  # noqa: E402
+from mlflow_constructs.synth import build_app  # noqa: E402
+
 ENVS = environment_names()
 FIELD_MANAGER = "mlflow-k8s"
 
@@ -409,6 +412,48 @@ def test_environments_covered() -> None:
     """The parametrization sees the shipped environments and the library example's chart."""
     assert len(ENVS) >= 2, ENVS
     assert any(old_snapshot(env) is not None for env in ENVS), f"no env has a snapshot at {UPGRADE_FROM}"
+
+
+# --- CEL rules of the CRDs are live (CloudNativePG's Database: `cnpg-database-cluster` above) --------------
+def test_http_route_cel_rules_are_enforced(cluster: Cluster, synthesized, tmp_path: Path) -> None:
+    """Control for the HTTPRoute of ``gateway-api``: the Gateway API CRD's CEL rules run on it. The same
+    Gateway named twice, once without a listener, is refused with the CRD's own message (the config refuses
+    it earlier, see ``Ingress``), and so is a path prefix with ``/../`` in it."""
+    current = manifests(synthesized, "gateway-api")
+    applied = Applied(cluster, current, "cel-gateway-api", tmp_path)
+    assert applied.apply().returncode == 0
+    twice, dotted = copy.deepcopy(current), copy.deepcopy(current)
+    route = first(twice, "HTTPRoute")
+    route["spec"]["parentRefs"].append({k: v for k, v in route["spec"]["parentRefs"][0].items() if k != "sectionName"})
+    first(dotted, "HTTPRoute")["spec"]["rules"][0]["matches"][0]["path"]["value"] = "/mlflow/../admin"
+    for changed, message in (
+        (twice, "sectionName must be specified when parentRefs includes 2 or more references to the same parent"),
+        (dotted, "must not contain '/../' when type one of ['Exact', 'PathPrefix']"),
+    ):
+        got = applied.apply(changed)
+        assert got.returncode != 0, f"the API server accepted an HTTPRoute its CRD refuses\n{got}"
+        assert refused_by_server(got.stderr) == {f"HTTPRoute/{route['metadata']['name']}"}, str(got)
+        assert message in got.stderr, str(got)
+
+
+def test_longest_gateway_names_are_accepted(cluster: Cluster, tmp_path: Path) -> None:
+    """What a Gateway route adds at the longest the config accepts (a Gateway namespace of 63 characters, Gateway
+    and listener names of 253, a 201-character prefix) makes objects the API server takes: the HTTPRoute and the
+    policy ``mlflow-allow-mlflow-from-<Gateway namespace>``."""
+    subdomain = ".".join(["g" * 63] * 3) + "." + "g" * 61
+    parent = {"name": subdomain, "namespace": "g" * 63, "section_name": subdomain}
+    gateway = {"enabled": True, "kind": "httproute", "hosts": ["ml.example.com"], "gateway": {"parent_refs": [parent]}}
+    config = {
+        "ingress": gateway,
+        "network_policies": {"ingress_from_namespaces": {"kubernetes.io/metadata.name": "ingress"}},
+        "server": {"static_prefix": "/" + "p" * 200},
+    }
+    env = parse_environment(config, source="longest.yaml")
+    objs = [d for d in yaml.safe_load_all(build_app({"longest": env}, tmp_path / "out").synth_yaml()) if d]
+    assert len(subdomain) == 253
+    assert first(objs, "NetworkPolicy", lambda o: o["metadata"]["name"].endswith("-from-" + "g" * 63))
+    got = Applied(cluster, objs, "longest-gateway", tmp_path).apply()
+    assert got.returncode == 0, f"the API server refused the longest Gateway names\n{got}"
 
 
 # --- `python app.py diff` agrees with the API server -----------------------------------------------------

@@ -105,15 +105,13 @@ def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def service_port(objects: list[dict], name: str, port_name: str | None = None) -> int:
-    """The port of Service ``name``; asserts that the container it targets listens on the same port.
-
-    Pods share the host network here and Service names resolve to 127.0.0.1, so a client that dials
-    ``<service>:<port>`` reaches whatever listens on that port: it must be the target container's.
-    """
+def _service_targets(
+    objects: list[dict], name: str, port_name: str | None, number: int | None
+) -> tuple[int, list[int]]:
+    """(the Service port, the container ports its targetPort resolves to in the one workload it selects)."""
     svc = find_object(objects, "Service", name)
     ports = svc["spec"]["ports"]
-    entry = next(p for p in ports if port_name is None or p.get("name") == port_name)
+    entry = next(p for p in ports if (port_name is None or p.get("name") == port_name) and number in (None, p["port"]))
     target = entry.get("targetPort", entry["port"])
     workloads = [
         o
@@ -129,11 +127,28 @@ def service_port(objects: list[dict], name: str, port_name: str | None = None) -
             listening.append(resolve_port(c, target))
         except Exception:  # noqa: BLE001 - that container does not declare the named port
             continue
-    assert listening == [int(entry["port"])], (
-        f"Service {name} port {entry['port']} -> targetPort {target} -> container ports {listening}: "
-        "they must agree to be reachable here"
+    return int(entry["port"]), listening
+
+
+def service_port(objects: list[dict], name: str, port_name: str | None = None) -> int:
+    """The port of Service ``name``; asserts that the container it targets listens on the same port.
+
+    Pods share the host network here and Service names resolve to 127.0.0.1, so a client that dials
+    ``<service>:<port>`` reaches whatever listens on that port: it must be the target container's.
+    """
+    port, listening = _service_targets(objects, name, port_name, None)
+    assert listening == [port], (
+        f"Service {name} port {port} -> container ports {listening}: they must agree to be reachable here"
     )
-    return int(entry["port"])
+    return port
+
+
+def pod_port(objects: list[dict], service: str, port: int) -> int:
+    """The container port that port ``port`` of Service ``service`` forwards to, as kube-proxy would: what a
+    stand-in for a Gateway or an ingress controller (which reaches the pods) dials."""
+    _, listening = _service_targets(objects, service, None, port)
+    assert len(listening) == 1, f"Service {service} port {port} -> container ports {listening}"
+    return listening[0]
 
 
 def service_url(objects: list[dict], name: str = "mlflow", port_name: str = "http") -> str:

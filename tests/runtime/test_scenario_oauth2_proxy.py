@@ -21,14 +21,8 @@ provider parses). No test logs artifacts, so nothing stands in for MinIO.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
-import re
-import secrets
 import time
-from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt_tokens
 import pytest
@@ -36,79 +30,30 @@ import requests
 from browser_login import browser_login, publish_screenshot
 from client_venv import run_client
 from ingress_client import ingress_session
+from oauth2_proxy_scenario import (
+    API,
+    CONFIDENTIAL_CLIENT,
+    ENV,
+    JSON,
+    PROXY,
+    USERS,
+    callback_of,
+    ingress_host,
+    login,
+    provider_for,
+    provider_tokens,
+    proxy_args,
+    proxy_environment,
+    proxy_pod,
+    secret_values,
+)
 from oidc_provider import OidcProvider
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
-from scenario import (
-    container_of,
-    migration_job,
-    require_free_port,
-    service_port,
-    shipped_config,
-    start_bundled_postgres,
-    synth_environment,
-)
+from scenario import container_of, migration_job, require_free_port, service_port, start_bundled_postgres
 from tls_ingress import TlsIngress
 
 pytestmark = pytest.mark.runtime
-
-ENV = "oauth2-proxy"
-PROXY = "mlflow-oauth2-proxy"
-USERS = {
-    "alice": {"password": "alice-password", "email": "alice@example.com", "groups": ["/mlflow-users"]},
-    "bob": {"password": "bob-password", "email": "bob@example.com", "groups": ["/contractors"]},
-    "erin": {"password": "erin-password", "email": "erin@partner.example.net", "groups": ["/mlflow-users"]},
-}
-CONFIDENTIAL_CLIENT = {"client_id": "mlflow-confidential", "client_secret": "confidential-client-secret-0f3c"}
-COOKIE_SECRET = "0123456789abcdef0123456789abcdef"  # 32 bytes: AES-256 for the session cookie
-POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
-API = "/api/2.0/mlflow/experiments/search?max_results=5"
-JSON = {"Accept": "application/json"}
-
-
-def proxy_environment(idp_port: int, outdir: Path, name: str = "oauth2-proxy-runtime", edit=None) -> list[dict]:
-    config = shipped_config(ENV)
-    config["auth"]["oauth2_proxy"]["issuer_url"] = f"http://127.0.0.1:{idp_port}"
-    if edit:
-        edit(config)
-    return synth_environment(config, name, outdir)
-
-
-def proxy_args(objects: list[dict]) -> dict[str, list[str]]:
-    """``--flag=value`` args of the proxy container: flag -> values."""
-    found: dict[str, list[str]] = {}
-    for arg in container_of(find_object(objects, "Deployment", PROXY), "oauth2-proxy")["args"]:
-        flag, _, value = arg.partition("=")
-        found.setdefault(flag, []).append(value)
-    return found
-
-
-def ingress_host(objects: list[dict]) -> str:
-    (rule,) = find_object(objects, "Ingress", "mlflow")["spec"]["rules"]
-    return rule["host"]
-
-
-def secret_values() -> dict[str, dict[str, str]]:
-    return {
-        "mlflow-credentials": {
-            "postgres-password": POSTGRES_PASSWORD,
-            "s3-access-key-id": "unused-in-this-scenario",
-            "s3-secret-access-key": "unused-in-this-scenario",
-            "cookie_secret": COOKIE_SECRET,
-            "client_secret": CONFIDENTIAL_CLIENT["client_secret"],
-        }
-    }
-
-
-@contextlib.contextmanager
-def proxy_pod(objects: list[dict]):
-    """The proxy Deployment's pod, ready (its container, args and env as synthesized)."""
-    deployment = find_object(objects, "Deployment", PROXY)
-    port = int(proxy_args(objects)["--http-address"][0].rsplit(":", 1)[1])
-    require_free_port(port, "OAuth2-Proxy")
-    with run_pod(deployment, objects, secret_values()) as pod:
-        pod.wait_for_probe(timeout=60)
-        yield pod
 
 
 @pytest.fixture(scope="module")
@@ -117,22 +62,8 @@ def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("oauth2-proxy")
     idp_port = free_port()
     objects = proxy_environment(idp_port, workdir)
-    args = proxy_args(objects)
-    client = {
-        "client_id": args["--client-id"][0],
-        "redirect_uris": args["--redirect-url"],
-        "token_endpoint_auth_method": "none",  # client_type: public
-    }
-    confidential = {**CONFIDENTIAL_CLIENT, "redirect_uris": args["--redirect-url"]}
     key = jwt_tokens.rsa_key(workdir / "issuer-key.pem")
-    idp = OidcProvider(
-        clients=[client, confidential],
-        users=USERS,
-        port=idp_port,
-        groups_claim=args["--oidc-groups-claim"][0],
-        signing_key_pem=key,
-        jwt_access_tokens=True,
-    )
+    idp = provider_for(objects, idp_port, key)
     secrets_ = secret_values()
     with idp:
         pg = start_bundled_postgres(objects, secrets_)
@@ -165,31 +96,6 @@ def browser(stack, port: int | None = None) -> tuple[requests.Session, str]:
     return session, f"https://{host}"
 
 
-def follow(session: requests.Session, response: requests.Response, hops: list) -> requests.Response:
-    while response.is_redirect:
-        assert len(hops) < 20, [(h.status_code, h.url) for h in hops]
-        response = session.get(urljoin(response.url, response.headers["location"]), allow_redirects=False, timeout=30)
-        hops.append(response)
-    return response
-
-
-def login(session: requests.Session, base: str, username: str, path: str = "/") -> list[requests.Response]:
-    """A browser visit to ``path``: proxy -> provider form -> password -> callback -> back; every hop."""
-    hops = [session.get(base + path, allow_redirects=False, timeout=30)]
-    form = follow(session, hops[0], hops)
-    assert form.status_code == 200 and "<form" in form.text, (form.status_code, form.url, form.text[:300])
-    action = re.search(r'action="([^"]+)"', form.text).group(1)
-    user = {"username": username, "password": USERS[username]["password"]}
-    hops.append(session.post(urljoin(form.url, action), data=user, allow_redirects=False, timeout=30))
-    follow(session, hops[-1], hops)
-    return hops
-
-
-def callback_of(hops: list[requests.Response]) -> requests.Response:
-    (found,) = [h for h in hops if urlsplit(h.url).path == "/oauth2/callback"]
-    return found
-
-
 @pytest.fixture(scope="module")
 def alice(stack):
     session, base = browser(stack)
@@ -198,48 +104,6 @@ def alice(stack):
     except BaseException:
         print("--- proxy\n" + stack["proxy"].logs()[-4000:] + "\n--- provider\n" + stack["idp"].log()[-3000:])
         raise
-
-
-def provider_tokens(idp: OidcProvider, client_id: str, redirect_uri: str, username: str) -> dict:
-    """Tokens for ``username`` as a CLI gets them from the issuer (authorization code + PKCE, public client)."""
-    discovery = requests.get(idp.discovery_url, timeout=10).json()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    session = requests.Session()
-    query = {
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "response_type": "code",
-        "scope": "openid email profile",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8),
-    }
-    response = session.get(discovery["authorization_endpoint"], params=query, allow_redirects=False, timeout=10)
-    hops: list = []
-    form = follow(session, response, hops)
-    action = re.search(r'action="([^"]+)"', form.text).group(1)
-    user = {"username": username, "password": USERS[username]["password"]}
-    response = session.post(urljoin(form.url, action), data=user, allow_redirects=False, timeout=10)
-    for _ in range(20):
-        if response.headers["location"].startswith(redirect_uri):
-            break
-        response = session.get(urljoin(response.url, response.headers["location"]), allow_redirects=False, timeout=10)
-    code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
-    tokens = requests.post(
-        discovery["token_endpoint"],
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": client_id,
-            "code_verifier": verifier,
-        },
-        timeout=10,
-    )
-    assert tokens.status_code == 200, tokens.text
-    return tokens.json()
 
 
 def api_status(stack, token: str) -> int:

@@ -1,15 +1,18 @@
-"""A TLS-terminating ingress stand-in for clients that cannot use :mod:`ingress_client`'s adapter.
+"""A TLS-terminating ingress (or Gateway) stand-in for clients that cannot use :mod:`ingress_client`'s adapter.
 
 Real programs (Chromium, the MLflow Python client) reach ``https://<ingress host>/`` here: the name
 resolves to 127.0.0.1 in those clients (Chromium ``--host-resolver-rules``, the client venv's
 hostmap), :class:`TlsIngress` listens on 127.0.0.1:443 (the ingress controller's port) with a
 self-signed certificate for the host, terminates TLS and forwards each request over plain HTTP to
 the backend pod port with ``Host: <ingress host>`` and the ``X-Forwarded-*`` headers a controller
-adds, as :class:`ingress_client.IngressAdapter` does for ``requests``.
+adds, as :class:`ingress_client.IngressAdapter` does for ``requests``. The backend is one port for the
+whole host (an Ingress's ``/`` path), or the routes of :mod:`gateway` (an HTTPRoute's hosts and path
+prefix): a request no route matches gets 404 there, as from a Gateway.
 
-    with TlsIngress("mlflow.example.org", backend_port=4180, certdir=tmp) as ingress:
+    with TlsIngress("mlflow.example.org", backend=4180, certdir=tmp) as ingress:
         ingress.cert_path      # trust this (REQUESTS_CA_BUNDLE)
         ingress.spki_sha256    # or pin it (Chromium --ignore-certificate-errors-spki-list)
+    with TlsIngress(host, backend=gateway.http_routes(objects), certdir=tmp) as gateway_stand_in: ...
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import ssl
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from gateway import Route, route_for, whole_host
 from scenario import require_free_port
 
 HOP_BY_HOP = {
@@ -74,7 +79,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        backend = http.client.HTTPConnection("127.0.0.1", self.server.backend_port, timeout=120)
+        route = route_for(self.server.routes, self.headers.get("Host") or self.server.host, self.path)
+        if route is None:  # what a Gateway answers when no route matches
+            self.send_response_only(404, "Not Found")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        backend = http.client.HTTPConnection("127.0.0.1", route.port, timeout=120)
         try:
             backend.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for name, value in self.headers.items():
@@ -108,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _IngressServer(ThreadingHTTPServer):
     daemon_threads = True
     host: str
-    backend_port: int
+    routes: Sequence[Route]
 
     def handle_error(self, request, client_address) -> None:
         """A browser dropping a connection (closed tab, pre-connect) is not an error of the ingress."""
@@ -117,10 +128,12 @@ class _IngressServer(ThreadingHTTPServer):
 
 
 class TlsIngress:
-    """``https://<host>:443`` on 127.0.0.1, forwarding to ``127.0.0.1:<backend_port>`` (context manager)."""
+    """``https://<host>:443`` on 127.0.0.1, forwarding to ``127.0.0.1:<backend>`` or by ``backend``'s routes
+    (context manager)."""
 
-    def __init__(self, host: str, backend_port: int, certdir: Path, port: int = 443) -> None:
-        self.host, self.backend_port, self.port = host, backend_port, port
+    def __init__(self, host: str, backend: int | Sequence[Route], certdir: Path, port: int = 443) -> None:
+        self.host, self.port = host, port
+        self.routes = whole_host(host, backend) if isinstance(backend, int) else list(backend)
         self.cert_path, self.key_path = self_signed_cert(host, certdir)
         self.spki_sha256 = spki_sha256(self.cert_path)
         self._server: _IngressServer | None = None
@@ -132,7 +145,7 @@ class TlsIngress:
     def start(self) -> TlsIngress:
         require_free_port(self.port, "the TLS ingress stand-in")
         server = _IngressServer(("127.0.0.1", self.port), _Handler)
-        server.host, server.backend_port = self.host, self.backend_port
+        server.host, server.routes = self.host, self.routes
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert_path, self.key_path)
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)

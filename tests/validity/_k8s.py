@@ -12,37 +12,8 @@ from typing import Any
 
 from readme_example import CHART
 
+from mlflow_constructs.review.objects import BUILTIN_GROUPS
 from mlflow_constructs.synth import discover
-
-# API groups served by Kubernetes itself. Every other dotted group (external-secrets.io, traefik.io, and
-# also gateway.networking.k8s.io or snapshot.storage.k8s.io, which are CRDs despite the suffix) is custom.
-BUILTIN_GROUPS = frozenset(
-    {
-        "",
-        "admissionregistration.k8s.io",
-        "apiextensions.k8s.io",
-        "apiregistration.k8s.io",
-        "apps",
-        "authentication.k8s.io",
-        "authorization.k8s.io",
-        "autoscaling",
-        "batch",
-        "certificates.k8s.io",
-        "coordination.k8s.io",
-        "discovery.k8s.io",
-        "events.k8s.io",
-        "flowcontrol.apiserver.k8s.io",
-        "internal.apiserver.k8s.io",
-        "networking.k8s.io",
-        "node.k8s.io",
-        "policy",
-        "rbac.authorization.k8s.io",
-        "resource.k8s.io",
-        "scheduling.k8s.io",
-        "storage.k8s.io",
-        "storagemigration.k8s.io",
-    }
-)
 
 # Where each workload kind keeps its pod template.
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {

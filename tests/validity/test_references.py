@@ -143,7 +143,7 @@ def port_numbers(pod: PodTemplate) -> set[int]:
 
 
 def service_has_port(service: dict[str, Any], port: str | int | None) -> bool:
-    """``port`` as an Ingress, IngressRoute or ServiceMonitor names it: a port name or a port number."""
+    """``port`` as an Ingress, IngressRoute, HTTPRoute or ServiceMonitor names it: a port name or a port number."""
     ports = dig(service, "spec", "ports") or []
     if isinstance(port, int):
         return any(p.get("port") == port for p in ports)
@@ -393,6 +393,28 @@ def test_ingress_routes_reach_services(synthesized, env):
             for middleware in rule.get("middlewares") or []:
                 if not e.has("Middleware", middleware.get("namespace") or ns, middleware["name"]):
                     problems.append(f"{ident(route)}: routes[{i}]: Middleware {middleware['name']!r} not in output")
+    fail_on(env, problems)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_http_routes_reach_services(synthesized, env):
+    """An HTTPRoute backendRef to a missing Service or port, or to another namespace without a ReferenceGrant,
+    is marked unresolved by the Gateway, which answers 500 for every request on that rule."""
+    e = Env.of(env, manifests(synthesized, env))
+    problems = []
+    for route in e.of_kind("HTTPRoute"):
+        ns = e.ns(route)
+        for i, rule in enumerate(dig(route, "spec", "rules") or []):
+            for ref in rule.get("backendRefs") or []:
+                where = f"{ident(route)}: rules[{i}]"
+                if ref.get("group", "") != "" or ref.get("kind", "Service") != "Service":
+                    problems.append(f"{where}: backend {ref.get('kind')}/{ref['name']} is not a Service")
+                elif ref.get("namespace", ns) != ns:
+                    problems.append(f"{where}: Service {ref['name']!r} in another namespace needs a ReferenceGrant")
+                elif not (found := e.services(ns, ref["name"])):
+                    problems.append(f"{where}: Service {ref['name']!r} not in output")
+                elif not service_has_port(found[0], ref.get("port")):
+                    problems.append(f"{where}: Service {ref['name']!r} has no port {ref.get('port')!r}")
     fail_on(env, problems)
 
 

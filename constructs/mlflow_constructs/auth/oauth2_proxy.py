@@ -19,24 +19,28 @@ from mlflow_constructs.secrets.source import SecretSource
 COMPONENT = "oauth2-proxy"
 PORT_NAME = "http"
 PROXY_PORT = 80
+PROXY_PAGES = "/oauth2"  # OAuth2-Proxy's default --proxy-prefix: sign-in, callback, sign-out
 PUBLIC_CLIENT_DIR = "/etc/oauth2-proxy/public-client"
 COOKIE_SECRET_KEY = "oauth2_proxy_cookie_secret"
 CLIENT_SECRET_KEY = "oauth2_proxy_client_secret"
 
 
 class Upstream(Protocol):
-    """What the proxy forwards to: a Service (an ``MlflowServer`` is one)."""
+    """What the proxy forwards to: a Service (an ``MlflowServer`` is one) and the path it serves under."""
 
     service_name: str
     port: int
+    path_prefix: str
 
 
 class OAuth2ProxyFront(Construct):
     """The proxy Deployment, its Service (what an Ingress targets) and PDB, forwarding to ``upstream``.
 
-    ``public_url`` (``https://mlflow.example.com``) gives the login callback. Handles: ``service_name``,
-    ``port``, ``port_name``, ``selector``, ``secret_keys``. The upstream must accept the proxy's Service
-    name as a Host header: pass ``OAuth2ProxyFront.service_name_for(naming)`` to the server.
+    ``public_url`` (``https://mlflow.example.com``) gives the login callback. The proxy serves under the
+    upstream's ``path_prefix``: only that path is forwarded, and its own pages (sign-in, callback) and session
+    cookie live below it. Handles: ``service_name``, ``port``, ``port_name``, ``path_prefix``, ``selector``,
+    ``secret_keys``. The upstream must accept the proxy's Service name as a Host header: pass
+    ``OAuth2ProxyFront.service_name_for(naming)`` to the server.
     """
 
     @staticmethod
@@ -59,10 +63,13 @@ class OAuth2ProxyFront(Construct):
         self.service_name, self.selector, labels = component.name, component.selector, component.labels
         self.port = PROXY_PORT
         self.port_name = PORT_NAME
+        self.path_prefix = prefix = upstream.path_prefix
         issuer = str(config.issuer_url).rstrip("/")
         args = [
             f"--http-address=0.0.0.0:{config.port}",
-            f"--upstream=http://{upstream.service_name}:{upstream.port}/",
+            # The upstream URL's path is the path the proxy forwards (all of it below, with a trailing "/");
+            # requests keep their whole path, prefix included.
+            f"--upstream=http://{upstream.service_name}:{upstream.port}{prefix}/",
             f"--provider={config.provider}",
             f"--oidc-issuer-url={issuer}",
             f"--client-id={config.client_id}",
@@ -84,8 +91,10 @@ class OAuth2ProxyFront(Construct):
             "--ready-path=/ready",
             "--silence-ping-logging=true",
         ]
+        if prefix:  # the proxy's own pages and its session cookie below the prefix, like the rest of MLflow
+            args += [f"--proxy-prefix={prefix}{PROXY_PAGES}", f"--cookie-path={prefix}"]
         if public_url:
-            args.append(f"--redirect-url={public_url}/oauth2/callback")
+            args.append(f"--redirect-url={public_url}{prefix}{PROXY_PAGES}/callback")
         env = [secrets.env("OAUTH2_PROXY_COOKIE_SECRET", COOKIE_SECRET_KEY)]
         self.secret_keys: tuple[str, ...] = (COOKIE_SECRET_KEY,)
         volumes, mounts = [], []

@@ -129,6 +129,7 @@ class OidcAuth(Construct):
             liveness_path="/health/live",
             readiness_path="/health/ready",
             startup_path="/health/startup",
+            probes_follow_static_prefix=False,  # the plugin's health router is mounted at /health, prefix or not
             plugin=plugin,
             migration_containers=(migrate,),
             secret_keys=(*plugin.secret_keys, *cache_keys),

@@ -18,7 +18,7 @@ from mlflow_constructs.config.database import BundledPostgres, CloudNativePg, Da
 from mlflow_constructs.config.environment import Environment
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.config.loading import load_environment, parse_environment
-from mlflow_constructs.config.network import Ingress, NetworkPolicies, Tls
+from mlflow_constructs.config.network import Gateway, GatewayParent, Ingress, NetworkPolicies, Tls
 from mlflow_constructs.config.secrets import SecretKeys, Secrets
 from mlflow_constructs.config.server import Autoscaling, Metrics, Server
 
@@ -33,6 +33,8 @@ __all__ = [
     "ConfigError",
     "Database",
     "Environment",
+    "Gateway",
+    "GatewayParent",
     "GcsArtifacts",
     "Image",
     "Ingress",

@@ -111,11 +111,22 @@ class Environment(Model):
                 "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "
                 "(https://<host>/oauth2/callback) is derived from the first ingress host"
             )
-        if self.auth.mode == "oauth2-proxy" and self.ingress.tls is None:
+        if self.auth.mode == "oauth2-proxy" and self.ingress.scheme != "https":
+            key, fix = ("ingress.tls", "set ingress.tls.secret_name")
+            if self.ingress.kind == "httproute":
+                key, fix = ("ingress.gateway.scheme", "attach the route to an HTTPS listener and set scheme: https")
             raise ValueError(
-                "ingress.tls: oauth2-proxy mode needs TLS on the ingress; over plain HTTP cookies and bearer "
+                f"{key}: oauth2-proxy mode needs TLS on the ingress; over plain HTTP cookies and bearer "
                 "tokens would travel in clear text and the Secure session cookie would never come back "
-                "(a login loop); set ingress.tls.secret_name"
+                f"(a login loop); {fix}"
+            )
+        if self.auth.mode == "oidc" and self.server.static_prefix:
+            raise ValueError(
+                "server.static_prefix: the oidc plugin (mlflow-oidc-auth) serves its login (/login), callback "
+                "(/callback), admin pages (/oidc/ui) and health checks (/health/...) at the root whatever MLflow's "
+                "--static-prefix, so a route for the prefix alone would leave sign-in unreachable, and routing "
+                "those root paths too would take them from the other applications on the host; give MLflow a "
+                "host name of its own (ingress.hosts) and remove server.static_prefix"
             )
 
     @property

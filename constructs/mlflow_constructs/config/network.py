@@ -1,4 +1,4 @@
-"""Config of how traffic reaches MLflow: Ingress or IngressRoute, and NetworkPolicies."""
+"""Config of how traffic reaches MLflow: Ingress, IngressRoute or HTTPRoute, and NetworkPolicies."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.types import Annotations, DnsSubdomain, Hostname, Labels
+from mlflow_constructs.config.types import Annotations, DnsLabel, DnsSubdomain, GatewayDuration, Hostname, Labels
 
 
 class Tls(Model):
@@ -15,23 +15,58 @@ class Tls(Model):
     """TLS certificate Secret; turns on `https` origins."""
 
 
+class GatewayParent(Model):
+    """A Gateway the HTTPRoute attaches to (one entry of `spec.parentRefs`)."""
+
+    name: DnsSubdomain
+    """Gateway name."""
+    namespace: DnsLabel | None = None
+    """Gateway namespace; none: the environment's namespace. Admitted to MLflow's port by the NetworkPolicy
+    when `network_policies.ingress_from_namespaces` restricts it."""
+    section_name: DnsSubdomain | None = None
+    """Listener of the Gateway (`sectionName`), e.g. `https`; none: every listener that admits the route."""
+
+
+class Gateway(Model):
+    """The Gateway API side of `ingress.kind: httproute`."""
+
+    parent_refs: tuple[GatewayParent, ...] = Field((), max_length=32)
+    """Gateways (and listeners) the HTTPRoute attaches to; at least one. The Gateway is the platform's: it
+    must exist and admit routes from this namespace (`allowedRoutes`)."""
+    scheme: Literal["https", "http"] = "https"
+    """Scheme clients use: `https` when the listener terminates TLS (with its own certificate, not one of this
+    environment's) or `http`. The public URLs follow it: allowed CORS origins, OAuth2-Proxy's redirect URL,
+    Secure cookies."""
+    request_timeout: GatewayDuration | None = None
+    """`timeouts.request` of the route, e.g. `10m` for large artifact transfers through MLflow; none: the
+    implementation's default (Envoy's is 15 s), `0s`: no timeout. An Extended feature of Gateway API, which
+    some implementations do not support."""
+    transition_from: Literal["ingress", "traefik"] | None = None
+    """While moving from an Ingress (`ingress`) or IngressRoute (`traefik`): write that route too (same
+    hosts, path, backend, `class_name`, `tls`, annotations), so both serve until DNS points at the Gateway;
+    remove it afterwards (README, "Moving from Ingress to HTTPRoute")."""
+
+
 class Ingress(Model):
     """How traffic reaches MLflow from outside the cluster."""
 
     enabled: bool = False
     """Route external traffic to MLflow."""
-    kind: Literal["ingress", "traefik"] = "ingress"
-    """`ingress` (networking.k8s.io/v1) or `traefik` (IngressRoute)."""
+    kind: Literal["ingress", "traefik", "httproute"] = "ingress"
+    """`ingress` (networking.k8s.io/v1), `traefik` (IngressRoute) or `httproute` (Gateway API
+    gateway.networking.k8s.io/v1, see `ingress.gateway`)."""
     class_name: DnsSubdomain | None = None
     """`ingressClassName`."""
     hosts: tuple[Hostname, ...] = ()
-    """Host names (required when enabled); also allowed Host headers and CORS origins."""
+    """Host names (required when enabled; the HTTPRoute's `hostnames`); also allowed Host headers and CORS origins."""
     tls: Tls | None = None
-    """TLS on the ingress."""
+    """TLS on the Ingress or IngressRoute (an HTTPRoute's TLS is the Gateway listener's: `ingress.gateway.scheme`)."""
     annotations: Annotations = Field(default_factory=dict)
-    """Ingress annotations."""
+    """Annotations of the route (Ingress, IngressRoute or HTTPRoute)."""
     traefik_entry_points: tuple[str, ...] = ("websecure",)
     """Entry points of the IngressRoute."""
+    gateway: Gateway | None = None
+    """The Gateway API side of `kind: httproute`."""
 
     @model_validator(mode="after")
     def _hosts(self) -> Ingress:
@@ -39,9 +74,64 @@ class Ingress(Model):
             raise ValueError("hosts must list at least one host name when the ingress is enabled")
         return self
 
+    @model_validator(mode="after")
+    def _gateway(self) -> Ingress:
+        gateway = self.gateway
+        if self.kind != "httproute":
+            if gateway is not None:
+                raise ValueError(f"gateway applies only to kind: httproute, not {self.kind!r}; remove it")
+            return self
+        if gateway is None or not gateway.parent_refs:
+            raise ValueError(
+                "kind httproute needs gateway.parent_refs, the Gateway(s) to attach to, e.g. "
+                "gateway: {parent_refs: [{name: public, namespace: gateway-system, section_name: https}]}"
+            )
+        seen: dict[tuple[str, str | None], list[str | None]] = {}
+        for parent in gateway.parent_refs:
+            seen.setdefault((parent.name, parent.namespace), []).append(parent.section_name)
+        for (name, _), sections in seen.items():
+            if len(sections) > 1 and (None in sections or len(set(sections)) < len(sections)):
+                raise ValueError(
+                    f"gateway.parent_refs: Gateway {name!r} is named more than once; each entry needs its own "
+                    "section_name (a listener), as the API server requires"
+                )
+        if gateway.transition_from is None:
+            if self.tls is not None:
+                raise ValueError(
+                    "tls: an HTTPRoute carries no certificate, TLS terminates at the Gateway listener (its "
+                    "certificateRefs); remove ingress.tls and keep ingress.gateway.scheme: https, or set "
+                    "gateway.transition_from while an Ingress with this TLS Secret still serves"
+                )
+            if self.class_name is not None:
+                raise ValueError(
+                    "class_name: the Gateway's GatewayClass picks the implementation of an HTTPRoute; remove "
+                    "ingress.class_name, or set gateway.transition_from while an Ingress of that class still serves"
+                )
+        elif self.route_scheme(gateway.transition_from) != gateway.scheme:
+            raise ValueError(
+                f"gateway.scheme: the HTTPRoute serves {gateway.scheme!r} but the {gateway.transition_from} route "
+                f"kept during the transition serves {self.route_scheme(gateway.transition_from)!r} (ingress.tls); "
+                "clients must find the same URLs on both: keep ingress.tls while the listener is https, or set "
+                "gateway.scheme: http for a plain-HTTP ingress"
+            )
+        return self
+
+    def route_scheme(self, kind: str) -> str:
+        """The scheme clients use through a route of ``kind``: the Gateway listener's, or the ingress TLS's."""
+        if kind == "httproute":
+            assert self.gateway is not None
+            return self.gateway.scheme
+        return "https" if self.tls else "http"
+
     @property
     def scheme(self) -> str:
-        return "https" if self.tls else "http"
+        return self.route_scheme(self.kind)
+
+    @property
+    def route_kinds(self) -> tuple[str, ...]:
+        """The routes written: ``kind``, and while moving to an HTTPRoute, the one it replaces."""
+        previous = self.gateway.transition_from if self.gateway else None
+        return (self.kind, previous) if previous else (self.kind,)
 
 
 class NetworkPolicies(Model):
@@ -50,4 +140,5 @@ class NetworkPolicies(Model):
     enabled: bool = True
     """Default-deny ingress in the namespace plus one allow policy per flow."""
     ingress_from_namespaces: Labels = Field(default_factory=dict)
-    """Namespace labels allowed to reach MLflow's port (e.g. your ingress controller's); empty: any namespace."""
+    """Namespace labels allowed to reach MLflow's port (e.g. your ingress controller's); empty: any namespace.
+    With `ingress.kind: httproute`, the namespaces of the Gateways are admitted too."""

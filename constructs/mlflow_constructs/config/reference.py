@@ -88,15 +88,20 @@ def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-def _submodel(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
-    """The model a field holds (directly, optionally, or as dict values), and whether it is a dict."""
-    if typing.get_origin(annotation) is dict:
-        value = typing.get_args(annotation)[1]
-        return (value, True) if isinstance(value, type) and issubclass(value, BaseModel) else (None, False)
-    for candidate in (annotation, *typing.get_args(annotation)):
+def _submodel(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+    """The model a field holds (directly, optionally, as dict values or list items), and how its keys are
+    written below the field: ``.`` for the model itself, ``.<secret key>.`` for dict values, ``[].`` for items."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is dict:
+        value = args[1]
+        return (value, ".<secret key>.") if isinstance(value, type) and issubclass(value, BaseModel) else (None, "")
+    if origin is tuple:
+        item = args[0]
+        return (item, "[].") if isinstance(item, type) and issubclass(item, BaseModel) else (None, "")
+    for candidate in (annotation, *args):
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate, False
-    return None, False
+            return candidate, "."
+    return None, ""
 
 
 def _flow(value: Any) -> str:
@@ -124,10 +129,12 @@ def _meaning(field: FieldInfo) -> str:
 def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     rows = []
     for name, field in model.model_fields.items():
-        sub, is_dict = _submodel(field.annotation)
+        sub, below = _submodel(field.annotation)
         path = f"{prefix}{name}"
         if sub is not None and not issubclass(sub, LEAF_MODELS):
-            rows += _rows(sub, f"{path}.<secret key>." if is_dict else f"{path}.")
+            if below == "[].":  # a list says what its items are for, then what each holds
+                rows.append(f"| `{path}` | {_default(field)} | {_meaning(field)} |")
+            rows += _rows(sub, f"{path}{below}")
         else:
             rows.append(f"| `{path}` | {_default(field)} | {_meaning(field)} |")
     return rows

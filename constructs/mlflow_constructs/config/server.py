@@ -10,7 +10,7 @@ from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSche
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Annotations, Labels, Port, PrometheusDuration
+from mlflow_constructs.config.types import Annotations, Labels, PathPrefix, Port, PrometheusDuration
 
 # Pod networks of common clusters: RFC 1918 and the shared range 100.64.0.0/10 (e.g. EKS custom networking).
 POD_NETWORKS = (
@@ -142,6 +142,12 @@ class Server(Model):
     """`--host`."""
     port: Port = 5000
     """`--port`, container and Service port (named `http`)."""
+    static_prefix: PathPrefix | None = None
+    """`--static-prefix`: serve MLflow under a path, e.g. `/mlflow`, to share a host name with other
+    applications. The route's path, the probes (`<prefix>/health`: under a prefix MLflow 3.17 answers 404 on
+    `/health`) and OAuth2-Proxy's upstream, callback (`<prefix>/oauth2/callback`) and cookie path move with it;
+    clients use `https://<host><prefix>` as tracking URI. `/metrics` stays at the root. Not with `auth.mode:
+    oidc`, whose plugin keeps its login, callback and admin pages at the root."""
     workers: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = 1
     """`--workers` (uvicorn), 1-16, or `auto`: the whole CPUs of `server.resources.limits.cpu` (at least 1).
     One worker is one process and uses at most one core; it runs as the container's only process, while
@@ -208,4 +214,5 @@ class Metrics(Model):
     service_monitor_labels: Labels = Field(default_factory=dict)
     """Labels your Prometheus selects ServiceMonitors by (e.g. `release: kube-prometheus-stack`)."""
     scraper_namespace_labels: Labels = Field(default_factory=lambda: {"kubernetes.io/metadata.name": "monitoring"})
-    """oauth2-proxy mode: the namespace allowed to scrape MLflow pods directly."""
+    """The namespace allowed to scrape MLflow pods directly where their port is closed to others: oauth2-proxy
+    mode, or `network_policies.ingress_from_namespaces` set."""

@@ -17,6 +17,10 @@ _GO_DURATION = re.compile(r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s
 # Prometheus' model.ParseDuration (ServiceMonitor intervals): whole numbers, units y w d h m s ms in this order.
 _PROMETHEUS_DURATION = re.compile(r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$")
 # A memory size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
+# Gateway API's Duration (GEP-2257), as the HTTPRoute CRD's pattern has it: 1-4 parts of up to 5 digits and a unit.
+_GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
+# A URL path prefix: "/" and segments of RFC 3986 unreserved characters, none of them "." or "..", no trailing "/".
+_PATH_PREFIX = re.compile(r"^(/(?!\.{1,2}(/|$))[A-Za-z0-9._~-]+)+$")
 _CRON = re.compile(r"^[-*/,0-9A-Za-z?]+( [-*/,0-9A-Za-z?]+){4}$")
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
@@ -95,6 +99,25 @@ PrometheusDuration = Annotated[
         _matching(
             _PROMETHEUS_DURATION,
             "a Prometheus duration such as 30s, 1m or 1h30m (whole numbers; units y, w, d, h, m, s, ms in that order)",
+        )
+    ),
+]
+GatewayDuration = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            _GATEWAY_DURATION,
+            "a Gateway API duration such as 10m, 1h or 90s (1-4 whole numbers of up to 5 digits, units h, m, s, ms)",
+        )
+    ),
+]
+PathPrefix = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            _PATH_PREFIX,
+            "a URL path prefix such as /mlflow or /tools/mlflow: a leading '/', no trailing '/', segments of "
+            "letters, digits, '-', '.', '_' or '~' (not '.' or '..' alone)",
         )
     ),
 ]

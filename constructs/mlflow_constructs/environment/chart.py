@@ -21,7 +21,7 @@ from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.network.ingress import ingress_for
+from mlflow_constructs.network.ingress import routes_for
 from mlflow_constructs.network.policies import Flow, NetworkPolicies
 from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
 from mlflow_constructs.secrets.provider import SecretProvider
@@ -49,6 +49,13 @@ def naming_of(env: Environment) -> Naming:
         cluster_domain=env.cluster_domain,
         extra_labels=tuple(sorted(env.labels.items())),
     )
+
+
+def gateway_namespaces(env: Environment) -> list[str]:
+    """The namespaces of the Gateways the HTTPRoute attaches to (a parent without one: the route's own)."""
+    gateway = env.ingress.gateway
+    parents = gateway.parent_refs if gateway else ()
+    return sorted({parent.namespace or env.namespace for parent in parents})
 
 
 def public_urls(env: Environment) -> list[str]:
@@ -101,7 +108,7 @@ class MlflowEnvironment(Construct):
                 secrets=secrets,
                 database=database,
                 redirect_uri=str(env.auth.oidc.redirect_uri or f"{public_urls(env)[0]}/callback"),
-                secure_cookies=env.ingress.enabled and env.ingress.tls is not None,
+                secure_cookies=env.ingress.enabled and env.ingress.scheme == "https",
                 image=env.server.image,
                 database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
                 mlflow_env=telemetry_settings(env.server),
@@ -142,7 +149,7 @@ class MlflowEnvironment(Construct):
             )
             proxy_keys = front.secret_keys
         if env.ingress.enabled:
-            ingress_for(self, "ingress", config=env.ingress, naming=naming, backend=front)
+            routes_for(self, "ingress", config=env.ingress, naming=naming, backend=front)
         if env.metrics.enabled and env.metrics.service_monitor:
             MlflowServiceMonitor(self, "monitoring", config=env.metrics, naming=naming, server=server)
         if env.network_policies.enabled:
@@ -250,29 +257,38 @@ class MlflowEnvironment(Construct):
         dumps: PostgresDumps | None,
     ) -> list[Flow]:
         """The traffic each pod must accept, from the handles of the constructs that take part."""
+        entry = "oauth2-proxy" if front is not server else "mlflow"
+        admitted = env.network_policies.ingress_from_namespaces
         flows = [
-            Flow(
-                name="oauth2-proxy" if front is not server else "mlflow",
-                to=front.selector,
-                ports=(front.port_name,),
-                sources=None,
-                namespaces=env.network_policies.ingress_from_namespaces or None,
-            )
+            Flow(name=entry, to=front.selector, ports=(front.port_name,), sources=None, namespaces=admitted or None)
         ]
+        if admitted and env.ingress.enabled and env.ingress.kind == "httproute":
+            # The Gateways' namespaces, where their proxies usually run, next to the namespaces admitted anyway.
+            flows += [
+                Flow(
+                    name=f"{entry}-from-{namespace}",
+                    to=front.selector,
+                    ports=(front.port_name,),
+                    sources=None,
+                    namespaces={"kubernetes.io/metadata.name": namespace},
+                )
+                for namespace in gateway_namespaces(env)
+            ]
         if front is not server:
             flows.append(
                 Flow(name="mlflow-from-proxy", to=server.selector, ports=(server.port_name,), sources=(front.selector,))
             )
-            if env.metrics.enabled:
-                flows.append(
-                    Flow(
-                        name="metrics",
-                        to=server.selector,
-                        ports=(server.port_name,),
-                        sources=None,
-                        namespaces=env.metrics.scraper_namespace_labels,
-                    )
+        # Prometheus scrapes the pods themselves: where MLflow's port is not open to every namespace, admit it.
+        if env.metrics.enabled and (front is not server or admitted):
+            flows.append(
+                Flow(
+                    name="metrics",
+                    to=server.selector,
+                    ports=(server.port_name,),
+                    sources=None,
+                    namespaces=env.metrics.scraper_namespace_labels,
                 )
+            )
         if database.pod_selector:
             flows.append(
                 Flow(

@@ -1,4 +1,5 @@
-"""Routing from outside the cluster: a networking.k8s.io Ingress or a Traefik IngressRoute."""
+"""Routing from outside the cluster: a networking.k8s.io Ingress, a Traefik IngressRoute or a Gateway API
+HTTPRoute."""
 
 from __future__ import annotations
 
@@ -13,15 +14,27 @@ from mlflow_constructs.k8s.objects import meta
 
 
 class Backend(Protocol):
-    """What a route sends traffic to: a Service and its port (an ``MlflowServer`` or ``OAuth2ProxyFront``)."""
+    """What a route sends traffic to: a Service and its port (an ``MlflowServer`` or ``OAuth2ProxyFront``), and
+    the path it serves under (``""``: the root)."""
 
     service_name: str
     port: int
     port_name: str
+    path_prefix: str
+
+
+def route_path(backend: Backend) -> str:
+    """The path a route matches (with its sub-paths): the backend's prefix, or everything."""
+    return backend.path_prefix or "/"
+
+
+def route_metadata(config: Ingress, naming: Naming) -> dict:
+    """Metadata of a route backed by a CRD binding (which takes a plain mapping): name, labels, annotations."""
+    return {"name": naming.name(), "labels": naming.labels("mlflow"), "annotations": dict(config.annotations)}
 
 
 class KubernetesIngress(Construct):
-    """One Ingress with a rule per host, all routed to ``backend``'s named port."""
+    """One Ingress with a rule per host, the backend's path routed to its named port."""
 
     def __init__(self, scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> None:
         super().__init__(scope, id)
@@ -40,7 +53,7 @@ class KubernetesIngress(Construct):
                     k8s.IngressRule(
                         host=host,
                         http=k8s.HttpIngressRuleValue(
-                            paths=[k8s.HttpIngressPath(path="/", path_type="Prefix", backend=target)]
+                            paths=[k8s.HttpIngressPath(path=route_path(backend), path_type="Prefix", backend=target)]
                         ),
                     )
                     for host in config.hosts
@@ -53,7 +66,8 @@ class KubernetesIngress(Construct):
 
 
 class TraefikIngressRoute(Construct):
-    """A Traefik ``IngressRoute`` (traefik.io/v1alpha1) matching the hosts, to ``service:port``."""
+    """A Traefik ``IngressRoute`` (traefik.io/v1alpha1) matching the hosts and the backend's path, to
+    ``service:port``."""
 
     def __init__(self, scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> None:
         super().__init__(scope, id)
@@ -68,14 +82,14 @@ class TraefikIngressRoute(Construct):
         )
 
         match = " || ".join(f"Host(`{host}`)" for host in config.hosts)
+        if backend.path_prefix:  # the prefix and what is below it, as an Ingress's Prefix path matches
+            prefix = backend.path_prefix
+            hosts = f"({match})" if len(config.hosts) > 1 else match
+            match = f"{hosts} && (Path(`{prefix}`) || PathPrefix(`{prefix}/`))"
         IngressRoute(
             self,
             "ingressroute",
-            metadata={
-                "name": naming.name(),
-                "labels": naming.labels("mlflow"),
-                "annotations": dict(config.annotations),
-            },
+            metadata=route_metadata(config, naming),
             spec=IngressRouteSpec(
                 entry_points=list(config.traefik_entry_points),
                 routes=[
@@ -95,7 +109,64 @@ class TraefikIngressRoute(Construct):
         )
 
 
-def ingress_for(scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> Construct:
-    """The route ``config.kind`` selects: a Kubernetes Ingress or a Traefik IngressRoute."""
-    route = TraefikIngressRoute if config.kind == "traefik" else KubernetesIngress
-    return route(scope, id, config=config, naming=naming, backend=backend)
+class GatewayHttpRoute(Construct):
+    """A Gateway API ``HTTPRoute`` (gateway.networking.k8s.io/v1) attached to ``config.gateway.parent_refs``:
+    the hosts and the backend's path (a PathPrefix match), to ``service:port``. TLS is the Gateway's."""
+
+    def __init__(self, scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> None:
+        super().__init__(scope, id)
+        from imports.httproutes.io.k8s.networking.gateway import (  # noqa: PLC0415  (CRD bindings load slowly)
+            HttpRoute,
+            HttpRouteSpec,
+            HttpRouteSpecParentRefs,
+            HttpRouteSpecRules,
+            HttpRouteSpecRulesBackendRefs,
+            HttpRouteSpecRulesMatches,
+            HttpRouteSpecRulesMatchesPath,
+            HttpRouteSpecRulesMatchesPathType,
+            HttpRouteSpecRulesTimeouts,
+        )
+
+        gateway = config.gateway
+        assert gateway is not None, "Ingress validates that kind httproute has a gateway"
+        timeout = gateway.request_timeout
+        HttpRoute(
+            self,
+            "httproute",
+            metadata=route_metadata(config, naming),
+            spec=HttpRouteSpec(
+                parent_refs=[
+                    HttpRouteSpecParentRefs(name=p.name, namespace=p.namespace, section_name=p.section_name)
+                    for p in gateway.parent_refs
+                ],
+                hostnames=list(config.hosts),
+                rules=[
+                    HttpRouteSpecRules(
+                        matches=[
+                            HttpRouteSpecRulesMatches(
+                                path=HttpRouteSpecRulesMatchesPath(
+                                    type=HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value=route_path(backend)
+                                )
+                            )
+                        ],
+                        backend_refs=[HttpRouteSpecRulesBackendRefs(name=backend.service_name, port=backend.port)],
+                        timeouts=HttpRouteSpecRulesTimeouts(request=timeout) if timeout else None,
+                    )
+                ],
+            ),
+        )
+
+
+ROUTES: dict[str, type[Construct]] = {
+    "ingress": KubernetesIngress,
+    "traefik": TraefikIngressRoute,
+    "httproute": GatewayHttpRoute,
+}
+
+
+def routes_for(scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> list[Construct]:
+    """The routes ``config`` asks for: its ``kind``, and while moving to an HTTPRoute the route it replaces."""
+    return [
+        ROUTES[kind](scope, id if i == 0 else f"{id}-{kind}", config=config, naming=naming, backend=backend)
+        for i, kind in enumerate(config.route_kinds)
+    ]

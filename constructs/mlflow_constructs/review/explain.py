@@ -90,8 +90,24 @@ def _service_named(objects: list[Obj], host: str | None, namespace: str) -> Obj 
     return None
 
 
+def _below(host: str, path: str | None) -> str:
+    """``host`` and the path a route matches there (nothing for the whole host)."""
+    return host + (path or "/").rstrip("/")
+
+
+def _origin_scheme(objects: list[Obj], host: str) -> str:
+    """How clients reach ``host`` through a Gateway (TLS is the listener's, not in the output): the scheme of
+    that host among the server's allowed CORS origins."""
+    for config_map in _of(objects, "ConfigMap"):
+        origins = (config_map.get("data") or {}).get("MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "")
+        for origin in origins.split(","):
+            if urlparse(origin).hostname == host:
+                return urlparse(origin).scheme
+    return "http(s)"
+
+
 def _routes(objects: list[Obj]) -> list[tuple[Obj, list[str], str, str, str | None]]:
-    """(Ingress or IngressRoute, hosts, scheme, backend Service, backend port)."""
+    """(Ingress, IngressRoute or HTTPRoute, hosts with the path routed, scheme, backend Service, backend port)."""
     found = []
     for ingress in _of(objects, "Ingress"):
         spec = ingress.get("spec", {})
@@ -100,16 +116,25 @@ def _routes(objects: list[Obj]) -> list[tuple[Obj, list[str], str, str, str | No
             for path in rule.get("http", {}).get("paths", []):
                 backend = path["backend"]["service"]
                 port = backend.get("port", {})
-                found.append(
-                    (ingress, [rule.get("host", "*")], scheme, backend["name"], port.get("name", port.get("number")))
-                )
+                where = [_below(rule.get("host", "*"), path.get("path"))]
+                found.append((ingress, where, scheme, backend["name"], port.get("name", port.get("number"))))
     for route in _of(objects, "IngressRoute"):
         spec = route.get("spec", {})
         scheme = "https" if spec.get("tls") else "http"
         for rule in spec.get("routes", []):
             hosts = re.findall(r"Host\(`([^`]+)`\)", rule.get("match", "")) or ["*"]
+            path = next(iter(re.findall(r"Path(?:Prefix)?\(`([^`]+)`\)", rule.get("match", ""))), None)
             for service in rule.get("services", []):
-                found.append((route, hosts, scheme, service["name"], service.get("port")))
+                found.append((route, [_below(h, path) for h in hosts], scheme, service["name"], service.get("port")))
+    for route in _of(objects, "HTTPRoute"):
+        spec = route.get("spec", {})
+        hosts = spec.get("hostnames") or ["*"]
+        for rule in spec.get("rules", []):
+            paths = [(m.get("path") or {}).get("value") for m in rule.get("matches") or [{}]]
+            for backend in rule.get("backendRefs", []):
+                for host in hosts:
+                    where = [_below(host, path) for path in paths]
+                    found.append((route, where, _origin_scheme(objects, host), backend["name"], backend.get("port")))
     return found
 
 
@@ -395,6 +420,14 @@ def _needs(objects: list[Obj]) -> list[str]:
             cluster.append(
                 f"- an ingress controller serving class `{ingress['spec']['ingressClassName']}` "
                 f"(Ingress `{_name(ingress)}`)"
+            )
+    for route in _of(objects, "HTTPRoute"):
+        for parent in route.get("spec", {}).get("parentRefs", []):
+            listener = f", listener `{parent['sectionName']}`" if parent.get("sectionName") else ""
+            namespace_of_route = key_of(route)[2]
+            cluster.append(
+                f"- Gateway `{parent.get('namespace', namespace_of_route)}/{parent['name']}`{listener}, admitting "
+                f"routes from Namespace `{namespace_of_route}` (its `allowedRoutes`), for HTTPRoute `{_name(route)}`"
             )
     if _of(objects, "NetworkPolicy"):
         cluster.append("- a CNI that enforces NetworkPolicies (otherwise they are silently ignored)")

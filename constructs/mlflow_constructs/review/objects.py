@@ -35,7 +35,38 @@ OPERATORS: dict[tuple[str, str], str] = {
     ("postgresql.cnpg.io", "ScheduledBackup"): "the CloudNativePG operator",
     ("barmancloud.cnpg.io", "ObjectStore"): "the Barman Cloud Plugin of CloudNativePG (installed beside the operator)",
     ("traefik.io", "IngressRoute"): "Traefik with its CRDs (traefik.io/v1alpha1)",
+    ("gateway.networking.k8s.io", "HTTPRoute"): "the Gateway API CRDs (standard channel, gateway.networking.k8s.io/v1) "
+    "and an implementation serving the Gateway the route names",
 }
+# API groups served by Kubernetes itself. Every other dotted group (external-secrets.io, traefik.io, and also
+# gateway.networking.k8s.io or snapshot.storage.k8s.io, which are CRDs despite the suffix) is custom.
+BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "apps",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "autoscaling",
+        "batch",
+        "certificates.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "internal.apiserver.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "storagemigration.k8s.io",
+    }
+)
 
 
 def load_documents(text: str) -> list[Obj]:
@@ -61,8 +92,7 @@ def ref_of(obj: Obj) -> str:
 
 def is_custom(obj: Obj) -> bool:
     """Backed by a CRD rather than built into Kubernetes."""
-    group = group_of(obj)
-    return "." in group and not group.endswith(".k8s.io")
+    return group_of(obj) not in BUILTIN_GROUPS
 
 
 def operator_for(obj: Obj) -> str:

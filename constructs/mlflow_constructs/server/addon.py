@@ -24,6 +24,7 @@ class ServerAddon:
     liveness_path: str = "/health"
     readiness_path: str = "/health"
     startup_path: str = "/health"
+    probes_follow_static_prefix: bool = True  # False for a plugin's routes, which --static-prefix does not move
     checksum_inputs: dict[str, Any] = field(default_factory=dict)  # config files whose change must roll pods
     plugin: PluginDelivery = field(default_factory=PluginDelivery)
     migration_containers: tuple[k8s.Container, ...] = ()  # run after the tracking-store migration

@@ -35,9 +35,10 @@ class MlflowServer(Construct):
     """The tracking server: a pod of the MLflow image (``pod``: config, database, auth addon, identity) that
     stores artifacts through ``artifacts``.
 
-    Handles for wiring: ``service_name``, ``port``, ``port_name``, ``selector`` (its pods), ``service_labels``.
-    ``public_urls`` (``https://mlflow.example.com``) become allowed Host headers and CORS origins;
-    ``also_reachable_as`` names other Services that forward to it (e.g. a proxy in front).
+    Handles for wiring: ``service_name``, ``port``, ``port_name``, ``path_prefix`` (``server.static_prefix``,
+    ``""`` for the root), ``selector`` (its pods), ``service_labels``. ``public_urls``
+    (``https://mlflow.example.com``) become allowed Host headers and CORS origins; ``also_reachable_as`` names
+    other Services that forward to it (e.g. a proxy in front).
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class MlflowServer(Construct):
         self.service_name, self.selector, labels = component.name, component.selector, component.labels
         self.port = config.port
         self.port_name = HTTP_PORT_NAME
+        self.path_prefix = config.static_prefix or ""
         self.service_labels = labels
         self.pod_labels = {**labels, **artifacts.pod_labels, **pod.pod_labels}
 
@@ -87,6 +89,8 @@ class MlflowServer(Construct):
         config_map(self, "settings", name=settings_name, labels=labels, data=settings)
 
         args = ["--host", str(config.host), "--port", str(config.port), "--workers", str(config.worker_count)]
+        if self.path_prefix:
+            args += ["--static-prefix", self.path_prefix]
         args += artifacts.args
         if addon.app_name:
             args += ["--app-name", addon.app_name]
@@ -100,6 +104,9 @@ class MlflowServer(Construct):
             args += ["--expose-prometheus", METRICS_DIR]
             volumes.append(empty_dir("metrics", "128Mi"))
             mounts.append(mount("metrics", METRICS_DIR))
+        # MLflow mounts its routes, /health included, under --static-prefix (and answers 404 on /health);
+        # a plugin's own health routes may stay at the root (ServerAddon.probes_follow_static_prefix).
+        probe_prefix = self.path_prefix if addon.probes_follow_static_prefix else ""
         # Without job execution, `mlflow server` need not stay alive next to uvicorn (see launcher.py).
         command = addon.command if config.job_execution else launcher_command(addon.command)
         server = container(
@@ -115,9 +122,9 @@ class MlflowServer(Construct):
                 # The kubelet probes on each period from the container's start, and readiness only after
                 # the startup probe passed: short periods make a pod ready within ~2-5 s of the server
                 # answering (it starts in ~7 s), still allowing 180 s to start.
-                startup=http_probe(addon.startup_path, HTTP_PORT_NAME, period=2, failures=90),
-                liveness=http_probe(addon.liveness_path, HTTP_PORT_NAME, period=20, failures=3),
-                readiness=http_probe(addon.readiness_path, HTTP_PORT_NAME, period=5, failures=3),
+                startup=http_probe(probe_prefix + addon.startup_path, HTTP_PORT_NAME, period=2, failures=90),
+                liveness=http_probe(probe_prefix + addon.liveness_path, HTTP_PORT_NAME, period=20, failures=3),
+                readiness=http_probe(probe_prefix + addon.readiness_path, HTTP_PORT_NAME, period=5, failures=3),
             ),
             mounts=mounts,
         )
