@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from client_venv import run_client
+import venvs
+from client_venv import client_env, run_client
 from pod_images import PG_BIN, ImageRuntime, helper_runtime
 from podrunner import find_object, pod_template, run_job, run_pod
 from repo_paths import REPO
@@ -24,6 +25,7 @@ from s3_standin import S3StandIn
 from scenario import (
     container_of,
     migrated_bundled_postgres,
+    migration_job,
     placeholder_secret_values,
     service_port,
     service_url,
@@ -203,7 +205,17 @@ def uploaded(tmp_path_factory):
         old = [f"{UPLOADS}/{db}-2020010{i}T000000Z.dump" for db in ("mlflow", "mlflow_auth") for i in range(1, 4)]
         for key in [*old, f"{UPLOADS}/README.txt", f"{PREFIX}/0/unrelated-artifact.txt"]:
             s3.put(BUCKET, key, "old")
-        with migrated_bundled_postgres(objects, secrets):
+        pg = start_bundled_postgres(objects, secrets)
+        try:
+            # A schema an older release made (MLflow 3.0.0's store initializes it): the migration Job backs
+            # the database up before it migrates, uploaded like the scheduled dumps.
+            old = venvs.old_release_venv("mlflow-3.0.0")
+            uri = pg.uri("mlflow", user="mlflow", password=POSTGRES_PASSWORD)
+            init = (
+                f"from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; SqlAlchemyStore({uri!r}, '/tmp')"
+            )
+            subprocess.run([str(old.python_exe), "-c", init], check=True, capture_output=True, env=client_env())
+            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
             run = run_job(cronjob, objects, secrets, timeout=300, extra_hosts=hosts)
             with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
                 pod.wait_for_probe(timeout=180)
@@ -212,8 +224,11 @@ def uploaded(tmp_path_factory):
                 listed = requests.get(api, headers=header, timeout=30)
                 dump = next(k for k in s3.keys(BUCKET) if k.startswith(f"{UPLOADS}/mlflow-") and "2020" not in k)
                 escaped = requests.get(f"{api}/%2E%2E/{dump}", headers=header, timeout=30)
+        finally:
+            pg.stop()
         yield {
             "cronjob": cronjob,
+            "migration": migration,
             "run": run,
             "keys": s3.keys(BUCKET),
             "listed": listed,
@@ -233,6 +248,17 @@ def test_upload_puts_the_dumps_beside_the_artifact_prefix_and_keeps_the_newest(u
     for db in ("mlflow", "mlflow_auth"):
         dumps = sorted(k.rsplit("/", 1)[1] for k in keys if DUMP.match(k.rsplit("/", 1)[1]) and f"/{db}-" in k)
         assert len(dumps) == 2 and dumps[0] == f"{db}-20200103T000000Z.dump" and "2020" not in dumps[1]
+
+
+def test_the_pre_upgrade_dump_is_uploaded_beside_the_prefix_and_kept(uploaded):
+    """The migration Job's backup of a database it is about to migrate goes where the scheduled dumps go, with
+    the server's credentials, and the scheduled run's retention (which counts only its own dumps) keeps it."""
+    migration = uploaded["migration"]
+    assert migration.succeeded, migration.logs
+    log = migration.logs["upgrade"]
+    assert f"backup verified: s3://{BUCKET}/{UPLOADS}/mlflow-pre-upgrade-" in log, log
+    kept = [k for k in uploaded["keys"] if k.startswith(f"{UPLOADS}/mlflow-pre-upgrade-") and k.endswith(".dump")]
+    assert len(kept) == 1, uploaded["keys"]
 
 
 def test_the_server_does_not_serve_the_dumps(uploaded):

@@ -30,7 +30,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -334,14 +334,6 @@ def failing_pg_dump(directory: Path, ref: str) -> dict[str, ImageRuntime]:
     return {ref: dataclasses.replace(base, path=f"{directory}:{base.path}", ro_binds=(*base.ro_binds, directory))}
 
 
-def pods_of(objects: list[dict], count: int, pvc: dict) -> list[BackgroundPod]:
-    """``count`` new server pods of the Deployment, each on a port of its own (pods share this host)."""
-    deployment = find_object(objects, "Deployment", "mlflow")
-    return [
-        BackgroundPod(replica_on_port(deployment, free_port()), objects, {}, {"pvc_dirs": pvc}) for _ in range(count)
-    ]
-
-
 @contextmanager
 def writing(url: str, workdir: Path, env: str) -> Iterator[LoggingClient]:
     writer = LoggingClient(url, workdir, hosts=[SERVICE_HOST], env=_admin_env(env))
@@ -350,200 +342,230 @@ def writing(url: str, workdir: Path, env: str) -> Iterator[LoggingClient]:
         yield writer
 
 
-def rollout(
-    name: str,
-    service: ServiceBalancer,
-    pods: list[BackgroundPod],
-    jobs: list[tuple[dict, list[dict]]],
-    old: list,
-    secrets: dict,
-    pvc: dict,
-    *,
-    argo: bool = False,
-) -> Phase:
-    """New server pods and migration Jobs started at the same instant (``kubectl apply``, Flux), or with
-    ``argo`` the Jobs to completion first (Argo CD's wave 1, a Sync hook), then the pods (wave 2); the
-    rolling update swaps ``old`` ((port, stop) pairs) for the new pods as they become Ready."""
+class Scenario:
+    """One case's world: the stand-ins of the database and the store, the Service, the continuous writer, the
+    backups volume, and ``result``, what each step saw."""
+
+    def __init__(self, case: str, objects: list[dict], workdir: Path, stack: ExitStack) -> None:
+        self.case, self.objects, self.workdir, self.stack = case, objects, workdir, stack
+        self.env, release = CASES[case]
+        self.old_venv = venvs.old_release_venv(release)
+        self.flags = RECORD_FLAGS[self.env]
+        self.backups = workdir / "backups"
+        self.backups.mkdir()
+        self.pvc = {BACKUP_CLAIM: self.backups}
+        self.s3: S3StandIn | None = None
+        self.bucket = ""
+        self.secrets: dict = BASIC_AUTH_SECRETS
+        if self.env == "default":
+            self.bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
+            self.s3 = stack.enter_context(S3StandIn(service_port(objects, "mlflow-minio")))
+            self.secrets = default_credentials(POSTGRES_PASSWORD, self.s3.provision(self.bucket, user="mlflow"))
+        self.pg = start_bundled_postgres(objects, self.secrets)
+        stack.callback(self.pg.stop)
+        self.service = stack.enter_context(ServiceBalancer(service_port(objects, "mlflow")))
+        self.url = service_url(objects)
+        self.writer: LoggingClient | None = None
+        self.result: dict = {"case": case, "env": self.env, "release": release, "objects": objects, "phases": {}}
+
+    def state(self) -> dict[str, dict]:
+        return {db: database_state(self.pg, db) for db in DATABASES[self.env]}
+
+    def old_server(self) -> OldServer:
+        """The old release's server on the databases, serving behind the Service."""
+        server = OldServer(self.old_venv, self.pg, self.workdir, self.env, self.s3, self.bucket)
+        self.stack.callback(server.stop)
+        self.service.add(server.port)
+        return server
+
+    def records(self, url: str, **kwargs) -> dict:
+        return run_client("upgrade_records.py", "dump", url, *self.flags, env=_admin_env(self.env), **kwargs)
+
+    def job(self, objects: list[dict], **kwargs) -> JobResult:
+        return run_job(
+            migration_job(objects), objects, self.secrets, timeout=900, check=False, pvc_dirs=self.pvc, **kwargs
+        )
+
+    def pods(self, objects: list[dict], count: int) -> list[BackgroundPod]:
+        """``count`` new server pods of the Deployment, each on a port of its own (pods share this host)."""
+        deployment = find_object(objects, "Deployment", "mlflow")
+        pods = [BackgroundPod(replica_on_port(deployment, free_port()), objects, self.secrets) for _ in range(count)]
+        self.stack.callback(lambda: [pod.stop() for pod in pods])
+        return pods
+
+    def settle(self) -> None:
+        """Until the writer has been served again for a while."""
+        assert self.writer is not None
+        self.writer.wait_for_acks(40, after=time.time(), timeout=180)
+
+    def roll(self, phase: Phase, pods: list[BackgroundPod], old: list) -> Phase:
+        """The rolling update of ``phase``: the new pods replace ``old`` ((port, stop) pairs) as they get Ready."""
+        phase.events = roll_out(self.service, pods, old, port_of=lambda run: run.port("http"))
+        phase.server_logs = [pod.run.all_log_tails(400) for pod in pods if pod.run is not None]
+        phase.ended = time.time()
+        self.result["phases"][phase.name] = phase
+        return phase
+
+    def held_back(self, name: str, pods: list[BackgroundPod], job: Callable[[], JobResult]) -> None:
+        """The new pods and a Job that must not get through: ``<name>_gated`` (no pod passed its gate),
+        ``pre_<name>`` and ``<name>_state`` (the databases around the Job), and the writer's phase."""
+        phase = Phase(name, started=time.time())
+        for pod in pods:
+            if pod.started_at == 0.0:
+                pod.start()
+        self.result[f"pre_{name}"] = self.state()
+        phase.jobs = [job()]
+        self.settle()
+        phase.ended = time.time()
+        self.result[f"{name}_gated"] = not any(pod.past_init for pod in pods)
+        self.result[f"{name}_state"] = self.state()
+        self.result["phases"][name] = phase
+
+
+def rollout(sc: Scenario, name: str, pods: list[BackgroundPod], objects: list[dict], old: list, *, argo=False) -> Phase:
+    """New server pods and the migration Job started at the same instant (``kubectl apply``, Flux), or with
+    ``argo`` the Job to completion first (Argo CD's wave 1, a Sync hook), then the pods (wave 2); the rolling
+    update swaps ``old`` for the new pods as they become Ready."""
     phase = Phase(name, started=time.time())
-    for pod in pods:
-        pod.secrets = secrets
     if argo:
-        phase.jobs = [run_job(job, objects, secrets, timeout=900, check=False, pvc_dirs=pvc) for job, objects in jobs]
+        phase.jobs = [sc.job(objects)]
         for pod in pods:
             pod.start()
     else:
         for pod in pods:
             pod.start()
-        running = [BackgroundJob(job, objects, secrets, pvc_dirs=pvc) for job, objects in jobs]
-        phase.jobs = [job.result() for job in running]
-    for job in phase.jobs:
-        assert job.succeeded, f"{name}: {job.exit_codes}\n{job.logs}"
-    phase.events = roll_out(service, pods, old, port_of=lambda run: run.port("http"))
-    phase.server_logs = [pod.run.all_log_tails(400) for pod in pods if pod.run is not None]
-    phase.ended = time.time()
-    return phase
+        phase.jobs = [BackgroundJob(migration_job(objects), objects, sc.secrets, pvc_dirs=sc.pvc).result()]
+    assert phase.jobs[0].succeeded, f"{name}: {phase.jobs[0].exit_codes}\n{phase.jobs[0].logs}"
+    return sc.roll(phase, pods, old)
+
+
+def refused_then_fixed(sc: Scenario, pods: list[BackgroundPod], old: OldServer) -> list[dict]:
+    """basic-auth as shipped (default_permission READ): the Job refuses to drop the old release's denies; then
+    the documented fix, which changes only the Job, so the waiting pods stay as they are. Returns the fixed
+    environment's objects."""
+    sc.held_back("refused", pods, lambda: sc.job(sc.objects))
+    accepting = shipped_config(sc.env)
+    accepting["auth"]["basic"]["accept_dropped_denies"] = True
+    fixed = synth_environment(accepting, sc.env, sc.workdir / "accepting")
+    deployment = [pod_template(find_object(o, "Deployment", "mlflow")) for o in (fixed, sc.objects)]
+    sc.result["fix_keeps_the_server"] = deployment[0] == deployment[1]
+    sc.roll(Phase("upgrade", started=time.time(), jobs=[sc.job(fixed)]), pods, [(old.port, old.stop)])
+    return fixed
+
+
+def refused_then_failed_then_two_jobs(sc: Scenario, pods: list[BackgroundPod], old: OldServer) -> None:
+    """The same database seen as an external one (no backup of the Job's own): refused until a backup is
+    confirmed. Then a backup that fails (pg_dump finds no room): nothing may change. Then the Job's retry
+    with a second Job beside it (as an older Job still retrying would be): one of them migrates."""
+    external = shipped_config(sc.env)
+    external["database"] = {"type": "external"}
+    unbacked = synth_environment(external, sc.env, sc.workdir / "external")
+    uri = sc.pg.uri("mlflow", user="mlflow", password=POSTGRES_PASSWORD)
+    secrets = {"mlflow-credentials": {**sc.secrets["mlflow-credentials"], "database-uri": uri}}
+    sc.held_back(
+        "external",
+        pods,
+        lambda: run_job(migration_job(unbacked), unbacked, secrets, timeout=900, check=False),
+    )
+    image = container_of(migration_job(sc.objects), "pg-dump")["image"]
+    images = failing_pg_dump(sc.workdir / "failing", image)
+    sc.held_back("failed", pods, lambda: sc.job(sc.objects, images=images))
+    jobs = [BackgroundJob(migration_job(sc.objects), sc.objects, sc.secrets, pvc_dirs=sc.pvc) for _ in range(2)]
+    phase = Phase("upgrade", started=time.time(), jobs=[job.result() for job in jobs])
+    sc.roll(phase, pods, [(old.port, old.stop)])
+
+
+def no_migration_rollout(sc: Scenario, pods: list[BackgroundPod]) -> list[BackgroundPod]:
+    """A change whose image has the database's schema (server resources; a patch release is the same to the
+    Job), rolled out under the writer. Returns the pods serving after it."""
+    changed = shipped_config(sc.env)
+    changed.setdefault("server", {})["resources"] = {
+        "requests": {"cpu": "150m", "memory": "384Mi"},
+        "limits": {"cpu": "1", "memory": "1536Mi"},
+    }
+    bumped = synth_environment(changed, sc.env, sc.workdir / "bumped")
+    serving = sc.pods(bumped, 1)
+    rollout(sc, "no-migration", serving, bumped, [(pod.run.port("http"), pod.stop) for pod in pods])
+    return serving
+
+
+def after_upgrade(sc: Scenario, objects: list[dict]) -> None:
+    """The end state: databases, a second run of the Job, every record read back through the new server."""
+    sc.result["migrated"] = sc.state()
+    sc.result["migrated_shape"] = {db: schema_shape(sc.pg, db) for db in DATABASES[sc.env]}
+    sc.result["second"] = sc.job(objects)
+    sc.result["again"] = sc.state()
+    sc.result["read_back"] = sc.records(sc.url, hosts=[SERVICE_HOST], timeout=600)
+    sc.result["logins"] = {}
+    if sc.env == "basic-auth":
+        for user, password in USER_PASSWORDS.items():
+            creds = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
+            login = run_client("upgrade_records.py", "login", sc.url, hosts=[SERVICE_HOST], env=creds)
+            sc.result["logins"][user] = login
+
+
+def roll_back(sc: Scenario, serving: list[BackgroundPod]) -> OldServer:
+    """The README's rollback: the servers scaled to 0, the pre-upgrade dumps restored into new, empty
+    databases, then the old release (returned, serving behind the Service) reads every record back."""
+    for pod in serving:
+        sc.service.remove(pod.run.port("http"))
+        pod.stop()
+    sc.result["backups"] = sorted(p.name for p in sc.backups.iterdir() if PRE_UPGRADE.match(p.name))
+    (stamp,) = {PRE_UPGRADE.match(n).group(2) for n in sc.result["backups"]} or {None}
+    cronjob = find_object(sc.objects, "CronJob", "mlflow-postgresql-backup")
+    restore = with_command(cronjob, readme_rollback_command(stamp))
+    sc.result["rollback"] = run_job(restore, sc.objects, sc.secrets, pvc_dirs=sc.pvc, check=False)
+    restored = sc.old_server()
+    sc.result["restored"] = sc.records(restored.url, venv=sc.old_venv)
+    writer_run = sc.result["writer"]["run_id"]
+    steps = sc.pg.psql(f"SELECT step FROM metrics WHERE run_uuid = '{writer_run}' AND key = 'loss'", database="mlflow")
+    sc.result["restored_steps"] = {int(s) for s in steps.split()}
+    return restored
+
+
+def argo_order(sc: Scenario, restored: OldServer) -> None:
+    """The upgrade again, from the restored databases, in Argo CD's order: the Job (a Sync hook in wave 1) to
+    completion, then the Deployment (wave 2)."""
+    rollout(sc, "argo", sc.pods(sc.objects, 1), sc.objects, [(restored.port, restored.stop)], argo=True)
+    sc.result["argo_state"] = sc.state()
+    sc.result["argo_shape"] = {db: schema_shape(sc.pg, db) for db in DATABASES[sc.env]}
+    sc.result["argo_read_back"] = sc.records(sc.url, hosts=[SERVICE_HOST], timeout=600)
 
 
 @pytest.fixture(scope="module", params=list(CASES), ids=list(CASES))
 def upgrade(request, synthesized, tmp_path_factory):
     """The whole scenario of one case (module docstring); what each step saw."""
     case = request.param
-    env, release = CASES[case]
-    objects = synthesized[env]
-    old_venv = venvs.old_release_venv(release)
-    flags = RECORD_FLAGS[env]
-    workdir = tmp_path_factory.mktemp(f"upgrade-{case}")
-    backups = workdir / "backups"
-    backups.mkdir()
-    pvc = {BACKUP_CLAIM: backups}
-    result: dict = {"case": case, "env": env, "release": release, "objects": objects, "phases": {}}
     with ExitStack() as stack:
-        s3 = bucket = None
-        secrets = BASIC_AUTH_SECRETS
-        if env == "default":
-            bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
-            s3 = stack.enter_context(S3StandIn(service_port(objects, "mlflow-minio")))
-            secrets = default_credentials(POSTGRES_PASSWORD, s3.provision(bucket, user="mlflow"))
-        pg = start_bundled_postgres(objects, secrets)
-        stack.callback(pg.stop)
-        old = OldServer(old_venv, pg, workdir, env, s3, bucket)
-        stack.callback(old.stop)
-        run_client("upgrade_records.py", "populate", old.url, *flags, env=_admin_env(env), venv=old_venv)
-        result["captured"] = run_client(
-            "upgrade_records.py", "dump", old.url, *flags, env=_admin_env(env), venv=old_venv
-        )
-        result["before"] = {db: database_state(pg, db) for db in DATABASES[env]}
-        service = stack.enter_context(ServiceBalancer(service_port(objects, "mlflow"), [old.port]))
-        url = service_url(objects)
-        with writing(url, workdir, env) as writer:
-            pods = pods_of(objects, 2 if case == TWO_AT_ONCE else 1, pvc)
-            stack.callback(lambda ps=pods: [pod.stop() for pod in ps])
-            fixed = objects
-            if env == "basic-auth":
-                # As shipped (default_permission READ) the Job refuses to drop the old release's denies.
-                refused = Phase("refused", started=time.time())
-                for pod in pods:
-                    pod.secrets = secrets
-                    pod.start()
-                # The old server wrote to the auth database when the writer created its experiment (its
-                # creator's grant): compare with the state right before the Job.
-                result["pre_refusal"] = {db: database_state(pg, db) for db in DATABASES[env]}
-                refused.jobs = [run_job(migration_job(objects), objects, secrets, check=False, pvc_dirs=pvc)]
-                writer.wait_for_acks(40, after=time.time(), timeout=120)
-                refused.ended = time.time()
-                result["refused_gated"] = not any(pod.past_init for pod in pods)
-                result["refused_state"] = {db: database_state(pg, db) for db in DATABASES[env]}
-                result["phases"]["refused"] = refused
-                # The documented fix; only the Job changes, so the waiting pods stay as they are.
-                accepting = shipped_config(env)
-                accepting["auth"]["basic"]["accept_dropped_denies"] = True
-                fixed = synth_environment(accepting, env, workdir / "accepting")
-                result["fix_keeps_the_server"] = pod_template(find_object(fixed, "Deployment", "mlflow")) == (
-                    pod_template(find_object(objects, "Deployment", "mlflow"))
-                )
-                upgrade_phase = Phase("upgrade", started=time.time())
-                upgrade_phase.jobs = [
-                    run_job(migration_job(fixed), fixed, secrets, timeout=900, check=False, pvc_dirs=pvc)
-                ]
-                upgrade_phase.events = roll_out(service, pods, [(old.port, old.stop)], port_of=lambda r: r.port("http"))
-                upgrade_phase.server_logs = [pod.run.all_log_tails(400) for pod in pods if pod.run is not None]
-                upgrade_phase.ended = time.time()
+        sc = Scenario(case, synthesized[CASES[case][0]], tmp_path_factory.mktemp(f"upgrade-{case}"), stack)
+        old = sc.old_server()
+        run_client("upgrade_records.py", "populate", old.url, *sc.flags, env=_admin_env(sc.env), venv=sc.old_venv)
+        sc.result["captured"] = sc.records(old.url, venv=sc.old_venv)
+        sc.result["before"] = sc.state()
+        fixed = sc.objects
+        with writing(sc.url, sc.workdir, sc.env) as writer:
+            sc.writer = writer
+            pods = sc.pods(sc.objects, 2 if case == TWO_AT_ONCE else 1)
+            if sc.env == "basic-auth":
+                fixed = refused_then_fixed(sc, pods, old)
             elif case == TWO_AT_ONCE:
-                # First a backup that fails (pg_dump finds no room): nothing may change.
-                failed = Phase("failed-backup", started=time.time())
-                for pod in pods:
-                    pod.secrets = secrets
-                    pod.start()
-                result["pre_failure"] = {db: database_state(pg, db) for db in DATABASES[env]}
-                job = migration_job(objects)
-                images = failing_pg_dump(workdir / "failing", container_of(job, "pg-dump")["image"])
-                failed.jobs = [run_job(job, objects, secrets, check=False, pvc_dirs=pvc, images=images)]
-                writer.wait_for_acks(40, after=time.time(), timeout=120)
-                failed.ended = time.time()
-                result["failed_gated"] = not any(pod.past_init for pod in pods)
-                result["failure_state"] = {db: database_state(pg, db) for db in DATABASES[env]}
-                result["phases"]["failed-backup"] = failed
-                # The Job's retry (a new pod of the same Job) finds room on the volume again; a second Job
-                # starts with it, as an older Job still retrying would.
-                jobs = [BackgroundJob(migration_job(objects), objects, secrets, pvc_dirs=pvc) for _ in range(2)]
-                upgrade_phase = Phase("upgrade", started=time.time())
-                upgrade_phase.jobs = [job.result() for job in jobs]
-                upgrade_phase.events = roll_out(service, pods, [(old.port, old.stop)], port_of=lambda r: r.port("http"))
-                upgrade_phase.server_logs = [pod.run.all_log_tails(400) for pod in pods if pod.run is not None]
-                upgrade_phase.ended = time.time()
+                refused_then_failed_then_two_jobs(sc, pods, old)
             else:
-                jobs = [(migration_job(objects), objects)]
-                upgrade_phase = rollout("upgrade", service, pods, jobs, [(old.port, old.stop)], secrets, pvc)
-            result["phases"]["upgrade"] = upgrade_phase
-            writer.wait_for_acks(40, after=time.time(), timeout=180)
-            serving = pods
+                rollout(sc, "upgrade", pods, sc.objects, [(old.port, old.stop)])
+            sc.settle()
+            serving = no_migration_rollout(sc, pods) if case == MORE_PATHS else pods
             if case == MORE_PATHS:
-                changed = shipped_config(env)
-                changed.setdefault("server", {})["resources"] = {
-                    "requests": {"cpu": "150m", "memory": "384Mi"},
-                    "limits": {"cpu": "1", "memory": "1536Mi"},
-                }
-                bumped = synth_environment(changed, env, workdir / "bumped")
-                serving = pods_of(bumped, 1, pvc)
-                stack.callback(lambda ps=serving: [pod.stop() for pod in ps])
-                old_pods = [(pod.run.port("http"), pod.stop) for pod in pods]
-                result["phases"]["no-migration"] = rollout(
-                    "no-migration", service, serving, [(migration_job(bumped), bumped)], old_pods, secrets, pvc
-                )
-                writer.wait_for_acks(40, after=time.time(), timeout=180)
-            result["writer"] = writer.finish(timeout=600)
-            result["calls"] = writer.calls()
-        result["migrated"] = {db: database_state(pg, db) for db in DATABASES[env]}
-        result["migrated_shape"] = {db: schema_shape(pg, db) for db in DATABASES[env]}
-        result["second"] = run_job(migration_job(fixed), fixed, secrets, timeout=600, check=False, pvc_dirs=pvc)
-        result["again"] = {db: database_state(pg, db) for db in DATABASES[env]}
-        result["read_back"] = run_client(
-            "upgrade_records.py", "dump", url, *flags, hosts=[SERVICE_HOST], env=_admin_env(env), timeout=600
-        )
-        result["logins"] = {}
-        if env == "basic-auth":
-            for user, password in USER_PASSWORDS.items():
-                creds = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
-                result["logins"][user] = run_client("upgrade_records.py", "login", url, hosts=[SERVICE_HOST], env=creds)
-        for pod in serving:  # scale to 0 before the rollback
-            service.remove(pod.run.port("http"))
-            pod.stop()
-        result["backups"] = sorted(p.name for p in backups.iterdir() if PRE_UPGRADE.match(p.name))
-        (stamp,) = {PRE_UPGRADE.match(n).group(2) for n in result["backups"]} or {None}
-        cronjob = find_object(objects, "CronJob", "mlflow-postgresql-backup")
-        result["rollback"] = run_job(
-            with_command(cronjob, readme_rollback_command(stamp)), objects, secrets, pvc_dirs=pvc, check=False
-        )
-        restored = OldServer(old_venv, pg, workdir, env, s3, bucket)
-        stack.callback(restored.stop)
-        result["restored"] = run_client(
-            "upgrade_records.py", "dump", restored.url, *flags, env=_admin_env(env), venv=old_venv
-        )
-        writer_run = result["writer"]["run_id"]
-        steps = pg.psql(f"SELECT step FROM metrics WHERE run_uuid = '{writer_run}' AND key = 'loss'", database="mlflow")
-        result["restored_steps"] = {int(s) for s in steps.split()}
+                sc.settle()
+            sc.result["writer"] = writer.finish(timeout=600)
+            sc.result["calls"] = writer.calls()
+        after_upgrade(sc, fixed)
+        restored = roll_back(sc, serving)
         if case == MORE_PATHS:
-            # Argo CD: the Job (a Sync hook in wave 1) to completion, then the Deployment (wave 2).
-            pods = pods_of(objects, 1, pvc)
-            stack.callback(lambda ps=pods: [pod.stop() for pod in ps])
-            service.add(restored.port)
-            result["phases"]["argo"] = rollout(
-                "argo",
-                service,
-                pods,
-                [(migration_job(objects), objects)],
-                [(restored.port, restored.stop)],
-                secrets,
-                pvc,
-                argo=True,
-            )
-            result["argo_state"] = {db: database_state(pg, db) for db in DATABASES[env]}
-            result["argo_shape"] = {db: schema_shape(pg, db) for db in DATABASES[env]}
-            result["argo_read_back"] = run_client(
-                "upgrade_records.py", "dump", url, *flags, hosts=[SERVICE_HOST], env=_admin_env(env), timeout=600
-            )
-    upgrade_job = result["phases"]["upgrade"].jobs[0]
-    print(f"\n[upgrade {case}] migration Job {upgrade_job.seconds:.1f} s, second run {result['second'].seconds:.1f} s")
+            argo_order(sc, restored)
+    result = sc.result
+    upgrade_job = migrating_jobs(result["phases"]["upgrade"])
+    seconds = upgrade_job[0].seconds if upgrade_job else float("nan")
+    print(f"\n[upgrade {case}] migration Job {seconds:.1f} s, second run {result['second'].seconds:.1f} s")
     return result
 
 
@@ -610,22 +632,27 @@ def test_no_write_lands_while_the_schema_is_rewritten(upgrade):
 
 
 def test_the_write_outage_is_measured(upgrade):
-    """The write downtime clients see (the longest acknowledged call, retries included) and how the fence
-    and the new server's start split it; printed for the README's table."""
+    """The write outage clients see (the longest acknowledged call, retries included) and how the fence and
+    the new server's start split it, printed as one ``upgrade-figures`` line for the README's table."""
     phase = upgrade["phases"]["upgrade"]
     (job,) = migrating_jobs(phase)
     times = summary(job)
     calls = writes_in(upgrade["calls"], phase)
-    held = [c for c in calls if c["end"] - c["start"] > PROMPT]
-    longest = max(c["end"] - c["start"] for c in calls)
     ready = min(e["at"] for e in phase.events if e["event"] == "ready")
-    print(
-        f"\n[upgrade {upgrade['case']}] fence {times['unfenced'] - times['fenced']:.1f} s (backup "
-        f"{times['backed_up'] - times['fenced']:.1f} s, migration {times['migrated'] - times['backed_up']:.1f} s), "
-        f"new server Ready {ready - times['unfenced']:.1f} s after, longest write {longest:.1f} s, "
-        f"{len(held)} call(s) held, {sum(c['retries'] for c in calls)} retries"
-    )
-    assert longest < 240
+    figures = {
+        "case": upgrade["case"],
+        "job": round(job.seconds, 1),
+        "fence": round(times["unfenced"] - times["fenced"], 1),
+        "backup": round(times["backed_up"] - times["fenced"], 1),
+        "migration": round(times["migrated"] - times["backed_up"], 1),
+        "ready_after_fence": round(ready - times["unfenced"], 1),
+        "longest_write": round(max(c["end"] - c["start"] for c in calls), 1),
+        "held": sum(c["end"] - c["start"] > PROMPT for c in calls),
+        "retries": sum(c["retries"] for c in calls),
+        "failed": sum(not c["ok"] for c in calls),
+    }
+    print("\nupgrade-figures " + json.dumps(figures))
+    assert figures["longest_write"] < 240 and figures["failed"] == 0
 
 
 def test_a_second_run_is_a_no_op(upgrade):
@@ -699,7 +726,7 @@ def test_explicit_denies_refuse_the_upgrade_and_the_old_server_keeps_serving(upg
     assert "drops the 2 explicit NO_PERMISSIONS grant(s)" in log and "nothing was changed" in log, log
     assert "username=alice" in log and "username=carol" in log and "accept_dropped_denies: true" in log, log
     assert "fenced" not in log
-    before, after = upgrade["pre_refusal"], upgrade["refused_state"]
+    before, after = upgrade["pre_refused"], upgrade["refused_state"]
     assert after["mlflow_auth"] == before["mlflow_auth"], "the refused Job changed the auth database"
     assert (after["mlflow"]["schema"], after["mlflow"]["alembic"]) == (
         before["mlflow"]["schema"],
@@ -729,19 +756,34 @@ def test_the_documented_fix_completes_the_upgrade(upgrade):
     assert len(denied) == 2 and all(after[n][k][r] == DEFAULT_PERMISSION for n, k, r in denied)
 
 
+def test_without_a_backup_of_its_own_the_job_refuses_until_one_is_confirmed(upgrade):
+    """An external database (here the same one, seen as external): the Job cannot back it up, so it refuses
+    (exit 3, naming the key that confirms the operator's own backup) and changes nothing."""
+    if upgrade["case"] != TWO_AT_ONCE:
+        assert "external" not in upgrade["phases"]
+        return
+    (job,) = upgrade["phases"]["external"].jobs
+    assert job.exit_codes["upgrade"] == 3, job.logs["upgrade"]
+    log = job.logs["upgrade"]
+    assert "database.upgrade.backup_taken_for_image" in log and "nothing was changed" in log, log
+    before, after = upgrade["pre_external"]["mlflow"], upgrade["external_state"]["mlflow"]
+    assert (after["schema"], after["alembic"]) == (before["schema"], before["alembic"])
+    assert upgrade["external_gated"]
+
+
 def test_a_failed_backup_migrates_nothing_and_the_old_server_keeps_serving(upgrade):
     """When the backup cannot be written the Job fails before migrating: the fence is lifted, the schema and
     revisions are as they were, the new pods stay in their gate and every write goes on through the old
     server; the Job's retry then completes the upgrade (the two-Jobs case above)."""
     if upgrade["case"] != TWO_AT_ONCE:
-        assert "failed-backup" not in upgrade["phases"]
+        assert "failed" not in upgrade["phases"]
         return
-    phase = upgrade["phases"]["failed-backup"]
+    phase = upgrade["phases"]["failed"]
     (job,) = phase.jobs
     assert job.exit_codes["upgrade"] == 1, job.logs["upgrade"]
     log = job.logs["upgrade"]
     assert "pg_dump failed" in log and "fence lifted" in log and "migrating" not in log, log
-    before, after = upgrade["pre_failure"]["mlflow"], upgrade["failure_state"]["mlflow"]
+    before, after = upgrade["pre_failed"]["mlflow"], upgrade["failed_state"]["mlflow"]
     assert (after["schema"], after["alembic"]) == (before["schema"], before["alembic"])
     assert upgrade["failed_gated"], "a new server pod got past its schema gate"
     calls = writes_in(upgrade["calls"], phase)
