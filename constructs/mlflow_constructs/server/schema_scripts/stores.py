@@ -10,12 +10,13 @@ carries (Alembic's public ``ScriptDirectory`` over the package's ``migrations`` 
 revision from its version table: a patch release or a config change finds every store at its head and
 migrates nothing, whatever the version strings say.
 
-The fence: ``ALTER DATABASE <db> SET default_transaction_read_only = on`` and the end of every other
-session of that database, so the servers that keep running (old code) reconnect read-only and cannot write
-while a backup is taken and the schema rewritten. The migration's own sessions start with
-``PGOPTIONS=-c default_transaction_read_only=off`` (libpq applies it at connect), so only they write.
-Lifting it (``RESET``) lets new sessions write again; with ``end_sessions`` the old servers' read-only
-sessions are ended too, so they write again (used when a migration is abandoned).
+The read-only fence, for the databases ``upgrade.py`` does not hold by locks (the auth databases, whose
+migrations open sessions of their own): ``ALTER DATABASE <db> SET default_transaction_read_only = on`` and
+the end of every other session of that database, so the servers that keep running (old code) reconnect
+read-only and cannot write while a backup is taken and the schema rewritten. The migration's own sessions
+start with ``PGOPTIONS=-c default_transaction_read_only=off`` (libpq applies it at connect), so only they
+write. Lifting it (``RESET``) lets new sessions write again; with ``end_sessions`` the old servers'
+read-only sessions are ended too, so they write again (used when a migration is abandoned).
 """
 
 from __future__ import annotations

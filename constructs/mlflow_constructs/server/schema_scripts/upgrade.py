@@ -294,8 +294,8 @@ class TrackingFence:
     migration, which MLflow runs in this very session (``_upgrade_db`` on an engine over this one
     connection) and whose commit releases everything at once. The servers' waiting writes then go on, on the
     new schema; nothing is written in between, and if this process dies, the session ends and so does the
-    fence. The sessions that block a lock for more than ``GRACE`` seconds (a server's transaction that read
-    a table and now waits to write another: a deadlock) are ended; their clients retry."""
+    fence. Sessions that keep a lock from being taken for more than ``GRACE`` seconds are ended; their clients
+    retry."""
 
     GRACE = 2.0
 
@@ -310,14 +310,20 @@ class TrackingFence:
         self.tables = ", ".join(sorted(names))
 
     def hold(self, mode: str) -> None:
+        """Every table in ``mode``. First in short tries, let go in between, so that a server transaction
+        under way (it may hold one table and want another) finishes instead of deadlocking with the lock; after
+        ``GRACE`` seconds, one wait during which the sessions in the way are ended."""
+        deadline = time.monotonic() + self.GRACE
+        while time.monotonic() < deadline:
+            if self._try(mode, "200ms"):
+                say(f"tracking tables held in {mode} mode")
+                return
+            time.sleep(0.05)
         done = threading.Event()
         ended: list[int] = []
 
         def end_blockers() -> None:
-            since = time.monotonic()
             while not done.wait(0.2):
-                if time.monotonic() - since < self.GRACE:
-                    continue
                 blockers = self.watchdog.execute(
                     sqlalchemy.text(
                         "SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity "
@@ -330,19 +336,24 @@ class TrackingFence:
         watch = threading.Thread(target=end_blockers, daemon=True)
         watch.start()
         try:
-            while True:
-                savepoint = self.conn.begin_nested()
-                try:
-                    self.conn.execute(sqlalchemy.text(f"LOCK TABLE {self.tables} IN {mode} MODE"))
-                    savepoint.commit()
-                    break
-                except sqlalchemy.exc.OperationalError as exc:  # a deadlock PostgreSQL resolved against us
-                    savepoint.rollback()
-                    say(f"retrying the {mode} lock ({type(exc.orig).__name__})")
+            while not self._try(mode, "0"):  # 0: no timeout; fails only as a deadlock's victim
+                say(f"retrying the {mode} lock")
         finally:
             done.set()
             watch.join()
-        say(f"tracking tables held in {mode} mode" + (f"; ended {len(ended)} blocking session(s)" if ended else ""))
+        say(f"tracking tables held in {mode} mode; ended {len(ended)} session(s) in the way")
+
+    def _try(self, mode: str, timeout: str) -> bool:
+        savepoint = self.conn.begin_nested()
+        try:
+            self.conn.execute(sqlalchemy.text(f"SET LOCAL lock_timeout = '{timeout}'"))
+            self.conn.execute(sqlalchemy.text(f"LOCK TABLE {self.tables} IN {mode} MODE"))
+            self.conn.execute(sqlalchemy.text("SET LOCAL lock_timeout = 0"))  # not for the migration's statements
+        except sqlalchemy.exc.OperationalError:  # lock_timeout, or a deadlock resolved against us
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        return True
 
     def migrate(self) -> None:
         """MLflow's own migration of the tracking store, in this session; its commit lifts the fence."""
