@@ -172,7 +172,9 @@ def cloudnativepg_backup(stamp: str) -> str:
     """An on-demand ``Backup`` of the CloudNativePG cluster (its Barman Cloud Plugin), waited for."""
     import requests
 
-    account = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    # The pod's projected token, CA and namespace. SERVICE_ACCOUNT_DIR points elsewhere only where this runs
+    # outside a pod: the API-server tests call this function with a real token of the ServiceAccount.
+    account = Path(os.environ.get("SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount"))
     namespace = (account / "namespace").read_text().strip()
     api = f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
     base = f"{api}/apis/postgresql.cnpg.io/v1/namespaces/{namespace}/backups"
