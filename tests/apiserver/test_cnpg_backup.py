@@ -12,6 +12,7 @@ plays it and writes the Backup's status (status subresource), as the operator an
 - completed: the call returns the Backup, stored with the Cluster, ``method: plugin`` and the Barman Cloud
   Plugin the README names (also at the longest name and namespace the config accepts);
 - failed: the call raises with the operator's error;
+- deleted while waited for: the call raises naming the Backup and the API server's answer;
 - least privilege: the ServiceAccount may create and get Backups in its namespace, nothing else.
 
 The venv comes from ``bash tests/runtime/setup.sh`` (``make tools``); without it these tests are skipped,
@@ -169,6 +170,10 @@ def status(**fields: Any) -> Callable[[str], list[str]]:
     return lambda name: ["patch", BACKUPS, name, "--subresource=status", "--type=merge", "-p", patch]
 
 
+def delete(name: str) -> list[str]:
+    return ["delete", BACKUPS, name, "--wait=false"]
+
+
 class Operator(threading.Thread):
     """Plays CloudNativePG: waits for the first Backup in the namespace, then answers it, one kubectl
     command a second. ``name`` and ``error`` say what happened."""
@@ -264,6 +269,14 @@ def test_failed_backup_raises_with_operator_error(example: MigrateAccount, tmp_p
     result, name = backup_with(example, tmp_path, status(phase="started"), status(phase="failed", error=error))
     assert result.returncode != 0, f"cloudnativepg_backup returned\n{result.stdout}"
     assert f"RuntimeError: Backup {name} failed: {error}" in result.stderr, result.stderr
+
+
+def test_deleted_backup_raises_with_api_answer(example: MigrateAccount, tmp_path: Path) -> None:
+    """A Backup deleted while the Job waits for it (by hand, or pruned by a GitOps tool) ends the wait
+    at once with an error naming it and the API server's answer, not an obscure exception."""
+    result, name = backup_with(example, tmp_path, status(phase="started"), delete)
+    assert result.returncode != 0, f"cloudnativepg_backup returned\n{result.stdout}"
+    assert f"RuntimeError: reading Backup {name}: HTTP 404" in result.stderr, result.stderr
 
 
 def test_migrate_account_may_only_create_and_get_backups(example: MigrateAccount) -> None:

@@ -198,7 +198,10 @@ def cloudnativepg_backup(stamp: str) -> str:
         raise RuntimeError(f"creating Backup {name}: HTTP {response.status_code} {response.text[:500]}")
     deadline = time.monotonic() + float(os.environ.get("DUMP_TIMEOUT_SECONDS", "3600"))
     while True:
-        status = session.get(f"{base}/{name}", timeout=30).json().get("status") or {}
+        response = session.get(f"{base}/{name}", timeout=30)
+        if response.status_code != 200:  # deleted meanwhile, or the token no longer valid
+            raise RuntimeError(f"reading Backup {name}: HTTP {response.status_code} {response.text[:500]}")
+        status = response.json().get("status") or {}
         if status.get("phase") == "completed":
             return f"Backup/{name}"
         if status.get("phase") == "failed":
