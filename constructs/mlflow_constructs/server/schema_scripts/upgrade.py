@@ -172,7 +172,9 @@ def cloudnativepg_backup(stamp: str) -> str:
     """An on-demand ``Backup`` of the CloudNativePG cluster (its Barman Cloud Plugin), waited for."""
     import requests
 
-    account = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    # The pod's projected token, CA and namespace. SERVICE_ACCOUNT_DIR points elsewhere only where this runs
+    # outside a pod: the API-server tests call this function with a real token of the ServiceAccount.
+    account = Path(os.environ.get("SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount"))
     namespace = (account / "namespace").read_text().strip()
     api = f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
     base = f"{api}/apis/postgresql.cnpg.io/v1/namespaces/{namespace}/backups"
@@ -196,7 +198,10 @@ def cloudnativepg_backup(stamp: str) -> str:
         raise RuntimeError(f"creating Backup {name}: HTTP {response.status_code} {response.text[:500]}")
     deadline = time.monotonic() + float(os.environ.get("DUMP_TIMEOUT_SECONDS", "3600"))
     while True:
-        status = session.get(f"{base}/{name}", timeout=30).json().get("status") or {}
+        response = session.get(f"{base}/{name}", timeout=30)
+        if response.status_code != 200:  # deleted meanwhile, or the token no longer valid
+            raise RuntimeError(f"reading Backup {name}: HTTP {response.status_code} {response.text[:500]}")
+        status = response.json().get("status") or {}
         if status.get("phase") == "completed":
             return f"Backup/{name}"
         if status.get("phase") == "failed":
