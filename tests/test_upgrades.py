@@ -104,12 +104,17 @@ def test_an_artifact_store_destination_uploads_the_dump_with_the_server_credenti
 
 
 def test_cloudnativepg_backs_up_through_a_service_account_that_may_only_create_backups(tmp_path):
-    """The only pod with an API token: the migration Job, to create an on-demand Backup of the cluster; its
-    Role grants create and get on backups and nothing else, and the account says why it needs a token."""
+    """The only container with an API token: the migration Job's ``upgrade``, to create an on-demand Backup of
+    the cluster (a projected token; the pod automounts none); its Role grants create and get on backups and
+    nothing else, and the account says why it needs a token."""
     objs = synth(CNPG_S3, tmp_path)
     job = migration(objs)
     spec = pod_spec(job)
-    assert spec["serviceAccountName"] == "mlflow-migrate" and spec["automountServiceAccountToken"] is True
+    assert spec["serviceAccountName"] == "mlflow-migrate" and spec["automountServiceAccountToken"] is False
+    token = next(v for v in spec["volumes"] if v["name"] == "api-token")["projected"]["sources"][0]
+    assert token == {"serviceAccountToken": {"expirationSeconds": 3600, "path": "token"}}
+    mounted = [c["name"] for c in spec["containers"] if any(m["name"] == "api-token" for m in c["volumeMounts"])]
+    assert mounted == ["upgrade"]
     assert "initContainers" not in spec, "no pg-dump sidecar: the operator takes the backup"
     env = env_of(container(job, "upgrade"))
     assert (env["BACKUP"], env["CNPG_CLUSTER"], env["CNPG_PLUGIN"]) == (

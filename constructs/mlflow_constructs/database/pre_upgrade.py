@@ -25,8 +25,9 @@ NEEDS_API_TOKEN = "mlflow-k8s/needs-api-token"  # why a pod of this account moun
 @dataclass(frozen=True)
 class PreUpgradeBackup:
     """What the migration Job adds to take the backup: ``mode`` (``pg-dump``, ``cloudnativepg`` or ``none``),
-    settings and env of its ``upgrade`` container, volumes, the ``pg-dump`` sidecar, and the ServiceAccount
-    whose token it mounts (only to create a CloudNativePG ``Backup``)."""
+    settings, env and mounts of its ``upgrade`` container, volumes, the ``pg-dump`` sidecar, and the
+    ServiceAccount whose token the ``upgrade`` container alone mounts (only to create a CloudNativePG
+    ``Backup``)."""
 
     mode: str = "none"
     confirmed: bool = False
@@ -42,6 +43,37 @@ class PreUpgradeBackup:
 
 
 NO_BACKUP = PreUpgradeBackup()
+TOKEN_VOLUME = "api-token"
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def api_token_volume() -> k8s.Volume:
+    """What the kubelet would automount (a short-lived token, the cluster's CA, the namespace), as a volume
+    that only the container mounting it sees: the pod keeps ``automountServiceAccountToken: false``."""
+    return k8s.Volume(
+        name=TOKEN_VOLUME,
+        projected=k8s.ProjectedVolumeSource(
+            sources=[
+                k8s.VolumeProjection(
+                    service_account_token=k8s.ServiceAccountTokenProjection(path="token", expiration_seconds=3600)
+                ),
+                k8s.VolumeProjection(
+                    config_map=k8s.ConfigMapProjection(
+                        name="kube-root-ca.crt", items=[k8s.KeyToPath(key="ca.crt", path="ca.crt")]
+                    )
+                ),
+                k8s.VolumeProjection(
+                    downward_api=k8s.DownwardApiProjection(
+                        items=[
+                            k8s.DownwardApiVolumeFile(
+                                path="namespace", field_ref=k8s.ObjectFieldSelector(field_path="metadata.namespace")
+                            )
+                        ]
+                    )
+                ),
+            ]
+        ),
+    )
 
 
 class CnpgUpgradeBackups(Construct):
@@ -73,5 +105,7 @@ class CnpgUpgradeBackups(Construct):
             mode="cloudnativepg",
             confirmed=confirmed,
             settings={"CNPG_CLUSTER": cluster, "CNPG_PLUGIN": plugin},
+            mounts=(k8s.VolumeMount(name=TOKEN_VOLUME, mount_path=TOKEN_DIR, read_only=True),),
+            volumes=(api_token_volume(),),
             service_account=name,
         )

@@ -192,19 +192,17 @@ def pod_template(
     init_containers: Sequence[k8s.Container] = (),
     volumes: Sequence[k8s.Volume] = (),
     service_account: str | None = None,
-    automount_token: bool = False,
     restart_policy: str | None = None,
     termination_grace_period: int | None = None,
     spread: Sequence[k8s.TopologySpreadConstraint] = (),
     annotations: Mapping[str, str] | None = None,
 ) -> k8s.PodTemplateSpec:
-    """A pod template with the restricted defaults: non-root, no API token (unless ``automount_token``), no
-    service links."""
+    """A pod template with the restricted defaults: non-root, no API token, no service links."""
     return k8s.PodTemplateSpec(
         metadata=k8s.ObjectMeta(labels=dict(labels), annotations=dict(annotations) if annotations else None),
         spec=k8s.PodSpec(
             service_account_name=service_account,
-            automount_service_account_token=automount_token,
+            automount_service_account_token=False,
             enable_service_links=False,
             security_context=pod_security_context(),
             restart_policy=restart_policy,

@@ -57,7 +57,6 @@ class MlflowMigration(Construct):
         template = pod_template(
             {**labels, **pod.pod_labels},
             service_account=backup.service_account or pod.service_account,
-            automount_token=backup.service_account is not None,
             restart_policy="Never",
             init_containers=[*addon.migration_init_containers, *sidecars],
             containers=[upgrade],

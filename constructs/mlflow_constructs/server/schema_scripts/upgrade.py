@@ -11,18 +11,20 @@ image's head), so this Job is the only migrator, and it runs the guide's steps i
 3. refusals, before anything is touched (exit 3): a revision the image does not know; basic-auth's
    explicit denies that MLflow's migration to roles would drop; no backup possible and none confirmed;
    no right to fence the database;
-4. fence every database of the image (``stores.raise_fence``): the old servers keep serving reads, their
-   writes fail (clients retry) until the new servers take over;
+4. fence every database of the image: the tracking database by table locks held in a session of this
+   process (:class:`TrackingFence`: the old servers' writes wait, their reads go on), the auth databases
+   read-only for new sessions (``stores.raise_fence``: their writes fail);
 5. back up and verify: ``pg_dump -Fc`` of each database by the ``pg-dump`` sidecar (postgres image) onto the
    backup volume, or uploaded beside the artifacts; an on-demand CloudNativePG ``Backup``; or the operator's
    own backup, confirmed in the config;
-6. migrate each store with the image's own code (``mlflow db upgrade``, basic-auth's and the oidc plugin's
-   ``migrate``), in this process's sessions, which alone may write;
-7. lift the fence for the new servers; the old ones keep their read-only sessions until they are replaced.
+6. migrate each store with the image's own code: the tracking store inside the lock session (its commit
+   lifts that fence), then basic-auth's or the oidc plugin's ``migrate`` in sessions that alone may write;
+7. lift the read-only fence for the new servers; old sessions opened under it stay read-only until their
+   servers are replaced.
 
-Any failure after step 4 lifts the fence and ends the read-only sessions, so the old servers write again
-(exit 1); PostgreSQL runs each store's migration in one transaction, so a failed one leaves its store as
-it was.
+Any failure after step 4 releases the locks, lifts the read-only fence and ends the sessions opened under
+it, so the old servers write again (exit 1); PostgreSQL runs each store's migration in one transaction, so a
+failed one leaves its store as it was.
 
 Env: ``SCHEMA_STORES``; ``BACKUP`` (``pg-dump``, ``cloudnativepg`` or ``none``), ``BACKUP_CONFIRMED``,
 ``HANDOFF_DIR`` and ``BACKUP_DIR`` (pg-dump), ``BACKUP_URI`` (upload), ``CNPG_CLUSTER`` and
@@ -47,7 +49,7 @@ import sqlalchemy
 import stores
 
 ADVISORY_LOCK = 0x6D6C666C6F77  # "mlflow": one migrator at a time, per tracking database
-REFUSED, FAILED = 3, 1
+REFUSED = 3  # exit code of a refusal: the Job's podFailurePolicy fails it at once
 ROLES = "e5f6a7b8c9d0"  # MLflow 3.17's basic-auth migration of permissions to roles
 CONFIRM_KEY = "database.upgrade.backup_taken_for_image"
 started = time.monotonic()
@@ -90,10 +92,10 @@ def dropped_denies(store: stores.Store, conn: sqlalchemy.Connection) -> list[str
     current = store.revision(conn)
     if current != "none" and ROLES in {r.revision for r in scripts.iterate_revisions(current, "base")}:
         return []
+    if "users" not in tables:
+        return []
     denies = []
     for table in sorted(t for t in tables if t.endswith("_permissions") and t != "role_permissions"):
-        if "users" not in tables:
-            break
         rows = conn.execute(
             sqlalchemy.text(
                 f"SELECT u.username, p.* FROM {table} p JOIN users u ON u.id = p.user_id "
