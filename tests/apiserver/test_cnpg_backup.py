@@ -109,7 +109,8 @@ def migrate_account(cluster: Cluster, objs: list[dict[str, Any]], tag: str | Non
     job, container = upgrade_job(objs)
     pod = job["spec"]["template"]["spec"]
     account = pod["serviceAccountName"]
-    assert pod["automountServiceAccountToken"] is True, "the migration pod does not mount its token"
+    mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+    assert mounts.get("api-token") == "/var/run/secrets/kubernetes.io/serviceaccount", "no token for the upgrade"
     kinds = ("ServiceAccount", "Role", "RoleBinding")
     rbac = [o for o in objs if o["kind"] in kinds and o["metadata"]["name"] == account]
     assert sorted(o["kind"] for o in rbac) == ["Role", "RoleBinding", "ServiceAccount"], rbac
