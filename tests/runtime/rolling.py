@@ -20,18 +20,21 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from podrunner import PodRun, run_pod
+from postgres import free_port
 
 
 class ServiceBalancer:
-    """A Service on 127.0.0.1:``port``: each new connection goes to the next backend port (round robin).
-    Connections already open stay on their backend, as with kube-proxy."""
+    """A Service on 127.0.0.1:``port`` (a free one by default): each new connection goes to the next backend
+    port (round robin), recorded in ``used``. Connections already open stay on their backend, as with
+    kube-proxy."""
 
-    def __init__(self, port: int, backends: Iterable[int] = ()) -> None:
-        self.port = port
+    def __init__(self, port: int | None = None, backends: Iterable[int] = ()) -> None:
+        self.port = port or free_port()
+        self.used: list[int] = []
         self._backends: list[int] = list(backends)
         self._lock = threading.Lock()
         self._turn = itertools.count()
-        self._sock = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self._sock = socket.create_server(("127.0.0.1", self.port))
         self._sock.settimeout(0.2)
         self._closed = False
         threading.Thread(target=self._serve, daemon=True).start()
@@ -62,8 +65,10 @@ class ServiceBalancer:
             if not backends:  # no endpoint: the connection is refused, as by a Service without Ready pods
                 client.close()
                 continue
+            backend = backends[next(self._turn) % len(backends)]
+            self.used.append(backend)
             try:
-                upstream = socket.create_connection(("127.0.0.1", backends[next(self._turn) % len(backends)]), 5)
+                upstream = socket.create_connection(("127.0.0.1", backend), 5)
             except OSError:
                 client.close()
                 continue

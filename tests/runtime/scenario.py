@@ -404,3 +404,27 @@ def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) ->
         pg.stop()
         raise
     return pg
+
+
+def readme_exec_line(marker: str, job: str, stamp: str) -> list[str]:
+    """The argv after ``kubectl exec job/<job> --`` in the README's ``sh`` block that follows ``marker``, as a
+    shell passes it with ``STAMP`` set."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(marker) :]
+    block = block[: block.index("```\n", block.index("```sh\n") + 6)]
+    (line,) = [ln for ln in block.splitlines() if f"exec job/{job} -- sh" in ln]
+    words = line.split(" -- ", 1)[1]
+    printed = subprocess.run(
+        ["sh", "-c", f"STAMP={stamp}; set -- {words}; printf '%s\\0' \"$@\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return printed.stdout.split("\0")[:-1]
+
+
+def with_command(workload: dict, command: list[str]) -> dict:
+    """The workload with its first container's command replaced (as ``kubectl exec`` runs one in that pod)."""
+    changed = copy.deepcopy(workload)
+    pod_template(changed)["spec"]["containers"][0]["command"] = command
+    return changed

@@ -8,7 +8,6 @@ and a server on it reads everything back through the MLflow client.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
 import subprocess
@@ -20,18 +19,19 @@ import venvs
 from client_venv import client_env, run_client
 from pod_images import PG_BIN, ImageRuntime, helper_runtime
 from podrunner import find_object, pod_template, run_job, run_pod
-from repo_paths import REPO
 from s3_standin import S3StandIn
 from scenario import (
     container_of,
     migrated_bundled_postgres,
     migration_job,
     placeholder_secret_values,
+    readme_exec_line,
     service_port,
     service_url,
     shipped_config,
     start_bundled_postgres,
     synth_environment,
+    with_command,
 )
 
 pytestmark = pytest.mark.runtime
@@ -46,30 +46,6 @@ BUCKET, PREFIX = "mlflow", "artifacts"
 UPLOADS = "mlflow-backups/artifacts/postgresql"
 S3_HOST, S3_PORT = "s3.storage.svc.cluster.local", 9000  # another namespace; moto serves it path-style
 ENDPOINT = f"http://{S3_HOST}:{S3_PORT}"
-
-
-def readme_restore_command(stamp: str) -> list[str]:
-    """The argv after ``kubectl exec job/mlflow-restore --`` in the README's restore block, as a shell
-    passes it with ``STAMP`` set."""
-    readme = (REPO / "README.md").read_text()
-    block = readme[readme.index(RESTORE_MARKER) :]
-    block = block[: block.index("```\n", block.index("```sh\n") + 6)]
-    (line,) = [ln for ln in block.splitlines() if "exec job/mlflow-restore -- sh" in ln]
-    words = line.split(" -- ", 1)[1]
-    printed = subprocess.run(
-        ["sh", "-c", f"STAMP={stamp}; set -- {words}; printf '%s\\0' \"$@\""],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return printed.stdout.split("\0")[:-1]
-
-
-def with_command(cronjob: dict, command: list[str]) -> dict:
-    """The CronJob with its container's command replaced (as ``kubectl exec`` runs one in that pod)."""
-    changed = copy.deepcopy(cronjob)
-    pod_template(changed)["spec"]["containers"][0]["command"] = command
-    return changed
 
 
 def recording_pg_dump(directory: Path, ref: str) -> dict[str, ImageRuntime]:
@@ -122,7 +98,8 @@ def scenario(synthesized, tmp_path_factory):
     pg = start_bundled_postgres(objects, secrets)  # a new server: both databases exist and are empty
     try:
         assert pg.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database="mlflow") == "0"
-        restore = run_job(with_command(cronjob, readme_restore_command(stamp)), objects, secrets, pvc_dirs=pvc)
+        restore_command = readme_exec_line(RESTORE_MARKER, "mlflow-restore", stamp)
+        restore = run_job(with_command(cronjob, restore_command), objects, secrets, pvc_dirs=pvc)
         restored = tracking_state(objects, secrets, "read")
     finally:
         pg.stop()

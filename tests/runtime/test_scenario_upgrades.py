@@ -23,7 +23,6 @@ each environment (default, basic-auth), on the stand-ins of the bundled PostgreS
 from __future__ import annotations
 
 import configparser
-import copy
 import dataclasses
 import json
 import re
@@ -43,7 +42,6 @@ from faults import LoggingClient
 from pod_images import ImageRuntime, helper_runtime
 from podrunner import JobResult, find_object, pod_template, run_job
 from postgres import PostgresServer, free_port
-from repo_paths import REPO
 from rolling import BackgroundPod, ServiceBalancer, roll_out
 from s3_standin import S3StandIn
 from scenario import (
@@ -53,12 +51,14 @@ from scenario import (
     hashed_job,
     literal_env,
     migration_job,
+    readme_exec_line,
     replica_on_port,
     service_port,
     service_url,
     shipped_config,
     start_bundled_postgres,
     synth_environment,
+    with_command,
 )
 
 pytestmark = pytest.mark.runtime
@@ -297,30 +297,6 @@ def without_denies(captured: dict) -> dict:
     return {**captured, **({"users": users} if users else {})}
 
 
-def readme_rollback_command(stamp: str) -> list[str]:
-    """The argv after ``kubectl exec job/mlflow-rollback --`` in the README's rollback block, as a shell
-    passes it with ``STAMP`` set."""
-    readme = (REPO / "README.md").read_text()
-    block = readme[readme.index(ROLLBACK_MARKER) :]
-    block = block[: block.index("```\n", block.index("```sh\n") + 6)]
-    (line,) = [ln for ln in block.splitlines() if "exec job/mlflow-rollback -- sh" in ln]
-    words = line.split(" -- ", 1)[1]
-    printed = subprocess.run(
-        ["sh", "-c", f"STAMP={stamp}; set -- {words}; printf '%s\\0' \"$@\""],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return printed.stdout.split("\0")[:-1]
-
-
-def with_command(cronjob: dict, command: list[str]) -> dict:
-    """The CronJob with its container's command replaced (as ``kubectl exec`` runs one in that pod)."""
-    changed = copy.deepcopy(cronjob)
-    pod_template(changed)["spec"]["containers"][0]["command"] = command
-    return changed
-
-
 def failing_pg_dump(directory: Path, ref: str) -> dict[str, ImageRuntime]:
     """The postgres image with a ``pg_dump`` that fails as on a full volume."""
     directory.mkdir(mode=0o755)
@@ -513,7 +489,7 @@ def roll_back(sc: Scenario, serving: list[BackgroundPod]) -> OldServer:
     sc.result["backups"] = sorted(p.name for p in sc.backups.iterdir() if PRE_UPGRADE.match(p.name))
     (stamp,) = {PRE_UPGRADE.match(n).group(2) for n in sc.result["backups"]} or {None}
     cronjob = find_object(sc.objects, "CronJob", "mlflow-postgresql-backup")
-    restore = with_command(cronjob, readme_rollback_command(stamp))
+    restore = with_command(cronjob, readme_exec_line(ROLLBACK_MARKER, "mlflow-rollback", stamp))
     sc.result["rollback"] = run_job(restore, sc.objects, sc.secrets, pvc_dirs=sc.pvc, check=False)
     restored = sc.old_server()
     sc.result["restored"] = sc.records(restored.url, venv=sc.old_venv)
