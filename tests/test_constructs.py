@@ -22,6 +22,7 @@ from mlflow_constructs import (
     Naming,
     OAuth2ProxyFront,
     S3ArtifactStore,
+    SchemaScripts,
     SecretProvider,
     SecretSource,
     ServerAddon,
@@ -67,6 +68,7 @@ def server_on_s3(
         naming=NAMING,
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
         metrics=metrics,
+        scripts=SchemaScripts(scope, "schema", naming=NAMING),
     )
 
 

@@ -103,6 +103,16 @@ AUTH_DATABASE_SUFFIX = "_auth"
 POSTGRES_IDENTIFIER_MAX = 63
 
 
+class DatabaseUpgrade(Model):
+    """How schema migrations are made safe (see "Upgrades")."""
+
+    backup_taken_for_image: Image | None = None
+    """A schema migration takes a backup first: `bundled` and `cloudnativepg` with `database.backup` on take it
+    themselves. Otherwise (an `external` database, backups off) the migration Job refuses to migrate until you
+    have backed up every database yourself and set this to the `server.image` being rolled out; it counts for
+    that image only."""
+
+
 class Database(Model):
     """The PostgreSQL database behind the tracking and model-registry stores."""
 
@@ -116,6 +126,8 @@ class Database(Model):
     """`type: cloudnativepg`: a CloudNativePG `Cluster`."""
     backup: DatabaseBackup = Field(default_factory=DatabaseBackup)
     """Scheduled backups (`bundled` and `cloudnativepg`)."""
+    upgrade: DatabaseUpgrade = Field(default_factory=DatabaseUpgrade)
+    """Schema migrations (the migration Job)."""
 
     @field_validator("name")
     @classmethod
