@@ -47,7 +47,7 @@ test: tools lint
 
 ## Everything but the runtime, API-server and browser tests (no servers or browsers started)
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not runtime and not apiserver and not browser"
+	$(BIN)/python -m pytest -m "not runtime and not apiserver and not browser and not package"
 
 ## Synthesis timings (medians), as quoted in the README
 bench: $(BIN)/.installed

@@ -26,7 +26,7 @@ def run_example(outdir: Path) -> subprocess.CompletedProcess[str]:
     """Run the example in a scratch folder (as a user would, from a file), writing into ``outdir``."""
     script = outdir.parent / "team_tracking.py"
     script.write_text(example_code())
-    env = {**os.environ, "CDK8S_OUTDIR": str(outdir), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "CDK8S_OUTDIR": str(outdir)}
     return subprocess.run(
         [sys.executable, str(script)], cwd=outdir.parent, env=env, capture_output=True, text=True, check=True
     )

@@ -53,7 +53,7 @@ def clone(tmp_path: Path) -> Path:
     for path in git(REPO, "ls-files", "--others", "--exclude-standard", "-z").decode().split("\0"):
         if path:
             (clone / path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / path, clone / path)
+            shutil.copy2(REPO / path, clone / path, follow_symlinks=False)
     git(clone, "add", "-A")
     git(
         clone, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "--allow-empty", "-m", "wip"

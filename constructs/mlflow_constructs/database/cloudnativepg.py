@@ -35,7 +35,7 @@ class CloudNativePgDatabase(Construct):
         store: BackupObjectStore | None = None,
     ) -> None:
         super().__init__(scope, id)
-        from imports.cnpg_clusters.io.cnpg.postgresql import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.cnpg_clusters.io.cnpg.postgresql import (  # noqa: PLC0415  (CRD bindings load slowly)
             Cluster,
             ClusterSpec,
             ClusterSpecBootstrap,
@@ -48,7 +48,7 @@ class CloudNativePgDatabase(Construct):
             ClusterSpecServiceAccountTemplate,
             ClusterSpecStorage,
         )
-        from imports.cnpg_databases.io.cnpg.postgresql import (  # noqa: PLC0415
+        from mlflow_constructs.imports.cnpg_databases.io.cnpg.postgresql import (  # noqa: PLC0415
             Database,
             DatabaseSpec,
             DatabaseSpecCluster,

@@ -42,7 +42,7 @@ class CnpgBackup(Construct):
         cluster_name: str,
     ) -> None:
         super().__init__(scope, id)
-        from imports.barman_objectstores.io.cnpg.barmancloud import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.barman_objectstores.io.cnpg.barmancloud import (  # noqa: PLC0415  (CRD bindings load slowly)
             ObjectStore,
             ObjectStoreSpec,
             ObjectStoreSpecConfiguration,
@@ -54,7 +54,7 @@ class CnpgBackup(Construct):
             ObjectStoreSpecConfigurationWal,
             ObjectStoreSpecConfigurationWalCompression,
         )
-        from imports.cnpg_scheduledbackups.io.cnpg.postgresql import (  # noqa: PLC0415
+        from mlflow_constructs.imports.cnpg_scheduledbackups.io.cnpg.postgresql import (  # noqa: PLC0415
             ScheduledBackup,
             ScheduledBackupSpec,
             ScheduledBackupSpecBackupOwnerReference,

@@ -8,6 +8,7 @@ from typing import Protocol
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
+from mlflow_constructs.config.errors import required
 from mlflow_constructs.config.network import Ingress
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import meta
@@ -71,7 +72,7 @@ class TraefikIngressRoute(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> None:
         super().__init__(scope, id)
-        from imports.ingressroutes.io.traefik import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.ingressroutes.io.traefik import (  # noqa: PLC0415  (CRD bindings load slowly)
             IngressRoute,
             IngressRouteSpec,
             IngressRouteSpecRoutes,
@@ -115,7 +116,7 @@ class GatewayHttpRoute(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> None:
         super().__init__(scope, id)
-        from imports.httproutes.io.k8s.networking.gateway import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.httproutes.io.k8s.networking.gateway import (  # noqa: PLC0415  (CRD bindings load slowly)
             HttpRoute,
             HttpRouteSpec,
             HttpRouteSpecParentRefs,
@@ -127,8 +128,7 @@ class GatewayHttpRoute(Construct):
             HttpRouteSpecRulesTimeouts,
         )
 
-        gateway = config.gateway
-        assert gateway is not None, "Ingress validates that kind httproute has a gateway"
+        gateway = required(config.gateway, "ingress.gateway")
         timeout = gateway.request_timeout
         HttpRoute(
             self,

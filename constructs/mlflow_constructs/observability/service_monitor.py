@@ -12,6 +12,7 @@ from typing import Protocol
 
 from constructs import Construct
 
+from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.config.server import Metrics
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.observability.exporter import METRICS_PATH
@@ -29,14 +30,15 @@ class MlflowServiceMonitor(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: Metrics, naming: Naming, server: Scraped) -> None:
         super().__init__(scope, id)
-        from imports.servicemonitors.com.coreos.monitoring import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.servicemonitors.com.coreos.monitoring import (  # noqa: PLC0415  (CRD bindings load slowly)
             ServiceMonitor,
             ServiceMonitorSpec,
             ServiceMonitorSpecEndpoints,
             ServiceMonitorSpecSelector,
         )
 
-        assert server.metrics_port_name, "the server has no metrics port: give it the metrics config"
+        if not server.metrics_port_name:
+            raise ConfigError("the server has no metrics port: give MlflowServer the metrics config (metrics.enabled)")
         ServiceMonitor(
             self,
             "servicemonitor",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
+from mlflow_constructs.config.errors import required
 from mlflow_constructs.config.secrets import CreatedStore, Secrets
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import service_account
@@ -18,7 +19,7 @@ class ExternalSecretProvider(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: Secrets, naming: Naming, keys: list[str]) -> None:
         super().__init__(scope, id)
-        from imports.externalsecrets.io.external_secrets import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.externalsecrets.io.external_secrets import (  # noqa: PLC0415  (CRD bindings load slowly)
             ExternalSecret,
             ExternalSecretSpec,
             ExternalSecretSpecData,
@@ -29,8 +30,7 @@ class ExternalSecretProvider(Construct):
             ExternalSecretSpecTargetCreationPolicy,
         )
 
-        cfg = config.external_secrets
-        assert cfg is not None
+        cfg = required(config.external_secrets, "secrets.external_secrets")
         require_keys(
             keys,
             cfg.remote_refs,
@@ -41,8 +41,8 @@ class ExternalSecretProvider(Construct):
             store_name, store_kind = naming.name("secret-store"), "SecretStore"
             SecretStoreWithIdentity(self, "store", config=cfg.create_store, naming=naming, name=store_name)
         else:
-            assert cfg.store_ref is not None
-            store_name, store_kind = cfg.store_ref.name, cfg.store_ref.kind
+            store_ref = required(cfg.store_ref, "secrets.external_secrets.store_ref")
+            store_name, store_kind = store_ref.name, store_ref.kind
         labels = naming.labels("secrets")
         ExternalSecret(
             self,
@@ -75,7 +75,7 @@ class SecretStoreWithIdentity(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: CreatedStore, naming: Naming, name: str) -> None:
         super().__init__(scope, id)
-        from imports.secretstores.io.external_secrets import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.secretstores.io.external_secrets import (  # noqa: PLC0415  (CRD bindings load slowly)
             SecretStore,
             SecretStoreSpec,
             SecretStoreSpecProvider,
@@ -128,8 +128,7 @@ class SecretStoreWithIdentity(Construct):
                 )
             )
         else:
-            azure = config.azure
-            assert azure is not None
+            azure = required(config.azure, "secrets.external_secrets.create_store.azure")
             annotations["azure.workload.identity/client-id"] = azure.client_id
             annotations["azure.workload.identity/tenant-id"] = azure.tenant_id
             provider = SecretStoreSpecProvider(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from cdk8s_plus_27 import k8s
 
+from mlflow_constructs.config.errors import required
 from mlflow_constructs.config.secrets import PLUGIN_KEYS
 from mlflow_constructs.k8s.pods import SecretRef, env_values, mount, secret_env, secret_volume
 from mlflow_constructs.secrets.source import SecretSource
@@ -75,8 +76,7 @@ def _cloud(source: SecretSource) -> PluginDelivery:
     if cfg.azure_key_vault:
         values = {"CONFIG_AZURE_KEYVAULT_ENABLED": "true", "CONFIG_AZURE_KEYVAULT_NAME": cfg.azure_key_vault.vault_name}
         return PluginDelivery(env=tuple(env_values(values)), loads_providers=True)
-    vault = cfg.vault
-    assert vault is not None
+    vault = required(cfg.vault, "secrets.vault")
     values = {
         "CONFIG_VAULT_ENABLED": "true",
         "CONFIG_VAULT_ADDR": str(vault.address).rstrip("/"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
+from mlflow_constructs.config.errors import required
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.secrets.source import require_keys
@@ -20,15 +21,14 @@ class SealedSecretProvider(Construct):
 
     def __init__(self, scope: Construct, id: str, *, config: Secrets, naming: Naming, keys: list[str]) -> None:
         super().__init__(scope, id)
-        from imports.sealedsecrets.com.bitnami import (  # noqa: PLC0415  (CRD bindings load slowly)
+        from mlflow_constructs.imports.sealedsecrets.com.bitnami import (  # noqa: PLC0415  (CRD bindings load slowly)
             SealedSecret,
             SealedSecretSpec,
             SealedSecretSpecTemplate,
             SealedSecretSpecTemplateMetadata,
         )
 
-        cfg = config.sealed_secrets
-        assert cfg is not None
+        cfg = required(config.sealed_secrets, "secrets.sealed_secrets")
         require_keys(
             keys,
             cfg.encrypted_data,
