@@ -54,3 +54,14 @@ def test_only_the_front_end_reads_the_environment_model():
         if "mlflow_constructs.config.environment" in deps and not module.startswith(FRONT_END)
     ]
     assert not readers, readers
+
+
+def test_no_assert_does_the_work_of_a_check():
+    """``python -O`` drops ``assert``: a check the output depends on must raise (``ConfigError``) instead."""
+    asserts = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assert)
+    ]
+    assert not asserts

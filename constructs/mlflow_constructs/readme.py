@@ -91,7 +91,8 @@ def diff_example(change: Callable[[dict[str, Any]], None]) -> str:
         shutil.copy(ROOT / "config" / "default.yaml", work / "config" / "default.yaml")
         paths = ["--config-dir", str(work / "config"), "--outdir", str(work / "dist")]
         with contextlib.chdir(work), contextlib.redirect_stdout(io.StringIO()):
-            assert cli.main(["synth", "default", *paths], root=ROOT) == 0
+            if cli.main(["synth", "default", *paths], root=ROOT) != 0:
+                raise RuntimeError("config/default.yaml does not synthesize: fix it before regenerating the README")
         config = yaml.safe_load((work / "config" / "default.yaml").read_text()) or {}
         change(config)
         (work / "config" / "default.yaml").write_text(yaml.safe_dump(config))

@@ -1,7 +1,7 @@
 """The typed config of an environment (``config/<env>.yaml``) and its sections.
 
 Constructs take the section they need (``Server``, ``Database``, ``OAuth2Proxy``, ...), never the whole
-:class:`Environment`; only the front end (:mod:`mlflow_constructs.environment_chart`) reads that.
+:class:`Environment`; only the front end (:mod:`mlflow_constructs.environment.chart`) reads that.
 """
 
 from mlflow_constructs.config.artifacts import (

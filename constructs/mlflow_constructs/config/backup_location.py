@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from mlflow_constructs.config.artifacts import Artifacts
 from mlflow_constructs.config.database import BackupObjectStore
+from mlflow_constructs.config.errors import ConfigError
 
 BACKUP_DIRECTORY = "mlflow-backups"
 """The directory beside the artifacts' prefix that derived backup locations are in."""
@@ -52,7 +53,8 @@ def beside_artifacts(artifacts: Artifacts, kind: str, *, barman: bool = False) -
         return None
     prefix = "/".join(segments(getattr(artifacts, artifacts.type).prefix))
     location = f"{_root(artifacts, barman=barman)}/{BACKUP_DIRECTORY}/{prefix}/{kind}"
-    assert not within_artifacts(artifacts, location, barman=barman)
+    if within_artifacts(artifacts, location, barman=barman):  # refusal() rules this out; never serve dumps
+        raise ConfigError(f"backups at {location} would be served as artifacts: set database.backup.location")
     return location
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlflow_constructs.config.base import Model
+from mlflow_constructs.config.errors import required
 from mlflow_constructs.config.types import Annotations, DnsLabel, DnsSubdomain, GatewayDuration, Hostname, Labels
 
 
@@ -119,8 +120,7 @@ class Ingress(Model):
     def route_scheme(self, kind: str) -> str:
         """The scheme clients use through a route of ``kind``: the Gateway listener's, or the ingress TLS's."""
         if kind == "httproute":
-            assert self.gateway is not None
-            return self.gateway.scheme
+            return required(self.gateway, "ingress.gateway").scheme
         return "https" if self.tls else "http"
 
     @property

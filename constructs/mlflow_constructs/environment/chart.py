@@ -15,6 +15,7 @@ from mlflow_constructs.auth.basic import BasicAuth
 from mlflow_constructs.auth.oauth2_proxy import OAuth2ProxyFront
 from mlflow_constructs.auth.oidc import OidcAuth
 from mlflow_constructs.config.environment import Environment
+from mlflow_constructs.config.errors import required
 from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.database.bundled import PASSWORD_KEY as POSTGRES_PASSWORD_KEY
 from mlflow_constructs.database.bundled import BundledPostgres
@@ -43,6 +44,7 @@ from mlflow_constructs.storage.gcs import GcsArtifactStore
 from mlflow_constructs.storage.minio import MinioArtifactStore
 from mlflow_constructs.storage.pvc import PvcArtifactStore
 from mlflow_constructs.storage.s3 import S3ArtifactStore
+from mlflow_constructs.version import VERSION, VERSION_LABEL
 
 AZURE_WORKLOAD_IDENTITY = {"azure.workload.identity/use": "true"}
 CNPG_STATUS_PORT = 8000
@@ -104,15 +106,15 @@ class MlflowEnvironment(Construct):
                 database=database,
             ).addon
         elif env.auth.mode == "oidc":
-            assert env.auth.oidc is not None
+            oidc_config = required(env.auth.oidc, "auth.oidc")
             oidc = OidcAuth(
                 self,
                 "oidc-auth",
-                config=env.auth.oidc,
+                config=oidc_config,
                 naming=naming,
                 secrets=secrets,
                 database=database,
-                redirect_uri=str(env.auth.oidc.redirect_uri or f"{public_urls(env)[0]}/callback"),
+                redirect_uri=str(oidc_config.redirect_uri or f"{public_urls(env)[0]}/callback"),
                 secure_cookies=env.ingress.enabled and env.ingress.scheme == "https",
                 database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
             )
@@ -149,11 +151,11 @@ class MlflowEnvironment(Construct):
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
         if proxied:
-            assert env.auth.oauth2_proxy is not None
+            proxy_config = required(env.auth.oauth2_proxy, "auth.oauth2_proxy")
             front = OAuth2ProxyFront(
                 self,
                 "oauth2-proxy",
-                config=env.auth.oauth2_proxy,
+                config=proxy_config,
                 naming=naming,
                 secrets=secrets,
                 upstream=server,
@@ -225,8 +227,7 @@ class MlflowEnvironment(Construct):
             return None
         upload = None
         if db.backup.destination == "artifact-store":
-            uri = env.dump_upload_uri
-            assert uri is not None, "refused by Environment._check_backup"
+            uri = required(env.dump_upload_uri, "database.backup.location")
             upload = DumpUpload(
                 uri=uri,
                 image=env.server.image,
@@ -363,7 +364,8 @@ class MlflowChart(Chart):
     label value Kubernetes would refuse, here or in what its controllers make, is a :class:`ConfigError`."""
 
     def __init__(self, scope: Construct, id: str, *, env: Environment) -> None:
-        super().__init__(scope, id, namespace=env.namespace, disable_resource_name_hashes=True)
+        labels = {VERSION_LABEL: VERSION}
+        super().__init__(scope, id, namespace=env.namespace, labels=labels, disable_resource_name_hashes=True)
         MlflowEnvironment(self, "mlflow", env=env)
         refuse_names_kubernetes_refuses(env, self.to_json(), build=environment_objects)
 

@@ -13,6 +13,7 @@ RESERVED_LABELS = {
     "the pods; to rename the objects, set `name` (README, 'Renaming without recreating')",
     "app.kubernetes.io/part-of": f"mlflow-k8s sets it to {PART_OF!r} on every object",
     "app.kubernetes.io/managed-by": "mlflow-k8s sets it to 'cdk8s' on every object",
+    "mlflow-k8s/version": "mlflow-k8s sets it on every object to the release that wrote it",
     "app.kubernetes.io/component": "one value on every object would mislabel all components but one; "
     "`app.kubernetes.io/name` already names each object's component",
     "kubernetes.io/metadata.name": "the API server sets it on the Namespace to the Namespace's name",

@@ -144,7 +144,8 @@ def data_replaced(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> It
     if not diff.replaced or not (data := data_of(diff.before)):  # type: ignore[arg-type]
         return
     old, new = diff.before, diff.after
-    assert old is not None and new is not None
+    if old is None or new is None:  # replaced: both sides exist
+        return
     fresh = data_of(new)
     namespace = key_of(old)[2]
     moved = namespace != key_of(new)[2]
@@ -329,7 +330,8 @@ def renamed(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Iterable
     if not diff.replaced or run_once_prefix(diff.current) or _holds_data(diff.before, facts):
         return
     before = diff.before
-    assert before is not None
+    if before is None:  # replaced: the old object exists
+        return
     what = "namespace" if key_of(before)[2] != key_of(diff.current)[2] else "name"
     cleanup = (
         "delete it once nothing of yours is left in it"
