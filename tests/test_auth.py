@@ -241,7 +241,25 @@ def test_proxy_letting_everyone_in_is_refused():
         "ingress": INGRESS,
         "auth": {"mode": "oauth2-proxy", "oauth2_proxy": {**PROXY["oauth2_proxy"], "allowed_groups": []}},
     }
-    assert "allowed_groups" in config_error(config)
+    assert "allowed_groups" in config_error(config) and "allow_any_account: true" in config_error(config)
+
+
+def test_proxy_open_to_every_account_of_the_provider_only_when_said_so(tmp_path):
+    """A dedicated realm whose every account may use MLflow (no groups): an explicit opt-in, then no group check."""
+    anyone = {**PROXY, "oauth2_proxy": {**PROXY["oauth2_proxy"], "allowed_groups": [], "allow_any_account": True}}
+    args = container(
+        deployment(synth({"ingress": INGRESS, "auth": anyone}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy"
+    )["args"]
+    assert "--email-domain=*" in args and not [arg for arg in args if arg.startswith("--allowed-group")]
+
+
+def test_opting_in_to_every_account_while_restricting_is_refused():
+    """``allow_any_account`` beside groups would say two things at once: which one was meant is the user's call."""
+    config = {
+        "ingress": INGRESS,
+        "auth": {**PROXY, "oauth2_proxy": {**PROXY["oauth2_proxy"], "allow_any_account": True}},
+    }
+    assert "allow_any_account" in config_error(config) and "restrict" in config_error(config)
 
 
 def test_oidc_without_an_image_says_how_to_build_one():

@@ -129,7 +129,10 @@ class OAuth2Proxy(Model):
     email_domains: tuple[str, ...] = ("*",)
     """`--email-domain`."""
     allowed_groups: tuple[str, ...] = ()
-    """`--allowed-group`; required unless `email_domains` is restricted."""
+    """`--allowed-group`; required unless `email_domains` is restricted or `allow_any_account` is true."""
+    allow_any_account: bool = False
+    """`true` lets every account that can log in at the provider in (no `allowed_groups`, `email_domains: ['*']`):
+    only for a provider whose every account is meant to use MLflow (a dedicated realm or tenant)."""
     groups_claim: str = "groups"
     """`--oidc-groups-claim`."""
     scope: str = "openid email profile"
@@ -147,10 +150,17 @@ class OAuth2Proxy(Model):
 
     @model_validator(mode="after")
     def _who_may_enter(self) -> OAuth2Proxy:
-        if not self.allowed_groups and list(self.email_domains) == ["*"]:
+        anyone = not self.allowed_groups and list(self.email_domains) == ["*"]
+        if anyone and not self.allow_any_account:
             raise ValueError(
                 "allowed_groups is empty and email_domains is '*': every account of the provider would get in; "
-                "list allowed_groups (recommended) or restrict email_domains"
+                "list allowed_groups (recommended), restrict email_domains, or, if every account of the provider "
+                "may use MLflow, say so with allow_any_account: true"
+            )
+        if self.allow_any_account and not anyone:
+            raise ValueError(
+                "allow_any_account: true lets every account in, but allowed_groups or email_domains restrict who "
+                "gets in: remove allow_any_account, or the restriction"
             )
         if not self.email_domains:
             raise ValueError("email_domains must list at least one domain (or '*' together with allowed_groups)")
