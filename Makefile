@@ -19,8 +19,9 @@ synth: $(BIN)/.installed
 synth-all: $(BIN)/.installed
 	$(BIN)/python app.py
 
-## Regenerate everything generated: the README's configuration reference and generated sections (command line,
-## diff verdicts and examples), schema/environment.schema.json and every page of docs/environments/
+## Regenerate everything generated: the configuration reference (docs/configuration.md), the README's contents and
+## generated sections (command line, diff verdicts and examples), schema/environment.schema.json and every page of
+## docs/environments/
 docs: $(BIN)/.installed
 	$(BIN)/python -m mlflow_constructs.config.reference --write
 	$(BIN)/python -m mlflow_constructs.readme --write

@@ -1,4 +1,4 @@
-"""The configuration reference (README tables and JSON Schema) is generated from the models and must
+"""The configuration reference (docs/configuration.md and the JSON Schema) is generated from the models and must
 match them: a key, type or default changed in the models without regenerating fails here."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from repo_paths import REPO
 
 from mlflow_constructs.config import Environment, parse_environment
 from mlflow_constructs.config.reference import (
-    README_PATH,
+    REFERENCE_PATH,
     SCHEMA_PATH,
     _submodel,
     json_schema,
-    readme_text,
+    reference_text,
     schema_text,
 )
 
@@ -26,10 +26,10 @@ HEADER = "# yaml-language-server: $schema=../schema/environment.schema.json"
 FIX = "run: python -m mlflow_constructs.config.reference --write (or make docs)"
 
 
-def test_readme_reference_matches_the_models():
-    """Users read the README tables; they must list every key with its current default."""
-    current = (REPO / README_PATH).read_text(encoding="utf-8")
-    assert current == readme_text(current), f"README configuration reference is stale; {FIX}"
+def test_configuration_reference_matches_the_models():
+    """Users read these tables; they must list every key with its current default."""
+    current = (REPO / REFERENCE_PATH).read_text(encoding="utf-8")
+    assert current == reference_text(current), f"{REFERENCE_PATH} is stale; {FIX}"
 
 
 def test_schema_file_matches_the_models():

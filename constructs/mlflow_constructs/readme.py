@@ -1,6 +1,7 @@
-"""README sections generated from the code, so they cannot drift from it: the command line (subcommands,
-options, exit codes: :mod:`mlflow_constructs.cli`), the verdict table of ``python app.py diff`` (the rule table,
-:mod:`mlflow_constructs.review.rules`) and its example reports, each a real run on ``config/default.yaml``.
+"""README sections generated from the code, so they cannot drift from it: the table of contents, the command
+line (subcommands, options, exit codes: :mod:`mlflow_constructs.cli`), the verdict table of ``python app.py diff``
+(the rule table, :mod:`mlflow_constructs.review.rules`) and its example reports, each a real run on
+``config/default.yaml``.
 
 ``python -m mlflow_constructs.readme --write`` rewrites them (``make docs``); ``--check`` exits 1 when one differs.
 """
@@ -116,12 +117,33 @@ def end(name: str) -> str:
     return f"<!-- END GENERATED {name.upper()} -->"
 
 
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as ``-``."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def contents_section(readme: str) -> str:
+    """The table of contents: every ``##`` heading, with its ``###`` headings nested (code blocks skipped)."""
+    lines, fenced = [], False
+    for line in readme.splitlines():
+        fenced = fenced != line.startswith("```")
+        level = len(line) - len(line.lstrip("#")) if not fenced and line.startswith("##") else 0
+        title = line[level:].strip()
+        if level in (2, 3) and title != "Contents":
+            lines.append(f"{'  ' * (level - 2)}- [{title}](#{anchor(title)})")
+    return "\n".join(lines)
+
+
+def _replace(current: str, name: str, body: str) -> str:
+    start, stop = current.index(begin(name)), current.index(end(name))
+    return current[: start + len(begin(name))] + "\n\n" + body + "\n\n" + current[stop:]
+
+
 def readme_text(current: str, generated: dict[str, str] | None = None) -> str:
-    """``current`` with every generated section replaced by what the code says now."""
+    """``current`` with every generated section replaced by what the code says now, then its contents."""
     for name, body in (generated or sections()).items():
-        start, stop = current.index(begin(name)), current.index(end(name))
-        current = current[: start + len(begin(name))] + "\n\n" + body + "\n\n" + current[stop:]
-    return current
+        current = _replace(current, name, body)
+    return _replace(current, "contents", contents_section(current))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ The stack is test_scenario_default's (PostgreSQL 15 for the bundled StatefulSet,
 MinIO, the server pod as synthesized), except that moto sits behind a :class:`faults.TcpSwitch` on the
 ``mlflow-minio`` Service port, since restarting moto would lose the objects it keeps in memory. The
 client is MLflow's, with its default settings (built-in HTTP retries with backoff). Each test prints
-its figures; the README's "Faults under load" quotes them.
+its figures; docs/measurements.md, "Faults under load", quotes them.
 """
 
 from __future__ import annotations

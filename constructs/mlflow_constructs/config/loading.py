@@ -54,8 +54,7 @@ def parse_environment(data: Any, *, source: str) -> Environment:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{source}: (top level) must be a mapping of keys such as 'namespace: mlflow' "
-            "(see README, 'Configuration reference')"
+            f"{source}: (top level) must be a mapping of keys such as 'namespace: mlflow' (see docs/configuration.md)"
         )
     try:
         return Environment.model_validate(data)

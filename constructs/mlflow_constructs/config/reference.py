@@ -1,5 +1,5 @@
 """The configuration reference, generated from the models: the JSON Schema of ``config/<env>.yaml``
-(``schema/environment.schema.json``) and the README's "Configuration reference" tables.
+(``schema/environment.schema.json``) and the tables of ``docs/configuration.md``.
 
 ``python -m mlflow_constructs.config.reference --write`` rewrites both; ``--check`` exits 1 when either
 differs from what the models say.
@@ -26,7 +26,7 @@ from mlflow_constructs.config.environment import Environment
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = Path("schema") / "environment.schema.json"
-README_PATH = Path("README.md")
+REFERENCE_PATH = Path("docs/configuration.md")
 BEGIN = "<!-- BEGIN GENERATED CONFIG REFERENCE (python -m mlflow_constructs.config.reference --write) -->"
 END = "<!-- END GENERATED CONFIG REFERENCE -->"
 # Models documented as one row (their sub-keys are described in the row).
@@ -145,7 +145,7 @@ def _table(rows: list[str]) -> str:
 
 
 def reference_markdown() -> str:
-    """The tables of the README's "Configuration reference": top-level keys, then one per section."""
+    """The tables of ``docs/configuration.md``: top-level keys, then one per section."""
     top, parts = [], []
     for name, field in Environment.model_fields.items():
         sub, _ = _submodel(field.annotation)
@@ -159,7 +159,7 @@ def reference_markdown() -> str:
     return "\n\n".join([f"### Top level\n\n{_table(top)}", *parts])
 
 
-def readme_text(current: str) -> str:
+def reference_text(current: str) -> str:
     """``current`` with the text between the markers replaced by the generated reference."""
     start, end = current.index(BEGIN) + len(BEGIN), current.index(END)
     return f"{current[:start]}\n\n{reference_markdown()}\n\n{current[end:]}"
@@ -168,12 +168,12 @@ def readme_text(current: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="rewrite the schema file and the README section")
+    mode.add_argument("--write", action="store_true", help="rewrite the schema file and docs/configuration.md")
     mode.add_argument("--check", action="store_true", help="exit 1 if either differs from the models")
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: %(default)s)")
     args = parser.parse_args(argv)
-    readme, schema = args.root / README_PATH, args.root / SCHEMA_PATH
-    wanted = {readme: readme_text(readme.read_text(encoding="utf-8")), schema: schema_text()}
+    reference, schema = args.root / REFERENCE_PATH, args.root / SCHEMA_PATH
+    wanted = {reference: reference_text(reference.read_text(encoding="utf-8")), schema: schema_text()}
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
     if args.check:
         for path in stale:

@@ -152,12 +152,12 @@ class Server(Model):
     """`--workers` (uvicorn), 1-16, or `auto`: the whole CPUs of `server.resources.limits.cpu` (at least 1).
     One worker is one process and uses at most one core; it runs as the container's only process, while
     several need uvicorn's supervisor next to them and ~250 MB each (raise `resources.requests.memory`
-    with them). Measured with the MLflow image (no uvloop or httptools; README, "Runtime performance"):
+    with them). Measured with the MLflow image (no uvloop or httptools; docs/measurements.md, "Runtime performance"):
     2 workers on 2 cores answered `log_metric` in 60 ms instead of 18 ms (p50, one client) and served
     fewer requests with 4 clients, so scale with `replicas` (or autoscaling) rather than workers."""
     resources: Resources = Field(default_factory=lambda: resources_of("100m", "384Mi", "1", "1536Mi"))
     """Container resources (`requests`/`limits`, each `cpu` and `memory`). The defaults fit one worker: it
-    uses ~250 MB RSS after warm-up and a few millicores idle (see README, "Runtime performance"); the
+    uses ~250 MB RSS after warm-up and a few millicores idle (see docs/measurements.md, "Runtime performance"); the
     limits leave room for large uploads and bursts."""
     telemetry: bool = False
     """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
