@@ -20,13 +20,14 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import yaml
 
 from mlflow_constructs.config import Environment, load_environment
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.config.types import _DNS_LABEL
+from mlflow_constructs.review.objects import ObjectKey
 
 if TYPE_CHECKING:
     from cdk8s import App
@@ -201,18 +202,6 @@ def check(config_dir: Path, outdir: Path, names: list[str] | None = None) -> Dri
     return drift
 
 
-class ObjectKey(NamedTuple):
-    """What identifies an object in a cluster (``namespace`` is None for cluster-scoped kinds)."""
-
-    api_group: str
-    kind: str
-    namespace: str | None
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
-
-
 def object_keys(text: str) -> list[ObjectKey]:
     """The identity of each object in a synthesized file.
 
@@ -226,7 +215,7 @@ def object_keys(text: str) -> list[ObjectKey]:
         if not kind or "name" not in metadata:
             continue
         group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-        namespace = None if kind in CLUSTER_SCOPED_KINDS else metadata.get("namespace")
+        namespace = "" if kind in CLUSTER_SCOPED_KINDS else str(metadata.get("namespace") or "")
         keys.append(ObjectKey(group, kind, namespace, str(metadata["name"])))
     return keys
 

@@ -39,14 +39,13 @@ from mlflow_constructs.server.pod import ServerPod, telemetry_settings
 from mlflow_constructs.server.schema import SchemaScripts
 from mlflow_constructs.server.server import MlflowServer
 from mlflow_constructs.storage.access import ArtifactAccess
-from mlflow_constructs.storage.azure import AzureArtifactStore
+from mlflow_constructs.storage.azure import WORKLOAD_IDENTITY_LABEL, AzureArtifactStore
 from mlflow_constructs.storage.gcs import GcsArtifactStore
 from mlflow_constructs.storage.minio import MinioArtifactStore
 from mlflow_constructs.storage.pvc import PvcArtifactStore
 from mlflow_constructs.storage.s3 import S3ArtifactStore
 from mlflow_constructs.version import VERSION, VERSION_LABEL
 
-AZURE_WORKLOAD_IDENTITY = {"azure.workload.identity/use": "true"}
 CNPG_STATUS_PORT = 8000
 
 
@@ -91,7 +90,7 @@ class MlflowEnvironment(Construct):
         dumps = self._dumps(backup_slot, env, naming, secrets, artifacts, account.name)
         identity_labels = dict(artifacts.pod_labels)
         if env.secrets.provider == "azure-key-vault":
-            identity_labels |= AZURE_WORKLOAD_IDENTITY
+            identity_labels |= WORKLOAD_IDENTITY_LABEL
 
         addon: ServerAddon = NO_ADDON
         oidc: OidcAuth | None = None

@@ -8,10 +8,8 @@ from cdk8s import JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.naming import PREREQUISITES_ANNOTATION, Naming
 from mlflow_constructs.k8s.objects import meta
-
-PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
 
 
 class MlflowNamespace(Construct):

@@ -6,6 +6,9 @@ import hashlib
 import json
 from typing import Any
 
+# A run-once Job is named <prefix>-<this many hex digits of its pod template's digest>.
+JOB_NAME_HASH_LENGTH = 8
+
 
 def digest(value: Any, length: int = 64) -> str:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))

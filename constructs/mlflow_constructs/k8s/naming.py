@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PART_OF = "mlflow"
+# On the Namespace: what the environment expects to exist before it works (`Secret/<name>`, operators' CRDs).
+PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
 # Label keys `labels` (extra labels on every object) may not set, each with why: the project sets them itself,
 # so a user's value would be silently dropped (or, on the Namespace, change its Pod Security).
 RESERVED_LABELS = {

@@ -14,7 +14,7 @@ from cdk8s import ApiObject, ApiObjectMetadata, App, Chart, JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from mlflow_constructs.k8s.hashing import digest
+from mlflow_constructs.k8s.hashing import JOB_NAME_HASH_LENGTH, digest
 from mlflow_constructs.k8s.naming import Component
 from mlflow_constructs.k8s.pods import port_ref, quantity
 
@@ -195,7 +195,7 @@ def run_once_job(
         if init["name"] in sidecars:
             init["restartPolicy"] = "Always"
     spec = _sorted(spec)
-    name = f"{base_name}-{digest(spec['template'], 8)}"
+    name = f"{base_name}-{digest(spec['template'], JOB_NAME_HASH_LENGTH)}"
     job = ApiObject(
         scope,
         id,

@@ -5,23 +5,37 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
+from mlflow_constructs.k8s.hashing import JOB_NAME_HASH_LENGTH
+from mlflow_constructs.k8s.naming import PREREQUISITES_ANNOTATION
+
 Obj = dict[str, Any]
-# (API group, kind, namespace, name): how an object is matched between two syntheses
-ObjectKey = tuple[str, str, str, str]
+
+
+class ObjectKey(NamedTuple):
+    """What identifies an object in a cluster, and so matches it between two syntheses (``namespace`` is ``""``
+    for cluster-scoped kinds)."""
+
+    api_group: str
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 POD_OWNER_KINDS = (*WORKLOAD_KINDS, "Job", "ReplicaSet")
 HOOK_ANNOTATION = "argocd.argoproj.io/hook"
-PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
 CNPG_CLUSTER_LABEL = "cnpg.io/cluster"
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 # A run-once Job is named after its pod template: <prefix>-<hash>
-_HASHED_NAME = re.compile(r"^(?P<prefix>.+)-[0-9a-f]{8}$")
+_HASHED_NAME = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{JOB_NAME_HASH_LENGTH}}}$")
 
 # Custom resource kinds seen in the output and what must be installed before they can be applied.
 OPERATORS: dict[tuple[str, str], str] = {
@@ -81,7 +95,7 @@ def group_of(obj: Obj) -> str:
 
 def key_of(obj: Obj) -> ObjectKey:
     meta = obj.get("metadata", {})
-    return (group_of(obj), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
+    return ObjectKey(group_of(obj), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
 
 
 def ref_of(obj: Obj) -> str:
