@@ -8,13 +8,20 @@ from pydantic import Field, HttpUrl, field_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Annotations, CronSchedule, DnsLabel, DnsSubdomain, Quantity, RetentionPolicy
+from mlflow_constructs.config.types import (
+    Annotations,
+    CronSchedule,
+    DnsLabel,
+    DnsSubdomain,
+    RetentionPolicy,
+    StorageSize,
+)
 
 
 class BundledPostgres(Model):
     image: Image = Field(default_factory=lambda: Image.of(images.POSTGRES))
     """Bundled PostgreSQL image (same forms as `server.image`)."""
-    storage_size: Quantity = "10Gi"
+    storage_size: StorageSize = "10Gi"
     """PVC size."""
     storage_class: DnsSubdomain | None = None
     """PVC storage class (none: the cluster default)."""
@@ -27,7 +34,7 @@ class BundledPostgres(Model):
 class CloudNativePg(Model):
     instances: int = Field(1, ge=1, le=9)
     """CloudNativePG instances."""
-    storage_size: Quantity = "10Gi"
+    storage_size: StorageSize = "10Gi"
     """Storage per instance."""
     storage_class: DnsSubdomain | None = None
     """Storage class (none: the cluster default)."""
@@ -42,7 +49,7 @@ class CloudNativePg(Model):
 
 
 class BackupPvc(Model):
-    size: Quantity = "20Gi"
+    size: StorageSize = "20Gi"
     """PVC size: room for `keep` dumps of both databases."""
     storage_class: DnsSubdomain | None = None
     """Storage class (none: the cluster default)."""

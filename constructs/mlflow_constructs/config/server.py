@@ -10,7 +10,15 @@ from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSche
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Annotations, Labels, PathPrefix, Port, PrometheusDuration
+from mlflow_constructs.config.types import (
+    INT32_MAX,
+    Annotations,
+    Labels,
+    PathPrefix,
+    Port,
+    PrometheusDuration,
+    quantity_value,
+)
 
 # Pod networks of common clusters: RFC 1918 and the shared range 100.64.0.0/10 (e.g. EKS custom networking).
 POD_NETWORKS = (
@@ -99,14 +107,7 @@ def _pod_network(value: object) -> IPv4Network:
 
 def cpu_cores(quantity: str) -> Decimal:
     """A Kubernetes CPU quantity in cores: ``500m`` is 0.5, ``2`` is 2, ``1.5`` is 1.5."""
-    if quantity.endswith("m"):
-        return Decimal(quantity[:-1]) / 1000
-    for power, (decimal, binary) in enumerate(zip("kMGTPE", ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), strict=True), 1):
-        if quantity.endswith(binary):
-            return Decimal(quantity[:-2]) * 1024**power
-        if quantity.endswith(decimal):
-            return Decimal(quantity[:-1]) * 1000**power
-    return Decimal(quantity)
+    return quantity_value(quantity)
 
 
 class Autoscaling(Model):
@@ -114,9 +115,9 @@ class Autoscaling(Model):
 
     enabled: bool = False
     """Create an HPA (autoscaling/v2, CPU)."""
-    min_replicas: int = Field(2, ge=1)
+    min_replicas: int = Field(2, ge=1, le=INT32_MAX)
     """HPA minimum."""
-    max_replicas: int = Field(5, ge=1)
+    max_replicas: int = Field(5, ge=1, le=INT32_MAX)
     """HPA maximum (>= min)."""
     target_cpu_utilization: int = Field(70, ge=1, le=100)
     """HPA CPU target, percent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -48,6 +49,8 @@ _IMAGE_REGISTRY = re.compile(rf"^{_DOMAIN}(/{_PATH_COMPONENT})*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The largest value of an int32 field of the Kubernetes API (replicas, maxReplicas, ...).
+INT32_MAX = 2**31 - 1
 
 
 def _matching(pattern: re.Pattern[str], what: str):
@@ -57,6 +60,24 @@ def _matching(pattern: re.Pattern[str], what: str):
         return value
 
     return check
+
+
+def quantity_value(quantity: str) -> Decimal:
+    """A Kubernetes quantity as a number: ``500m`` is 0.5, ``2`` is 2, ``1Ki`` is 1024, ``1k`` is 1000."""
+    if quantity.endswith("m"):
+        return Decimal(quantity[:-1]) / 1000
+    for power, (decimal, binary) in enumerate(zip("kMGTPE", ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), strict=True), 1):
+        if quantity.endswith(binary):
+            return Decimal(quantity[:-2]) * 1024**power
+        if quantity.endswith(decimal):
+            return Decimal(quantity[:-1]) * 1000**power
+    return Decimal(quantity)
+
+
+def _positive_size(value: str) -> str:
+    if quantity_value(value) <= 0:
+        raise ValueError(f"{value!r} is no space at all: a volume needs a size above 0, e.g. 10Gi")
+    return value
 
 
 def _dns_subdomain(value: str) -> str:
@@ -98,6 +119,7 @@ Quantity = Annotated[
     str,
     AfterValidator(_matching(_QUANTITY, "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")),
 ]
+StorageSize = Annotated[Quantity, AfterValidator(_positive_size)]
 GoDuration = Annotated[
     str,
     AfterValidator(
