@@ -401,3 +401,30 @@ def test_static_prefix_is_refused_in_oidc_mode():
     prefix alone would leave sign-in unreachable."""
     message = config_error({"server": {**OIDC_SERVER, "static_prefix": "/mlflow"}, "ingress": INGRESS, "auth": OIDC})
     assert "server.static_prefix" in message and "/callback" in message and "host name of its own" in message
+
+
+# Cron schedules as robfig/cron (CronJob, CloudNativePG) reads them --------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["0 3 * * *", "*/15 1-5,7 * JAN-mar mon-FRI", "0 3 ? * sun", "30 2 1 */2 1/2"])
+def test_cron_schedules_the_controllers_take_are_accepted(schedule):
+    """Names, ranges, lists, steps and '?' are what CronJob and ScheduledBackup parse; refusing them would
+    refuse working schedules."""
+    assert parse({"database": {"backup": {"schedule": schedule}}}).database.backup.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "why"),
+    [
+        ("0 24 * * *", "the hour field '24' is invalid"),
+        ("0 3 0 * *", "the day of month field '0' is invalid"),
+        ("0 3 * 13 *", "the month field '13' is invalid"),
+        ("0 3 * * 7", "use 0-6 (Sunday is 0)"),
+        ("5-3 * * * *", "starts after it ends"),
+        ("*/0 * * * *", "must be a whole number above 0"),
+    ],
+)
+def test_cron_fields_out_of_range_are_refused(schedule, why):
+    """The API server takes any string; the CronJob controller or CloudNativePG then never schedules a backup."""
+    message = config_error({"database": {"backup": {"schedule": schedule}}})
+    assert "database.backup.schedule" in message and why in message, message

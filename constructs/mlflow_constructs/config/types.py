@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -24,6 +24,17 @@ _GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 # A URL path prefix: "/" and segments of RFC 3986 unreserved characters, none of them "." or "..", no trailing "/".
 _PATH_PREFIX = re.compile(r"^(/(?!\.{1,2}(/|$))[A-Za-z0-9._~-]+)+$")
 _CRON = re.compile(r"^[-*/,0-9A-Za-z?]+( [-*/,0-9A-Za-z?]+){4}$")
+# The fields of a 5-field cron expression as github.com/robfig/cron/v3 reads them (the parser of CronJobs and,
+# with a leading seconds field, of CloudNativePG's ScheduledBackups): name, lowest, highest, names (lowercase).
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, {name: i for i, name in enumerate(_MONTHS, 1)}),
+    ("weekday", 0, 6, {name: i for i, name in enumerate(_WEEKDAYS)}),
+)
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
 # apimachinery's qualified name (label and annotation key names) and label value.
@@ -77,6 +88,48 @@ def quantity_value(quantity: str) -> Decimal:
 def _positive_size(value: str) -> str:
     if quantity_value(value) <= 0:
         raise ValueError(f"{value!r} is no space at all: a volume needs a size above 0, e.g. 10Gi")
+    return value
+
+
+def _cron_number(text: str, names: dict[str, int]) -> int:
+    if text.lower() in names:
+        return names[text.lower()]
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a number" + (f" or a name ({', '.join(names)})" if names else ""))
+    return int(text)
+
+
+def _cron_item(item: str, low: int, high: int, names: dict[str, int]) -> None:
+    """One comma-separated part of a field: ``*``, ``?``, ``n``, ``a-b``, each with an optional ``/step``."""
+    span, slash, step = item.partition("/")
+    if slash and (not step.isdigit() or int(step) == 0):
+        raise ValueError(f"the step of {item!r} must be a whole number above 0")
+    if span in ("*", "?"):
+        return
+    first, dash, last = span.partition("-")
+    start = _cron_number(first, names)
+    end = _cron_number(last, names) if dash else start
+    if start < low or end > high:
+        raise ValueError(f"{span!r} is outside {low}-{high}")
+    if start > end:
+        raise ValueError(f"the range {span!r} starts after it ends")
+
+
+def _cron(value: str) -> str:
+    if not _CRON.match(value):
+        raise ValueError(
+            f"{value!r} is not a 5-field cron expression (minute hour day-of-month month weekday) such as 0 3 * * *"
+        )
+    for text, (field, low, high, names) in zip(value.split(" "), _CRON_FIELDS, strict=True):
+        try:
+            for item in text.split(","):
+                _cron_item(item, low, high, names)
+        except ValueError as error:
+            sunday = " (Sunday is 0)" if field == "weekday" else ""
+            raise ValueError(
+                f"{value!r}: the {field} field {text!r} is invalid: {error}; use {low}-{high}{sunday}, '*', "
+                "ranges a-b, lists a,b and steps */n, e.g. 0 3 * * *"
+            ) from None
     return value
 
 
@@ -154,9 +207,7 @@ PathPrefix = Annotated[
         )
     ),
 ]
-CronSchedule = Annotated[
-    str, AfterValidator(_matching(_CRON, "a 5-field cron expression (minute hour day month weekday) such as 0 3 * * *"))
-]
+CronSchedule = Annotated[str, AfterValidator(_cron), WithJsonSchema({"type": "string", "pattern": _CRON.pattern})]
 RetentionPolicy = Annotated[
     str, AfterValidator(_matching(_RETENTION, "a retention such as 30d, 4w or 3m (days, weeks, months)"))
 ]
