@@ -7,7 +7,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.types import Annotations, DnsLabel, DnsSubdomain, GatewayDuration, Hostname, Labels
+from mlflow_constructs.config.types import (
+    Annotations,
+    DnsLabel,
+    DnsSubdomain,
+    GatewayDuration,
+    Hostname,
+    Labels,
+    NonEmpty,
+)
 
 
 class Tls(Model):
@@ -63,7 +71,7 @@ class Ingress(Model):
     """TLS on the Ingress or IngressRoute (an HTTPRoute's TLS is the Gateway listener's: `ingress.gateway.scheme`)."""
     annotations: Annotations = Field(default_factory=dict)
     """Annotations of the route (Ingress, IngressRoute or HTTPRoute)."""
-    traefik_entry_points: tuple[str, ...] = ("websecure",)
+    traefik_entry_points: tuple[NonEmpty, ...] = ("websecure",)
     """Entry points of the IngressRoute."""
     gateway: Gateway | None = None
     """The Gateway API side of `kind: httproute`."""

@@ -6,7 +6,7 @@ from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, model_validator
+from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, field_validator, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
@@ -14,9 +14,11 @@ from mlflow_constructs.config.types import (
     INT32_MAX,
     Annotations,
     Labels,
+    ListItem,
     PathPrefix,
     Port,
     PrometheusDuration,
+    list_item,
     quantity_value,
 )
 
@@ -164,7 +166,7 @@ class Server(Model):
     """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
     `MLFLOW_DISABLE_TELEMETRY=true` and `DO_NOT_TRACK=true` in the server's settings and in the migration
     Job's MLflow containers. `true` leaves MLflow's own default (on, unless the environment says otherwise)."""
-    extra_allowed_hosts: tuple[str, ...] = ()
+    extra_allowed_hosts: tuple[ListItem, ...] = ()
     """More Host headers to accept (fnmatch patterns)."""
     cors_allowed_origins: tuple[HttpUrl, ...] = ()
     """More CORS origins (URLs); ingress hosts are always allowed."""
@@ -185,6 +187,13 @@ class Server(Model):
         ...,
     ] = POD_NETWORKS
     """Pod CIDRs (IPv4); requests addressed to a pod IP in them (probes, Prometheus) pass the Host check."""
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _one_origin_each(cls, origins: tuple[HttpUrl, ...]) -> tuple[HttpUrl, ...]:
+        for origin in origins:
+            list_item(str(origin))
+        return origins
 
     @property
     def pod_ip_host_patterns(self) -> list[str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter, ValidationError, WithJsonSchema
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -133,6 +134,49 @@ def _cron(value: str) -> str:
     return value
 
 
+def _not_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("an empty entry matches nothing; remove it or write the value")
+    return value
+
+
+def list_item(value: str) -> str:
+    _not_empty(value)
+    if "," in value:
+        raise ValueError(
+            f"{value!r} holds a comma, but the list is passed on as one comma-separated setting, which would read "
+            "it as several entries; write each entry as its own list item"
+        )
+    return value
+
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def exact_url(value: str) -> str:
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError as error:
+        problem = error.errors()[0]["msg"]
+        raise ValueError(
+            f"{value!r} is not an http(s) URL ({problem}), e.g. https://idp.example.com/realms/ml"
+        ) from None
+    return value
+
+
+def _proxy_network(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or CIDR; write e.g. 10.0.0.0/8 or 10.1.2.3") from None
+    if network.prefixlen == 0 or (network.version == 4 and network.prefixlen < 8):
+        raise ValueError(
+            f"{value!r} covers (nearly) every address, so any client could claim any address and scheme; list the "
+            "ingress controller's networks, e.g. 10.0.0.0/8"
+        )
+    return value
+
+
 def _dns_subdomain(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
         raise ValueError(
@@ -172,6 +216,18 @@ Quantity = Annotated[
     str,
     AfterValidator(_matching(_QUANTITY, "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")),
 ]
+NonEmpty = Annotated[str, AfterValidator(_not_empty), WithJsonSchema({"type": "string", "pattern": r"\S"})]
+ListItem = Annotated[
+    str, AfterValidator(list_item), WithJsonSchema({"type": "string", "pattern": r"^[^,]*[^\s,][^,]*$"})
+]
+"""An entry of a list passed on as one comma-separated setting: not empty, no comma."""
+ExactHttpUrl = Annotated[
+    str,
+    AfterValidator(exact_url),
+    WithJsonSchema({"type": "string", "format": "uri", "minLength": 1, "maxLength": 2083}),
+]
+"""An http(s) URL kept byte for byte as written (an OIDC issuer is compared as a string: no added or removed '/')."""
+ProxyNetwork = Annotated[str, AfterValidator(_proxy_network)]
 StorageSize = Annotated[Quantity, AfterValidator(_positive_size)]
 GoDuration = Annotated[
     str,
