@@ -66,7 +66,9 @@ class Ingress(Model):
     class_name: DnsSubdomain | None = None
     """`ingressClassName`."""
     hosts: tuple[Hostname, ...] = ()
-    """Host names (required when enabled; the HTTPRoute's `hostnames`); also allowed Host headers and CORS origins."""
+    """Host names (required when enabled; the HTTPRoute's `hostnames`); also allowed Host headers and CORS origins.
+    No IP addresses; `*.example.org` matches one label and gives no CORS origin, and is not first where a login
+    callback is derived from the first host (oauth2-proxy, oidc without `redirect_uri`)."""
     tls: Tls | None = None
     """TLS on the Ingress or IngressRoute (an HTTPRoute's TLS is the Gateway listener's: `ingress.gateway.scheme`)."""
     annotations: Annotations = Field(default_factory=dict)

@@ -177,6 +177,25 @@ def _proxy_network(value: str) -> str:
     return value
 
 
+def _hostname(value: str) -> str:
+    """A host of an Ingress rule or HTTPRoute: a DNS subdomain of two labels or more, at most 253 characters, each
+    label at most 63, optionally after a ``*.`` wildcard label; no IP address (the API server refuses one)."""
+    what = (
+        "a fully qualified host name such as mlflow.example.com or *.example.com (lowercase, no scheme, no port, "
+        "at most 253 characters and 63 per label, '*' only as the whole first label)"
+    )
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:
+        raise ValueError(f"{value!r} is an IP address, which Ingress and HTTPRoute hosts may not be; use {what}")
+    labels = value.removeprefix("*.").split(".")
+    if not _HOSTNAME.match(value) or len(value) > 253 or max(map(len, labels)) > 63:
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
 def _dns_subdomain(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
         raise ValueError(
@@ -206,12 +225,7 @@ Dns1035Label = Annotated[
     ),
 ]
 DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
-Hostname = Annotated[
-    str,
-    AfterValidator(
-        _matching(_HOSTNAME, "a fully qualified host name such as mlflow.example.com (lowercase, no scheme, no port)")
-    ),
-]
+Hostname = Annotated[str, AfterValidator(_hostname)]
 Quantity = Annotated[
     str,
     AfterValidator(_matching(_QUANTITY, "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")),
