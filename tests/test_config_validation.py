@@ -428,3 +428,14 @@ def test_cron_fields_out_of_range_are_refused(schedule, why):
     """The API server takes any string; the CronJob controller or CloudNativePG then never schedules a backup."""
     message = config_error({"database": {"backup": {"schedule": schedule}}})
     assert "database.backup.schedule" in message and why in message, message
+
+
+def test_a_settings_config_map_over_1_mib_is_refused(tmp_path):
+    """The API server refuses a ConfigMap whose keys and values pass 1 MiB; thousands of allowed hosts would
+    make MLflow's settings one, so synthesis names it and its largest entry instead."""
+    hosts = [f"{i:05}.{'h' * 200}.example.com" for i in range(3000)]
+    with pytest.raises(ConfigError) as refused:
+        synth({"server": {"extra_allowed_hosts": hosts}}, tmp_path)
+    message = str(refused.value)
+    assert "ConfigMap mlflow-settings would hold" in message and "MLFLOW_SERVER_ALLOWED_HOSTS" in message
+    assert "1048576 (1 MiB)" in message and "shorten it" in message

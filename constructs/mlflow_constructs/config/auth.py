@@ -111,8 +111,8 @@ class Oidc(Model):
 
     discovery_url: HttpUrl
     """`OIDC_DISCOVERY_URL`."""
-    provider_display_name: str = "Sign in with OIDC"
-    """`OIDC_PROVIDER_DISPLAY_NAME`."""
+    provider_display_name: str = Field("Sign in with OIDC", max_length=200)
+    """`OIDC_PROVIDER_DISPLAY_NAME`, the text of the sign-in button (at most 200 characters)."""
     scope: tuple[ListItem, ...] = ("openid", "profile", "email", "groups")
     """`OIDC_SCOPE` (with `openid`)."""
     groups_attribute: NonEmpty = "groups"

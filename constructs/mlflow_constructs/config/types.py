@@ -196,6 +196,16 @@ def _hostname(value: str) -> str:
     return value
 
 
+def _secret_key(value: str) -> str:
+    """apimachinery's ``IsConfigMapKey``, the rule of Secret and ConfigMap keys."""
+    if len(value) > 253 or not _SECRET_KEY.match(value) or value in (".", "..") or value.startswith(".."):
+        raise ValueError(
+            f"{value!r} is not a Secret key: 1-253 letters, digits, '-', '_' or '.', not starting with '..', "
+            "e.g. database-uri"
+        )
+    return value
+
+
 def _dns_subdomain(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
         raise ValueError(
@@ -291,7 +301,7 @@ ByteQuantity = Annotated[
         )
     ),
 ]
-SecretKey = Annotated[str, AfterValidator(_matching(_SECRET_KEY, "a Secret key: letters, digits, '-', '_' or '.'"))]
+SecretKey = Annotated[str, AfterValidator(_secret_key)]
 ImageRepository = Annotated[
     str,
     AfterValidator(_matching(_IMAGE_PART, "an image path such as ghcr.io/mlflow or mlflow (lowercase, no tag)")),
