@@ -7,7 +7,17 @@ import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    Field,
+    GetJsonSchemaHandler,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -71,7 +81,16 @@ def _matching(pattern: re.Pattern[str], what: str):
             raise ValueError(f"{value!r} is not {what}")
         return value
 
+    check.pattern = pattern.pattern  # type: ignore[attr-defined]
     return check
+
+
+class Matching(AfterValidator):
+    """The check of :func:`_matching`, whose pattern the JSON Schema carries too (editors and generated configs
+    then know the shape; the check keeps the message that says what is valid)."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(core_schema), "pattern": self.func.pattern}  # type: ignore[union-attr]
 
 
 def quantity_value(quantity: str) -> Decimal:
@@ -217,7 +236,7 @@ def _dns_subdomain(value: str) -> str:
 
 DnsLabel = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(
             _DNS_LABEL,
             "a DNS label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
@@ -226,7 +245,7 @@ DnsLabel = Annotated[
 ]
 Dns1035Label = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(
             _DNS_1035_LABEL,
             "a DNS-1035 label: 1-63 lowercase letters, digits or '-', starting with a letter and ending with a "
@@ -234,11 +253,17 @@ Dns1035Label = Annotated[
         )
     ),
 ]
-DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
-Hostname = Annotated[str, AfterValidator(_hostname)]
+DnsSubdomain = Annotated[
+    str,
+    AfterValidator(_dns_subdomain),
+    WithJsonSchema({"type": "string", "pattern": _DNS_SUBDOMAIN.pattern, "maxLength": 253}),
+]
+Hostname = Annotated[
+    str, AfterValidator(_hostname), WithJsonSchema({"type": "string", "pattern": _HOSTNAME.pattern, "maxLength": 253})
+]
 Quantity = Annotated[
     str,
-    AfterValidator(_matching(_QUANTITY, "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")),
+    Matching(_matching(_QUANTITY, "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi")),
 ]
 NonEmpty = Annotated[str, AfterValidator(_not_empty), WithJsonSchema({"type": "string", "pattern": r"\S"})]
 ListItem = Annotated[
@@ -255,13 +280,11 @@ ProxyNetwork = Annotated[str, AfterValidator(_proxy_network)]
 StorageSize = Annotated[Quantity, AfterValidator(_positive_size)]
 GoDuration = Annotated[
     str,
-    AfterValidator(
-        _matching(_GO_DURATION, "a Go duration such as 8h, 30m, 1h30m or 168h0m0s (units ns, us, ms, s, m, h)")
-    ),
+    Matching(_matching(_GO_DURATION, "a Go duration such as 8h, 30m, 1h30m or 168h0m0s (units ns, us, ms, s, m, h)")),
 ]
 PrometheusDuration = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(
             _PROMETHEUS_DURATION,
             "a Prometheus duration such as 30s, 1m or 1h30m (whole numbers; units y, w, d, h, m, s, ms in that order)",
@@ -270,7 +293,7 @@ PrometheusDuration = Annotated[
 ]
 GatewayDuration = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(
             _GATEWAY_DURATION,
             "a Gateway API duration such as 10m, 1h or 90s (1-4 whole numbers of up to 5 digits, units h, m, s, ms)",
@@ -279,7 +302,7 @@ GatewayDuration = Annotated[
 ]
 PathPrefix = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(
             _PATH_PREFIX,
             "a URL path prefix such as /mlflow or /tools/mlflow: a leading '/', no trailing '/', segments of "
@@ -289,11 +312,11 @@ PathPrefix = Annotated[
 ]
 CronSchedule = Annotated[str, AfterValidator(_cron), WithJsonSchema({"type": "string", "pattern": _CRON.pattern})]
 RetentionPolicy = Annotated[
-    str, AfterValidator(_matching(_RETENTION, "a retention such as 30d, 4w or 3m (days, weeks, months)"))
+    str, Matching(_matching(_RETENTION, "a retention such as 30d, 4w or 3m (days, weeks, months)"))
 ]
 ByteQuantity = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(
             _BYTES,
             "a memory size in whole bytes such as 192Mi, 500M, 1Gi or 1048576 "
@@ -304,24 +327,24 @@ ByteQuantity = Annotated[
 SecretKey = Annotated[str, AfterValidator(_secret_key)]
 ImageRepository = Annotated[
     str,
-    AfterValidator(_matching(_IMAGE_PART, "an image path such as ghcr.io/mlflow or mlflow (lowercase, no tag)")),
+    Matching(_matching(_IMAGE_PART, "an image path such as ghcr.io/mlflow or mlflow (lowercase, no tag)")),
 ]
 ImageRegistry = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(
             _IMAGE_REGISTRY,
             "an image registry (and path) such as ghcr.io/mlflow, docker.io/library or registry.local:5000/team",
         )
     ),
 ]
-ImageTag = Annotated[str, AfterValidator(_matching(_TAG, "an image tag such as v3.17.2-full"))]
-ImageDigest = Annotated[str, AfterValidator(_matching(_DIGEST, "an image digest such as sha256:<64 hex digits>"))]
-EnvName = Annotated[str, AfterValidator(_matching(_ENV_NAME, "an environment variable name"))]
+ImageTag = Annotated[str, Matching(_matching(_TAG, "an image tag such as v3.17.2-full"))]
+ImageDigest = Annotated[str, Matching(_matching(_DIGEST, "an image digest such as sha256:<64 hex digits>"))]
+EnvName = Annotated[str, Matching(_matching(_ENV_NAME, "an environment variable name"))]
 Port = Annotated[int, Field(ge=1, le=65535)]
 StorageAccount = Annotated[
     str,
-    AfterValidator(
+    Matching(
         _matching(re.compile(r"^[a-z0-9]{3,24}$"), "an Azure storage account name (3-24 lowercase letters/digits)")
     ),
 ]
