@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, find_all, synth
 
 from mlflow_constructs.server.launcher import launcher_command
@@ -216,6 +217,15 @@ def test_proxy_accepts_bearer_tokens_and_skips_the_provider_button(tmp_path):
         assert flag in args
     assert "--provider=keycloak-oidc" in args and "--allowed-group=ml" in args
     assert "--redirect-url=https://mlflow.example.com/oauth2/callback" in args
+
+
+@pytest.mark.parametrize("issuer", ["https://acme.eu.auth0.com/", "https://kc.example.com/realms/ml"])
+def test_proxy_gets_the_issuer_url_byte_for_byte(tmp_path, issuer):
+    """go-oidc compares the issuer of the discovery document as a string: Auth0's ends in '/', Keycloak's
+    does not, and a '/' added or removed keeps the proxy from starting."""
+    proxy = {**PROXY, "oauth2_proxy": {**PROXY["oauth2_proxy"], "issuer_url": issuer}}
+    objs = synth({"ingress": INGRESS, "auth": proxy}, tmp_path)
+    assert f"--oidc-issuer-url={issuer}" in container(deployment(objs, "mlflow-oauth2-proxy"), "oauth2-proxy")["args"]
 
 
 def test_proxy_secrets_use_the_seed_key_names(tmp_path):

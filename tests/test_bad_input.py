@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -19,10 +20,12 @@ import app
 
 BAD = REPO / "tests" / "bad_configs"
 CASES = sorted(BAD.glob("*.yaml"))
+# How pydantic names types and union branches; a user wrote none of them.
+INTERNALS = re.compile(r"constrained-|literal\[|function-(after|before|plain)|instance of [A-Z]")
 
 
 def expectation(path: Path) -> tuple[str, str]:
-    first = path.read_text().splitlines()[0]
+    first = path.read_bytes().splitlines()[0].decode()  # the rest may be in another encoding (a case of its own)
     key, fix = first.removeprefix("# expect:").split("|")
     return key.strip(), fix.strip()
 
@@ -44,7 +47,12 @@ def previous_dist(tmp_path_factory) -> Path:
 
 def test_there_are_at_least_thirty_distinct_cases():
     assert len(CASES) >= 30
-    assert len({p.read_text() for p in CASES}) == len(CASES)
+    assert len({p.read_bytes() for p in CASES}) == len(CASES)
+
+
+def test_readme_counts_the_cases():
+    """The README's test table says how many bad configs are refused; it must not drift from the folder."""
+    assert f"{len(CASES)} invalid files in `tests/bad_configs/`" in (REPO / "README.md").read_text()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[p.stem for p in CASES])
@@ -63,6 +71,7 @@ def test_bad_config_is_refused_clearly_and_dist_is_kept(case, previous_dist):
     key, fix = expectation(case)
     assert code == 2
     assert "Traceback" not in message
+    assert not INTERNALS.search(message), f"pydantic's own type names leak into the message: {message}"
     assert str(target) in message, message
     if key != "(yaml)":
         assert key in message, message

@@ -94,3 +94,48 @@ def test_check_reports_a_page_that_synthesis_would_change(tmp_path):
 def test_a_usage_error_exits_2():
     result = run_app("diff", "--no-such-option")
     assert result.returncode == 2 and "unrecognized arguments: --no-such-option" in result.stderr
+
+
+def test_outdir_with_files_synthesis_did_not_write_is_refused_and_kept(tmp_path):
+    """`--outdir myproject` must not replace a user's sources: synthesis replaces --outdir as a whole."""
+    project = tmp_path / "myproject"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "main.py").write_text("print('mine')\n")
+    (project / "README").write_text("mine\n")
+    before = {p.relative_to(project): p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    result = run_app("default", "--outdir", str(project))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds files synthesis did not write (README, src/main.py)" in result.stderr, result.stderr
+    assert "give --outdir a new or empty folder" in result.stderr
+    assert {p.relative_to(project): p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+
+
+def test_outdir_that_is_a_file_is_refused_and_stays_a_file(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    result = run_app("default", "--outdir", str(notes))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{notes} is a file, not a folder" in result.stderr, result.stderr
+    assert notes.is_file() and notes.read_text() == "my notes\n"
+
+
+@pytest.mark.parametrize("outdir", [".", "config", "config/out"])
+def test_outdir_at_around_or_inside_the_config_folder_is_refused(tmp_path, outdir):
+    """`--config-dir cfg --outdir .` once deleted cfg/: the environments a user wrote are never output."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "default.yaml").write_text("namespace: mlflow\n")
+    result = run_app("--config-dir", str(config), "--outdir", str(tmp_path / outdir))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"the config folder {config} is at, inside or around it" in result.stderr, result.stderr
+    assert [p.name for p in config.iterdir()] == ["default.yaml"]
+
+
+def test_outdir_holding_only_synthesized_files_is_replaced(tmp_path):
+    """Today's dist/ (only <env>.k8s.yaml files, also in cluster folders) stays synthesis' own."""
+    dist = tmp_path / "dist"
+    (dist / "eu").mkdir(parents=True)
+    (dist / "eu" / "old.k8s.yaml").write_text("{}\n")
+    result = run_app("default", "--outdir", str(dist))
+    assert result.returncode == 0, result.stderr
+    assert sorted(str(p.relative_to(dist)) for p in dist.rglob("*")) == ["default.k8s.yaml", "eu", "eu/old.k8s.yaml"]

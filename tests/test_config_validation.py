@@ -401,3 +401,48 @@ def test_static_prefix_is_refused_in_oidc_mode():
     prefix alone would leave sign-in unreachable."""
     message = config_error({"server": {**OIDC_SERVER, "static_prefix": "/mlflow"}, "ingress": INGRESS, "auth": OIDC})
     assert "server.static_prefix" in message and "/callback" in message and "host name of its own" in message
+
+
+# Cron schedules as robfig/cron (CronJob, CloudNativePG) reads them --------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["0 3 * * *", "*/15 1-5,7 * JAN-mar mon-FRI", "0 3 ? * sun", "30 2 1 */2 1/2"])
+def test_cron_schedules_the_controllers_take_are_accepted(schedule):
+    """Names, ranges, lists, steps and '?' are what CronJob and ScheduledBackup parse; refusing them would
+    refuse working schedules."""
+    assert parse({"database": {"backup": {"schedule": schedule}}}).database.backup.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "why"),
+    [
+        ("0 24 * * *", "the hour field '24' is invalid"),
+        ("0 3 0 * *", "the day of month field '0' is invalid"),
+        ("0 3 * 13 *", "the month field '13' is invalid"),
+        ("0 3 * * 7", "use 0-6 (Sunday is 0)"),
+        ("5-3 * * * *", "starts after it ends"),
+        ("*/0 * * * *", "must be a whole number above 0"),
+    ],
+)
+def test_cron_fields_out_of_range_are_refused(schedule, why):
+    """The API server takes any string; the CronJob controller or CloudNativePG then never schedules a backup."""
+    message = config_error({"database": {"backup": {"schedule": schedule}}})
+    assert "database.backup.schedule" in message and why in message, message
+
+
+def test_a_settings_config_map_over_1_mib_is_refused(tmp_path):
+    """The API server refuses a ConfigMap whose keys and values pass 1 MiB; thousands of allowed hosts would
+    make MLflow's settings one, so synthesis names it and its largest entry instead."""
+    hosts = [f"{i:05}.{'h' * 200}.example.com" for i in range(3000)]
+    with pytest.raises(ConfigError) as refused:
+        synth({"server": {"extra_allowed_hosts": hosts}}, tmp_path)
+    message = str(refused.value)
+    assert "ConfigMap mlflow-settings would hold" in message and "MLFLOW_SERVER_ALLOWED_HOSTS" in message
+    assert "1048576 (1 MiB)" in message and "shorten it" in message
+
+
+def test_a_control_character_in_any_string_is_refused_with_its_key():
+    """The output would carry it raw, and the YAML parsers that read dist/ (kubectl's too) refuse the file."""
+    with pytest.raises(ConfigError) as refused:
+        parse({"ingress": {"enabled": True, "hosts": ["mlflow.example.com"]}, "labels": {"team": "ml\x7f"}})
+    assert "labels.team: holds the control character U+007F" in str(refused.value)

@@ -177,3 +177,12 @@ def test_oidc_callback_and_cookies_follow_the_gateway_scheme(tmp_path):
     data = find(objs, "ConfigMap", "mlflow-settings")["data"]
     assert data["OIDC_REDIRECT_URI"] == "https://tools.example.com/callback"
     assert data["SESSION_COOKIE_SECURE"] == "true"
+
+
+def test_a_wildcard_host_is_an_allowed_host_but_no_cors_origin(tmp_path):
+    """`*.example.org` serves every team's sub-domain: MLflow accepts those Host headers, while an Origin names
+    one host, so `https://*.example.org` would be a CORS origin no browser ever sends."""
+    ingress = {**INGRESS, "hosts": ["mlflow.example.org", "*.example.org"]}
+    data = settings(synth({"ingress": ingress}, tmp_path))
+    assert "*.example.org" in data["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    assert data["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "https://mlflow.example.org"

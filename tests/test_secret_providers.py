@@ -8,6 +8,7 @@ import pytest
 from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, find_all, synth
 
 from mlflow_constructs.config import ConfigError, parse_environment
+from mlflow_constructs.config.secrets import PROJECT_MOUNTS, MountAsFiles
 from mlflow_constructs.server.launcher import launcher_command
 
 CIPHERTEXT = base64.b64encode(bytes(range(200))).decode()
@@ -319,3 +320,25 @@ def test_vault_plugin_provider_bootstrap_secret_is_a_prerequisite(tmp_path):
         "Secret/mlflow-vault-credentials"
         in find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
     )
+
+
+def mount_paths(value) -> set[str]:
+    """Every ``mountPath`` below ``value`` (containers of pod templates, CronJob job templates included)."""
+    if isinstance(value, dict):
+        found = {value["mountPath"]} if "mountPath" in value else set()
+        return found.union(*(mount_paths(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(mount_paths(v) for v in value))
+    return set()
+
+
+def test_the_secret_files_mount_path_is_refused_where_the_pods_mount_anything_else(synthesized):
+    """`mount_as_files.path: /tmp` once gave five containers two mounts at /tmp, which the API server refuses;
+    the list the path is checked against must hold every folder the shipped environments mount."""
+    files_path = MountAsFiles().path
+    for name, objs in synthesized.items():
+        for path in mount_paths(objs) - {files_path}:
+            assert any(path == t or path.startswith(f"{t}/") for t in PROJECT_MOUNTS), f"{name}: {path}"
+            assert "overlaps" in config_error(
+                {"auth": OIDC, "server": OIDC_SERVER, "secrets": {"mount_as_files": {"enabled": True, "path": path}}}
+            )

@@ -57,6 +57,8 @@ CLUSTER_SCOPED_KINDS = frozenset(
 )
 # How many colliding objects a collision error lists before "and N more".
 COLLISIONS_SHOWN = 5
+# How many files another program wrote an ``--outdir`` refusal lists before "and N more".
+FOREIGN_SHOWN = 5
 
 
 def discover(*config_dirs: Path) -> dict[str, Path]:
@@ -137,6 +139,7 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
     sources = select(config_dir, names)
     envs = {name: load_environment(path) for name, path in sources.items()}  # all valid before any write
     outdir = outdir.resolve()
+    claim_outdir(outdir, config_dir)
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}-", dir=outdir.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; dist/ is meant to be read and committed
@@ -154,6 +157,39 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [outdir / output_path(name, env) for name, env in envs.items()]
+
+
+def claim_outdir(outdir: Path, config_dir: Path) -> None:
+    """Refuse an output folder synthesis would not own: it replaces the folder as a whole.
+
+    The folder is synthesis' own when it does not exist yet, or holds nothing but ``*.k8s.yaml`` files (in
+    cluster sub-folders too), which is what synthesis writes. Anything else there (sources, a README, a
+    ``kustomization.yaml``), a file in its place, or the config folder in, above or at it, is refused with
+    the path to fix, before anything is written.
+    """
+    config = config_dir.resolve()
+    for path in (outdir, *outdir.parents):
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"--outdir {outdir}: {path} is a file, not a folder; give --outdir a folder path")
+    if outdir == config or outdir in config.parents or config in outdir.parents:
+        raise ConfigError(
+            f"--outdir {outdir}: the config folder {config} is at, inside or around it, and synthesis replaces "
+            "--outdir as a whole; give --outdir a folder of its own (default: dist/)"
+        )
+    if not outdir.exists():
+        return
+    foreign = sorted(
+        p.relative_to(outdir)
+        for p in outdir.rglob("*")
+        if p.is_symlink() or not (p.is_dir() or p.name.endswith(OUTPUT_SUFFIX))
+    )
+    if foreign:
+        listed = ", ".join(map(str, foreign[:FOREIGN_SHOWN]))
+        more = f" and {len(foreign) - FOREIGN_SHOWN} more" if len(foreign) > FOREIGN_SHOWN else ""
+        raise ConfigError(
+            f"--outdir {outdir}: holds files synthesis did not write ({listed}{more}), and synthesis replaces "
+            f"--outdir as a whole; give --outdir a new or empty folder, or move those files out"
+        )
 
 
 @dataclass

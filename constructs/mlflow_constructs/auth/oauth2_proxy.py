@@ -64,7 +64,7 @@ class OAuth2ProxyFront(Construct):
         self.port = PROXY_PORT
         self.port_name = PORT_NAME
         self.path_prefix = prefix = upstream.path_prefix
-        issuer = str(config.issuer_url).rstrip("/")
+        issuer = config.issuer_url
         args = [
             f"--http-address=0.0.0.0:{config.port}",
             # The upstream URL's path is the path the proxy forwards (all of it below, with a trailing "/");

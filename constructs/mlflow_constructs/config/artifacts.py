@@ -8,7 +8,7 @@ from pydantic import Field, HttpUrl, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, Quantity, SecretKey, StorageAccount
+from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, SecretKey, StorageAccount, StorageSize
 
 
 class SecretFileRef(Model):
@@ -19,7 +19,7 @@ class SecretFileRef(Model):
 
 
 class PvcArtifacts(Model):
-    size: Quantity = "20Gi"
+    size: StorageSize = "20Gi"
     """PVC size."""
     storage_class: DnsSubdomain | None = None
     """Storage class (none: the cluster default)."""
@@ -56,7 +56,7 @@ class MinioArtifacts(Model):
     """MinIO server image (same forms as `server.image`)."""
     client_image: Image = Field(default_factory=lambda: Image.of(images.MINIO_CLIENT))
     """Image of the bucket Job (same forms as `server.image`)."""
-    storage_size: Quantity = "20Gi"
+    storage_size: StorageSize = "20Gi"
     """PVC size."""
     storage_class: DnsSubdomain | None = None
     """Storage class (none: the cluster default)."""

@@ -2,15 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import ByteQuantity, GoDuration
+from mlflow_constructs.config.types import (
+    ByteQuantity,
+    ExactHttpUrl,
+    GoDuration,
+    ListItem,
+    NonEmpty,
+    ProxyNetwork,
+    exact_url,
+    list_item,
+)
 
 MlflowPermission = Literal["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
+# OAuth2-Proxy's provider types (pkg/apis/options/providers.go of the release in images.OAUTH2_PROXY); any other
+# name stops the proxy at start-up ("unknown provider type").
+OAuth2ProxyProvider = Literal[
+    "adfs",
+    "azure",
+    "entra-id",
+    "bitbucket",
+    "cidaas",
+    "digitalocean",
+    "facebook",
+    "github",
+    "gitlab",
+    "google",
+    "keycloak",
+    "keycloak-oidc",
+    "linkedin",
+    "login.gov",
+    "nextcloud",
+    "oidc",
+    "sourcehut",
+]
+
+
+def _jwt_issuer(value: str) -> str:
+    """``issuer=audience``, as OAuth2-Proxy's ``--extra-jwt-issuers`` splits it (at the first '=')."""
+    issuer, equals, audience = value.partition("=")
+    if not equals or not audience:
+        raise ValueError(
+            f"{value!r} names no audience, and OAuth2-Proxy refuses to start without one; write "
+            "<issuer URL>=<audience>, e.g. https://idp.example.com/realms/ci=mlflow"
+        )
+    exact_url(issuer)
+    return list_item(value)
+
+
+JwtIssuer = Annotated[str, AfterValidator(_jwt_issuer)]
 # Pod CIDRs of common clusters; X-Forwarded-* is believed only from these peers (the ingress controller).
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
@@ -66,19 +111,19 @@ class Oidc(Model):
 
     discovery_url: HttpUrl
     """`OIDC_DISCOVERY_URL`."""
-    provider_display_name: str = "Sign in with OIDC"
-    """`OIDC_PROVIDER_DISPLAY_NAME`."""
-    scope: tuple[str, ...] = ("openid", "profile", "email", "groups")
-    """`OIDC_SCOPE`."""
-    groups_attribute: str = "groups"
+    provider_display_name: str = Field("Sign in with OIDC", max_length=200)
+    """`OIDC_PROVIDER_DISPLAY_NAME`, the text of the sign-in button (at most 200 characters)."""
+    scope: tuple[ListItem, ...] = ("openid", "profile", "email", "groups")
+    """`OIDC_SCOPE` (with `openid`)."""
+    groups_attribute: NonEmpty = "groups"
     """`OIDC_GROUPS_ATTRIBUTE`."""
     redirect_uri: HttpUrl | None = None
     """`OIDC_REDIRECT_URI`; none: `<scheme>://<first ingress host>/callback`; required without an ingress."""
     group_detection_plugin: str | None = None
     """`OIDC_GROUP_DETECTION_PLUGIN` (e.g. `mlflow_oidc_auth.plugins.group_detection_microsoft_entra_id`)."""
-    allowed_groups: tuple[str, ...] = ("mlflow-users",)
+    allowed_groups: tuple[ListItem, ...] = ("mlflow-users",)
     """`OIDC_GROUP_NAME`: who may log in."""
-    admin_groups: tuple[str, ...] = ("mlflow-admins",)
+    admin_groups: tuple[ListItem, ...] = ("mlflow-admins",)
     """`OIDC_ADMIN_GROUP_NAME`."""
     default_permission: MlflowPermission = "NO_PERMISSIONS"
     """`DEFAULT_MLFLOW_PERMISSION`. Least privilege: users see what they create or are granted."""
@@ -99,8 +144,9 @@ class Oidc(Model):
     """`LOG_LEVEL`."""
     alembic_version_table: str = "alembic_version"
     """`OIDC_ALEMBIC_VERSION_TABLE` (the auth database is separate, so the default is safe)."""
-    trusted_proxies: tuple[str, ...] = PRIVATE_RANGES
-    """`TRUSTED_PROXIES`: peers whose `X-Forwarded-*` is believed; `*` is refused."""
+    trusted_proxies: tuple[ProxyNetwork, ...] = PRIVATE_RANGES
+    """`TRUSTED_PROXIES`: peers whose `X-Forwarded-*` is believed, IP addresses or CIDRs; `*`, an empty list and
+    ranges wider than a /8 are refused (the plugin would believe every client)."""
     cache: RedisCache = Field(default_factory=RedisCache)
     """Session/cache backend of the plugin."""
 
@@ -108,8 +154,16 @@ class Oidc(Model):
     def _groups(self) -> Oidc:
         if not self.allowed_groups:
             raise ValueError("allowed_groups must name at least one group, or nobody can log in")
-        if "*" in self.trusted_proxies or "0.0.0.0/0" in self.trusted_proxies:
-            raise ValueError("trusted_proxies must list the ingress controller's networks, not everything")
+        if "openid" not in self.scope:
+            raise ValueError(
+                "scope must include 'openid': without it the provider returns no ID token and nobody can log in; "
+                "e.g. scope: [openid, profile, email, groups]"
+            )
+        if not self.trusted_proxies:
+            raise ValueError(
+                "trusted_proxies is empty, which the plugin reads as 'believe every peer'; list the ingress "
+                "controller's networks, e.g. [10.0.0.0/8]"
+            )
         return self
 
 
@@ -118,26 +172,27 @@ class OAuth2Proxy(Model):
 
     image: Image = Field(default_factory=lambda: Image.of(images.OAUTH2_PROXY))
     """Proxy image (same forms as `server.image`)."""
-    provider: str = "keycloak-oidc"
-    """`--provider`."""
-    issuer_url: HttpUrl
-    """`--oidc-issuer-url`."""
-    client_id: str = Field(min_length=1)
+    provider: OAuth2ProxyProvider = "keycloak-oidc"
+    """`--provider`, one of OAuth2-Proxy's provider types (e.g. `keycloak-oidc`, `oidc`, `entra-id`, `gitlab`)."""
+    issuer_url: ExactHttpUrl
+    """`--oidc-issuer-url`, byte for byte as the provider's discovery document says `issuer` (a trailing `/`
+    included or not): the proxy compares the two as strings and does not start when they differ."""
+    client_id: NonEmpty
     """`--client-id`."""
     client_type: Literal["confidential", "public"] = "confidential"
     """`confidential` (`client_secret` key) or `public` (no secret, PKCE; device flow)."""
-    email_domains: tuple[str, ...] = ("*",)
+    email_domains: tuple[ListItem, ...] = ("*",)
     """`--email-domain`."""
-    allowed_groups: tuple[str, ...] = ()
+    allowed_groups: tuple[ListItem, ...] = ()
     """`--allowed-group`; required unless `email_domains` is restricted or `allow_any_account` is true."""
     allow_any_account: bool = False
     """`true` lets every account that can log in at the provider in (no `allowed_groups`, `email_domains: ['*']`):
     only for a provider whose every account is meant to use MLflow (a dedicated realm or tenant)."""
-    groups_claim: str = "groups"
+    groups_claim: NonEmpty = "groups"
     """`--oidc-groups-claim`."""
-    scope: str = "openid email profile"
+    scope: NonEmpty = "openid email profile"
     """`--scope`."""
-    extra_jwt_issuers: tuple[str, ...] = ()
+    extra_jwt_issuers: tuple[JwtIssuer, ...] = ()
     """`--extra-jwt-issuers` (`issuer=audience`) for bearer tokens of other issuers."""
     replicas: int = Field(2, ge=1, le=20)
     """Proxy pods (stateless cookie sessions)."""

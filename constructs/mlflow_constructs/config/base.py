@@ -17,6 +17,7 @@ from mlflow_constructs.config.types import (
     ImageRepository,
     ImageTag,
     Quantity,
+    quantity_value,
 )
 
 
@@ -24,6 +25,10 @@ class Model(BaseModel):
     """Base: closed against unknown keys, immutable once loaded; the string under each field is its description."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# The tag a registry moves to every new push, the same as no tag at all.
+LATEST = "latest"
 
 
 def _split_reference(value: str) -> dict[str, Any]:
@@ -35,10 +40,11 @@ def _split_reference(value: str) -> dict[str, Any]:
             f"{value!r} is not an image reference; write registry/name:tag (e.g. docker.io/library/postgres:16.6), "
             "registry/name@sha256:<64 hex digits>, or the mapping form with registry, name and tag"
         )
-    if not match["tag"] and not match["digest"]:
+    if not match["digest"] and match["tag"] in (None, LATEST):
+        what = "names neither a tag nor a digest, so it would mean" if not match["tag"] else "names"
         raise ValueError(
-            f"{value!r} names neither a tag nor a digest, so it would mean :latest, which changes under you; "
-            f"pin it, e.g. {value}:<tag> or {value}@sha256:<digest>"
+            f"{value!r} {what} :latest, which changes under you; pin it, e.g. {match['name']}:<tag> or "
+            f"{match['name']}@sha256:<digest>"
         )
     first, _, rest = match["name"].partition("/")
     if not rest or ("." not in first and ":" not in first and first != "localhost" and first == first.lower()):
@@ -72,14 +78,21 @@ class Image(Model):
     @model_validator(mode="before")
     @classmethod
     def _from_reference(cls, data: Any) -> Any:
-        return _split_reference(data) if isinstance(data, str) else data
+        if isinstance(data, str):
+            return _split_reference(data)
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"{data!r} is not an image: write a reference such as docker.io/library/postgres:16.6, or a mapping "
+                "with registry, name and tag"
+            )
+        return data
 
     @model_validator(mode="after")
     def _pinned(self) -> Image:
-        if self.tag is None and self.digest is None:
+        if self.digest is None and self.tag in (None, LATEST):
             raise ValueError(
-                "set tag or digest: without them the image means :latest, which changes under you; "
-                "e.g. tag: '1.0' or digest: sha256:<64 hex digits>"
+                "set tag or digest: without them (or with tag latest) the image means :latest, which changes under "
+                "you; e.g. tag: '1.0' or digest: sha256:<64 hex digits>"
             )
         return self
 
@@ -124,6 +137,17 @@ class Resources(Model):
     """Requested `cpu` and `memory`."""
     limits: ResourceList
     """`cpu` and `memory` limits."""
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for what in ("cpu", "memory"):
+            request, limit = getattr(self.requests, what), getattr(self.limits, what)
+            if quantity_value(request) > quantity_value(limit):
+                raise ValueError(
+                    f"requests.{what} {request} is more than limits.{what} {limit}, which the API server refuses; "
+                    f"lower requests.{what} or raise limits.{what}"
+                )
+        return self
 
 
 def resources_of(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:

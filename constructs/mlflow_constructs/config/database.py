@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, HttpUrl, field_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Annotations, CronSchedule, DnsLabel, DnsSubdomain, Quantity, RetentionPolicy
+from mlflow_constructs.config.types import (
+    IMAGE_REFERENCE,
+    Annotations,
+    CronSchedule,
+    DnsLabel,
+    DnsSubdomain,
+    RetentionPolicy,
+    StorageSize,
+)
 
 
 class BundledPostgres(Model):
     image: Image = Field(default_factory=lambda: Image.of(images.POSTGRES))
     """Bundled PostgreSQL image (same forms as `server.image`)."""
-    storage_size: Quantity = "10Gi"
+    storage_size: StorageSize = "10Gi"
     """PVC size."""
     storage_class: DnsSubdomain | None = None
     """PVC storage class (none: the cluster default)."""
@@ -24,15 +33,37 @@ class BundledPostgres(Model):
     """Container resources."""
 
 
+# CloudNativePG reads the PostgreSQL version from the start of the image tag (GetPostgresVersionFromTag): digits
+# and dots, a major below 10 with its minor.
+_POSTGRES_VERSION = re.compile(r"^(\d+)(\.\d+)?")
+
+
 class CloudNativePg(Model):
     instances: int = Field(1, ge=1, le=9)
     """CloudNativePG instances."""
-    storage_size: Quantity = "10Gi"
+    storage_size: StorageSize = "10Gi"
     """Storage per instance."""
     storage_class: DnsSubdomain | None = None
     """Storage class (none: the cluster default)."""
     image_name: str | None = None
-    """PostgreSQL image (none: the operator's default)."""
+    """PostgreSQL image (none: the operator's default), tagged with its PostgreSQL version as CloudNativePG's
+    webhook requires, e.g. `ghcr.io/cloudnative-pg/postgresql:16.6` (a digest may follow the tag)."""
+
+    @field_validator("image_name")
+    @classmethod
+    def _versioned(cls, image: str | None) -> str | None:
+        if image is None:
+            return None
+        match = IMAGE_REFERENCE.match(image)
+        version = _POSTGRES_VERSION.match(match["tag"] or "") if match else None
+        if not match or version is None or (int(version[1]) < 10 and version[2] is None):
+            raise ValueError(
+                f"{image!r} is not an image tagged with a PostgreSQL version, which CloudNativePG's webhook requires "
+                "(it refuses no tag, :latest or a digest alone: it reads the version from the tag); write "
+                "registry/name:<version>, e.g. ghcr.io/cloudnative-pg/postgresql:16.6"
+            )
+        return image
+
     user: DnsLabel = "mlflow"
     """Application user (owner of both databases)."""
     resources: Resources = Field(default_factory=lambda: resources_of("100m", "256Mi", "1", "1Gi"))
@@ -42,7 +73,7 @@ class CloudNativePg(Model):
 
 
 class BackupPvc(Model):
-    size: Quantity = "20Gi"
+    size: StorageSize = "20Gi"
     """PVC size: room for `keep` dumps of both databases."""
     storage_class: DnsSubdomain | None = None
     """Storage class (none: the cluster default)."""

@@ -112,6 +112,17 @@ class Environment(Model):
                 "auth.oidc.redirect_uri: cannot be derived without an ingress; set it "
                 "(https://<public host>/callback) or enable the ingress with its hosts"
             )
+        first_host = self.ingress.hosts[0] if self.ingress.hosts else ""
+        derives_callback = self.auth.mode == "oauth2-proxy" or (
+            self.auth.mode == "oidc" and oidc is not None and oidc.redirect_uri is None
+        )
+        if derives_callback and self.ingress.enabled and first_host.startswith("*."):
+            fix = "or set auth.oidc.redirect_uri" if self.auth.mode == "oidc" else "(the proxy's callback)"
+            raise ValueError(
+                f"ingress.hosts: the login callback URL is derived from the first host, and {first_host!r} names no "
+                f"single host (https://{first_host}/... is no URL a provider redirects to); list a host without '*' "
+                f"first {fix}"
+            )
         if self.auth.mode == "oauth2-proxy" and not self.ingress.enabled:
             raise ValueError(
                 "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "

@@ -8,7 +8,15 @@ from pydantic import Field, model_validator
 
 from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.errors import required
-from mlflow_constructs.config.types import Annotations, DnsLabel, DnsSubdomain, GatewayDuration, Hostname, Labels
+from mlflow_constructs.config.types import (
+    Annotations,
+    DnsLabel,
+    DnsSubdomain,
+    GatewayDuration,
+    Hostname,
+    Labels,
+    NonEmpty,
+)
 
 
 class Tls(Model):
@@ -59,12 +67,14 @@ class Ingress(Model):
     class_name: DnsSubdomain | None = None
     """`ingressClassName`."""
     hosts: tuple[Hostname, ...] = ()
-    """Host names (required when enabled; the HTTPRoute's `hostnames`); also allowed Host headers and CORS origins."""
+    """Host names (required when enabled; the HTTPRoute's `hostnames`); also allowed Host headers and CORS origins.
+    No IP addresses; `*.example.org` matches one label and gives no CORS origin, and is not first where a login
+    callback is derived from the first host (oauth2-proxy, oidc without `redirect_uri`)."""
     tls: Tls | None = None
     """TLS on the Ingress or IngressRoute (an HTTPRoute's TLS is the Gateway listener's: `ingress.gateway.scheme`)."""
     annotations: Annotations = Field(default_factory=dict)
     """Annotations of the route (Ingress, IngressRoute or HTTPRoute)."""
-    traefik_entry_points: tuple[str, ...] = ("websecure",)
+    traefik_entry_points: tuple[NonEmpty, ...] = ("websecure",)
     """Entry points of the IngressRoute."""
     gateway: Gateway | None = None
     """The Gateway API side of `kind: httproute`."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import posixpath
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, WithJsonSchema, model_validator
 
 from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, GoDuration, SecretKey
@@ -66,12 +67,51 @@ class SecretKeys(Model):
     """oauth2-proxy: cookie secret (16, 24 or 32 bytes)."""
 
 
+# Folders the pods of this project mount volumes at (or below), and the image folders a mount would hide: the
+# Secret's files go elsewhere, since the API server refuses two mounts at one path and a read-only Secret
+# volume above another mount leaves the kubelet no place to create it.
+PROJECT_MOUNTS = (
+    "/backups",
+    "/data",
+    "/docker-entrypoint-initdb.d",
+    "/etc/oauth2-proxy",
+    "/handoff",
+    "/mlflow",
+    "/tmp",
+    "/var/lib/postgresql",
+    "/var/run/postgresql",
+    "/var/run/secrets/gcs",
+    "/var/run/secrets/kubernetes.io",
+)
+IMAGE_FOLDERS = ("/bin", "/dev", "/etc", "/home", "/lib", "/opt", "/proc", "/root", "/run", "/sbin", "/sys", "/usr")
+
+
+def _mount_path(path: str) -> str:
+    if not path.startswith("/") or posixpath.normpath(path) != path or path == "/":
+        raise ValueError(
+            f"{path!r} is not an absolute folder path without '.', '..', '//' or a trailing '/', "
+            "e.g. /var/run/secrets/mlflow-oidc-auth"
+        )
+    for taken in PROJECT_MOUNTS:
+        if path == taken or path.startswith(f"{taken}/") or taken.startswith(f"{path}/"):
+            raise ValueError(
+                f"{path!r} overlaps {taken}, where the pods mount a volume of their own; use a folder of its own, "
+                "e.g. /var/run/secrets/mlflow-oidc-auth"
+            )
+    if path in IMAGE_FOLDERS:
+        raise ValueError(f"{path!r} would hide the image's own {path}; use e.g. /var/run/secrets/mlflow-oidc-auth")
+    return path
+
+
+MountPath = Annotated[str, AfterValidator(_mount_path), WithJsonSchema({"type": "string", "pattern": r"^/[^\s]*$"})]
+
+
 class MountAsFiles(Model):
     """Mount the Secret as files for the oidc plugin (``CONFIG_K8S_SECRETS_ENABLED``)."""
 
     enabled: bool = False
     """oidc mode: mount the plugin's keys as files (`CONFIG_K8S_SECRETS_ENABLED`) instead of env vars."""
-    path: str = Field("/var/run/secrets/mlflow-oidc-auth", pattern=r"^/[^\s]*$")
+    path: MountPath = "/var/run/secrets/mlflow-oidc-auth"
     """Where they are mounted (`CONFIG_K8S_SECRETS_PATH`)."""
 
 

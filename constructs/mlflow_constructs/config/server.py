@@ -6,11 +6,21 @@ from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, model_validator
+from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, field_validator, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Annotations, Labels, PathPrefix, Port, PrometheusDuration
+from mlflow_constructs.config.types import (
+    INT32_MAX,
+    Annotations,
+    Labels,
+    ListItem,
+    PathPrefix,
+    Port,
+    PrometheusDuration,
+    list_item,
+    quantity_value,
+)
 
 # Pod networks of common clusters: RFC 1918 and the shared range 100.64.0.0/10 (e.g. EKS custom networking).
 POD_NETWORKS = (
@@ -99,14 +109,7 @@ def _pod_network(value: object) -> IPv4Network:
 
 def cpu_cores(quantity: str) -> Decimal:
     """A Kubernetes CPU quantity in cores: ``500m`` is 0.5, ``2`` is 2, ``1.5`` is 1.5."""
-    if quantity.endswith("m"):
-        return Decimal(quantity[:-1]) / 1000
-    for power, (decimal, binary) in enumerate(zip("kMGTPE", ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), strict=True), 1):
-        if quantity.endswith(binary):
-            return Decimal(quantity[:-2]) * 1024**power
-        if quantity.endswith(decimal):
-            return Decimal(quantity[:-1]) * 1000**power
-    return Decimal(quantity)
+    return quantity_value(quantity)
 
 
 class Autoscaling(Model):
@@ -114,9 +117,9 @@ class Autoscaling(Model):
 
     enabled: bool = False
     """Create an HPA (autoscaling/v2, CPU)."""
-    min_replicas: int = Field(2, ge=1)
+    min_replicas: int = Field(2, ge=1, le=INT32_MAX)
     """HPA minimum."""
-    max_replicas: int = Field(5, ge=1)
+    max_replicas: int = Field(5, ge=1, le=INT32_MAX)
     """HPA maximum (>= min)."""
     target_cpu_utilization: int = Field(70, ge=1, le=100)
     """HPA CPU target, percent."""
@@ -163,7 +166,7 @@ class Server(Model):
     """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
     `MLFLOW_DISABLE_TELEMETRY=true` and `DO_NOT_TRACK=true` in the server's settings and in the migration
     Job's MLflow containers. `true` leaves MLflow's own default (on, unless the environment says otherwise)."""
-    extra_allowed_hosts: tuple[str, ...] = ()
+    extra_allowed_hosts: tuple[ListItem, ...] = ()
     """More Host headers to accept (fnmatch patterns)."""
     cors_allowed_origins: tuple[HttpUrl, ...] = ()
     """More CORS origins (URLs); ingress hosts are always allowed."""
@@ -184,6 +187,13 @@ class Server(Model):
         ...,
     ] = POD_NETWORKS
     """Pod CIDRs (IPv4); requests addressed to a pod IP in them (probes, Prometheus) pass the Host check."""
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _one_origin_each(cls, origins: tuple[HttpUrl, ...]) -> tuple[HttpUrl, ...]:
+        for origin in origins:
+            list_item(str(origin))
+        return origins
 
     @property
     def pod_ip_host_patterns(self) -> list[str]:

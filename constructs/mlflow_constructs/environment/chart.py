@@ -24,7 +24,7 @@ from mlflow_constructs.database.cnpg_backup import PLUGIN as CNPG_BACKUP_PLUGIN
 from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
 from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgradeBackup
-from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses
+from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses, refuse_oversized_data
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.network.ingress import routes_for
@@ -360,13 +360,16 @@ class MlflowEnvironment(Construct):
 
 class MlflowChart(Chart):
     """One environment as one chart (one ``dist/<env>.k8s.yaml``), namespaced to ``env.namespace``. A name or
-    label value Kubernetes would refuse, here or in what its controllers make, is a :class:`ConfigError`."""
+    label value Kubernetes would refuse, here or in what its controllers make, or a ConfigMap over 1 MiB, is a
+    :class:`ConfigError`."""
 
     def __init__(self, scope: Construct, id: str, *, env: Environment) -> None:
         labels = {VERSION_LABEL: VERSION}
         super().__init__(scope, id, namespace=env.namespace, labels=labels, disable_resource_name_hashes=True)
         MlflowEnvironment(self, "mlflow", env=env)
-        refuse_names_kubernetes_refuses(env, self.to_json(), build=environment_objects)
+        objects = self.to_json()
+        refuse_oversized_data(objects)
+        refuse_names_kubernetes_refuses(env, objects, build=environment_objects)
 
 
 def environment_objects(env: Environment) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Names Kubernetes would refuse, refused at synthesis instead.
+"""Names and sizes Kubernetes would refuse, refused at synthesis instead.
 
 `name` and `namespace` take any DNS label in the config, but what an environment makes of them must fit too:
 `<name>-postgresql-backup` is a CronJob name (at most 52 characters), `<name>-postgresql-0` a pod name and
@@ -6,6 +6,9 @@ label, `<name>-migrate-<hash>` a Job name and so a label, and so on for every ob
 controllers make (:mod:`mlflow_constructs.k8s.name_rules`). How long each key may be follows from the objects
 themselves: the environment is built again with shorter values until everything fits, so a new object or
 suffix is covered without a list of limits to keep up to date.
+
+A ConfigMap (or Secret) holds at most 1 MiB of keys and values: a long config value (a display name, many
+hosts) would make one the API server refuses.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ LENGTH_KEYS = ("name", "namespace")
 KEY_MAX_LENGTH = 63
 # How many of the refused values an error lists.
 SHOWN = 3
+# ValidateConfigMap and ValidateSecret: the keys and values of data and binaryData together, in bytes.
+DATA_MAX_BYTES = 1024 * 1024
 
 Build = Callable[[Environment], list[dict[str, Any]]]
 
@@ -66,6 +71,23 @@ def refuse_names_kubernetes_refuses(env: Environment, objects: list[dict[str, An
         lines = [str(checked.problem) for checked in refused[:SHOWN]]
         lines += [f"and {len(refused) - SHOWN} more"] if len(refused) > SHOWN else []
     raise ConfigError("\n  - ".join(lines))
+
+
+def refuse_oversized_data(objects: list[dict[str, Any]]) -> None:
+    """Raise :class:`ConfigError` for a ConfigMap or Secret of ``objects`` over :data:`DATA_MAX_BYTES`, naming its
+    largest entry (what the config value to shorten feeds)."""
+    for obj in objects:
+        if obj.get("kind") not in ("ConfigMap", "Secret"):
+            continue
+        entries = {**(obj.get("data") or {}), **(obj.get("binaryData") or {}), **(obj.get("stringData") or {})}
+        sizes = {key: len(key.encode()) + len(str(value).encode()) for key, value in entries.items()}
+        if sum(sizes.values()) > DATA_MAX_BYTES:
+            largest = max(sizes, key=sizes.__getitem__)
+            raise ConfigError(
+                f"{obj['kind']} {obj['metadata']['name']} would hold {sum(sizes.values())} bytes, more than the "
+                f"{DATA_MAX_BYTES} (1 MiB) the API server takes; its largest entry {largest} ({sizes[largest]} bytes) "
+                "comes from a config value that long: shorten it"
+            )
 
 
 def _worst(refused: list[Checked]) -> Checked:

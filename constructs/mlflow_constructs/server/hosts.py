@@ -29,4 +29,7 @@ def allowed_hosts(
 
 
 def cors_origins(public_urls: Sequence[str], extra: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys([*public_urls, *(str(origin).rstrip("/") for origin in extra)]))
+    """The public URLs (but a wildcard host's: an Origin is one host, ``https://*.example.org`` matches none) and
+    ``extra``."""
+    exact = [url for url in public_urls if "*" not in url]
+    return list(dict.fromkeys([*exact, *(str(origin).rstrip("/") for origin in extra)]))
