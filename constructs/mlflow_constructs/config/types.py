@@ -16,14 +16,16 @@ _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti
 _GO_DURATION = re.compile(r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$")
 # Prometheus' model.ParseDuration (ServiceMonitor intervals): whole numbers, units y w d h m s ms in this order.
 _PROMETHEUS_DURATION = re.compile(r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$")
-# A memory size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
 # Gateway API's Duration (GEP-2257), as the HTTPRoute CRD's pattern has it: 1-4 parts of up to 5 digits and a unit.
 _GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 # A URL path prefix: "/" and segments of RFC 3986 unreserved characters, none of them "." or "..", no trailing "/".
 _PATH_PREFIX = re.compile(r"^(/(?!\.{1,2}(/|$))[A-Za-z0-9._~-]+)+$")
 _CRON = re.compile(r"^[-*/,0-9A-Za-z?]+( [-*/,0-9A-Za-z?]+){4}$")
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
+# A size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
+_BYTE_SUFFIXES = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+_BYTE_SUFFIXES |= {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 # apimachinery's qualified name (label and annotation key names) and label value.
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -132,11 +134,19 @@ ByteQuantity = Annotated[
     AfterValidator(
         _matching(
             _BYTES,
-            "a memory size in whole bytes such as 192Mi, 500M, 1Gi or 1048576 "
+            "a size in whole bytes such as 192Mi, 500M, 1Gi or 1048576 "
             "(an integer with an optional suffix k, M, G, T, Ki, Mi, Gi, Ti)",
         )
     ),
 ]
+
+
+def byte_count(quantity: str) -> int:
+    """The bytes of a :data:`ByteQuantity`: ``1Mi`` is 1048576, ``500M`` is 500000000."""
+    number = quantity.rstrip("kMGTi")
+    return int(number) * _BYTE_SUFFIXES[quantity[len(number) :]]
+
+
 SecretKey = Annotated[str, AfterValidator(_matching(_SECRET_KEY, "a Secret key: letters, digits, '-', '_' or '.'"))]
 ImageRepository = Annotated[
     str,
