@@ -19,18 +19,21 @@ synth: $(BIN)/.installed
 synth-all: $(BIN)/.installed
 	$(BIN)/python app.py
 
-## Regenerate the README's configuration reference, schema/environment.schema.json and docs/environments/
+## Regenerate everything generated: the README's configuration reference and generated sections (command line,
+## diff verdicts and examples), schema/environment.schema.json and every page of docs/environments/
 docs: $(BIN)/.installed
 	$(BIN)/python -m mlflow_constructs.config.reference --write
+	$(BIN)/python -m mlflow_constructs.readme --write
 	$(BIN)/python app.py explain --write
 
-## Tools the checks call (checkov in .tools/; bubblewrap, PostgreSQL, image venvs and the OpenID
-## provider for the runtime tests in .runtime/; kube-apiserver, etcd and kubectl built from source in
-## .runtime/apiserver/). Idempotent; the first run takes ~7 minutes plus ~40 for the Go build and ~7 for
-## the old-release venvs of the upgrade scenarios.
+## Tools the checks call (checkov and actionlint in .tools/; bubblewrap, PostgreSQL, image venvs and the
+## OpenID provider for the runtime tests in .runtime/; mermaid for the diagram tests in tests/docs/;
+## kube-apiserver, etcd and kubectl built from source in .runtime/apiserver/). Idempotent; the first run
+## takes ~7 minutes plus ~40 for the Go build and ~7 for the old-release venvs of the upgrade scenarios.
 tools: $(BIN)/.installed
 	bash tests/validity/install-tools.sh
 	bash tests/runtime/setup.sh
+	bash tests/docs/setup.sh
 	bash tests/apiserver/install.sh
 
 ## Lint and format check (ruff)
@@ -42,9 +45,9 @@ lint: $(BIN)/.installed
 test: tools lint
 	RUNTIME_TESTS=require $(BIN)/python -m pytest
 
-## Everything but the runtime and API-server tests (no servers started)
+## Everything but the runtime, API-server and browser tests (no servers or browsers started)
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not runtime and not apiserver"
+	$(BIN)/python -m pytest -m "not runtime and not apiserver and not browser"
 
 ## Synthesis timings (medians), as quoted in the README
 bench: $(BIN)/.installed
@@ -58,4 +61,4 @@ bench-runtime: $(BIN)/.installed
 	$(BIN)/python bench/runtime_bench.py --env $(BENCH_ENV) --runs $(BENCH_RUNS)
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache .tools .runtime
+	rm -rf $(VENV) .pytest_cache .tools .runtime  # dist/ is committed output: `make synth-all` rewrites it

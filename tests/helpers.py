@@ -67,3 +67,24 @@ def run_app(*args: str, cwd=REPO, env: dict[str, str] | None = None) -> subproce
         cwd=cwd,
         env={**os.environ, **(env or {})},
     )
+
+
+def require_tool(binary: str | None, message: str) -> str:
+    """``binary``; if it is missing, skip (fail in CI, ``CI=true``, where a skipped check would look like a pass)."""
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+def mark_suite(items: list[pytest.Item], folder, mark: str, missing: list[str], fix: str) -> None:
+    """Mark every test collected below ``folder`` with ``mark``; when tools are ``missing``, skip them all
+    saying what to run (``RUNTIME_TESTS=require``, as `make test` runs, turns those skips into failures)."""
+    ours = [item for item in items if item.path.is_relative_to(folder)]
+    for item in ours:
+        item.add_marker(mark)
+    if ours and missing:
+        skip = pytest.mark.skip(reason=f"{fix}; missing: {', '.join(missing)}")
+        for item in ours:
+            item.add_marker(skip)

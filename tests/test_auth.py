@@ -30,7 +30,8 @@ def test_basic_auth_runs_the_basic_auth_app_with_a_rendered_ini(tmp_path):
     assert {"name": "auth-config", "mountPath": "/mlflow/auth", "readOnly": True} in server["volumeMounts"]
     render = container(deployment(objs), "render-auth-config")
     assert {"name": "auth-config", "mountPath": "/mlflow/auth"} in render["volumeMounts"]
-    assert [c["name"] for c in pod["initContainers"]] == ["wait-for-database", "render-auth-config"]
+    # The schema gate reads the auth database's URI from the rendered INI, so it runs after the render.
+    assert [c["name"] for c in pod["initContainers"]] == ["render-auth-config", "wait-for-schema"]
 
 
 def test_basic_auth_template_holds_placeholders_not_values(tmp_path):
@@ -44,26 +45,35 @@ def test_basic_auth_template_holds_placeholders_not_values(tmp_path):
     assert render["AUTH_DATABASE_URI"] == "postgresql+psycopg2://mlflow@mlflow-postgresql:5432/mlflow_auth"
 
 
-def test_basic_auth_database_is_migrated_before_the_server(tmp_path):
+def test_basic_auth_database_is_migrated_by_the_job_and_awaited_by_the_server(tmp_path):
+    """Both the Job and the server's gate know the auth store (from the rendered INI), so the server never
+    starts on, nor migrates, an auth database behind its image."""
     objs = synth({"auth": {"mode": "basic"}}, tmp_path)
     job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
     spec = job["spec"]["template"]["spec"]
     steps = [c["name"] for c in [*spec["initContainers"], *spec["containers"]]]
-    assert steps == ["wait-for-database", "upgrade-tracking-db", "render-auth-config", "upgrade-auth-db"]
+    assert steps == ["render-auth-config", "pg-dump", "upgrade"]
+    for workload, name in ((job, "upgrade"), (deployment(objs), "wait-for-schema")):
+        env = env_of(container(workload, name))
+        assert env["SCHEMA_STORES"] == "tracking basic-auth", name
+        assert env["MLFLOW_AUTH_CONFIG_PATH"] == "/mlflow/auth/basic_auth.ini", name
 
 
 def test_basic_auth_upgrade_keeps_denies_unless_accepted(tmp_path):
-    """The auth migration refuses to drop explicit denies by default; accepting it changes the Job."""
+    """The migration refuses to drop explicit denies by default; accepting them, or changing the default
+    permission the denies would turn into (in the INI template, a ConfigMap), gives the Job a new name, so
+    after either fix a re-apply runs it again."""
 
     def upgrade_env(basic):
         objs = synth({"auth": {"mode": "basic", "basic": basic}}, tmp_path)
         job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
-        return job["metadata"]["name"], env_of(container(job, "upgrade-auth-db"))
+        return job["metadata"]["name"], env_of(container(job, "upgrade"))
 
     refusing_name, refusing = upgrade_env({})
     accepting_name, accepting = upgrade_env({"accept_dropped_denies": True})
+    denying_name, _ = upgrade_env({"default_permission": "NO_PERMISSIONS"})
     assert (refusing["ACCEPT_DROPPED_DENIES"], accepting["ACCEPT_DROPPED_DENIES"]) == ("false", "true")
-    assert refusing_name != accepting_name
+    assert len({refusing_name, accepting_name, denying_name}) == 3
 
 
 def test_basic_auth_with_external_database_reads_the_auth_uri_from_the_secret(tmp_path):
@@ -88,20 +98,16 @@ def test_oidc_runs_the_plugin_wrapper_with_its_probes(tmp_path):
 
 
 def test_oidc_user_database_is_migrated_by_the_job_not_by_a_serving_replica(tmp_path):
+    """The plugin's store is one the Job migrates and the server's gate waits for, found with the very
+    settings the server reads."""
     objs = synth({"server": OIDC_SERVER, "ingress": INGRESS, "auth": OIDC}, tmp_path)
     job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
-    spec = job["spec"]["template"]["spec"]
-    assert [c["name"] for c in [*spec["initContainers"], *spec["containers"]]] == [
-        "wait-for-database",
-        "upgrade-tracking-db",
-        "upgrade-auth-db",
-    ]
-    migrate = container(job, "upgrade-auth-db")
-    assert "from mlflow_oidc_auth.db.utils import migrate" in migrate["command"][2]
     settings = find(objs, "ConfigMap", "mlflow-settings")["data"]
-    env = env_of(migrate)
-    assert env["OIDC_USERS_DB_URI"] == settings["OIDC_USERS_DB_URI"]  # what the server reads
-    assert env["OIDC_ALEMBIC_VERSION_TABLE"] == settings["OIDC_ALEMBIC_VERSION_TABLE"]
+    for workload, name in ((job, "upgrade"), (deployment(objs), "wait-for-schema")):
+        env = env_of(container(workload, name))
+        assert env["SCHEMA_STORES"] == "tracking oidc", name
+        assert env["OIDC_USERS_DB_URI"] == settings["OIDC_USERS_DB_URI"], name
+        assert env["OIDC_ALEMBIC_VERSION_TABLE"] == settings["OIDC_ALEMBIC_VERSION_TABLE"], name
 
 
 def test_oidc_settings_live_in_the_configmap_with_safe_defaults(tmp_path):

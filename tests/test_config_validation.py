@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, synth
+from repo_paths import environment_file, shipped_environments
 
 from mlflow_constructs.config import ConfigError, Image, RedisCache, Server, load_environment, parse_environment
 from mlflow_constructs.config.server import decimal_range_globs, ipv4_host_patterns
+from mlflow_constructs.k8s.naming import RESERVED_LABEL_PREFIXES, RESERVED_LABELS
 
 PROXY = {
     "mode": "oauth2-proxy",
@@ -120,7 +122,7 @@ def test_label_values_are_kubernetes_label_values(path):
     "key,valid",
     [
         ("team", True),
-        ("app.kubernetes.io/part-of", True),
+        ("app.kubernetes.io/version", True),
         ("example.com/Team_1.x", True),
         ("a" * 63, True),
         ("a" * 64, False),
@@ -140,6 +142,36 @@ def test_label_keys_follow_apimachinery(key, valid):
         assert parse(config).labels == {key: "x"}
     else:
         assert "labels" in config_error(config)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "app.kubernetes.io/name",
+        "app.kubernetes.io/instance",
+        "app.kubernetes.io/part-of",
+        "app.kubernetes.io/managed-by",
+        "app.kubernetes.io/component",
+        "kubernetes.io/metadata.name",
+        "pod-security.kubernetes.io/enforce",
+        "pod-security.kubernetes.io/warn-version",
+    ],
+)
+def test_labels_the_project_sets_are_refused(key):
+    """On most objects the project's value wins: the user's label would be dropped without a word, except on
+    the Namespace (where a pod-security label would change what Pod Security enforces)."""
+    message = config_error({"labels": {key: "x"}})
+    assert f"labels: {key!r} is reserved" in message and "example.com/team" in message
+
+
+def test_every_label_the_project_sets_is_reserved(synthesized):
+    """The reserved list covers what the constructs really write (user labels are the only others)."""
+    envs = [load_environment(environment_file(name)) for name in shipped_environments()]
+    users = {key for env in envs for key in [*env.labels, *env.metrics.service_monitor_labels]}
+    own = {key for objs in synthesized.values() for obj in objs for key in obj["metadata"].get("labels") or {}}
+    own -= users
+    reserved = [k for k in own if k in RESERVED_LABELS or k.startswith(tuple(RESERVED_LABEL_PREFIXES))]
+    assert own and sorted(reserved) == sorted(own)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from mlflow_constructs import (
     Naming,
     OAuth2ProxyFront,
     S3ArtifactStore,
+    SchemaScripts,
     SecretProvider,
     SecretSource,
     ServerAddon,
@@ -64,6 +65,7 @@ def server_on_s3(scope: Construct, config: Server | None = None, addon: ServerAd
         pod=pod,
         naming=NAMING,
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
+        scripts=SchemaScripts(scope, "schema", naming=NAMING),
     )
 
 

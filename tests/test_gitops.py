@@ -5,17 +5,26 @@ environments that would overwrite each other's objects are refused; `python app.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import require_tool
 from repo_paths import CONFIG, EXAMPLES, REPO
 
 import app
-from mlflow_constructs.config import ConfigError
-from mlflow_constructs.synth import discover, object_keys
+from mlflow_constructs.config import ConfigError, load_environment
+from mlflow_constructs.synth import discover, object_keys, output_path
 
 WORKFLOW = EXAMPLES / "ci" / "gitops-check.yml"
+_spec = importlib.util.spec_from_file_location("review_comment", EXAMPLES / "ci" / "review_comment.py")
+review_comment = importlib.util.module_from_spec(_spec)  # examples/ci/ is not a package: load the script
+_spec.loader.exec_module(review_comment)
 
 
 def digest(directory: Path) -> dict[str, str]:
@@ -51,10 +60,28 @@ def test_config_holds_the_users_environments_and_examples_the_rest():
     assert "python app.py" in (REPO / "cdk8s.yaml").read_text()
 
 
+def test_dist_is_not_ignored():
+    """The README says to commit dist/: an ignore rule would make `git add dist/` refuse it and the CI gate fail."""
+    ignored = subprocess.run(
+        ["git", "check-ignore", "dist/default.k8s.yaml"], cwd=REPO, capture_output=True, check=False
+    )
+    assert ignored.returncode == 1, ignored.stdout
+
+
+def test_the_committed_dist_is_what_config_synthesizes(synthesized_text):
+    """The repository follows its own README: `python app.py --check` passes on a fresh clone."""
+    for name, path in discover(CONFIG).items():
+        committed = REPO / "dist" / output_path(name, load_environment(path))
+        assert committed.is_file() and committed.read_text() == synthesized_text[name], (
+            f"{committed.relative_to(REPO)} is out of date: run `python app.py` and commit dist/"
+        )
+
+
 def test_default_run_writes_exactly_the_config_environments(tmp_path, capsys):
     code, out, err = run(capsys, "--outdir", str(tmp_path / "dist"))
     assert code == 0, err
-    assert sorted(digest(tmp_path / "dist")) == [f"{name}.k8s.yaml" for name in discover(CONFIG)]
+    expected = [str(output_path(name, load_environment(path))) for name, path in discover(CONFIG).items()]
+    assert sorted(digest(tmp_path / "dist")) == sorted(expected)
 
 
 def test_a_name_in_two_folders_is_an_error_naming_both_files(tmp_path):
@@ -198,8 +225,77 @@ def test_check_refuses_a_bad_config_like_synthesis(synthesized_repo, capsys):
 # --- CI recipe ------------------------------------------------------------------------------------------
 
 
-def test_ci_recipe_is_a_workflow_that_runs_the_check():
-    """examples/ci/gitops-check.yml is what a GitOps repository copies: valid YAML, gated on `--check`."""
+def workflow_steps() -> dict[str, dict]:
+    """The recipe's steps by id (and by name for those without one)."""
     workflow = yaml.safe_load(WORKFLOW.read_text())
-    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
-    assert any("python app.py --check" in step.get("run", "") for step in steps)
+    return {step.get("id", step.get("name", step.get("uses"))): step for step in workflow["jobs"]["check"]["steps"]}
+
+
+def test_ci_recipe_gates_on_check_and_names_the_suites_it_leaves_out():
+    """The gate is `python app.py check`; the tests are the fast suite, and the log and comment say what is not run."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps, env = workflow_steps(), workflow["jobs"]["check"]["env"]
+    assert steps["gate"]["run"].startswith(".venv/bin/python app.py check")
+    assert '-m "$TEST_MARKERS"' in steps["tests"]["run"] and "$LEFT_OUT" in steps["tests"]["run"]
+    fast = re.search(r'test-fast:.*\n\t\$\(BIN\)/python -m pytest -m "([^"]+)"', (REPO / "Makefile").read_text())
+    assert fast and env["TEST_MARKERS"] == fast.group(1), "the recipe runs what `make test-fast` runs"
+    for suite in ("runtime", "API-server", "browser"):
+        assert suite in env["LEFT_OUT"]
+    assert "root" in env["LEFT_OUT"] and "make tools" in env["LEFT_OUT"]
+
+
+def test_ci_recipe_comments_on_every_run_and_keeps_failures_failing():
+    """Reviewers need the comment most when the gate or the tests fail; the job must still fail then, and a
+    failing `diff` must fail it too (nothing after it hides its exit status)."""
+    steps = workflow_steps()
+    comment = steps["Comment on the pull request"]
+    assert "always()" in comment["if"] and comment.get("continue-on-error") is True
+    for step in ("gate", "tests", "diff"):
+        assert "continue-on-error" not in steps[step], step
+    for step in ("tests", "diff"):
+        assert "!cancelled()" in steps[step]["if"], "runs after a failed gate, so the comment has everything"
+    assert steps["diff"]["run"].count("\n") <= 1 and not re.search(r"\|\||;|echo", steps["diff"]["run"])
+    assert yaml.safe_load(WORKFLOW.read_text())["defaults"]["run"]["shell"] == "bash", "pipefail for `| tee`"
+
+
+def test_ci_recipe_edits_one_comment_found_by_its_marker():
+    run = workflow_steps()["Comment on the pull request"]["run"]
+    assert f'startswith("{review_comment.MARKER}")' in run
+    assert '--method PATCH "repos/$REPOSITORY/issues/comments/$comment"' in run
+    assert '--method POST "repos/$REPOSITORY/issues/$PR_NUMBER/comments"' in run
+
+
+def test_ci_recipe_caches_pip_on_the_pinned_dependencies():
+    setup = workflow_steps()["actions/setup-python@v5"]["with"]
+    assert setup["cache"] == "pip" and (REPO / setup["cache-dependency-path"]).is_file()
+    assert "==" in (REPO / setup["cache-dependency-path"]).read_text(), "pinned versions key the cache"
+
+
+def test_review_comment_never_leaves_a_fence_open():
+    """A report longer than a comment is cut inside its fence, at a line end, and the fence is closed."""
+    diff = "".join(f"  in place  ConfigMap/mlflow/c{i}: changed: data.x ``` a -> b\n" for i in range(5000))
+    env = {"GATE": "failure", "TESTS": "success", "DIFF": "success", "TEST_MARKERS": "not runtime", "LEFT_OUT": "x"}
+    text = review_comment.body(diff, {"GATE": "changed: prod\n" * 9000, "TESTS": "ok\n"}, env)
+    assert text.startswith(review_comment.MARKER + "\n") and len(text) < 65536
+    fences = re.findall(r"^(`{3,})(text)?$", text, flags=re.MULTILINE)
+    assert fences == [("```", "text"), ("```", ""), ("````", "text"), ("````", "")], "each opened and closed"
+    diff_block = text.split("````text\n", 1)[1].split("\n````", 1)[0]
+    assert diff_block.endswith(" more lines in the job log") and "``` a -> b" in diff_block, "longer than ``` inside"
+    assert "more lines in the job log" in text and "earlier lines in the job log" in text
+    assert "- `python app.py check` (dist/ and docs/environments/ are what config/ synthesizes): FAILED" in text
+    assert 'tests, `pytest -m "not runtime"`: passed; left out: x' in text
+
+
+def actionlint() -> str | None:
+    local = Path(os.environ.get("TOOLS_DIR") or REPO / ".tools") / "actionlint" / "actionlint"
+    return str(local) if local.is_file() else shutil.which("actionlint")
+
+
+def test_ci_recipe_passes_actionlint():
+    """actionlint checks the workflow's structure, expressions and step references (and, with shellcheck on
+    PATH, its scripts) as GitHub would read them."""
+    binary = require_tool(
+        actionlint(), "actionlint not found in .tools/actionlint or on PATH: run tests/validity/install-tools.sh"
+    )
+    result = subprocess.run([binary, str(WORKFLOW)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -34,3 +34,14 @@ def test_every_environment_has_a_page_with_a_mermaid_diagram_of_ascii_ids():
         for line in diagram.splitlines()[1:]:
             ids = re.findall(r"^\s*(?:subgraph )?([^\s\[\(\{>|-]+)", line)
             assert all(i.isascii() and re.fullmatch(r"[A-Za-z0-9_]+|end", i) for i in ids), (name, line)
+
+
+def test_the_flow_count_counts_the_thick_arrows():
+    """ "N NetworkPolicies: M allow K flows": K is the number of allowed flows drawn, not of policies."""
+    for name, text in render_docs(REPO).items():
+        counted = re.search(r"(\d+) NetworkPolicies: (\d+) allows? (\d+) flows?", text)
+        if counted is None:
+            continue
+        diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+        assert int(counted.group(3)) == diagram.count(" ==>"), name
+        assert int(counted.group(1)) == int(counted.group(2)) + text.count("denies all other ingress"), name

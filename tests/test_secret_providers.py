@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from helpers import INGRESS, OIDC, OIDC_SERVER, container, env_of, find, find_all, synth
+from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, find_all, synth
 
 from mlflow_constructs.config import ConfigError, parse_environment
 from mlflow_constructs.server.launcher import launcher_command
@@ -127,7 +127,11 @@ def test_sealed_secret_carries_ciphertexts_and_its_scope(tmp_path):
     config = {
         "secrets": {
             "provider": "sealed-secrets",
-            "sealed_secrets": {"scope": "namespace-wide", "encrypted_data": {k: CIPHERTEXT for k in keys}},
+            "sealed_secrets": {
+                "scope": "namespace-wide",
+                "namespace": "mlflow",
+                "encrypted_data": {k: CIPHERTEXT for k in keys},
+            },
         }
     }
     objs = synth(config, tmp_path)
@@ -142,7 +146,7 @@ def test_sealed_secret_missing_a_ciphertext_is_refused(tmp_path):
     config = {
         "secrets": {
             "provider": "sealed-secrets",
-            "sealed_secrets": {"encrypted_data": {"postgres-password": CIPHERTEXT}},
+            "sealed_secrets": {"scope": "cluster-wide", "encrypted_data": {"postgres-password": CIPHERTEXT}},
         }
     }
     assert "secrets.sealed_secrets.encrypted_data" in error_for(config, tmp_path)
@@ -151,9 +155,75 @@ def test_sealed_secret_missing_a_ciphertext_is_refused(tmp_path):
 def test_sealed_secret_rejects_plain_text():
     with pytest.raises(ConfigError, match="kubeseal"):
         parse_environment(
-            {"secrets": {"provider": "sealed-secrets", "sealed_secrets": {"encrypted_data": {"k": "hunter2!"}}}},
+            {
+                "secrets": {
+                    "provider": "sealed-secrets",
+                    "sealed_secrets": {"scope": "cluster-wide", "encrypted_data": {"k": "hunter2!"}},
+                }
+            },
             source="config/bad.yaml",
         )
+
+
+def sealed(scope: str, deployed_to: str = "mlflow", **sealed_for: str) -> dict:
+    """An environment in namespace ``deployed_to`` whose SealedSecret values were sealed with ``scope`` for
+    ``sealed_for`` (``namespace``, ``name``: the file states them)."""
+    keys = ["postgres-password", "minio-root-user", "minio-root-password", "s3-access-key-id", "s3-secret-access-key"]
+    sealed_secrets = {"scope": scope, **sealed_for, "encrypted_data": dict.fromkeys(keys, CIPHERTEXT)}
+    return {"namespace": deployed_to, "secrets": {"provider": "sealed-secrets", "sealed_secrets": sealed_secrets}}
+
+
+def test_a_sealed_secret_states_its_scope():
+    """The scope decides where the controller decrypts; a default would hide a copied file's mismatch."""
+    config = sealed("strict", namespace="mlflow", name="mlflow-credentials")
+    del config["secrets"]["sealed_secrets"]["scope"]
+    assert "secrets.sealed_secrets.scope: required key is missing" in config_error(config)
+
+
+@pytest.mark.parametrize(
+    ("scope", "bound", "missing"),
+    [
+        ("strict", {"namespace": "mlflow"}, "name"),
+        ("strict", {"name": "mlflow-credentials"}, "namespace"),
+        ("namespace-wide", {}, "namespace"),
+    ],
+)
+def test_a_bound_scope_states_what_the_values_were_sealed_for(scope, bound, missing):
+    message = config_error(sealed(scope, **bound))
+    assert f"set {missing} to the `kubeseal --{missing}` you sealed with" in message
+
+
+@pytest.mark.parametrize(
+    ("scope", "extra"),
+    [("cluster-wide", {"namespace": "mlflow"}), ("namespace-wide", {"namespace": "mlflow", "name": "x"})],
+)
+def test_a_scope_states_nothing_it_does_not_bind(scope, extra):
+    """A namespace or name the ciphertext is not bound to would suggest a check that does not happen."""
+    assert f"scope {scope} does not bind the values" in config_error(sealed(scope, **extra))
+
+
+def test_strict_values_copied_to_another_namespace_are_refused():
+    """The example's values, sealed for namespace mlflow, in a new environment's namespace: never decrypted."""
+    message = config_error(sealed("strict", "prod", namespace="mlflow", name="mlflow-credentials"))
+    assert "sealed for namespace 'mlflow' (strict)" in message and "namespace 'prod'" in message
+    assert "kubeseal --raw --scope strict --namespace prod --name mlflow-credentials" in message
+
+
+def test_strict_values_under_another_secret_name_are_refused():
+    message = config_error(sealed("strict", namespace="mlflow", name="mlflow-basic-auth"))
+    assert (
+        "sealed for a Secret named 'mlflow-basic-auth'" in message and "set secrets.name: mlflow-basic-auth" in message
+    )
+
+
+def test_namespace_wide_values_follow_the_namespace_and_cluster_wide_go_anywhere(tmp_path):
+    renamed = sealed("namespace-wide", "team", namespace="team")
+    renamed["secrets"]["name"] = "team-credentials"
+    assert find(synth(renamed, tmp_path / "ns"), "SealedSecret", "team-credentials")
+    assert "sealed for namespace 'mlflow'" in config_error(sealed("namespace-wide", "team", namespace="mlflow"))
+    anywhere = sealed("cluster-wide", "elsewhere")
+    sealed_secret = find(synth(anywhere, tmp_path / "cw"), "SealedSecret", "mlflow-credentials")
+    assert sealed_secret["metadata"]["annotations"] == {"sealedsecrets.bitnami.com/cluster-wide": "true"}
 
 
 def test_files_mode_mounts_the_plugin_keys_and_still_feeds_mlflow_its_store_uri(tmp_path):
@@ -181,8 +251,9 @@ def test_files_mode_mounts_the_plugin_keys_and_still_feeds_mlflow_its_store_uri(
     }
     # The wrapper (run in-process by the launcher) loads the mounted files before `mlflow server` runs.
     assert "MLFLOW_BACKEND_STORE_URI" not in env and server["command"] == launcher_command(("mlflow-oidc-server",))
-    wait = container(find(objs, "Deployment", "mlflow"), "wait-for-database")
-    assert "configure_mlflow_environment()" in wait["command"][-1]
+    # So does the schema gate, which reads the store URIs from the same files.
+    gate = env_of(container(find(objs, "Deployment", "mlflow"), "wait-for-schema"))
+    assert gate["LOAD_PLUGIN_PROVIDERS"] == "true" and gate["CONFIG_K8S_SECRETS_ENABLED"] == "true"
 
 
 def test_files_mode_outside_oidc_is_refused():

@@ -49,14 +49,14 @@ def test_cpu_quantities_in_cores():
 
 
 def test_telemetry_is_off_in_every_container_that_runs_mlflow(tmp_path):
-    """MLflow calls home on `import mlflow` unless told not to: the server (settings) and the migration
-    Job's MLflow containers carry both switches; `server.telemetry: true` leaves MLflow's default."""
+    """MLflow calls home on `import mlflow` unless told not to: the server (settings), its schema gate and the
+    migration Job carry both switches; `server.telemetry: true` leaves MLflow's default."""
     objects = synth({"auth": {"mode": "basic"}}, tmp_path / "off")
     settings = find(objects, "ConfigMap", "mlflow-settings")["data"]
     assert settings["MLFLOW_DISABLE_TELEMETRY"] == "true" and settings["DO_NOT_TRACK"] == "true"
     (job,) = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].startswith("mlflow-migrate-")]
-    for name in ("upgrade-tracking-db", "upgrade-auth-db"):
-        env = env_of(container(job, name))
+    for workload, name in ((job, "upgrade"), (find(objects, "Deployment", "mlflow"), "wait-for-schema")):
+        env = env_of(container(workload, name))
         assert env["MLFLOW_DISABLE_TELEMETRY"] == "true" and env["DO_NOT_TRACK"] == "true", name
     objects = synth({"server": {"telemetry": True}}, tmp_path / "on")
     assert "MLFLOW_DISABLE_TELEMETRY" not in find(objects, "ConfigMap", "mlflow-settings")["data"]

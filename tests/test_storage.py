@@ -29,13 +29,18 @@ def test_bundled_postgres_service_matches_its_pods(tmp_path):
 
 
 def test_migration_job_upgrades_the_store_before_the_server(tmp_path):
+    """The Job runs the upgrade procedure with a pg-dump sidecar for the backup before it; the server waits
+    for the schema in its gate (every apply path), and Argo CD also orders the Job before the server."""
     objs = synth({}, tmp_path)
     job = find_all(objs, "Job")
     migrate = next(j for j in job if j["metadata"]["name"].startswith("mlflow-migrate-"))
     spec = migrate["spec"]["template"]["spec"]
-    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-database"]
-    upgrade = spec["containers"][0]
-    assert "upgrade" in upgrade["command"][-1] and "MLFLOW_BACKEND_STORE_URI" in upgrade["command"][-1]
+    assert [(c["name"], c.get("restartPolicy")) for c in spec["initContainers"]] == [("pg-dump", "Always")]
+    (upgrade,) = spec["containers"]
+    assert upgrade["command"] == ["python", "/mlflow/schema/upgrade.py"]
+    assert env_of(upgrade)["SCHEMA_STORES"] == "tracking" and env_of(upgrade)["BACKUP"] == "pg-dump"
+    gate = find(objs, "Deployment", "mlflow")["spec"]["template"]["spec"]["initContainers"][-1]
+    assert gate["command"] == ["python", "/mlflow/schema/wait_for_schema.py"]
     annotations = migrate["metadata"]["annotations"]
     deployment = find(objs, "Deployment", "mlflow")
     assert int(annotations["argocd.argoproj.io/sync-wave"]) < int(

@@ -38,6 +38,8 @@ _EXPORTS = {
     "PostgresDumps": "mlflow_constructs.database.dumps",
     "DumpUpload": "mlflow_constructs.database.dumps",
     "CnpgBackup": "mlflow_constructs.database.cnpg_backup",
+    "PreUpgradeBackup": "mlflow_constructs.database.pre_upgrade",
+    "CnpgUpgradeBackups": "mlflow_constructs.database.pre_upgrade",
     # artifact stores
     "ArtifactAccess": "mlflow_constructs.storage.access",
     "PvcArtifactStore": "mlflow_constructs.storage.pvc",
@@ -49,6 +51,7 @@ _EXPORTS = {
     "MlflowServer": "mlflow_constructs.server.server",
     "MlflowServiceAccount": "mlflow_constructs.server.identity",
     "MlflowMigration": "mlflow_constructs.server.migration",
+    "SchemaScripts": "mlflow_constructs.server.schema",
     "ServerAddon": "mlflow_constructs.server.addon",
     "ServerPod": "mlflow_constructs.server.pod",
     # auth
@@ -77,6 +80,7 @@ __all__ = [
     "BundledRedis",
     "CloudNativePgDatabase",
     "CnpgBackup",
+    "CnpgUpgradeBackups",
     "ConfigError",
     "DatabaseAccess",
     "DumpUpload",
@@ -100,8 +104,10 @@ __all__ = [
     "OAuth2ProxyFront",
     "OidcAuth",
     "PostgresDumps",
+    "PreUpgradeBackup",
     "PvcArtifactStore",
     "S3ArtifactStore",
+    "SchemaScripts",
     "SealedSecretProvider",
     "SecretProvider",
     "SecretRef",
@@ -133,6 +139,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from mlflow_constructs.database.cnpg_backup import CnpgBackup
     from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
     from mlflow_constructs.database.external import ExternalDatabase
+    from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgradeBackup
     from mlflow_constructs.environment.chart import MlflowChart, MlflowEnvironment
     from mlflow_constructs.environment.namespace import MlflowNamespace
     from mlflow_constructs.k8s.naming import Naming
@@ -148,6 +155,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from mlflow_constructs.server.identity import MlflowServiceAccount
     from mlflow_constructs.server.migration import MlflowMigration
     from mlflow_constructs.server.pod import ServerPod
+    from mlflow_constructs.server.schema import SchemaScripts
     from mlflow_constructs.server.server import MlflowServer
     from mlflow_constructs.storage.access import ArtifactAccess
     from mlflow_constructs.storage.azure import AzureArtifactStore

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 OUTPUT_SUFFIX = ".k8s.yaml"
 # Subcommands of app.py (``python app.py diff``), so no environment may take these names.
-RESERVED_NAMES = ("diff", "explain")
+RESERVED_NAMES = ("synth", "check", "diff", "explain")
 # Below this many environments per worker, a second node runtime costs more than it saves.
 MIN_ENVS_PER_WORKER = 3
 # Kinds whose objects live outside any namespace: the same name collides across namespaces.
@@ -167,6 +167,8 @@ class Drift:
     """Files no selected environment writes (all of them are replaced by a full synthesis)."""
     checked: int = 0
     """How many environments were compared."""
+    expected: dict[str, str] = field(default_factory=dict)
+    """Environment -> the text synthesis writes for it."""
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.missing or self.stale)
@@ -188,6 +190,7 @@ def check(config_dir: Path, outdir: Path, names: list[str] | None = None) -> Dri
         _render(envs, expected, sources)
         for name, env in envs.items():
             relative = output_path(name, env)
+            drift.expected[name] = (expected / relative).read_text()
             if relative not in existing:
                 drift.missing[name] = relative
             elif (outdir / relative).read_bytes() != (expected / relative).read_bytes():

@@ -78,6 +78,11 @@ class Cluster:
     kubeconfig: Path | None = None
     startup_seconds: float = 0.0
 
+    @property
+    def ca_file(self) -> Path:
+        """The API server's self-signed serving certificate: the CA a client of ``server`` trusts."""
+        return self.workdir / "pki" / "serving.crt"
+
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self, timeout: float = 120) -> None:
         began = time.monotonic()

@@ -17,18 +17,16 @@ if str(HERE) not in sys.path:  # cluster.py is a plain module next to this file
     sys.path.insert(0, str(HERE))
 
 from cluster import Cluster, missing_tools  # noqa: E402
+from helpers import mark_suite  # noqa: E402
 
 APISERVER_MARK = "apiserver"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    ours = [item for item in items if item.path.is_relative_to(HERE)]
-    for item in ours:
-        item.add_marker(APISERVER_MARK)
-    if ours and (missing := missing_tools()):
-        skip = pytest.mark.skip(reason=f"run `bash tests/apiserver/install.sh` first; missing: {', '.join(missing)}")
-        for item in ours:
-            item.add_marker(skip)
+    ours = any(item.path.is_relative_to(HERE) for item in items)
+    mark_suite(
+        items, HERE, APISERVER_MARK, missing_tools() if ours else [], "run `bash tests/apiserver/install.sh` first"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,13 @@ an empty cluster even though several share ``namespace: mlflow``.
 - Pod Security: a Pod made from each pod template is admitted, with a server-side dry run, by the
   namespace's own ``pod-security.kubernetes.io/enforce: restricted``; a privileged Pod is refused there;
 - upgrade: the output of an older revision, then today's, applied over it, leaves exactly today's;
-- immutable fields: a changed Deployment selector or StatefulSet volumeClaimTemplates is refused, as on a
-  real cluster, so a change that needs delete-and-recreate is caught before it reaches one; a CEL
-  transition rule of a CRD (CloudNativePG Database) is refused the same way, so CEL rules are live;
+- immutable fields: a changed Deployment selector, StatefulSet volumeClaimTemplates or serviceName, a Job's
+  pod template, a Service made headless, a claim's access modes or a smaller request, an immutable ConfigMap's
+  data, a CloudNativePG Database's cluster (a CEL transition rule: CEL rules are live) are refused, as on a
+  real cluster; a headless Service whose clusterIP is dropped is accepted and stays headless;
+- ``python app.py diff``: its `recreated` (claims: `data loss`) class covers each of these, it predicts exactly
+  the objects the API server refuses (here and on the upgrade of every environment), and the `kubectl delete`
+  its line gives makes the apply go through;
 - idempotence: applying the same file again changes nothing (``kubectl diff --server-side`` is empty, the
   stored objects stay the same and, PersistentVolumeClaims aside, so do their resourceVersions), so a
   GitOps controller does not loop.
@@ -24,12 +28,18 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from cluster import REPO, Cluster, dump, namespace_for, namespaces_of, rename_namespaces
+
+from mlflow_constructs.review import diff as review_diff
+from mlflow_constructs.review import facts as review_diff_facts
+from mlflow_constructs.review import render
 
 sys.path.insert(0, str(REPO / "tests" / "validity"))
 from _k8s import environment_names, manifests, pod_templates  # noqa: E402
@@ -270,48 +280,132 @@ def refused_by_server(stderr: str) -> set[str]:
 
 
 # --- immutable fields ------------------------------------------------------------------------------------
-def change_deployment_selector(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-    objs = copy.deepcopy(objs)
+# Each change: the environment it starts from, the object it edits, and what kube-apiserver answers (None: it
+# accepts the apply but keeps the old value, which only recreating the object changes).
+@dataclass(frozen=True)
+class Immutable:
+    env: str
+    kind: str
+    edit: Callable[[list[dict[str, Any]]], str]  # edits the objects in place, returns the object's name
+    refusal: str | None
+    setup: Callable[[list[dict[str, Any]]], None] = lambda objs: None  # applied to both sides first
+
+
+def change_deployment_selector(objs: list[dict[str, Any]]) -> str:
     dep = first(objs, "Deployment")
     dep["spec"]["selector"]["matchLabels"]["mlflow-k8s/track"] = "changed"
     dep["spec"]["template"]["metadata"]["labels"]["mlflow-k8s/track"] = "changed"
-    return objs, dep["metadata"]["name"]
+    return dep["metadata"]["name"]
 
 
-def change_volume_claim_template(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-    objs = copy.deepcopy(objs)
+def change_volume_claim_template(objs: list[dict[str, Any]]) -> str:
     sts = first(objs, "StatefulSet", lambda o: o["spec"].get("volumeClaimTemplates"))
-    requests = sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]
-    requests["storage"] = "123Gi"
-    return objs, sts["metadata"]["name"]
+    sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = "123Gi"
+    return sts["metadata"]["name"]
+
+
+def change_service_name(objs: list[dict[str, Any]]) -> str:
+    sts = first(objs, "StatefulSet")
+    sts["spec"]["serviceName"] = "renamed"
+    return sts["metadata"]["name"]
+
+
+def change_job_template(objs: list[dict[str, Any]]) -> str:
+    job = first(objs, "Job")
+    job["spec"]["template"]["spec"]["containers"][0]["image"] = "example.com/other:1"
+    return job["metadata"]["name"]
+
+
+def make_headless(objs: list[dict[str, Any]]) -> str:
+    service = first(objs, "Service", lambda o: not o["spec"].get("clusterIP"))
+    service["spec"]["clusterIP"] = "None"
+    return service["metadata"]["name"]
+
+
+def drop_headless(objs: list[dict[str, Any]]) -> str:
+    service = first(objs, "Service", lambda o: o["spec"].get("clusterIP") == "None")
+    del service["spec"]["clusterIP"]
+    return service["metadata"]["name"]
+
+
+def change_access_mode(objs: list[dict[str, Any]]) -> str:
+    claim = first(objs, "PersistentVolumeClaim")
+    claim["spec"]["accessModes"] = ["ReadWriteMany"]
+    return claim["metadata"]["name"]
+
+
+def shrink_claim(objs: list[dict[str, Any]]) -> str:
+    claim = first(objs, "PersistentVolumeClaim")
+    claim["spec"]["resources"]["requests"]["storage"] = "1Gi"
+    return claim["metadata"]["name"]
+
+
+def freeze_settings(objs: list[dict[str, Any]]) -> None:
+    first(objs, "ConfigMap", lambda o: o["metadata"]["name"].endswith("-settings"))["immutable"] = True
+
+
+def change_frozen_settings(objs: list[dict[str, Any]]) -> str:
+    settings = first(objs, "ConfigMap", lambda o: o["metadata"]["name"].endswith("-settings"))
+    settings["data"]["HOME"] = "/home"
+    return settings["metadata"]["name"]
+
+
+def move_database(objs: list[dict[str, Any]]) -> str:
+    database = first(objs, "Database")
+    database["spec"]["cluster"]["name"] = "another-cluster"
+    return database["metadata"]["name"]
 
 
 IMMUTABLE_CHANGES = {
-    # kind, change, what kube-apiserver answers
-    "deployment-selector": ("Deployment", change_deployment_selector, "spec.selector: Invalid value"),
-    "statefulset-volumeclaimtemplates": (
-        "StatefulSet",
-        change_volume_claim_template,
-        "spec.volumeClaimTemplates: Invalid value",
+    "deployment-selector": Immutable(
+        "default", "Deployment", change_deployment_selector, "spec.selector: Invalid value"
+    ),
+    "statefulset-volumeclaimtemplates": Immutable(
+        "default", "StatefulSet", change_volume_claim_template, "spec.volumeClaimTemplates: Invalid value"
+    ),
+    "statefulset-servicename": Immutable(
+        "default", "StatefulSet", change_service_name, "spec.serviceName: Invalid value"
+    ),
+    "job-template": Immutable("default", "Job", change_job_template, "spec.template: Invalid value"),
+    "service-made-headless": Immutable("default", "Service", make_headless, "may not change once set"),
+    "service-headless-dropped": Immutable("default", "Service", drop_headless, None),
+    "claim-access-modes": Immutable("default", "PersistentVolumeClaim", change_access_mode, "spec is immutable"),
+    "claim-shrunk": Immutable("default", "PersistentVolumeClaim", shrink_claim, "spec"),
+    "configmap-immutable": Immutable(
+        "default", "ConfigMap", change_frozen_settings, "field is immutable when `immutable` is set", freeze_settings
+    ),
+    # A CEL transition rule of CloudNativePG's CRD (x-kubernetes-validations): the control that CEL rules are live.
+    "cnpg-database-cluster": Immutable(
+        "aks-azure", "Database", move_database, "cluster reference is immutable after creation"
     ),
 }
 
 
+def immutable_pair(synthesized, change: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    case = IMMUTABLE_CHANGES[change]
+    before = copy.deepcopy(manifests(synthesized, case.env))
+    case.setup(before)
+    after = copy.deepcopy(before)
+    return before, after, case.edit(after)
+
+
 @pytest.mark.parametrize("change", sorted(IMMUTABLE_CHANGES))
 def test_immutable_field_change_is_refused(cluster: Cluster, synthesized, tmp_path: Path, change: str) -> None:
-    kind, mutate, message = IMMUTABLE_CHANGES[change]
-    current = manifests(synthesized, "default")
-    changed, name = mutate(current)
-    applied = Applied(cluster, current, f"immutable-{change}"[:40], tmp_path)
+    """What kube-apiserver does with each change the diff calls `recreated` (or, for a claim, `data loss`)."""
+    case = IMMUTABLE_CHANGES[change]
+    before, after, name = immutable_pair(synthesized, change)
+    applied = Applied(cluster, before, f"immutable-{change}"[:40], tmp_path)
     got = applied.apply()
-    assert got.returncode == 0, f"default env not applied\n{got}"
-    got = applied.apply(changed)
-    assert got.returncode != 0, f"the API server accepted a changed {kind} {name}\n{got}"
+    assert got.returncode == 0, f"{case.env} env not applied\n{got}"
+    got = applied.apply(after)
+    if case.refusal is None:
+        assert got.returncode == 0, str(got)
+        return
+    assert got.returncode != 0, f"the API server accepted a changed {case.kind} {name}\n{got}"
     # Only that object is refused, for that field, the way a real cluster says it.
-    assert refused_by_server(got.stderr) == {f"{kind}/{name}"}, str(got)
-    refusal = next(line for line in got.stderr.splitlines() if f'{kind} "{name}" is invalid' in line)
-    assert message in refusal, refusal
-    assert refusal.endswith("field is immutable"), refusal
+    assert refused_by_server(got.stderr) == {f"{case.kind}/{name}"}, str(got)
+    refusal = next(line for line in got.stderr.splitlines() if f'"{name}" is invalid' in line)
+    assert case.refusal in got.stderr, refusal
 
 
 def test_environments_covered() -> None:
@@ -320,23 +414,7 @@ def test_environments_covered() -> None:
     assert any(old_snapshot(env) is not None for env in ENVS), f"no env has a snapshot at {UPGRADE_FROM}"
 
 
-# --- CEL rules of the CRDs are live ----------------------------------------------------------------------
-def test_crd_cel_transition_rule_is_enforced(cluster: Cluster, synthesized, tmp_path: Path) -> None:
-    """Control for the CEL part of "every object accepted": CloudNativePG's Database says
-    ``cluster reference is immutable after creation`` (an x-kubernetes-validations transition rule), and the
-    API server refuses pointing an applied Database at another Cluster."""
-    current = manifests(synthesized, "aks-azure")
-    changed = copy.deepcopy(current)
-    database = first(changed, "Database")
-    database["spec"]["cluster"]["name"] = "another-cluster"
-    applied = Applied(cluster, current, "cel-aks-azure", tmp_path)
-    assert applied.apply().returncode == 0
-    got = applied.apply(changed)
-    assert got.returncode != 0, f"the API server accepted a Database moved to another Cluster\n{got}"
-    assert refused_by_server(got.stderr) == {f"Database/{database['metadata']['name']}"}, str(got)
-    assert "cluster reference is immutable after creation" in got.stderr, str(got)
-
-
+# --- CEL rules of the CRDs are live (CloudNativePG's Database: `cnpg-database-cluster` above) --------------
 def test_http_route_cel_rules_are_enforced(cluster: Cluster, synthesized, tmp_path: Path) -> None:
     """Control for the HTTPRoute of ``gateway-api``: the Gateway API CRD's CEL rules run on it. The same
     Gateway named twice, once without a listener, is refused with the CRD's own message (the config refuses
@@ -379,41 +457,83 @@ def test_longest_gateway_names_are_accepted(cluster: Cluster, tmp_path: Path) ->
 
 
 # --- `python app.py diff` agrees with the API server -----------------------------------------------------
-# mlflow_constructs.review.diff (the `diff` subcommand) predicts, object by object, whether an apply will
-# fail on an immutable field. These tests hold that prediction against the API server's answer. They exist
-# only where that module does.
-try:
-    from mlflow_constructs.review import diff as review_diff
-except ImportError:
-    review_diff = None
+# mlflow_constructs.review.diff (the `diff` subcommand) classifies each change: `recreated` (or `data loss` for a
+# claim) when the object must be deleted and created again, with the command to do it, and `refused` when the
+# apply fails until then. These tests hold that against the API server's answers.
 
-if review_diff is not None:
 
-    def predicted_refusals(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> set[str]:
-        """``Kind/name`` of each object the diff says the apply will fail on."""
-        verdicts = review_diff.diff_objects(before, after)
-        refs = [v.ref.split("/") for v in verdicts if v.kind == review_diff.IMMUTABLE]
-        return {f"{ref[0]}/{ref[-1]}" for ref in refs}
+def predicted_refusals(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> set[str]:
+    """``Kind/name`` of each object the diff says the apply will fail on."""
+    return {f"{v.kind}/{v.ref.rsplit('/', 1)[-1]}" for v in review_diff.diff_objects(before, after) if v.refused}
 
-    @pytest.mark.parametrize("change", sorted(IMMUTABLE_CHANGES))
-    def test_review_diff_predicts_immutable_refusal(cluster: Cluster, synthesized, tmp_path: Path, change: str) -> None:
-        kind, mutate, _ = IMMUTABLE_CHANGES[change]
-        current = manifests(synthesized, "default")
-        changed, name = mutate(current)
-        predicted = predicted_refusals(current, changed)
-        applied = Applied(cluster, current, f"review-{change}"[:40], tmp_path)
-        assert applied.apply().returncode == 0
-        got = applied.apply(changed)
-        assert predicted == refused_by_server(got.stderr) == {f"{kind}/{name}"}, f"diff predicted {predicted}\n{got}"
 
-    @pytest.mark.parametrize("env", ENVS)
-    def test_review_diff_agrees_on_upgrade(cluster: Cluster, synthesized, tmp_path: Path, env: str) -> None:
-        current = manifests(synthesized, env)
-        text = old_snapshot(env)
-        old = [d for d in yaml.safe_load_all(text) if d] if text is not None else []
-        predicted = predicted_refusals(old, current)
-        applied = Applied(cluster, old + current, f"review-up-{env}", tmp_path)
-        if old:
-            assert applied.apply(old).returncode == 0
-        got = applied.apply(current)
-        assert predicted == refused_by_server(got.stderr), f"env {env}: diff predicted {predicted}\n{got}"
+def verdict_for(before: list[dict[str, Any]], after: list[dict[str, Any]], kind: str, name: str):
+    found = [v for v in review_diff.diff_objects(before, after) if v.kind == kind and v.ref.endswith(f"/{name}")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("change", sorted(IMMUTABLE_CHANGES))
+def test_review_diff_predicts_immutable_refusal(cluster: Cluster, synthesized, tmp_path: Path, change: str) -> None:
+    """The diff says `recreated` (a claim: `data loss`) for every change only recreating the object applies,
+    and predicts exactly the objects the API server refuses."""
+    case = IMMUTABLE_CHANGES[change]
+    before, after, name = immutable_pair(synthesized, change)
+    verdict = verdict_for(before, after, case.kind, name)
+    assert verdict.cls in (review_diff.RECREATED, review_diff.DATA_LOSS), verdict
+    applied = Applied(cluster, before, f"review-{change}"[:40], tmp_path)
+    assert applied.apply().returncode == 0
+    got = applied.apply(after)
+    assert predicted_refusals(before, after) == refused_by_server(got.stderr), f"diff: {verdict}\n{got}"
+    if case.refusal is None:  # accepted, but the live object keeps its old value until it is recreated
+        obj = first(applied.objs, case.kind, lambda o: o["metadata"]["name"] == name)
+        live = applied.live()[f"{case.kind}/{obj['metadata']['namespace']}/{name}"]
+        assert live["spec"]["clusterIP"] == obj["spec"]["clusterIP"], live["spec"]
+
+
+# Deleting a StatefulSet with --cascade=orphan, or a claim (pvc-protection), waits for controllers this API server
+# runs without (garbage collector, pvc-protection); the other commands take effect at once.
+ADVICE_RUNS_HERE = sorted(
+    c for c, case in IMMUTABLE_CHANGES.items() if case.kind not in ("StatefulSet", "PersistentVolumeClaim")
+)
+
+
+@pytest.mark.parametrize("change", ADVICE_RUNS_HERE)
+def test_the_recreate_command_of_the_diff_makes_the_apply_work(
+    cluster: Cluster, synthesized, tmp_path: Path, change: str
+) -> None:
+    """Run the `kubectl` command the diff line gives, as written (in the test's namespace), then apply: the
+    change is accepted and the live object has it."""
+    case = IMMUTABLE_CHANGES[change]
+    before, after, name = immutable_pair(synthesized, change)
+    line = render.line(verdict_for(before, after, case.kind, name))
+    command = re.search(r"`kubectl -n (\S+) (delete [^`]+)`", line)
+    assert command, line
+    applied = Applied(cluster, before, f"advice-{change}"[:40], tmp_path)
+    assert applied.apply().returncode == 0
+    deleted = cluster.kubectl("-n", applied.rename[command.group(1)], *command.group(2).split())
+    assert deleted.returncode == 0, str(deleted)
+    got = applied.apply(after)
+    assert got.returncode == 0, f"after `{command.group(0)}` the apply still fails\n{got}"
+    obj = first(rename_namespaces(after, applied.rename), case.kind, lambda o: o["metadata"]["name"] == name)
+    live = applied.live()[f"{case.kind}/{obj['metadata']['namespace']}/{name}"]
+    changed = [
+        c for c in review_diff_facts.changes(first(before, case.kind, lambda o: o["metadata"]["name"] == name), obj)
+    ]
+    for item in changed:
+        if item.path[0] in ("spec", "data"):  # a field set is set; a field dropped lost its old value
+            now = review_diff_facts.lookup(live, item.path)
+            assert now == item.new if item.new is not None else now != item.old, (item, live)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_review_diff_agrees_on_upgrade(cluster: Cluster, synthesized, tmp_path: Path, env: str) -> None:
+    current = manifests(synthesized, env)
+    text = old_snapshot(env)
+    old = [d for d in yaml.safe_load_all(text) if d] if text is not None else []
+    predicted = predicted_refusals(old, current)
+    applied = Applied(cluster, old + current, f"review-up-{env}", tmp_path)
+    if old:
+        assert applied.apply(old).returncode == 0
+    got = applied.apply(current)
+    assert predicted == refused_by_server(got.stderr), f"env {env}: diff predicted {predicted}\n{got}"

@@ -125,14 +125,24 @@ class Outcome:
 class LoggingClient:
     """``continuous_logging.py`` in the client venv, in the background (context manager)."""
 
-    def __init__(self, url: str, workdir: Path, hosts: Iterable[str] = (), interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        url: str,
+        workdir: Path,
+        hosts: Iterable[str] = (),
+        interval: float = 0.05,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.url, self.workdir, self.hosts, self.interval = url, workdir, list(hosts), interval
+        self.env = env
         self.journal, self._stop = workdir / "journal.jsonl", workdir / "stop"
         self._client: BackgroundClient | None = None
 
     def start(self) -> LoggingClient:
         args = (self.url, str(self.journal), str(self._stop), str(self.interval))
-        self._client = BackgroundClient("continuous_logging.py", *args, workdir=self.workdir, hosts=self.hosts)
+        self._client = BackgroundClient(
+            "continuous_logging.py", *args, workdir=self.workdir, hosts=self.hosts, env=self.env
+        )
         return self
 
     def calls(self) -> list[dict]:

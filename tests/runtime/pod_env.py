@@ -87,6 +87,12 @@ def _b64decode(value: str) -> bytes:
     return base64.b64decode(value.encode())
 
 
+CLUSTER_CA_CONFIGMAP = "kube-root-ca.crt"
+CLUSTER_CA_PLACEHOLDER = (
+    b"-----BEGIN CERTIFICATE-----\n(the cluster CA: no API server runs here)\n-----END CERTIFICATE-----\n"
+)
+
+
 @dataclass
 class ObjectStore:
     """The ConfigMaps, Secrets and Services of the pod's environment.
@@ -121,8 +127,12 @@ class ObjectStore:
         return None
 
     def configmap(self, name: str) -> dict[str, bytes] | None:
-        """ConfigMap data as bytes (``data`` and ``binaryData``), or None when absent."""
+        """ConfigMap data as bytes (``data`` and ``binaryData``), or None when absent. ``kube-root-ca.crt``
+        is in every namespace of a cluster (its controller-manager publishes the cluster CA there): a
+        placeholder stands in for it."""
         obj = self._named("ConfigMap", name)
+        if obj is None and name == CLUSTER_CA_CONFIGMAP:
+            return {"ca.crt": CLUSTER_CA_PLACEHOLDER}
         if obj is None:
             return None
         data = {k: str(v).encode() for k, v in (obj.get("data") or {}).items()}

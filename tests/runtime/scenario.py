@@ -194,7 +194,7 @@ def require_passwords(pg: PostgresServer) -> None:
 def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapping[str, str]]) -> PostgresServer:
     """Stand in for the bundled PostgreSQL StatefulSet with PostgreSQL 15 on its Service port.
 
-    Does what the ``postgres`` image's entrypoint does with the manifest's settings: the role
+    Does what the ``postgres`` image's entrypoint does with the manifest's settings: the superuser role
     ``POSTGRES_USER`` with ``POSTGRES_PASSWORD`` (from the Secret's test value), the database
     ``POSTGRES_DB`` owned by it, then the init scripts of the ConfigMap mounted at
     ``/docker-entrypoint-initdb.d`` in name order. Passwords are enforced.
@@ -215,6 +215,7 @@ def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapp
     try:
         user, database = env["POSTGRES_USER"], env["POSTGRES_DB"]
         pg.create_database(database, owner=user, password=password)
+        pg.psql(f'ALTER ROLE "{user}" SUPERUSER')  # the image's initdb makes POSTGRES_USER the superuser
         for name in sorted(init_scripts):
             assert name.endswith(".sql"), name
             pg.psql(init_scripts[name], database=database)
@@ -403,3 +404,27 @@ def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) ->
         pg.stop()
         raise
     return pg
+
+
+def readme_exec_line(marker: str, job: str, stamp: str) -> list[str]:
+    """The argv after ``kubectl exec job/<job> --`` in the README's ``sh`` block that follows ``marker``, as a
+    shell passes it with ``STAMP`` set."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(marker) :]
+    block = block[: block.index("```\n", block.index("```sh\n") + 6)]
+    (line,) = [ln for ln in block.splitlines() if f"exec job/{job} -- sh" in ln]
+    words = line.split(" -- ", 1)[1]
+    printed = subprocess.run(
+        ["sh", "-c", f"STAMP={stamp}; set -- {words}; printf '%s\\0' \"$@\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return printed.stdout.split("\0")[:-1]
+
+
+def with_command(workload: dict, command: list[str]) -> dict:
+    """The workload with its first container's command replaced (as ``kubectl exec`` runs one in that pod)."""
+    changed = copy.deepcopy(workload)
+    pod_template(changed)["spec"]["containers"][0]["command"] = command
+    return changed

@@ -8,7 +8,6 @@ and a server on it reads everything back through the MLflow client.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
 import subprocess
@@ -16,20 +15,23 @@ from pathlib import Path
 
 import pytest
 import requests
-from client_venv import run_client
+import venvs
+from client_venv import client_env, run_client
 from pod_images import PG_BIN, ImageRuntime, helper_runtime
 from podrunner import find_object, pod_template, run_job, run_pod
-from repo_paths import REPO
 from s3_standin import S3StandIn
 from scenario import (
     container_of,
     migrated_bundled_postgres,
+    migration_job,
     placeholder_secret_values,
+    readme_exec_line,
     service_port,
     service_url,
     shipped_config,
     start_bundled_postgres,
     synth_environment,
+    with_command,
 )
 
 pytestmark = pytest.mark.runtime
@@ -44,30 +46,6 @@ BUCKET, PREFIX = "mlflow", "artifacts"
 UPLOADS = "mlflow-backups/artifacts/postgresql"
 S3_HOST, S3_PORT = "s3.storage.svc.cluster.local", 9000  # another namespace; moto serves it path-style
 ENDPOINT = f"http://{S3_HOST}:{S3_PORT}"
-
-
-def readme_restore_command(stamp: str) -> list[str]:
-    """The argv after ``kubectl exec job/mlflow-restore --`` in the README's restore block, as a shell
-    passes it with ``STAMP`` set."""
-    readme = (REPO / "README.md").read_text()
-    block = readme[readme.index(RESTORE_MARKER) :]
-    block = block[: block.index("```\n", block.index("```sh\n") + 6)]
-    (line,) = [ln for ln in block.splitlines() if "exec job/mlflow-restore -- sh" in ln]
-    words = line.split(" -- ", 1)[1]
-    printed = subprocess.run(
-        ["sh", "-c", f"STAMP={stamp}; set -- {words}; printf '%s\\0' \"$@\""],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return printed.stdout.split("\0")[:-1]
-
-
-def with_command(cronjob: dict, command: list[str]) -> dict:
-    """The CronJob with its container's command replaced (as ``kubectl exec`` runs one in that pod)."""
-    changed = copy.deepcopy(cronjob)
-    pod_template(changed)["spec"]["containers"][0]["command"] = command
-    return changed
 
 
 def recording_pg_dump(directory: Path, ref: str) -> dict[str, ImageRuntime]:
@@ -120,7 +98,8 @@ def scenario(synthesized, tmp_path_factory):
     pg = start_bundled_postgres(objects, secrets)  # a new server: both databases exist and are empty
     try:
         assert pg.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database="mlflow") == "0"
-        restore = run_job(with_command(cronjob, readme_restore_command(stamp)), objects, secrets, pvc_dirs=pvc)
+        restore_command = readme_exec_line(RESTORE_MARKER, "mlflow-restore", stamp)
+        restore = run_job(with_command(cronjob, restore_command), objects, secrets, pvc_dirs=pvc)
         restored = tracking_state(objects, secrets, "read")
     finally:
         pg.stop()
@@ -203,7 +182,17 @@ def uploaded(tmp_path_factory):
         old = [f"{UPLOADS}/{db}-2020010{i}T000000Z.dump" for db in ("mlflow", "mlflow_auth") for i in range(1, 4)]
         for key in [*old, f"{UPLOADS}/README.txt", f"{PREFIX}/0/unrelated-artifact.txt"]:
             s3.put(BUCKET, key, "old")
-        with migrated_bundled_postgres(objects, secrets):
+        pg = start_bundled_postgres(objects, secrets)
+        try:
+            # A schema an older release made (MLflow 3.0.0's store initializes it): the migration Job backs
+            # the database up before it migrates, uploaded like the scheduled dumps.
+            old = venvs.old_release_venv("mlflow-3.0.0")
+            uri = pg.uri("mlflow", user="mlflow", password=POSTGRES_PASSWORD)
+            init = (
+                f"from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; SqlAlchemyStore({uri!r}, '/tmp')"
+            )
+            subprocess.run([str(old.python_exe), "-c", init], check=True, capture_output=True, env=client_env())
+            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
             run = run_job(cronjob, objects, secrets, timeout=300, extra_hosts=hosts)
             with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
                 pod.wait_for_probe(timeout=180)
@@ -212,8 +201,11 @@ def uploaded(tmp_path_factory):
                 listed = requests.get(api, headers=header, timeout=30)
                 dump = next(k for k in s3.keys(BUCKET) if k.startswith(f"{UPLOADS}/mlflow-") and "2020" not in k)
                 escaped = requests.get(f"{api}/%2E%2E/{dump}", headers=header, timeout=30)
+        finally:
+            pg.stop()
         yield {
             "cronjob": cronjob,
+            "migration": migration,
             "run": run,
             "keys": s3.keys(BUCKET),
             "listed": listed,
@@ -233,6 +225,17 @@ def test_upload_puts_the_dumps_beside_the_artifact_prefix_and_keeps_the_newest(u
     for db in ("mlflow", "mlflow_auth"):
         dumps = sorted(k.rsplit("/", 1)[1] for k in keys if DUMP.match(k.rsplit("/", 1)[1]) and f"/{db}-" in k)
         assert len(dumps) == 2 and dumps[0] == f"{db}-20200103T000000Z.dump" and "2020" not in dumps[1]
+
+
+def test_the_pre_upgrade_dump_is_uploaded_beside_the_prefix_and_kept(uploaded):
+    """The migration Job's backup of a database it is about to migrate goes where the scheduled dumps go, with
+    the server's credentials, and the scheduled run's retention (which counts only its own dumps) keeps it."""
+    migration = uploaded["migration"]
+    assert migration.succeeded, migration.logs
+    log = migration.logs["upgrade"]
+    assert f"backup verified: s3://{BUCKET}/{UPLOADS}/mlflow-pre-upgrade-" in log, log
+    kept = [k for k in uploaded["keys"] if k.startswith(f"{UPLOADS}/mlflow-pre-upgrade-") and k.endswith(".dump")]
+    assert len(kept) == 1, uploaded["keys"]
 
 
 def test_the_server_does_not_serve_the_dumps(uploaded):

@@ -81,16 +81,16 @@ def admin_run(stack):
 
 
 def test_migration_job_upgrades_tracking_then_auth_database(stack):
-    """The Job waits for the database, upgrades the tracking schema, renders the INI and then runs
-    ``upgrade-auth-db``, which brings the separate auth database to its head."""
+    """The Job renders the INI (whose database URI the auth store is found by), then creates the tracking
+    schema and the separate auth database's, in that order; on empty databases it needs no fence or backup."""
     job = migration_job(stack["objects"])
     spec = pod_template(job)["spec"]
-    init = [c["name"] for c in spec["initContainers"]]
-    assert init == ["wait-for-database", "upgrade-tracking-db", "render-auth-config"]
-    assert [c["name"] for c in spec["containers"]] == ["upgrade-auth-db"]
+    assert [c["name"] for c in spec["initContainers"]] == ["render-auth-config", "pg-dump"]
+    assert [c["name"] for c in spec["containers"]] == ["upgrade"]
     migration = stack["migration"]
-    assert migration.exit_codes == {"upgrade-auth-db": 0}, migration.logs
-    assert "auth database is at head" in migration.logs["upgrade-auth-db"]
+    assert migration.exit_codes == {"upgrade": 0}, migration.logs
+    log = migration.logs["upgrade"]
+    assert log.index("tracking is at") < log.index("basic-auth is at") and "fenced" not in log, log
     pg = stack["pg"]
     assert databases_of(pg)["mlflow_auth"] == "mlflow"
     assert pg.psql("SELECT count(*) FROM alembic_version_auth", database="mlflow_auth") == "1"

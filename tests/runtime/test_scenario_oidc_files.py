@@ -91,7 +91,7 @@ def test_store_uris_reach_the_pods_only_as_files(stack):
     assert not set(URI_FILES.values()) & set(settings)
     for workload in (find_object(objects, "Deployment", "mlflow"), migration_job(objects)):
         spec = pod_template(workload)["spec"]
-        for container in [*spec["initContainers"], *spec["containers"]]:
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
             names = {e["name"] for e in container.get("env") or []}
             assert not set(URI_FILES.values()) & names, (workload["metadata"]["name"], container["name"])
             assert {"name": "CONFIG_K8S_SECRETS_ENABLED", "value": "true"} in container["env"]
@@ -101,8 +101,8 @@ def test_store_uris_reach_the_pods_only_as_files(stack):
 
 
 def test_wait_and_migration_read_the_uri_from_the_file(stack):
-    """The Job's wait-for-database and upgrade-tracking-db load the plugin's providers, find the URI
-    in the mounted file and migrate the external database it names."""
+    """The Job's upgrade and the server's schema gate load the plugin's providers, find the URI in the
+    mounted file and migrate (then find current) the external database it names."""
     assert stack["migration"].succeeded, stack["migration"].logs
     assert stack["pg"].psql("SELECT count(*) FROM alembic_version", database=TRACKING_DB) == "1"
 

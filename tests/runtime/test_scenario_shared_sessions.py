@@ -5,7 +5,7 @@ oidc: the oidc-keycloak variant of oidc_scenario.py with ``auth.oidc.cache.type:
 bundled Redis runs from its synthesized container (command, args, env; the host's ``redis-server``
 stands in for the image, pod_images.py) with the password from the test Secret. Two server processes
 run from the same pod spec; the second gets another port (``--port`` and ``containerPort``), since pods
-share the host network. The ingress host reaches a round-robin balancer (:class:`RoundRobin`, a
+share the host network. The ingress host reaches a round-robin balancer (``rolling.ServiceBalancer``, a
 loopback TCP forwarder alternating between the replicas per connection; every request here opens a
 new connection). The same holds for the shipped single-replica spec (``cache.type: none``) run as two
 processes behind the same balancer: plugin 11.0.2 keeps sessions in signed cookies, so the per-pod cache
@@ -15,10 +15,7 @@ does not lose them (and several pods are allowed without Redis).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
-import socket
-import threading
 from urllib.parse import urljoin
 
 import pytest
@@ -27,6 +24,7 @@ from ingress_client import IngressAdapter
 from oidc_scenario import USERS, cluster_secrets, ingress_host, oidc_environment, provider_for
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
+from rolling import ServiceBalancer
 from scenario import migration_job, replica_on_port, require_free_port, start_cnpg_postgres
 
 pytestmark = pytest.mark.runtime
@@ -34,40 +32,6 @@ pytestmark = pytest.mark.runtime
 DB_PASSWORD = "cnpg-app-password"
 REDIS_PASSWORD = "redis-pass_for-runtime-tests-42"  # URL-safe: it goes into CACHE_REDIS_URL
 API = "/api/2.0/mlflow/experiments/search?max_results=5"
-
-
-class RoundRobin:
-    """127.0.0.1:<port> forwarding each new TCP connection to the next backend port in turn."""
-
-    def __init__(self, backends: list[int]) -> None:
-        self.port = free_port()
-        self._next = itertools.cycle(backends)
-        self.used: list[int] = []
-        self._sock = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self._sock.accept()
-            except OSError:
-                return
-            backend = next(self._next)
-            self.used.append(backend)
-            upstream = socket.create_connection(("127.0.0.1", backend))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self._sock.close()
 
 
 def fresh_session(host: str, port: int) -> requests.Session:
@@ -99,8 +63,7 @@ def two_replicas(tmp_path_factory, edit, name):
         b = stack.enter_context(run_pod(replica_on_port(deployment, port_b), objects, secrets, extra_hosts=hosts))
         a.wait_for_probe(timeout=240)
         b.wait_for_probe(timeout=240)
-        balancer = RoundRobin([a.port("http"), port_b])
-        stack.callback(balancer.close)
+        balancer = stack.enter_context(ServiceBalancer(backends=[a.port("http"), port_b]))
         yield {"objects": objects, "balancer": balancer, "host": ingress_host(objects), "replicas": (a, b)}
 
 

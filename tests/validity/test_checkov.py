@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from _k8s import REPO, environment_names
+from helpers import require_tool
 
 from mlflow_constructs.synth import OUTPUT_SUFFIX
 
@@ -44,13 +45,9 @@ def checkov_binary() -> str | None:
 
 @pytest.fixture(scope="module")
 def checkov() -> str:
-    binary = checkov_binary()
-    if binary is None:
-        message = "checkov not found in .tools/checkov/bin or on PATH: run tests/validity/install-tools.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return require_tool(
+        checkov_binary(), "checkov not found in .tools/checkov/bin or on PATH: run tests/validity/install-tools.sh"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from _k8s import environment_names, ident, is_custom_resource, manifests
 
 # The oldest Kubernetes the manifests promise to run on, and the newest schema kubernetes-validate bundles.
-MIN_VERSION = "1.27"
+MIN_VERSION = "1.29"  # native sidecar containers (the migration Job's pg-dump) need 1.29 or newer
 LATEST_VERSION = ".".join(kubernetes_validate.latest_version().split(".")[:2])
 
 

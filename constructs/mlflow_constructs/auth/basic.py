@@ -9,8 +9,6 @@ emptyDir that the server mounts read-only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -20,7 +18,6 @@ from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import config_map
 from mlflow_constructs.k8s.pods import (
-    TMP_MOUNT,
     config_map_volume,
     container,
     empty_dir,
@@ -61,57 +58,6 @@ with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", en
 print(f"wrote {target}")
 """
 
-# MLflow's auth migration to roles (``e5f6a7b8c9d0_migrate_permissions_to_roles``, MLflow 3.17) skips every
-# explicit ``NO_PERMISSIONS`` grant on a resource, so a user denied one gets ``default_permission`` instead.
-# Before that migration runs, the Job refuses while such grants exist and the default would open them
-# (unless ``accept_dropped_denies``), so an upgrade never widens access silently; the database is untouched.
-MIGRATE_AUTH_DB = """\
-import os, sys
-import sqlalchemy
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from mlflow.server.auth.config import read_auth_config
-from mlflow.server.auth.db.utils import _get_alembic_config
-from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
-
-ROLES = "e5f6a7b8c9d0"
-config = read_auth_config()
-engine = sqlalchemy.create_engine(config.database_uri)
-script = ScriptDirectory.from_config(_get_alembic_config(config.database_uri))
-if script.get_revision(ROLES) is None:
-    sys.exit(f"upgrade-auth-db: this MLflow has no auth migration {ROLES}; the deny check does not fit it")
-tables = set(sqlalchemy.inspect(engine).get_table_names())
-denies = []
-with engine.connect() as conn:
-    current = None
-    if "alembic_version_auth" in tables:
-        context = MigrationContext.configure(conn, opts={"version_table": "alembic_version_auth"})
-        current = context.get_current_revision()
-    done = current is not None and ROLES in {r.revision for r in script.iterate_revisions(current, "base")}
-    if "users" in tables and not done:
-        for table in sorted(t for t in tables if t.endswith("_permissions") and t != "role_permissions"):
-            rows = conn.execute(sqlalchemy.text(
-                f"SELECT u.username, p.* FROM {table} p JOIN users u ON u.id = p.user_id "
-                "WHERE p.permission = 'NO_PERMISSIONS'"
-            )).mappings()
-            for row in rows:
-                what = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("id", "user_id", "permission"))
-                denies.append(f"{table}: {what}")
-engine.dispose()
-accepted = os.environ.get("ACCEPT_DROPPED_DENIES") == "true"
-if denies and config.default_permission != "NO_PERMISSIONS" and not accepted:
-    shown = "\\n  ".join(denies[:20]) + ("\\n  ..." if len(denies) > 20 else "")
-    sys.exit(
-        f"upgrade-auth-db: MLflow's migration to roles drops the {len(denies)} explicit NO_PERMISSIONS grant(s) "
-        f"below, and those users would get default_permission {config.default_permission} instead:\\n  {shown}\\n"
-        "Nothing was migrated. Set auth.basic.default_permission: NO_PERMISSIONS (and grant access explicitly), "
-        "remove the denies, or set auth.basic.accept_dropped_denies: true to accept the wider access."
-    )
-SqlAlchemyStore().init_db(config.database_uri)
-print("auth database is at head")
-"""
-
-
 AUTH_DATABASE_URI_KEY = "auth_database_uri"
 
 
@@ -128,7 +74,9 @@ class BasicAuth(Construct):
 
     Reads the Secret keys ``admin_username``, ``admin_password`` and ``flask_secret_key`` (and
     ``auth_database_uri`` when ``database`` cannot derive the auth database's URI).
-    ``mlflow_env``: env for its containers that run MLflow (e.g. telemetry off).
+    The migration Job renders the INI too: ``upgrade.py`` reads the auth database and ``default_permission``
+    from it, and refuses to let MLflow's migration to roles drop explicit denies unless
+    ``accept_dropped_denies``.
     """
 
     def __init__(
@@ -141,7 +89,6 @@ class BasicAuth(Construct):
         image: Image,
         secrets: SecretSource,
         database: DatabaseAccess,
-        mlflow_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         template = (
@@ -181,19 +128,6 @@ class BasicAuth(Construct):
         volumes = (config_map_volume("auth-template", template_name), empty_dir("auth-config", "1Mi"))
         read_only_config = mount("auth-config", RENDERED_DIR, read_only=True)
         config_env = env_values({"MLFLOW_AUTH_CONFIG_PATH": config_path})
-        migrate = container(
-            "upgrade-auth-db",
-            image,
-            command=["python", "-c", MIGRATE_AUTH_DB],
-            env=[
-                *database.env,
-                *config_env,
-                *env_values({"ACCEPT_DROPPED_DENIES": str(config.accept_dropped_denies).lower()}),
-                *env_values(mlflow_env or {}),
-            ],
-            resources=fixed_resources("50m", "256Mi", "1", "1Gi"),
-            mounts=[read_only_config, TMP_MOUNT],
-        )
         self.addon = ServerAddon(
             app_name="basic-auth",
             env=(*config_env, secrets.env("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask_secret_key")),
@@ -201,7 +135,11 @@ class BasicAuth(Construct):
             mounts=(read_only_config,),
             init_containers=(render,),
             checksum_inputs={"auth_template": template},
-            migration_containers=(render, migrate),
+            schema_store="basic-auth",
+            schema_env=tuple(config_env),
+            schema_mounts=(read_only_config,),
+            migration_env=tuple(env_values({"ACCEPT_DROPPED_DENIES": str(config.accept_dropped_denies).lower()})),
+            migration_init_containers=(render,),
             migration_volumes=volumes,
             secret_keys=("admin_username", "admin_password", "flask_secret_key", *database_keys),
         )

@@ -6,41 +6,28 @@ providers (env, mounted Secret files, cloud providers) into the environment and 
 ``MLFLOW_BACKEND_STORE_URI`` reach MLflow when they come from files or a cloud provider.
 
 The plugin would migrate its user database on the first request that reaches its store, inside a
-serving replica; the migration Job runs that migration instead, after the tracking store's.
+serving replica; the server's schema gate holds it until the migration Job has done so instead
+(``schema_scripts``: the ``oidc`` store, with the URI and version table the server reads).
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.auth.redis import BundledRedis
 from mlflow_constructs.config.auth import Oidc
-from mlflow_constructs.config.base import Image
 from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.pods import TMP_MOUNT, container, env_values, fixed_resources
+from mlflow_constructs.k8s.pods import env_values
 from mlflow_constructs.secrets.plugin_delivery import plugin_delivery
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.addon import ServerAddon
-from mlflow_constructs.server.waiting import python_script
 
 WRAPPER = "mlflow-oidc-server"
 REDIS_URL_KEY = "redis_url"
-# The plugin's own Alembic upgrade of its user database (``mlflow_oidc_auth.db.utils.migrate``, as its
-# ``db upgrade`` command runs it), with the URI and version table the server reads; a no-op at head.
-MIGRATE_PLUGIN_DB = """\
-import sqlalchemy
-from mlflow_oidc_auth.config import config
-from mlflow_oidc_auth.db.utils import migrate
-engine = sqlalchemy.create_engine(config.OIDC_USERS_DB_URI)
-migrate(engine, "head")
-engine.dispose()
-print("oidc auth database is at head")
-"""
-# The settings the migration reads, as literal env so that changing them changes the Job's hash.
+# The settings the schema scripts read to find the plugin's store, as literal env on their containers, so
+# that changing them changes the migration Job's hash.
 MIGRATION_SETTINGS = ("OIDC_USERS_DB_URI", "OIDC_ALEMBIC_VERSION_TABLE")
 
 
@@ -53,7 +40,6 @@ class OidcAuth(Construct):
 
     ``redirect_uri`` is the public ``/callback`` URL; ``secure_cookies`` when users reach it over TLS.
     ``database_uri_from_plugin``: the tracking store URI comes through the plugin's providers too.
-    ``image`` runs the plugin's database migration; ``mlflow_env``: env for it (e.g. telemetry off).
     """
 
     def __init__(
@@ -67,9 +53,7 @@ class OidcAuth(Construct):
         database: DatabaseAccess,
         redirect_uri: str,
         secure_cookies: bool,
-        image: Image,
         database_uri_from_plugin: bool = False,
-        mlflow_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         settings = {
@@ -109,19 +93,6 @@ class OidcAuth(Construct):
             cache_env, cache_keys = self.redis.client_env, self.redis.secret_keys
         elif config.cache.type == "external":
             cache_env, cache_keys = (secrets.env("CACHE_REDIS_URL", REDIS_URL_KEY),), (REDIS_URL_KEY,)
-        migrate = container(
-            "upgrade-auth-db",
-            image,
-            command=python_script(MIGRATE_PLUGIN_DB, load_providers=plugin.loads_providers),
-            env=[
-                *database.env,
-                *plugin.env,
-                *env_values({k: settings[k] for k in MIGRATION_SETTINGS if k in settings}),
-                *env_values(mlflow_env or {}),
-            ],
-            resources=fixed_resources("50m", "256Mi", "1", "1Gi"),
-            mounts=[TMP_MOUNT, *plugin.mounts],
-        )
         self.addon = ServerAddon(
             command=(WRAPPER,),
             env=cache_env,
@@ -131,6 +102,7 @@ class OidcAuth(Construct):
             startup_path="/health/startup",
             probes_follow_static_prefix=False,  # the plugin's health router is mounted at /health, prefix or not
             plugin=plugin,
-            migration_containers=(migrate,),
+            schema_store="oidc",
+            schema_env=tuple(env_values({k: settings[k] for k in MIGRATION_SETTINGS if k in settings})),
             secret_keys=(*plugin.secret_keys, *cache_keys),
         )

@@ -96,6 +96,16 @@ class DatabaseBackup(Model):
     `<bucket or container>/mlflow-backups/<prefix>/cloudnativepg` beside the artifacts' prefix)."""
 
 
+class DatabaseUpgrade(Model):
+    """How schema migrations are made safe (see "Upgrades")."""
+
+    backup_taken_for_image: Image | None = None
+    """A schema migration takes a backup first: `bundled` and `cloudnativepg` with `database.backup` on take it
+    themselves. Otherwise (an `external` database, backups off) the migration Job refuses to migrate until you
+    have backed up every database yourself and set this to the `server.image` being rolled out; it counts for
+    that image only."""
+
+
 class Database(Model):
     """The PostgreSQL database behind the tracking and model-registry stores."""
 
@@ -109,6 +119,8 @@ class Database(Model):
     """`type: cloudnativepg`: a CloudNativePG `Cluster`."""
     backup: DatabaseBackup = Field(default_factory=DatabaseBackup)
     """Scheduled backups (`bundled` and `cloudnativepg`)."""
+    upgrade: DatabaseUpgrade = Field(default_factory=DatabaseUpgrade)
+    """Schema migrations (the migration Job)."""
 
     @property
     def auth_name(self) -> str:

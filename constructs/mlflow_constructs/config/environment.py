@@ -3,7 +3,7 @@ combinations of sections that cannot work together."""
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.artifacts import Artifacts
@@ -20,6 +20,7 @@ from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
 from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, Labels
+from mlflow_constructs.k8s.naming import RESERVED_LABEL_PREFIXES, RESERVED_LABELS
 
 
 class Environment(Model):
@@ -32,7 +33,8 @@ class Environment(Model):
     cluster_domain: DnsSubdomain = "cluster.local"
     """Cluster DNS domain, used for the allowed Host headers."""
     labels: Labels = Field(default_factory=dict)
-    """Extra labels on every object."""
+    """Extra labels on every object. Keys the project sets are refused: `app.kubernetes.io/` `name`, `instance`,
+    `part-of`, `managed-by`, `component`; `pod-security.kubernetes.io/*`, `kubernetes.io/metadata.name`."""
     cluster: DnsLabel | None = None
     """Cluster this environment deploys to: output goes to `dist/<cluster>/<env>.k8s.yaml` (one folder per
     cluster or Argo CD/Flux application); none: `dist/<env>.k8s.yaml`. Environments of one cluster must not
@@ -53,6 +55,19 @@ class Environment(Model):
     """NetworkPolicies: default-deny ingress, one allow policy per flow."""
     auth: Auth = Field(default_factory=Auth)
     """Exactly one auth mode (see "Authentication")."""
+
+    @field_validator("labels")
+    @classmethod
+    def _own_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key in labels:
+            why = RESERVED_LABELS.get(key) or next(
+                (text for prefix, text in RESERVED_LABEL_PREFIXES.items() if key.startswith(prefix)), None
+            )
+            if why:
+                raise ValueError(
+                    f"{key!r} is reserved: {why}; remove it (use a key of your own, e.g. 'example.com/team')"
+                )
+        return labels
 
     @model_validator(mode="after")
     def _combinations(self) -> Environment:
@@ -119,6 +134,12 @@ class Environment(Model):
         """Whether the database is backed up by this environment (see ``database.backup.enabled``)."""
         enabled = self.database.backup.enabled
         return self.database.type != "external" and enabled is not False
+
+    @property
+    def upgrade_backup_confirmed(self) -> bool:
+        """Whether ``database.upgrade.backup_taken_for_image`` names the image being rolled out."""
+        taken_for = self.database.upgrade.backup_taken_for_image
+        return taken_for is not None and taken_for.ref == self.server.image.ref
 
     @property
     def backup_object_store(self) -> BackupObjectStore | None:
@@ -202,6 +223,9 @@ class Environment(Model):
                 f"{what}: only the oidc plugin reads its settings from files or cloud providers; "
                 "use auth.mode: oidc, or provider existing-secret/external-secrets/sealed-secrets with env delivery"
             )
+        sealed = secrets.sealed_secrets
+        if secrets.provider == "sealed-secrets" and sealed is not None:
+            self._check_sealing(sealed.scope, sealed.namespace, sealed.name)
         needed = {
             "aws-secrets-manager": ("eks.amazonaws.com/role-arn", "IRSA"),
             "aws-parameter-store": ("eks.amazonaws.com/role-arn", "IRSA"),
@@ -211,6 +235,26 @@ class Environment(Model):
             raise ValueError(
                 f"secrets.provider: {secrets.provider!r} reads the store with {needed[1]}; add the ServiceAccount "
                 f"annotation '{needed[0]}' under server.service_account_annotations"
+            )
+
+    def _check_sealing(self, scope: str, namespace: str | None, name: str | None) -> None:
+        """Sealed values decrypt only where they were sealed for (see ``SealedSecrets``)."""
+        reseal = (
+            f"re-seal every value for where it is deployed (`kubeseal --raw --scope {scope} --namespace "
+            f"{self.namespace}{f' --name {self.secrets.name}' if name else ''}`) and put the new ciphertexts, "
+            f"namespace{' and name' if name else ''} in secrets.sealed_secrets, or seal with --scope cluster-wide"
+        )
+        if namespace is not None and namespace != self.namespace:
+            raise ValueError(
+                f"secrets.sealed_secrets.namespace: the values were sealed for namespace {namespace!r} ({scope}), "
+                f"but this environment deploys the SealedSecret to namespace {self.namespace!r}, where the "
+                f"controller cannot decrypt them; {reseal}"
+            )
+        if name is not None and name != self.secrets.name:
+            raise ValueError(
+                f"secrets.sealed_secrets.name: the values were sealed for a Secret named {name!r} (strict), but "
+                f"the SealedSecret is named {self.secrets.name!r} (secrets.name), so the controller cannot decrypt "
+                f"them; set secrets.name: {name}, or {reseal}"
             )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
 from mlflow_constructs.config.base import Model
-from mlflow_constructs.config.types import DnsSubdomain, GoDuration, SecretKey
+from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, GoDuration, SecretKey
 
 # Values the mlflow-oidc-auth plugin itself can load from mounted files or a cloud provider
 # (logical key -> the plugin's variable name, which is also the file name it reads).
@@ -168,12 +168,39 @@ def _ciphertext(value: str) -> str:
 
 
 class SealedSecrets(Model):
-    """A SealedSecret whose ciphertexts (``kubeseal`` output) live in the config file."""
+    """A SealedSecret whose ciphertexts (``kubeseal`` output) live in the config file.
 
-    scope: Literal["strict", "namespace-wide", "cluster-wide"] = "strict"
-    """`strict`, `namespace-wide` or `cluster-wide` (the scope you sealed with)."""
+    The controller decrypts a value only where it was sealed for: ``strict`` binds it to a namespace and a
+    Secret name, ``namespace-wide`` to a namespace, ``cluster-wide`` to nothing. The file states what the values
+    were sealed with (``kubeseal --scope --namespace --name``), so synthesis can refuse to deploy them elsewhere.
+    """
+
+    scope: Literal["strict", "namespace-wide", "cluster-wide"]
+    """`strict`, `namespace-wide` or `cluster-wide`: the `kubeseal --scope` the values were sealed with."""
+    namespace: DnsLabel | None = None
+    """strict and namespace-wide: the `kubeseal --namespace` they were sealed for (this environment's `namespace`)."""
+    name: DnsSubdomain | None = None
+    """strict: the `kubeseal --name` they were sealed for (`secrets.name`)."""
     encrypted_data: dict[SecretKey, Annotated[str, AfterValidator(_ciphertext)]] = Field(default_factory=dict)
     """`kubeseal --raw` ciphertext of each key the pods read (Secret key -> ciphertext)."""
+
+    @model_validator(mode="after")
+    def _bound_to(self) -> SealedSecrets:
+        needed = {"strict": ("namespace", "name"), "namespace-wide": ("namespace",), "cluster-wide": ()}[self.scope]
+        missing = [key for key in needed if getattr(self, key) is None]
+        if missing:
+            flags = " and ".join(f"{key} to the `kubeseal --{key}`" for key in missing)
+            raise ValueError(
+                f"scope {self.scope} binds each value to the {' and '.join(needed)} it was sealed for; set {flags} "
+                "you sealed with"
+            )
+        extra = [key for key in ("namespace", "name") if key not in needed and getattr(self, key) is not None]
+        if extra:
+            raise ValueError(
+                f"scope {self.scope} does not bind the values to a {' or '.join(extra)}; remove "
+                f"{' and '.join(extra)}, or set the scope you sealed with"
+            )
+        return self
 
 
 class AwsSecretsManagerProvider(Model):

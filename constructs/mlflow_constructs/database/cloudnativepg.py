@@ -55,7 +55,7 @@ class CloudNativePgDatabase(Construct):
         )
 
         cfg = config
-        self.cluster_name = naming.name("db")
+        self.cluster_name = self.cluster_name_for(naming)
         labels = naming.labels("postgresql")
         res = cfg.resources
         archive = None
@@ -119,3 +119,8 @@ class CloudNativePgDatabase(Construct):
             operator_namespace=cfg.operator_namespace,
             secret_keys=archive.secret_keys if archive else (),
         )
+
+    @staticmethod
+    def cluster_name_for(naming: Naming) -> str:
+        """The ``Cluster``'s name (its Services are ``<cluster>-rw``, ``-ro``, ``-r``)."""
+        return naming.name("db")

@@ -19,6 +19,7 @@ from constructs import Construct
 from mlflow_constructs.config.base import Image
 from mlflow_constructs.config.database import DatabaseBackup
 from mlflow_constructs.database.access import POSTGRES_PORT
+from mlflow_constructs.database.pre_upgrade import PreUpgradeBackup
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import meta, persistent_volume_claim
 from mlflow_constructs.k8s.pods import TMP_MOUNT, claim_volume, empty_dir, env_values, mount, pod_template, resources
@@ -69,6 +70,46 @@ for db in os.environ["DATABASES"].split():
 """
 
 
+# The migration Job's sidecar (POSIX sh, postgres image): for each ``<stamp>.request`` the Job writes into
+# HANDOFF_DIR (the database names), a verified ``pg_dump -Fc`` of each into BACKUP_DIR, named
+# ``<db>-pre-upgrade-<stamp>.dump`` (the scheduled dumps' retention never matches it); answers with
+# ``<stamp>.ok`` (the file names) or ``<stamp>.failed`` (the error). Runs until the kubelet stops it.
+SIDECAR_SCRIPT = r"""trap 'exit 0' TERM INT
+cd "$HANDOFF_DIR"
+while :; do
+  for request in *.request; do
+    [ -e "$request" ] || continue
+    stamp=${request%.request}
+    dbs=$(cat "$request")
+    rm -f "$request"
+    # A subshell of its own (not an `if` condition, where sh ignores -e): the first failure ends it.
+    (
+      set -eu
+      cd "$BACKUP_DIR"
+      for db in $dbs; do
+        part=".$db-pre-upgrade-$stamp.dump.partial"
+        pg_dump --format=custom --no-password --dbname="$db" --file="$part"
+        pg_restore --list "$part" > /dev/null
+        mv "$part" "$db-pre-upgrade-$stamp.dump"
+        echo "$db-pre-upgrade-$stamp.dump"
+        echo "pg-dump: $BACKUP_DIR/$db-pre-upgrade-$stamp.dump ($(wc -c < "$db-pre-upgrade-$stamp.dump") bytes)" >&2
+      done
+    ) > "$HANDOFF_DIR/.$stamp.out" 2> "$HANDOFF_DIR/$stamp.log"
+    status=$?
+    cat "$HANDOFF_DIR/$stamp.log" >&2
+    if [ "$status" -eq 0 ]; then
+      mv "$HANDOFF_DIR/.$stamp.out" "$HANDOFF_DIR/$stamp.ok"
+    else
+      rm -f "$BACKUP_DIR"/.*-pre-upgrade-"$stamp".dump.partial
+      mv "$HANDOFF_DIR/$stamp.log" "$HANDOFF_DIR/$stamp.failed"
+    fi
+  done
+  sleep 0.5
+done
+"""
+HANDOFF_DIR = "/handoff"
+
+
 @dataclass(frozen=True)
 class DumpUpload:
     """Upload to ``uri`` in the artifact store (outside the tree MLflow serves, see
@@ -106,22 +147,14 @@ class PostgresDumps(Construct):
         self.selector, labels = component.selector, component.labels
         self.claim_name = naming.name("postgresql-backups")
         settings = {"KEEP": str(config.keep), "BACKUP_DIR": BACKUP_DIR, "DATABASES": " ".join(databases)}
+        connection = {"PGHOST": host, "PGPORT": str(POSTGRES_PORT), "PGUSER": user, "PGCONNECT_TIMEOUT": "30"}
+        self._config, self._image, self._upload = config, image, upload
+        self._connection_env = (*env_values(connection), secrets.env("PGPASSWORD", password_key))
         dump = make_container(
             "pg-dump",
             image,
             command=["/bin/sh", "-euc", DUMP_SCRIPT],
-            env=[
-                *env_values(
-                    {
-                        "PGHOST": host,
-                        "PGPORT": str(POSTGRES_PORT),
-                        "PGUSER": user,
-                        "PGCONNECT_TIMEOUT": "30",
-                        **settings,
-                    }
-                ),
-                secrets.env("PGPASSWORD", password_key),
-            ],
+            env=[*env_values({**connection, **settings}), self._connection_env[-1]],
             resources=resources(config.resources),
             mounts=[mount("backups", BACKUP_DIR), TMP_MOUNT],
         )
@@ -178,4 +211,41 @@ class PostgresDumps(Construct):
                     spec=k8s.JobSpec(backoff_limit=2, active_deadline_seconds=6 * 3600, template=template),
                 ),
             ),
+        )
+
+    def pre_upgrade(self, *, confirmed: bool) -> PreUpgradeBackup:
+        """The migration Job's backup: a ``pg-dump`` sidecar of this image and connection writing onto the
+        backups PVC, or onto a scratch volume whose dumps the Job's ``upgrade`` container uploads (as the
+        CronJob's ``upload`` does, with the server's credentials) to the same place as the scheduled ones."""
+        handoff = mount("handoff", HANDOFF_DIR)
+        sidecar = make_container(
+            "pg-dump",
+            self._image,
+            command=["/bin/sh", "-uc", SIDECAR_SCRIPT],
+            env=[*self._connection_env, *env_values({"BACKUP_DIR": BACKUP_DIR, "HANDOFF_DIR": HANDOFF_DIR})],
+            resources=resources(self._config.resources),
+            mounts=[mount("backups", BACKUP_DIR), handoff, TMP_MOUNT],
+        )
+        settings = {"HANDOFF_DIR": HANDOFF_DIR, "BACKUP_DIR": BACKUP_DIR}
+        handoff_volume = empty_dir("handoff", "1Mi")
+        upload = self._upload
+        if upload is None:
+            volumes = (claim_volume("backups", self.claim_name), handoff_volume)
+            return PreUpgradeBackup(
+                mode="pg-dump",
+                confirmed=confirmed,
+                settings=settings,
+                mounts=(handoff,),
+                volumes=volumes,
+                sidecar=sidecar,
+            )
+        access = upload.artifacts
+        return PreUpgradeBackup(
+            mode="pg-dump",
+            confirmed=confirmed,
+            settings={**settings, "BACKUP_URI": upload.uri},
+            env=tuple(access.env),
+            mounts=(handoff, mount("backups", BACKUP_DIR, read_only=True), *access.mounts),
+            volumes=(empty_dir("backups", self._config.pvc.size), handoff_volume, *access.volumes),
+            sidecar=sidecar,
         )

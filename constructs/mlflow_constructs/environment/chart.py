@@ -17,8 +17,10 @@ from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.database.bundled import PASSWORD_KEY as POSTGRES_PASSWORD_KEY
 from mlflow_constructs.database.bundled import BundledPostgres
 from mlflow_constructs.database.cloudnativepg import CloudNativePgDatabase
+from mlflow_constructs.database.cnpg_backup import PLUGIN as CNPG_BACKUP_PLUGIN
 from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
+from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgradeBackup
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.network.ingress import routes_for
@@ -30,6 +32,7 @@ from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
 from mlflow_constructs.server.identity import MlflowServiceAccount
 from mlflow_constructs.server.migration import MlflowMigration
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
+from mlflow_constructs.server.schema import SchemaScripts
 from mlflow_constructs.server.server import MlflowServer
 from mlflow_constructs.storage.access import ArtifactAccess
 from mlflow_constructs.storage.azure import AzureArtifactStore
@@ -96,7 +99,6 @@ class MlflowEnvironment(Construct):
                 image=env.server.image,
                 secrets=secrets,
                 database=database,
-                mlflow_env=telemetry_settings(env.server),
             ).addon
         elif env.auth.mode == "oidc":
             assert env.auth.oidc is not None
@@ -109,9 +111,7 @@ class MlflowEnvironment(Construct):
                 database=database,
                 redirect_uri=str(env.auth.oidc.redirect_uri or f"{public_urls(env)[0]}/callback"),
                 secure_cookies=env.ingress.enabled and env.ingress.scheme == "https",
-                image=env.server.image,
                 database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
-                mlflow_env=telemetry_settings(env.server),
             )
             addon = oidc.addon
 
@@ -122,7 +122,15 @@ class MlflowEnvironment(Construct):
             addon=addon,
             pod_labels=identity_labels,
         )
-        migration = MlflowMigration(self, "migration", pod=pod, naming=naming)
+        scripts = SchemaScripts(self, "schema", naming=naming)
+        migration = MlflowMigration(
+            self,
+            "migration",
+            pod=pod,
+            naming=naming,
+            scripts=scripts,
+            backup=self._upgrade_backup(env, naming, dumps),
+        )
         proxied = env.auth.mode == "oauth2-proxy"
         server = MlflowServer(
             self,
@@ -130,6 +138,7 @@ class MlflowEnvironment(Construct):
             pod=pod,
             naming=naming,
             artifacts=artifacts,
+            scripts=scripts,
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
             metrics=env.metrics.enabled,
@@ -235,6 +244,22 @@ class MlflowEnvironment(Construct):
             databases=(db.name, db.auth_name),
             upload=upload,
         )
+
+    def _upgrade_backup(self, env: Environment, naming: Naming, dumps: PostgresDumps | None) -> PreUpgradeBackup:
+        """What the migration Job backs up with before it migrates (see ``database/pre_upgrade.py``)."""
+        confirmed = env.upgrade_backup_confirmed
+        if dumps is not None:
+            return dumps.pre_upgrade(confirmed=confirmed)
+        if env.database.type == "cloudnativepg" and env.backups_enabled:
+            return CnpgUpgradeBackups(
+                self,
+                "upgrade-backups",
+                naming=naming,
+                cluster=CloudNativePgDatabase.cluster_name_for(naming),
+                plugin=CNPG_BACKUP_PLUGIN,
+                confirmed=confirmed,
+            ).backup
+        return PreUpgradeBackup(confirmed=confirmed)
 
     def _artifacts(self, env: Environment, naming: Naming, secrets: SecretSource) -> ArtifactAccess:
         cfg = env.artifacts

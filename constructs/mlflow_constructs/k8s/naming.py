@@ -5,6 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PART_OF = "mlflow"
+# Label keys `labels` (extra labels on every object) may not set, each with why: the project sets them itself,
+# so a user's value would be silently dropped (or, on the Namespace, change its Pod Security).
+RESERVED_LABELS = {
+    "app.kubernetes.io/name": "mlflow-k8s sets it on every object to the object's component, and it selects the pods",
+    "app.kubernetes.io/instance": "mlflow-k8s sets it on every object to the environment's `name`, and it selects "
+    "the pods; to rename the objects, set `name` (README, 'Renaming without recreating')",
+    "app.kubernetes.io/part-of": f"mlflow-k8s sets it to {PART_OF!r} on every object",
+    "app.kubernetes.io/managed-by": "mlflow-k8s sets it to 'cdk8s' on every object",
+    "app.kubernetes.io/component": "one value on every object would mislabel all components but one; "
+    "`app.kubernetes.io/name` already names each object's component",
+    "kubernetes.io/metadata.name": "the API server sets it on the Namespace to the Namespace's name",
+}
+RESERVED_LABEL_PREFIXES = {
+    "pod-security.kubernetes.io/": "mlflow-k8s sets Pod Security 'restricted' on the Namespace with these labels",
+}
 
 
 @dataclass(frozen=True)

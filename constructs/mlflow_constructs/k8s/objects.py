@@ -8,8 +8,9 @@ name, and the Argo CD sync waves order stores (0), Jobs (1) and the server (2).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from cdk8s import JsonPatch
+from cdk8s import ApiObject, ApiObjectMetadata, App, Chart, JsonPatch
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -146,6 +147,20 @@ def disruption_budget(scope: Construct, id: str, *, component: Component) -> k8s
     )
 
 
+def _sorted(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, as cdk8s writes its typed objects."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _job_spec_json(spec: k8s.JobSpec) -> dict[str, Any]:
+    """The JSON of a typed Job spec, rendered in a scratch chart that is never synthesized."""
+    return k8s.KubeJob(Chart(App(), "scratch"), "job", spec=spec).to_json()["spec"]
+
+
 def run_once_job(
     scope: Construct,
     id: str,
@@ -154,29 +169,47 @@ def run_once_job(
     labels: Mapping[str, str],
     template: k8s.PodTemplateSpec,
     backoff_limit: int = 6,
+    sidecars: Sequence[str] = (),
+    fail_on_exit_code: tuple[str, int] | None = None,
 ) -> str:
     """A Job named ``<base_name>-<hash of its pod template>``, and that name returned. Jobs are immutable,
     so a change makes a new Job (and ``kubectl apply`` never fails on the old one). Argo CD runs it as a
     Sync hook.
 
-    The hash is taken of the template exactly as it will be written, read back from cdk8s once the Job
-    exists; the name is then set with a JSON patch (the one field that cannot be known before), so the
-    Job object's own ``name`` attribute still holds ``base_name``: use the returned name.
+    ``sidecars`` names init containers that run beside the main one (``restartPolicy: Always``, Kubernetes
+    1.29+); ``fail_on_exit_code`` (container, code) fails the Job at once on that exit instead of retrying.
+    The typed binding predates the first and requires ``onPodConditions`` beside ``onExitCodes``, so the spec
+    is rendered through it, completed as JSON and written with ``ApiObject`` (the hash is of that JSON).
     """
-    job = k8s.KubeJob(
+    policy = None
+    if fail_on_exit_code:
+        container, code = fail_on_exit_code
+        requirement = k8s.PodFailurePolicyOnExitCodesRequirement(container_name=container, operator="In", values=[code])
+        policy = k8s.PodFailurePolicy(
+            rules=[k8s.PodFailurePolicyRule(action="FailJob", on_pod_conditions=[], on_exit_codes=requirement)]
+        )
+    spec = _job_spec_json(k8s.JobSpec(backoff_limit=backoff_limit, template=template, pod_failure_policy=policy))
+    for rule in (spec.get("podFailurePolicy") or {}).get("rules", []):
+        rule.pop("onPodConditions", None)
+    for init in spec["template"]["spec"].get("initContainers", []):
+        if init["name"] in sidecars:
+            init["restartPolicy"] = "Always"
+    spec = _sorted(spec)
+    name = f"{base_name}-{digest(spec['template'], 8)}"
+    job = ApiObject(
         scope,
         id,
-        metadata=meta(
-            base_name,
-            labels,
-            {
+        api_version="batch/v1",
+        kind="Job",
+        metadata=ApiObjectMetadata(
+            name=name,
+            labels=dict(labels),
+            annotations={
                 "argocd.argoproj.io/hook": "Sync",
                 "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
                 "argocd.argoproj.io/sync-wave": JOB_WAVE,
             },
         ),
-        spec=k8s.JobSpec(backoff_limit=backoff_limit, template=template),
     )
-    name = f"{base_name}-{digest(job.to_json()['spec']['template'], 8)}"
-    job.add_json_patch(JsonPatch.replace("/metadata/name", name))
+    job.add_json_patch(JsonPatch.add("/spec", spec))
     return name

@@ -1,4 +1,5 @@
-"""``python app.py diff`` and ``python app.py explain``: the review subcommands of ``app.py``.
+"""``python app.py diff`` and ``python app.py explain``, and the environment pages ``python app.py`` writes
+(the parser is :mod:`mlflow_constructs.cli`).
 
 The only module of this package that synthesizes (through :mod:`mlflow_constructs.synth`); the others
 work on the resulting objects.
@@ -15,14 +16,14 @@ from pathlib import Path
 
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.review.baseline import DirectoryBaseline, GitBaseline
-from mlflow_constructs.review.diff import diff_objects
+from mlflow_constructs.review.diff import DATA_LOSS, diff_objects
 from mlflow_constructs.review.environments import environment_files, outputs_in
 from mlflow_constructs.review.objects import Obj, load_documents
 from mlflow_constructs.review.render import EnvironmentReport, render
-from mlflow_constructs.synth import RESERVED_NAMES, discover
+from mlflow_constructs.synth import OUTPUT_SUFFIX, Drift, discover
 
-SUBCOMMANDS = RESERVED_NAMES
 DOCS_DIR = Path("docs") / "environments"
+EXIT_DATA_LOSS = 3  # `diff --exit-code`: some change loses data (1: changes without data loss)
 
 
 def synthesize_objects(sources: dict[str, Path]) -> dict[str, list[Obj]]:
@@ -46,6 +47,7 @@ def _sources(root: Path, config_dir: Path | None) -> dict[str, Path]:
 
 
 def diff(args: argparse.Namespace, root: Path) -> int:
+    """``python app.py diff``: one report per environment; with ``--exit-code`` 3 on data loss, 1 on any change."""
     # What `python app.py` writes to dist/: config/ unless another folder is named.
     sources = discover(args.config_dir or root / "config")
     baseline = GitBaseline(args.outdir, args.base) if args.base else DirectoryBaseline(args.outdir)
@@ -71,12 +73,20 @@ def diff(args: argparse.Namespace, root: Path) -> int:
         )
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     sys.stdout.write(render(reports, colour=colour))
-    return 1 if args.exit_code and any(r.verdicts for r in reports) else 0
+    if not args.exit_code:
+        return 0
+    return EXIT_DATA_LOSS if any(r.cls == DATA_LOSS for r in reports) else int(any(r.verdicts for r in reports))
+
+
+def page(name: str, objects: list[Obj], source: Path, root: Path) -> str:
+    """The text of ``docs/environments/<name>.md``."""
+    from mlflow_constructs.review.explain import explain_environment  # noqa: PLC0415
+
+    return explain_environment(name, objects, source=_display(source, root))
 
 
 def explain(args: argparse.Namespace, root: Path) -> int:
-    from mlflow_constructs.review.explain import explain_environment  # noqa: PLC0415
-
+    """``python app.py explain``: print pages, or (``--write``) regenerate every environment's page."""
     sources = _sources(root, args.config_dir)
     names = list(dict.fromkeys(args.envs)) or (list(sources) if args.write else [])
     if not names:
@@ -87,24 +97,46 @@ def explain(args: argparse.Namespace, root: Path) -> int:
     objects = synthesize_objects({n: sources[n] for n in names})
     if not args.write:
         for name in names:
-            sys.stdout.write(explain_environment(name, objects[name], source=_display(sources[name], root)))
+            sys.stdout.write(page(name, objects[name], sources[name], root))
         return 0
     docs = args.docs_dir or root / DOCS_DIR
     docs.mkdir(parents=True, exist_ok=True)
     for name in names:
         path = docs / f"{name}.md"
-        path.write_text(explain_environment(name, objects[name], source=_display(sources[name], root)))
+        path.write_text(page(name, objects[name], sources[name], root))
         print(f"wrote {_display(path, Path.cwd())}")
     return 0
 
 
+def write_pages(written: list[Path], sources: dict[str, Path], docs: Path, root: Path) -> list[Path]:
+    """Write the page of each environment whose output synthesis just wrote (``written``: its files)."""
+    docs.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for path in written:
+        name = path.name.removesuffix(OUTPUT_SUFFIX)
+        pages.append(docs / f"{name}.md")
+        pages[-1].write_text(page(name, load_documents(path.read_text()), sources[name], root))
+    return pages
+
+
+def page_drift(drift: Drift, sources: dict[str, Path], docs: Path, root: Path) -> dict[str, str]:
+    """Environment -> ``changed`` or ``missing``, for each checked environment whose page differs from what
+    synthesis writes."""
+    found = {}
+    for name, text in drift.expected.items():
+        path = docs / f"{name}.md"
+        if not path.is_file():
+            found[name] = "missing"
+        elif path.read_text() != page(name, load_documents(text), sources[name], root):
+            found[name] = "changed"
+    return found
+
+
 def render_docs(root: Path) -> dict[str, str]:
     """File name in ``docs/environments/`` -> its text, for every environment (what ``--write`` writes)."""
-    from mlflow_constructs.review.explain import explain_environment  # noqa: PLC0415
-
     sources = environment_files(root)
     objects = synthesize_objects(sources)
-    return {f"{n}.md": explain_environment(n, objects[n], source=_display(p, root)) for n, p in sources.items()}
+    return {f"{n}.md": page(n, objects[n], p, root) for n, p in sources.items()}
 
 
 def _display(path: Path, base: Path) -> str:
@@ -112,34 +144,3 @@ def _display(path: Path, base: Path) -> str:
         return path.resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-def main(argv: list[str], *, root: Path, outdir: Path) -> int:
-    """``argv`` starts with the subcommand."""
-    parser = argparse.ArgumentParser(prog="app.py", description="Review synthesized environments.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    diff_parser = sub.add_parser(
-        "diff",
-        help="what synthesizing now would change in dist/ (or at a git revision), object by object",
-        description="Compare a fresh synthesis with dist/ and say what each change does to a live cluster.",
-    )
-    diff_parser.add_argument("envs", nargs="*", help="environment names (default: all)")
-    diff_parser.add_argument("--base", metavar="REV", help="compare with dist/ as it is at this git revision")
-    diff_parser.add_argument("--exit-code", action="store_true", help="exit 1 when anything changed")
-    explain_parser = sub.add_parser(
-        "explain",
-        help="what an environment deploys and needs, as Markdown with a Mermaid diagram",
-        description="Describe an environment from its synthesized objects.",
-    )
-    explain_parser.add_argument("envs", nargs="*", help="environment names")
-    explain_parser.add_argument("--write", action="store_true", help=f"write {DOCS_DIR}/<env>.md (default: all)")
-    explain_parser.add_argument("--docs-dir", type=Path, help=f"where --write writes (default: {DOCS_DIR})")
-    for p in (diff_parser, explain_parser):
-        p.add_argument("--config-dir", type=Path, help="only the environments of this folder")
-    diff_parser.add_argument("--outdir", type=Path, default=outdir, help="the output to compare with (dist/)")
-    args = parser.parse_args(argv)
-    try:
-        return {"diff": diff, "explain": explain}[args.command](args, root)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2

@@ -9,10 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from mlflow_constructs.review.facts import data_of, server_of
 from mlflow_constructs.review.objects import (
     WORKLOAD_KINDS,
     Obj,
     annotations,
+    component,
     containers,
     group_of,
     is_custom,
@@ -27,7 +29,7 @@ from mlflow_constructs.review.objects import (
 )
 
 POD_KINDS = (*WORKLOAD_KINDS, "Job")
-SERVER_FLAGS = ("--default-artifact-root", "--artifacts-destination", "--backend-store-uri", "--serve-artifacts")
+OAUTH2_PROXY = "oauth2-proxy"  # the component label of the OAuth2-Proxy front
 STORE_URI = "MLFLOW_BACKEND_STORE_URI"
 PLUGIN_PROVIDERS = {
     "CONFIG_AWS_SECRETS_": "AWS Secrets Manager",
@@ -67,12 +69,9 @@ def _env(container: Obj, name: str) -> Obj | None:
 
 
 def _server(objects: list[Obj]) -> tuple[Obj, Obj] | None:
-    """The MLflow server's Deployment and container: the one started with MLflow's server flags."""
-    for obj in _of(objects, *WORKLOAD_KINDS):
-        for container in pod_template(obj)["spec"].get("containers", []):
-            if any(flag in [*container.get("command", []), *container.get("args", [])] for flag in SERVER_FLAGS):
-                return obj, container
-    return None
+    """The MLflow server's Deployment (by its component label) and main container (its first)."""
+    server = server_of(objects)
+    return (server, pod_template(server)["spec"]["containers"][0]) if server else None
 
 
 def _behind(service: Obj, objects: list[Obj]) -> list[Obj]:
@@ -331,9 +330,7 @@ def _summary(name: str, objects: list[Obj], namespace: str) -> str:
         for svc in others:
             service = next((s for s in _of(objects, "Service") if _name(s) == svc), None)
             behind = ", ".join(f"{o['kind']} `{_name(o)}`" for o in _behind(service, objects)) if service else ""
-            proxy = service and any(
-                "oauth2-proxy" in c["image"] for o in _behind(service, objects) for c in containers(o)
-            )
+            proxy = service and any(component(o) == OAUTH2_PROXY for o in _behind(service, objects))
             front = "OAuth2-Proxy, which does the login" if proxy else "in front of the server"
             sentence += f", which sends traffic to Service `{svc}` ({behind}: {front})"
         sentences.append(sentence + ".")
@@ -358,11 +355,14 @@ def _summary(name: str, objects: list[Obj], namespace: str) -> str:
     if policies:
         deny = [p for p in policies if _is_default_deny(p)]
         allow = len(policies) - len(deny)
-        sentences.append(
-            f"NetworkPolicies deny all ingress to its pods except {allow} allowed flow{'s' if allow != 1 else ''}."
-            if deny
-            else f"{len(policies)} NetworkPolicies restrict ingress to the pods they select."
+        flows = len(_flows(objects, _pods(objects))[0])
+        sentence = (
+            f"{len(policies)} NetworkPolicies: {allow} allow{'s' if allow == 1 else ''} {flows} "
+            f"flow{'s' if flows != 1 else ''} into its pods (the thick arrows of the diagram)"
         )
+        if deny:
+            sentence += f", and {', '.join(f'`{_name(p)}`' for p in deny)} denies all other ingress"
+        sentences.append(sentence + ".")
     else:
         sentences.append("It has no NetworkPolicies: every pod accepts traffic from anywhere in the cluster.")
     return " ".join(sentences)
@@ -481,69 +481,30 @@ def _ports(rule: Obj) -> str:
     return ", ".join(ports) or "all ports"
 
 
-def diagram(objects: list[Obj], namespace: str) -> list[str]:
-    pods = [
-        o
-        for o in objects
-        if o["kind"] in (*POD_KINDS, "CronJob") or (group_of(o) == "postgresql.cnpg.io" and o["kind"] == "Cluster")
-    ]
-    lines = ["```mermaid", "flowchart LR"]
-    outside: list[str] = []
-    inside: list[str] = []
-    edges: list[str] = []
-    for obj in pods:
-        text = f"{obj['kind']} {_name(obj)}"
-        if obj["kind"] == "Job" and run_once_prefix(obj):
-            text += "<br/>run-once hook"
-        if obj["kind"] == "Cluster":
-            inside.append(f"    {_node_id(obj)}[({_label(text + '<br/>CloudNativePG')})]")
-        else:
-            inside.append(f"    {_node_id(obj)}[{_label(text)}]")
-    for service in _of(objects, "Service"):
-        ports = ", ".join(str(p["port"]) for p in service.get("spec", {}).get("ports", []))
-        inside.append(f"    {_node_id(service)}([{_label(f'Service {_name(service)} :{ports}')}])")
-        for target in _behind(service, pods):
-            edges.append(f"  {_node_id(service)} -.-> {_node_id(target)}")
-    routes = _routes(objects)
-    if routes:
-        outside.append(f"  clients(({_label('clients')}))")
-    seen = set()
-    for route, hosts, scheme, backend, port in routes:
-        node = _node_id(route)
-        if node not in seen:
-            seen.add(node)
-            urls = "<br/>".join(f"{scheme}://{h}" for h in hosts)
-            text = _label(f"{route['kind']} {_name(route)}<br/>{urls}")
-            inside.append(f"    {node}{{{{{text}}}}}")
-            edges.append(f"  clients --> {node}")
-        service = next((s for s in _of(objects, "Service") if _name(s) == backend), None)
-        if service:
-            edges.append(f"  {node} -->|{_label(str(port))}| {_node_id(service)}")
-    # NetworkPolicy flows: sources -> target pods, with ports
-    extra_nodes: dict[str, str] = {}
+def _flows(objects: list[Obj], pods: list[Obj]) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """(source node, target node, ports) of every ingress flow the NetworkPolicies allow, and the nodes they need
+    beyond the environment's own pods (other namespaces, address blocks, unmatched selectors) -> declaration."""
+    flows: list[tuple[str, str, str]] = []
+    extra: dict[str, str] = {}
     for policy in _of(objects, "NetworkPolicy"):
         spec = policy["spec"]
         if _is_default_deny(policy):
-            note = f"NetworkPolicy {_name(policy)}:<br/>all other ingress to pods in {namespace} is denied"
-            inside.append(f"    {_id('deny', _name(policy))}>{_label(note)}]")
             continue
         targets = _pods_node(spec.get("podSelector") or {}, pods)
         if not targets:
-            node = _id("pods", _selector_text(spec.get("podSelector", {}).get("matchLabels") or {}) or "all")
-            extra_nodes[node] = (
-                f"    {node}[{_label('pods ' + _selector_text(spec.get('podSelector', {}).get('matchLabels') or {}))}]"
-            )
+            labels = spec.get("podSelector", {}).get("matchLabels") or {}
+            node = _id("pods", _selector_text(labels) or "all")
+            extra[node] = f"{node}[{_label('pods ' + (_selector_text(labels) or '(all)'))}]"
             targets = [node]
         for rule in spec.get("ingress", []):
-            ports = _ports(rule)
             sources: list[str] = []
             for peer in rule.get("from") or [None]:
                 if peer is None:
-                    outside.append(f"  anywhere[{_label('any pod, namespace or address')}]")
+                    extra["anywhere"] = f"anywhere[{_label('any pod, namespace or address')}]"
                     sources.append("anywhere")
                 elif "ipBlock" in peer:
                     node = _id("cidr", peer["ipBlock"]["cidr"])
-                    outside.append(f"  {node}[{_label(peer['ipBlock']['cidr'])}]")
+                    extra[node] = f"{node}[{_label(peer['ipBlock']['cidr'])}]"
                     sources.append(node)
                 elif "namespaceSelector" in peer:
                     labels = (peer["namespaceSelector"] or {}).get("matchLabels") or {}
@@ -552,19 +513,82 @@ def diagram(objects: list[Obj], namespace: str) -> list[str]:
                     if peer.get("podSelector"):
                         text = f"pods {_selector_text(peer['podSelector'].get('matchLabels') or {})} in {text}"
                         node = _id(node, _selector_text(peer["podSelector"].get("matchLabels") or {}))
-                    outside.append(f"  {node}[{_label(text)}]")
+                    extra[node] = f"{node}[{_label(text)}]"
                     sources.append(node)
                 else:
                     matched = _pods_node(peer.get("podSelector") or {}, pods)
                     if not matched:
                         labels = (peer.get("podSelector") or {}).get("matchLabels") or {}
                         node = _id("pods", _selector_text(labels) or "all")
-                        extra_nodes[node] = f"    {node}[{_label('pods ' + (_selector_text(labels) or '(all)'))}]"
+                        extra[node] = f"{node}[{_label('pods ' + (_selector_text(labels) or '(all)'))}]"
                         matched = [node]
                     sources += matched
-            for source in sources:
-                for target in targets:
-                    edges.append(f"  {source} ==>|{_label(ports)}| {target}")
+            flows += [(source, target, _ports(rule)) for source in sources for target in targets]
+    return list(dict.fromkeys(flows)), extra
+
+
+def _pods(objects: list[Obj]) -> list[Obj]:
+    """The objects that run pods: workloads, Jobs, CronJobs, CloudNativePG Clusters."""
+    return [
+        o
+        for o in objects
+        if o["kind"] in (*POD_KINDS, "CronJob") or (group_of(o) == "postgresql.cnpg.io" and o["kind"] == "Cluster")
+    ]
+
+
+def _services_of(obj: Obj, objects: list[Obj]) -> list[Obj]:
+    return [s for s in _of(objects, "Service") if obj in _behind(s, objects)]
+
+
+def diagram(objects: list[Obj], namespace: str) -> list[str]:
+    """A Mermaid flowchart: each workload a node (with the Services that select its pods), the routes in from
+    outside, the flows the NetworkPolicies allow (with their ports) and the connections to external stores.
+
+    Services are folded into the workloads they select rather than drawn as nodes of their own with an edge
+    to each: that edge ran beside every flow into the same pods, and Mermaid drew some of them through
+    unrelated boxes. A default-deny policy is said in the namespace's title, not as a free-floating box."""
+    pods = _pods(objects)
+    lines = ["```mermaid", "flowchart LR"]
+    outside: list[str] = []
+    inside: list[str] = []
+    edges: list[str] = []
+    node_of_service: dict[str, str] = {}
+    for obj in pods:
+        text = f"{obj['kind']} {_name(obj)}"
+        if obj["kind"] == "Job" and run_once_prefix(obj):
+            text += "<br/>run-once hook"
+        for service in _services_of(obj, objects):
+            ports = ", ".join(str(p["port"]) for p in service.get("spec", {}).get("ports", []))
+            text += f"<br/>Service {_name(service)} :{ports}"
+            node_of_service.setdefault(_name(service), _node_id(obj))
+        if obj["kind"] == "Cluster":
+            inside.append(f"    {_node_id(obj)}[({_label(text + '<br/>CloudNativePG')})]")
+        else:
+            inside.append(f"    {_node_id(obj)}[{_label(text)}]")
+    for service in _of(objects, "Service"):  # a Service that selects none of the environment's pods
+        if _name(service) not in node_of_service:
+            ports = ", ".join(str(p["port"]) for p in service.get("spec", {}).get("ports", []))
+            inside.append(f"    {_node_id(service)}([{_label(f'Service {_name(service)} :{ports}')}])")
+            node_of_service[_name(service)] = _node_id(service)
+    routes = _routes(objects)
+    sources: list[str] = []  # where traffic comes from, outside the namespace
+    if routes:
+        sources.append(f"    clients(({_label('clients')}))")
+    seen = set()
+    for route, hosts, scheme, backend, port in routes:
+        node = _node_id(route)
+        if node not in seen:
+            seen.add(node)
+            urls = "<br/>".join(f"{scheme}://{h}" for h in hosts)
+            text = _label(f"{route['kind']} {_name(route)}<br/>{urls}")
+            inside.append(f"    {node}{{{{{text}}}}}")
+            edges.append(f"  clients -->|{_label(scheme)}| {node}")
+        if backend in node_of_service:
+            edges.append(f"  {node} -->|{_label(f'{backend}:{port}')}| {node_of_service[backend]}")
+    flows, extra = _flows(objects, pods)
+    sources += [f"    {line}" for node, line in extra.items() if not node.startswith("pods_")]
+    inside += [f"    {line}" for node, line in extra.items() if node.startswith("pods_")]
+    edges += [f"  {source} ==>|{_label(ports)}| {target}" for source, target, ports in flows]
     database = _database(objects, namespace)
     if database and database.external_label:
         outside.append(f"  external_db[({_label(database.external_label)})]")
@@ -577,9 +601,18 @@ def diagram(objects: list[Obj], namespace: str) -> list[str]:
             edges += [f"  {_node_id(user)} -.->|{_label('artifacts')}| artifact_store" for user in artifacts.users]
             if "--serve-artifacts" not in found[1].get("args", []) and routes:
                 edges.append(f"  clients -.->|{_label('artifacts, directly')}| artifact_store")
+    if found:
+        # Invisible links (layout only): batch pods (Jobs, CronJobs) take the column after the server, so the
+        # server's arrows to the stores pass between them instead of through them.
+        edges += [f"  {_node_id(found[0])} ~~~ {_node_id(o)}" for o in pods if o["kind"] in ("Job", "CronJob")]
+    # ... and stores outside the namespace the column after those inside it.
+    stores = [n for n in ("external_db", "artifact_store") if any(line.startswith(f"  {n}[") for line in outside)]
+    edges += [f"  {_node_id(o)} ~~~ {store}" for o in pods if data_of(o) for store in stores]
     lines += _unique(outside)
+    if sources:  # a column of their own, left of the namespace: their arrows never cross its title
+        lines += [f"  subgraph outside[{_label('outside the namespace')}]", *_unique(sources), "  end"]
     lines.append(f"  subgraph {_id('ns', namespace)}[{_label(f'Namespace {namespace}')}]")
-    lines += _unique([*inside, *extra_nodes.values()])
+    lines += _unique(inside)
     lines.append("  end")
     lines += _unique(edges)
     lines.append("```")
@@ -591,8 +624,9 @@ def _unique(lines: Iterable[str]) -> list[str]:
 
 
 LEGEND = (
-    "Solid thick arrows are the flows the NetworkPolicies allow (labelled with ports); dotted arrows from a "
-    "Service point to the pods it selects; dotted arrows to a store are connections the pods make."
+    "Each box is a workload, with the Services that select its pods. Thin arrows are routes in from outside "
+    "(labelled Service:port), thick arrows the flows the NetworkPolicies allow (labelled with ports), dotted "
+    "arrows connections to a store outside the namespace."
 )
 
 

@@ -18,6 +18,8 @@ POD_OWNER_KINDS = (*WORKLOAD_KINDS, "Job", "ReplicaSet")
 HOOK_ANNOTATION = "argocd.argoproj.io/hook"
 PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
 CNPG_CLUSTER_LABEL = "cnpg.io/cluster"
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
 # A run-once Job is named after its pod template: <prefix>-<hash>
 _HASHED_NAME = re.compile(r"^(?P<prefix>.+)-[0-9a-f]{8}$")
 
@@ -106,6 +108,16 @@ def annotations(obj: Obj) -> dict[str, str]:
 
 def labels(obj: Obj) -> dict[str, str]:
     return obj.get("metadata", {}).get("labels") or {}
+
+
+def component(obj: Obj) -> str | None:
+    """The component an object belongs to (``app.kubernetes.io/name``, set by every construct)."""
+    return labels(obj).get(NAME_LABEL)
+
+
+def instance(obj: Obj) -> str | None:
+    """The environment's ``name`` (``app.kubernetes.io/instance``, set by every construct)."""
+    return labels(obj).get(INSTANCE_LABEL)
 
 
 def prerequisites(obj: Obj) -> list[str]:

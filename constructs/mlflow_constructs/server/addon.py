@@ -27,7 +27,11 @@ class ServerAddon:
     probes_follow_static_prefix: bool = True  # False for a plugin's routes, which --static-prefix does not move
     checksum_inputs: dict[str, Any] = field(default_factory=dict)  # config files whose change must roll pods
     plugin: PluginDelivery = field(default_factory=PluginDelivery)
-    migration_containers: tuple[k8s.Container, ...] = ()  # run after the tracking-store migration
+    schema_store: str | None = None  # the Alembic history it adds beside the tracking store's (schema_scripts)
+    schema_env: tuple[k8s.EnvVar, ...] = ()  # what the schema scripts read to find that store
+    schema_mounts: tuple[k8s.VolumeMount, ...] = ()
+    migration_env: tuple[k8s.EnvVar, ...] = ()  # settings only the migration Job's decisions read
+    migration_init_containers: tuple[k8s.Container, ...] = ()  # run before the migration (e.g. render a config)
     migration_volumes: tuple[k8s.Volume, ...] = ()
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
 

@@ -1,31 +1,34 @@
-"""Schema migrations (``mlflow db upgrade``) as a Job that runs before the server rolls out.
+"""The migration Job: MLflow's upgrade procedure (``schema_scripts/upgrade.py``), once per change.
 
-The Job's name carries a hash of what it runs (see ``k8s.objects.run_once_job``). Argo CD runs it as a
-Sync hook between the database (wave 0) and the Deployment (wave 2); with plain ``kubectl apply`` the
-server's own wait-for-database init container and restart loop cover the same ordering.
+Its name carries a hash of its pod template (see ``k8s.objects.run_once_job``), which holds a checksum of
+every setting its decisions read (the schema scripts, the auth config template), so changing one of them
+runs it again. The procedure does not depend on the order objects are applied in: the server pods wait for
+the schema in their ``wait-for-schema`` gate, so ``kubectl apply -f dist`` (everything at once), Flux and
+Argo CD (a Sync hook in wave 1, before the server's wave 2) all end the same way.
+
+A refusal (exit 3: nothing changed, the old servers keep serving) fails the Job at once instead of being
+retried (``podFailurePolicy``); other failures are retried up to ``backoffLimit``.
 """
 
 from __future__ import annotations
 
 from constructs import Construct
 
+from mlflow_constructs.database.pre_upgrade import NO_BACKUP, PreUpgradeBackup
+from mlflow_constructs.k8s.hashing import digest
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import run_once_job
-from mlflow_constructs.k8s.pods import TMP_MOUNT, container, empty_dir, env_values, pod_template, resources
-from mlflow_constructs.server.pod import ServerPod, telemetry_settings
-from mlflow_constructs.server.waiting import python_script, wait_for_database
+from mlflow_constructs.k8s.pods import container, empty_dir, env_values, pod_template, resources
+from mlflow_constructs.server.pod import ServerPod
+from mlflow_constructs.server.schema import SchemaScripts
 
-# `mlflow db upgrade <uri>` run in-process, so the URI never becomes a process argument.
-UPGRADE_TRACKING = """\
-import os
-from mlflow.db import upgrade
-upgrade.main(args=[os.environ["MLFLOW_BACKEND_STORE_URI"]], prog_name="mlflow db upgrade")
-"""
+REFUSED_EXIT_CODE = 3  # upgrade.py: refused before changing anything
 
 
 class MlflowMigration(Construct):
-    """Runs the tracking-store migration (plus any the auth addon adds) once per change, as a pod of the
-    MLflow image described by ``pod``.
+    """Runs ``upgrade.py`` for the stores of the image described by ``pod`` from ``scripts`` (the server's too),
+    with ``backup`` taken first (default: none, so a migration of a populated database is refused unless
+    ``backup.confirmed``).
     Handles: ``job_name`` (``<name>-migrate-<hash>``), ``selector`` (its pods)."""
 
     def __init__(
@@ -35,34 +38,43 @@ class MlflowMigration(Construct):
         *,
         pod: ServerPod,
         naming: Naming,
+        scripts: SchemaScripts,
+        backup: PreUpgradeBackup = NO_BACKUP,
     ) -> None:
         super().__init__(scope, id)
-        config, database, addon = pod.config, pod.database, pod.addon
+        config, addon = pod.config, pod.addon
         self.selector = naming.selector("mlflow-migrate")
         labels = naming.labels("mlflow-migrate")
-        plugin = addon.plugin
-        db_env = [*database.env, *plugin.env]
-        mounts = [TMP_MOUNT, *plugin.mounts]
         upgrade = container(
-            "upgrade-tracking-db",
+            "upgrade",
             config.image,
-            command=python_script(UPGRADE_TRACKING, load_providers=plugin.loads_providers),
-            env=[*db_env, *env_values(telemetry_settings(config))],
+            command=scripts.command("upgrade.py"),
+            env=[*pod.schema_env(), *addon.migration_env, *env_values(backup.env_settings()), *backup.env],
             resources=resources(config.resources),
-            mounts=mounts,
+            mounts=[*pod.schema_mounts(), scripts.mount, *backup.mounts],
         )
-        steps = [
-            wait_for_database(image=config.image, env=db_env, mounts=mounts, load_providers=plugin.loads_providers),
-            upgrade,
-            *addon.migration_containers,
-        ]
-        *init, last = steps
+        sidecars = [backup.sidecar] if backup.sidecar else []
         template = pod_template(
             {**labels, **pod.pod_labels},
-            service_account=pod.service_account,
-            restart_policy="OnFailure",
-            init_containers=init,
-            containers=[last],
-            volumes=[empty_dir("tmp", "256Mi"), *plugin.volumes, *addon.migration_volumes],
+            service_account=backup.service_account or pod.service_account,
+            restart_policy="Never",
+            init_containers=[*addon.migration_init_containers, *sidecars],
+            containers=[upgrade],
+            volumes=[
+                empty_dir("tmp", "256Mi"),
+                scripts.volume,
+                *addon.plugin.volumes,
+                *addon.migration_volumes,
+                *backup.volumes,
+            ],
+            annotations={"checksum/config": digest({**addon.checksum_inputs, **scripts.checksum_inputs})},
         )
-        self.job_name = run_once_job(self, "job", base_name=naming.name("migrate"), labels=labels, template=template)
+        self.job_name = run_once_job(
+            self,
+            "job",
+            base_name=naming.name("migrate"),
+            labels=labels,
+            template=template,
+            sidecars=[c.name for c in sidecars],
+            fail_on_exit_code=(upgrade.name, REFUSED_EXIT_CODE),
+        )

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cdk8s_plus_27 import k8s
+
 from mlflow_constructs.config.server import Server
 from mlflow_constructs.database.access import DatabaseAccess
+from mlflow_constructs.k8s.pods import TMP_MOUNT, env_values
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
 
 # MLflow's usage telemetry switches (`import mlflow` starts its client): either turns it off.
@@ -29,3 +32,19 @@ class ServerPod:
     service_account: str
     addon: ServerAddon = NO_ADDON
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def schema_stores(self) -> tuple[str, ...]:
+        """The Alembic histories the image migrates: MLflow's tracking store, plus the auth mode's."""
+        return ("tracking", *((self.addon.schema_store,) if self.addon.schema_store else ()))
+
+    def schema_env(self) -> list[k8s.EnvVar]:
+        """What the schema scripts need to find every store (see ``server/schema.py``)."""
+        plugin = self.addon.plugin
+        settings = {"SCHEMA_STORES": " ".join(self.schema_stores), **telemetry_settings(self.config)}
+        if plugin.loads_providers:
+            settings["LOAD_PLUGIN_PROVIDERS"] = "true"
+        return [*self.database.env, *plugin.env, *self.addon.schema_env, *env_values(settings)]
+
+    def schema_mounts(self) -> list[k8s.VolumeMount]:
+        return [TMP_MOUNT, *self.addon.plugin.mounts, *self.addon.schema_mounts]

@@ -23,8 +23,8 @@ from mlflow_constructs.k8s.pods import (
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
+from mlflow_constructs.server.schema import SchemaScripts, wait_for_schema
 from mlflow_constructs.server.transfers import transfers_hook
-from mlflow_constructs.server.waiting import wait_for_database
 from mlflow_constructs.storage.access import ArtifactAccess
 
 HTTP_PORT_NAME = "http"
@@ -38,7 +38,8 @@ class MlflowServer(Construct):
     Handles for wiring: ``service_name``, ``port``, ``port_name``, ``path_prefix`` (``server.static_prefix``,
     ``""`` for the root), ``selector`` (its pods), ``service_labels``. ``public_urls``
     (``https://mlflow.example.com``) become allowed Host headers and CORS origins; ``also_reachable_as`` names
-    other Services that forward to it (e.g. a proxy in front).
+    other Services that forward to it (e.g. a proxy in front). The pods start only on databases at their
+    image's schema (``scripts``' ``wait-for-schema`` gate); they never migrate one themselves.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class MlflowServer(Construct):
         pod: ServerPod,
         naming: Naming,
         artifacts: ArtifactAccess,
+        scripts: SchemaScripts,
         public_urls: Sequence[str] = (),
         also_reachable_as: Sequence[str] = (),
         metrics: bool = False,
@@ -128,12 +130,10 @@ class MlflowServer(Construct):
             ),
             mounts=mounts,
         )
-        wait = wait_for_database(
-            image=config.image,
-            env=[*database.env, *plugin.env],
-            mounts=[TMP_MOUNT, *plugin.mounts],
-            load_providers=plugin.loads_providers,
+        gate = wait_for_schema(
+            image=config.image, naming=naming, scripts=scripts, env=pod.schema_env(), mounts=pod.schema_mounts()
         )
+        volumes.append(scripts.volume)
         several = config.max_pods > 1
         spread = [
             k8s.TopologySpreadConstraint(
@@ -144,7 +144,14 @@ class MlflowServer(Construct):
             )
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
-        checksum = digest({"settings": settings, **addon.checksum_inputs, **(hook.checksum_inputs if hook else {})})
+        checksum = digest(
+            {
+                "settings": settings,
+                **addon.checksum_inputs,
+                **scripts.checksum_inputs,
+                **(hook.checksum_inputs if hook else {}),
+            }
+        )
         if artifacts.single_attach:
             strategy = k8s.DeploymentStrategy(type="Recreate")
         else:
@@ -166,7 +173,7 @@ class MlflowServer(Construct):
                 self.pod_labels,
                 service_account=pod.service_account,
                 termination_grace_period=30,
-                init_containers=[wait, *addon.init_containers],
+                init_containers=[*addon.init_containers, gate],
                 containers=[server],
                 volumes=volumes,
                 spread=spread if several else (),

@@ -1,0 +1,111 @@
+"""How the migration Job backs the databases up before it migrates them (``schema_scripts/upgrade.py``).
+
+Bundled PostgreSQL: a ``pg-dump`` sidecar of the database's image (``PostgresDumps.pre_upgrade``).
+CloudNativePG with backups: an on-demand ``Backup`` of the cluster through its Barman Cloud Plugin, which
+the Job creates with a ServiceAccount of its own allowed to do just that (:class:`CnpgUpgradeBackups`).
+Otherwise (an external database, backups off) the Job refuses to migrate unless the operator confirmed a
+backup of their own for the image being rolled out (``database.upgrade.backup_taken_for_image``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.objects import meta
+
+CNPG_GROUP = "postgresql.cnpg.io"
+NEEDS_API_TOKEN = "mlflow-k8s/needs-api-token"  # why a pod of this account mounts its token
+
+
+@dataclass(frozen=True)
+class PreUpgradeBackup:
+    """What the migration Job adds to take the backup: ``mode`` (``pg-dump``, ``cloudnativepg`` or ``none``),
+    settings, env and mounts of its ``upgrade`` container, volumes, the ``pg-dump`` sidecar, and the
+    ServiceAccount whose token the ``upgrade`` container alone mounts (only to create a CloudNativePG
+    ``Backup``)."""
+
+    mode: str = "none"
+    confirmed: bool = False
+    settings: Mapping[str, str] = field(default_factory=dict)
+    env: tuple[k8s.EnvVar, ...] = ()
+    mounts: tuple[k8s.VolumeMount, ...] = ()
+    volumes: tuple[k8s.Volume, ...] = ()
+    sidecar: k8s.Container | None = None
+    service_account: str | None = None
+
+    def env_settings(self) -> dict[str, str]:
+        return {"BACKUP": self.mode, "BACKUP_CONFIRMED": str(self.confirmed).lower(), **self.settings}
+
+
+NO_BACKUP = PreUpgradeBackup()
+TOKEN_VOLUME = "api-token"
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def api_token_volume() -> k8s.Volume:
+    """What the kubelet would automount (a short-lived token, the cluster's CA, the namespace), as a volume
+    that only the container mounting it sees: the pod keeps ``automountServiceAccountToken: false``."""
+    return k8s.Volume(
+        name=TOKEN_VOLUME,
+        projected=k8s.ProjectedVolumeSource(
+            sources=[
+                k8s.VolumeProjection(
+                    service_account_token=k8s.ServiceAccountTokenProjection(path="token", expiration_seconds=3600)
+                ),
+                k8s.VolumeProjection(
+                    config_map=k8s.ConfigMapProjection(
+                        name="kube-root-ca.crt", items=[k8s.KeyToPath(key="ca.crt", path="ca.crt")]
+                    )
+                ),
+                k8s.VolumeProjection(
+                    downward_api=k8s.DownwardApiProjection(
+                        items=[
+                            k8s.DownwardApiVolumeFile(
+                                path="namespace", field_ref=k8s.ObjectFieldSelector(field_path="metadata.namespace")
+                            )
+                        ]
+                    )
+                ),
+            ]
+        ),
+    )
+
+
+class CnpgUpgradeBackups(Construct):
+    """A ServiceAccount ``<name>-migrate`` that may create and read ``Backup`` objects in the namespace and
+    nothing else; ``backup`` is what the migration Job needs to take one of ``cluster`` with ``plugin``."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, naming: Naming, cluster: str, plugin: str, confirmed: bool
+    ) -> None:
+        super().__init__(scope, id)
+        name = naming.name("migrate")
+        labels = naming.labels("mlflow-migrate")
+        why = {NEEDS_API_TOKEN: "the migration Job creates an on-demand CloudNativePG Backup before it migrates"}
+        k8s.KubeServiceAccount(self, "account", metadata=meta(name, labels, why), automount_service_account_token=False)
+        k8s.KubeRole(
+            self,
+            "role",
+            metadata=meta(name, labels),
+            rules=[k8s.PolicyRule(api_groups=[CNPG_GROUP], resources=["backups"], verbs=["create", "get"])],
+        )
+        k8s.KubeRoleBinding(
+            self,
+            "binding",
+            metadata=meta(name, labels),
+            role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+            subjects=[k8s.Subject(kind="ServiceAccount", name=name)],
+        )
+        self.backup = PreUpgradeBackup(
+            mode="cloudnativepg",
+            confirmed=confirmed,
+            settings={"CNPG_CLUSTER": cluster, "CNPG_PLUGIN": plugin},
+            mounts=(k8s.VolumeMount(name=TOKEN_VOLUME, mount_path=TOKEN_DIR, read_only=True),),
+            volumes=(api_token_volume(),),
+            service_account=name,
+        )

@@ -1,0 +1,62 @@
+"""The server pods' gate: start only on databases at this image's schema, never migrate them.
+
+Waits until every store (``stores.py``) is at the image's head and no migration fence is up, then exits 0
+and the server starts. Behind (a newer image than the schema): the migration Job has to run first, so it
+waits, saying so, for as long as it takes (the old pods keep serving meanwhile; a refused or failed Job
+leaves the rollout stuck here, which is the point). A revision the image does not know (an older image than
+the schema) exits 1: this image cannot serve that database.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import sqlalchemy
+import stores
+
+POLL_SECONDS = 2.0
+REPORT_SECONDS = 30.0
+
+
+def blockers(all_stores: list[stores.Store]) -> list[str]:
+    """Why the server must not start yet (empty: it may)."""
+    reasons = []
+    checked = set()
+    for store in all_stores:
+        with store.engine().connect() as conn:
+            state = store.state(conn)
+            if state != "current":
+                reasons.append(f"{store.kind} is {state} (database at {store.revision(conn)}, image {store.head()})")
+            if store.database not in checked and stores.fenced(conn):
+                reasons.append(f"{stores.database_name(store.uri)} is fenced by a running migration")
+            checked.add(store.database)
+    return reasons
+
+
+def main() -> int:
+    stores.load_plugin_providers()
+    all_stores = stores.stores_from_env()
+    started, last_report = time.monotonic(), None
+    job = os.environ.get("MIGRATION_JOB", "the migration Job")
+    while True:
+        try:
+            reasons = blockers(all_stores)
+        except stores.SchemaError as exc:
+            print(f"wait-for-schema: {exc}", file=sys.stderr, flush=True)
+            return 1
+        except sqlalchemy.exc.OperationalError as exc:
+            reasons = [f"the database is not reachable ({type(exc).__name__})"]
+        if not reasons:
+            print("schema is at this image's head: starting the server", flush=True)
+            return 0
+        now = time.monotonic()
+        if last_report is None or now - last_report >= REPORT_SECONDS:
+            print(f"waiting for {job} ({now - started:.0f} s): " + "; ".join(reasons), flush=True)
+            last_report = now
+        time.sleep(POLL_SECONDS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
