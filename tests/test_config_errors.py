@@ -65,3 +65,9 @@ def test_backup_retention_must_be_days_weeks_or_months():
 def test_backup_upload_to_pvc_artifacts_is_refused():
     message = config_error({"database": {"backup": {"destination": "artifact-store"}}, "artifacts": {"type": "pvc"}})
     assert "database.backup.destination" in message and "destination: pvc" in message
+
+
+def test_metrics_port_must_differ_from_the_servers():
+    """The metrics container listens beside MLflow in one pod: the same port would fail one of them at start."""
+    message = config_error({"metrics": {"enabled": True, "port": 5000}})
+    assert "metrics.port" in message and "server.port" in message

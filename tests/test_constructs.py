@@ -56,7 +56,9 @@ def objects_of(build: Callable[[Construct], Any], tmp_path) -> list[dict[str, An
     return [doc for doc in yaml.safe_load_all(app.synth_yaml()) if doc]
 
 
-def server_on_s3(scope: Construct, config: Server | None = None, addon: ServerAddon = NO_ADDON) -> MlflowServer:
+def server_on_s3(
+    scope: Construct, config: Server | None = None, addon: ServerAddon = NO_ADDON, metrics: Metrics | None = None
+) -> MlflowServer:
     database = ExternalDatabase(scope, "db", secrets=SECRETS).access
     pod = ServerPod(config=config or Server(), database=database, service_account="tracking", addon=addon)
     return MlflowServer(
@@ -65,6 +67,7 @@ def server_on_s3(scope: Construct, config: Server | None = None, addon: ServerAd
         pod=pod,
         naming=NAMING,
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
+        metrics=metrics,
         scripts=SchemaScripts(scope, "schema", naming=NAMING),
     )
 
@@ -179,14 +182,20 @@ def test_ingress_routes_to_the_backend_it_is_given(tmp_path):
     }
 
 
-def test_service_monitor_scrapes_the_servers_port_and_labels(tmp_path):
+def test_service_monitor_scrapes_the_servers_metrics_port_and_labels(tmp_path):
+    """The ServiceMonitor takes the server's metrics port name and Service labels by object."""
+
     def build(chart):
-        MlflowServiceMonitor(chart, "metrics", config=Metrics(enabled=True), naming=NAMING, server=server_on_s3(chart))
+        metrics = Metrics(enabled=True)
+        server = server_on_s3(chart, metrics=metrics)
+        MlflowServiceMonitor(chart, "metrics", config=metrics, naming=NAMING, server=server)
 
     objs = objects_of(build, tmp_path)
     monitor = find(objs, "ServiceMonitor", "tracking")["spec"]
-    assert monitor["endpoints"][0]["port"] == "http"
-    assert monitor["selector"]["matchLabels"] == find(objs, "Service", "tracking")["metadata"]["labels"]
+    service = find(objs, "Service", "tracking")
+    assert monitor["endpoints"][0]["port"] == "metrics"
+    assert "metrics" in {port["name"] for port in service["spec"]["ports"]}
+    assert monitor["selector"]["matchLabels"] == service["metadata"]["labels"]
 
 
 def test_http_route_and_proxy_follow_the_servers_path_prefix(tmp_path):

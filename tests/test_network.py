@@ -7,6 +7,10 @@ from helpers import INGRESS, OIDC, OIDC_SERVER, container, find, find_all, synth
 from mlflow_constructs.config.network import NGINX_BODY_SIZE
 
 SCRAPER = {"kubernetes.io/metadata.name": "monitoring"}
+PROXY = {
+    "mode": "oauth2-proxy",
+    "oauth2_proxy": {"issuer_url": "https://kc.example.com/realms/ml", "client_id": "mlflow", "allowed_groups": ["ml"]},
+}
 
 
 def admitted_namespaces(objs: list[dict], port: str = "http") -> dict[str, list[dict]]:
@@ -20,18 +24,21 @@ def admitted_namespaces(objs: list[dict], port: str = "http") -> dict[str, list[
     return found
 
 
-def test_prometheus_scrapes_mlflow_when_its_port_is_restricted(tmp_path):
-    """With `ingress_from_namespaces` naming the ingress controller's namespace, the ServiceMonitor's
-    Prometheus (in `metrics.scraper_namespace_labels`) must still reach the pods, or the metrics silently
-    vanish; with the port open to every namespace no extra policy is needed."""
+def test_prometheus_is_admitted_to_the_metrics_port_alone(tmp_path):
+    """Prometheus (in `metrics.scraper_namespace_labels`) reaches the metrics port whether MLflow's own port is
+    open, restricted to the ingress controller's namespace, or closed behind OAuth2-Proxy, and through this flow
+    nothing else: MLflow's API stays where the other policies put it."""
     restricted = {"kubernetes.io/metadata.name": "ingress-nginx"}
-    objs = synth(
-        {"ingress": INGRESS, "metrics": {"enabled": True}, "network_policies": {"ingress_from_namespaces": restricted}},
-        tmp_path / "restricted",
-    )
-    assert admitted_namespaces(objs) == {"mlflow-allow-mlflow": [restricted], "mlflow-allow-metrics": [SCRAPER]}
-    objs = synth({"ingress": INGRESS, "metrics": {"enabled": True}}, tmp_path / "open")
-    assert admitted_namespaces(objs) == {"mlflow-allow-mlflow": []}
+    cases = {
+        "open": {"ingress": INGRESS},
+        "restricted": {"ingress": INGRESS, "network_policies": {"ingress_from_namespaces": restricted}},
+        "proxied": {"ingress": INGRESS, "auth": PROXY},
+    }
+    for case, config in cases.items():
+        objs = synth({**config, "metrics": {"enabled": True}}, tmp_path / case)
+        assert admitted_namespaces(objs, "metrics") == {"mlflow-allow-metrics": [SCRAPER]}, case
+        assert SCRAPER not in [ns for peers in admitted_namespaces(objs).values() for ns in peers], case
+    assert admitted_namespaces(synth({"ingress": INGRESS}, tmp_path / "off"), "metrics") == {}
 
 
 GATEWAY = {
@@ -39,10 +46,6 @@ GATEWAY = {
     "kind": "httproute",
     "hosts": ["tools.example.com"],
     "gateway": {"parent_refs": [{"name": "shared", "namespace": "gateway-system", "section_name": "https"}]},
-}
-PROXY = {
-    "mode": "oauth2-proxy",
-    "oauth2_proxy": {"issuer_url": "https://kc.example.com/realms/ml", "client_id": "mlflow", "allowed_groups": ["ml"]},
 }
 
 

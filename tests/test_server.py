@@ -136,12 +136,17 @@ def test_static_prefix_reaches_mlflow_and_moves_every_probe(tmp_path):
     )
 
 
-def test_metrics_stay_at_the_root_under_a_static_prefix(tmp_path):
-    """prometheus-flask-exporter registers /metrics on MLflow's Flask app outside `--static-prefix`, so the
-    ServiceMonitor keeps scraping `/metrics` (and the route, which only matches the prefix, never exposes it)."""
-    objs = synth({"server": {"static_prefix": "/mlflow"}, "metrics": {"enabled": True}}, tmp_path)
+def test_service_monitor_scrapes_the_metrics_port_at_the_root(tmp_path):
+    """The ServiceMonitor scrapes `/metrics` on the Service port `metrics`, which targets the metrics container,
+    not MLflow's `http` port (behind its login in basic-auth mode), and stays at the root under a static prefix
+    (the route, which matches only the prefix, never exposes it)."""
+    objs = synth({"server": {"static_prefix": "/mlflow"}, "metrics": {"enabled": True, "port": 9100}}, tmp_path)
     (endpoint,) = find(objs, "ServiceMonitor", "mlflow")["spec"]["endpoints"]
-    assert endpoint["path"] == "/metrics" and endpoint["port"] == "http"
+    assert endpoint["path"] == "/metrics" and endpoint["port"] == "metrics"
+    ports = {p["name"]: p for p in find(objs, "Service", "mlflow")["spec"]["ports"]}
+    assert ports["metrics"] == {"name": "metrics", "port": 9100, "targetPort": "metrics"}
+    exporter = container(find(objs, "Deployment", "mlflow"), "metrics")
+    assert exporter["ports"] == [{"containerPort": 9100, "name": "metrics"}]
 
 
 def test_pod_is_restricted_and_has_no_api_token(tmp_path):
@@ -193,11 +198,17 @@ def test_autoscaling_owns_the_replica_count(tmp_path):
     assert "replicas" not in find(objs, "Deployment", "mlflow")["spec"]
 
 
-def test_metrics_expose_prometheus_into_a_writable_dir(tmp_path):
-    server = container(find(synth({"metrics": {"enabled": True}}, tmp_path), "Deployment", "mlflow"), "mlflow")
-    args = server["args"]
-    directory = args[args.index("--expose-prometheus") + 1]
-    assert directory in {m["mountPath"] for m in server["volumeMounts"]}
+def test_metrics_container_reads_what_mlflow_writes(tmp_path):
+    """MLflow writes its series into the writable `--expose-prometheus` directory; the metrics container reads
+    that same volume, read-only, and serves it on the server's host and the metrics port."""
+    deployment = find(synth({"metrics": {"enabled": True}}, tmp_path), "Deployment", "mlflow")
+    server, exporter = container(deployment, "mlflow"), container(deployment, "metrics")
+    directory = server["args"][server["args"].index("--expose-prometheus") + 1]
+    (written,) = [m for m in server["volumeMounts"] if m["mountPath"] == directory]
+    (read,) = [m for m in exporter["volumeMounts"] if m["mountPath"] == directory]
+    assert written["name"] == read["name"] and not written.get("readOnly") and read["readOnly"] is True
+    assert exporter["args"] == [directory, "0.0.0.0", "9090"]
+    assert exporter["image"] == server["image"] and exporter["command"][:2] == ["python", "-c"]
 
 
 def test_rwo_artifact_volume_uses_recreate(tmp_path):

@@ -16,6 +16,9 @@ an empty cluster even though several share ``namespace: mlflow``.
 - ``python app.py diff``: its `recreated` (claims: `data loss`) class covers each of these, it predicts exactly
   the objects the API server refuses (here and on the upgrade of every environment), and the `kubectl delete`
   its line gives makes the apply go through;
+- name lengths: every shipped environment at the longest ``name`` and ``namespace`` synthesis accepts is taken,
+  and so is what its controllers would make from it (``mlflow_constructs.k8s.controllers``, created in a dry
+  run); one character more is refused by synthesis and by the API server;
 - idempotence: applying the same file again changes nothing (``kubectl diff --server-side`` is empty, the
   stored objects stay the same and, PersistentVolumeClaims aside, so do their resourceVersions), so a
   GitOps controller does not loop.
@@ -43,8 +46,12 @@ from mlflow_constructs.review import render
 
 sys.path.insert(0, str(REPO / "tests" / "validity"))
 from _k8s import environment_names, manifests, pod_templates  # noqa: E402
+from repo_paths import environment_file, shipped_environments  # noqa: E402
 
-from mlflow_constructs.config import parse_environment  # noqa: E402
+from mlflow_constructs.config import ConfigError, load_environment, parse_environment  # noqa: E402
+from mlflow_constructs.environment.chart import environment_objects  # noqa: E402
+from mlflow_constructs.environment.limits import longest_accepted  # noqa: E402
+from mlflow_constructs.k8s.controllers import made_from  # noqa: E402
 from mlflow_constructs.synth import build_app  # noqa: E402
 
 ENVS = environment_names()
@@ -74,6 +81,13 @@ class Applied:
             path = self.file.with_suffix(f".{len(list(self.file.parent.iterdir()))}.yaml")
             path.write_text(dump(rename_namespaces(objs, self.rename)))
         return self.cluster.kubectl("apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", str(path))
+
+    def create_dry_run(self, objs: list[dict[str, Any]]):
+        """``kubectl create --dry-run=server`` of ``objs`` (renamed the same way): validated and admitted, not
+        stored. Every object is tried; the exit code is 1 if any is refused."""
+        path = self.file.with_suffix(f".{len(list(self.file.parent.iterdir()))}.yaml")
+        path.write_text(dump(rename_namespaces(objs, self.rename)))
+        return self.cluster.kubectl("create", "--dry-run=server", "-o", "name", "-f", str(path))
 
     def add_default_service_accounts(self) -> None:
         """What kube-controller-manager's serviceaccount controller does in every namespace of a real
@@ -454,6 +468,72 @@ def test_longest_gateway_names_are_accepted(cluster: Cluster, tmp_path: Path) ->
     assert first(objs, "NetworkPolicy", lambda o: o["metadata"]["name"].endswith("-from-" + "g" * 63))
     got = Applied(cluster, objs, "longest-gateway", tmp_path).apply()
     assert got.returncode == 0, f"the API server refused the longest Gateway names\n{got}"
+
+
+# --- the longest names the config accepts ---------------------------------------------------------------
+# A container for the pod specs of an operator's objects (CloudNativePG's instances and Jobs), whose containers
+# the output does not hold, meeting Pod Security "restricted".
+PLACEHOLDER_CONTAINER = {
+    "name": "placeholder",
+    "image": "registry.example.com/placeholder:1",
+    "securityContext": {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    },
+}
+# Kinds controllers make whose CRD is not in crds/: their metadata is what the checks are about, and the API
+# server validates a name and labels the same way for every kind, so a ConfigMap carries it.
+UNSERVED_KINDS = frozenset({("postgresql.cnpg.io", "Backup")})
+
+
+def made_objects(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What controllers make from ``objs`` (see ``mlflow_constructs.k8s.controllers``), as the API server can take
+    them in a dry run."""
+    made = []
+    for original in (m for o in objs for m in made_from(o)):
+        obj = original
+        if (original["apiVersion"].rpartition("/")[0], original["kind"]) in UNSERVED_KINDS:
+            obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": original["metadata"]}
+        spec = obj.get("spec") or {}
+        pod_spec = spec if obj["kind"] == "Pod" else (spec.get("template") or {}).get("spec")
+        if pod_spec is not None and not pod_spec.get("containers"):
+            pod_spec["containers"] = [PLACEHOLDER_CONTAINER]
+        made.append(obj)
+    return made
+
+
+@pytest.mark.parametrize("env", shipped_environments())
+def test_longest_names_are_accepted_and_one_more_is_refused(cluster: Cluster, tmp_path: Path, env: str) -> None:
+    """Each shipped environment at the longest `name` and `namespace` synthesis accepts is applied, and the
+    objects its controllers would make (StatefulSet pods and revisions, Job pods, CronJob Jobs, ReplicaSets,
+    CloudNativePG's instances, Services and Jobs, Backups, Secrets) are created in a dry run: all accepted. With
+    a `name` one character longer synthesis stops, and the API server agrees: the output, synthesized without
+    the check, or what its controllers would make from it, is refused."""
+    config = load_environment(environment_file(env))
+    name_length = longest_accepted(config, "name", environment_objects)
+    config = config.model_copy(update={"name": "n" * name_length})
+    namespace_length = longest_accepted(config, "namespace", environment_objects)
+    config = config.model_copy(update={"namespace": "s" * namespace_length})
+    objs = [d for d in yaml.safe_load_all(build_app({env: config}, tmp_path / "out").synth_yaml()) if d]
+    applied = Applied(cluster, objs, f"longest-{env}", tmp_path)
+    assert all(len(ns) == namespace_length for ns in applied.rename.values())
+    got = applied.apply()
+    assert got.returncode == 0, f"env {env}: the API server refused names of {name_length} characters\n{got}"
+    applied.add_default_service_accounts()
+    made = made_objects(applied.objs)
+    got = applied.create_dry_run(made)
+    assert got.returncode == 0, f"env {env}: what controllers make was refused\n{got}"
+
+    longer = config.model_copy(update={"name": "n" * (name_length + 1)})
+    with pytest.raises(ConfigError, match=f"the longest name that works here has {name_length} characters"):
+        build_app({env: longer}, tmp_path / "longer")
+    unchecked = environment_objects(longer)
+    applied_output = applied.apply(unchecked)
+    applied_made = applied.create_dry_run(made_objects(rename_namespaces(unchecked, applied.rename)))
+    refused = refused_by_server(applied_output.stderr) | refused_by_server(applied_made.stderr)
+    assert refused, f"env {env}: the API server took a name one character longer\n{applied_output}\n{applied_made}"
 
 
 # --- `python app.py diff` agrees with the API server -----------------------------------------------------

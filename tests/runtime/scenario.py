@@ -81,9 +81,13 @@ def container_of(workload: dict, name: str) -> dict:
 
 def replica_on_port(deployment: dict, port: int, container: str = "mlflow") -> dict:
     """Another replica of ``deployment``'s pod spec listening on ``port`` (its ``--port`` arg and the
-    ``http`` containerPort): pods share the host network here, so two replicas need two ports."""
+    ``http`` containerPort): pods share the host network here, so two replicas need two ports. Its other
+    containers (the metrics container) are left out: they would take the first replica's ports, and what
+    replicas share is the server's."""
     other = copy.deepcopy(deployment)
-    (server,) = [c for c in pod_template(other)["spec"]["containers"] if c["name"] == container]
+    spec = pod_template(other)["spec"]
+    spec["containers"] = [c for c in spec["containers"] if c["name"] == container]
+    (server,) = spec["containers"]
     args = server["args"]
     args[args.index("--port") + 1] = str(port)
     for entry in server["ports"]:
@@ -381,6 +385,50 @@ def kubelet_get(path: str, port: int, pod_ip: str = CLUSTER_POD_IP) -> requests.
         allow_redirects=False,
         timeout=10,
     )
+
+
+# The Accept header Prometheus sends a target (scrape.go, 2.x): OpenMetrics first, the text format accepted.
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+def scrape_as_prometheus(objects: list[dict], pod: PodRun) -> dict[str, requests.Response]:
+    """Every endpoint of the ServiceMonitors in ``objects`` scraped the way Prometheus does: the Services each
+    selects by label, their port named like the endpoint, the container port of ``pod`` that port targets, then
+    ``GET <path>`` with ``Host: <pod IP>:<port>``, Prometheus' Accept header and no credentials (none is
+    configured). ``<ServiceMonitor>/<Service>/<port name>`` -> the response."""
+    scraped = {}
+    for monitor in (o for o in objects if o["kind"] == "ServiceMonitor"):
+        wanted = monitor["spec"]["selector"].get("matchLabels") or {}
+        services = [
+            o for o in objects if o["kind"] == "Service" and _selects(wanted, o["metadata"].get("labels") or {})
+        ]
+        assert services, f"ServiceMonitor {monitor['metadata']['name']} selects no Service"
+        for svc in services:
+            for endpoint in monitor["spec"]["endpoints"]:
+                assert "basicAuth" not in endpoint and "authorization" not in endpoint, endpoint
+                (entry,) = [p for p in svc["spec"]["ports"] if p.get("name") == endpoint["port"]]
+                port = pod_container_port(pod, entry.get("targetPort", entry["port"]))
+                key = f"{monitor['metadata']['name']}/{svc['metadata']['name']}/{endpoint['port']}"
+                scraped[key] = requests.get(
+                    f"{endpoint.get('scheme', 'http')}://127.0.0.1:{port}{endpoint.get('path', '/metrics')}",
+                    headers={"Host": f"{CLUSTER_POD_IP}:{port}", "Accept": PROMETHEUS_ACCEPT},
+                    allow_redirects=False,
+                    timeout=10,
+                )
+    return scraped
+
+
+def pod_container_port(pod: PodRun, port: int | str) -> int:
+    """The number of ``port`` (a name: of whichever running container declares it) in ``pod``."""
+    for name in pod.containers:
+        try:
+            return pod.port(port, name)
+        except Exception:  # noqa: BLE001 - that container does not declare the named port
+            continue
+    raise LookupError(f"no running container of the pod declares port {port!r}")
 
 
 def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) -> PostgresServer:

@@ -1,8 +1,8 @@
 """examples/gateway-api.yaml run for real behind a stand-in for its Gateway: MLflow under a static prefix,
 reached through the HTTPRoute's host name and path.
 
-Manifests: the shipped example (MLflow's basic-auth) and the same file with ``auth.mode: none`` (MLflow
-without a login of its own) and ``metrics.enabled``, each started once for all the tests of this module.
+Manifests: the shipped example (MLflow's basic-auth, metrics on) and the same file with ``auth.mode: none``
+(MLflow without a login of its own), each started once for all the tests of this module.
 PostgreSQL 15 and moto's S3 server stand in for the bundled StatefulSets on their Service ports; the
 migration Job runs, then the server pod. The Gateway is played by :class:`tls_ingress.TlsIngress` (for the
 MLflow client) and :func:`ingress_client.ingress_session` (for ``requests``), both routing by the
@@ -34,6 +34,7 @@ from scenario import (
     literal_env,
     migrated_bundled_postgres,
     require_free_port,
+    scrape_as_prometheus,
     service_port,
     shipped_config,
     synth_environment,
@@ -92,8 +93,8 @@ def stack(request, synthesized, tmp_path_factory):
     workdir = tmp_path_factory.mktemp(f"gateway-{mode}")
     if config["auth"]["mode"] == mode:
         objects = synthesized[ENV]  # the file as shipped
-    else:  # MLflow's basic-auth app answers 401 on /metrics, so the ServiceMonitor is checked without it
-        config |= {"auth": {"mode": mode}, "metrics": {"enabled": True}}
+    else:
+        config |= {"auth": {"mode": mode}}
         objects = synth_environment(config, f"{ENV}-{mode}", workdir)
     deployment = find_object(objects, "Deployment", "mlflow")
     prefix = arg_after(container_of(deployment, "mlflow"), "--static-prefix")
@@ -115,7 +116,7 @@ def test_every_probe_answers_under_the_prefix(stack):
     """Startup, liveness and readiness all GET ``<prefix>/health`` and get 200, as the kubelet sends them;
     MLflow 3.17.2 has no ``/health`` outside the prefix (404), so a probe left there would never pass."""
     probes = assert_probes_answer_200(stack.pod)
-    assert {(kind, path) for _, kind, path, _ in probes} == {
+    assert {(kind, path) for container, kind, path, _ in probes if container == "mlflow"} == {
         (kind, f"{stack.prefix}/health") for kind in ("startupProbe", "livenessProbe", "readinessProbe")
     }
     port = service_port(stack.objects, "mlflow")
@@ -190,13 +191,13 @@ def test_artifacts_sent_through_the_prefix_land_in_the_bucket(stack, seed):
     assert stack.s3.read(stack.bucket, f"{run_prefix}/notes.txt") == ARTIFACT_TEXT
 
 
-@pytest.mark.parametrize("stack", ["none"], indirect=True)
-def test_metrics_stay_at_the_root_for_the_scraper_and_off_the_route(stack, seed):
-    """Under the prefix MLflow still exports ``/metrics`` at the root (the ServiceMonitor's path), to the
-    scraper's pod-IP Host; the route covers only the prefix, so the public host does not expose it."""
-    (endpoint,) = find_object(stack.objects, "ServiceMonitor", "mlflow")["spec"]["endpoints"]
-    scraped = kubelet_get(endpoint["path"], stack.pod.port(endpoint["port"]))
+def test_metrics_are_scraped_at_the_root_of_their_port_and_stay_off_the_route(stack, seed):
+    """Under the prefix the ServiceMonitor still scrapes ``/metrics`` at the root of the metrics port, with the
+    login (basic) or without; the route covers only the prefix of MLflow's port, so the public host does not
+    expose the metrics."""
+    (scraped,) = scrape_as_prometheus(stack.objects, stack.pod).values()
     assert scraped.status_code == 200 and "mlflow_http_request" in scraped.text, scraped.text[:500]
+    (endpoint,) = find_object(stack.objects, "ServiceMonitor", "mlflow")["spec"]["endpoints"]
     session = stack.session()
     assert session.get(f"https://{stack.host}{endpoint['path']}", timeout=30).status_code == 404
     assert "mlflow_http_request" not in session.get(f"{stack.base}{endpoint['path']}", timeout=30).text

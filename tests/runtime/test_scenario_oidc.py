@@ -35,6 +35,7 @@ from scenario import (
     kubelet_get,
     migration_job,
     require_free_port,
+    scrape_as_prometheus,
     service_port,
     service_url,
     start_cnpg_postgres,
@@ -230,7 +231,7 @@ def test_probes_answer_200(stack):
     """Every probe path/port of the running server (the plugin's /health/startup, /health/live and
     /health/ready, which checks the provider and the database) answers 200 to a kubelet request."""
     probes = assert_probes_answer_200(stack["pod"])
-    assert {(kind, path) for _, kind, path, _ in probes} == {
+    assert {(kind, path) for container, kind, path, _ in probes if container == "mlflow"} == {
         ("startupProbe", "/health/startup"),
         ("livenessProbe", "/health/live"),
         ("readinessProbe", "/health/ready"),
@@ -238,17 +239,21 @@ def test_probes_answer_200(stack):
 
 
 def test_metrics_are_exported_to_the_scraper(stack, alice):
-    """metrics.enabled: after tracking traffic, ``/metrics`` on the ``http`` port answers a scraper
-    (Host: pod IP, as a ServiceMonitor target) with MLflow's ``mlflow_http_request`` series."""
-    monitor = find_object(stack["objects"], "ServiceMonitor", "mlflow")
-    (endpoint,) = monitor["spec"]["endpoints"]
-    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    """metrics.enabled: after tracking traffic, a scrape the way the ServiceMonitor's Prometheus makes it (the
+    Service's ``metrics`` port, pod-IP Host, no credentials) answers with MLflow's ``mlflow_http_request``
+    series, served by the metrics container beside the plugin's server."""
     session, base, _ = alice
     assert session.get(f"{base}/api/2.0/mlflow/experiments/search?max_results=5", timeout=30).status_code == 200
-    port = stack["pod"].port(endpoint["port"])
-    response = kubelet_get(endpoint["path"], port)
+    (response,) = scrape_as_prometheus(stack["objects"], stack["pod"]).values()
     assert response.status_code == 200, response.text
     assert "mlflow_http_request" in response.text, response.text[:2000]
+
+
+def test_the_plugin_leaves_mlflow_own_metrics_route_open(stack):
+    """What the README says of oidc mode: the plugin does not guard MLflow's own ``/metrics`` on the ``http``
+    port (so the route publishes it, as without a login); the ServiceMonitor does not use it."""
+    response = kubelet_get("/metrics", stack["pod"].port("http", "mlflow"))
+    assert response.status_code == 200 and "mlflow_http_request" in response.text, response.text[:500]
 
 
 def test_a_person_signs_in_with_chromium(stack, alice, tls_ingress, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, field_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
@@ -96,6 +96,13 @@ class DatabaseBackup(Model):
     `<bucket or container>/mlflow-backups/<prefix>/cloudnativepg` beside the artifacts' prefix)."""
 
 
+# The auth database is named `<database.name><AUTH_DATABASE_SUFFIX>`; PostgreSQL cuts names to 63 bytes (NAMEDATALEN
+# - 1), so a longer one would create and reach another database than the manifests name (for a 63-character name:
+# the tracking database itself).
+AUTH_DATABASE_SUFFIX = "_auth"
+POSTGRES_IDENTIFIER_MAX = 63
+
+
 class DatabaseUpgrade(Model):
     """How schema migrations are made safe (see "Upgrades")."""
 
@@ -112,7 +119,7 @@ class Database(Model):
     type: Literal["bundled", "external", "cloudnativepg"] = "bundled"
     """`bundled`, `cloudnativepg` or `external`."""
     name: DnsLabel = "mlflow"
-    """Tracking database; the auth database is `<name>_auth`."""
+    """Tracking database; the auth database is `<name>_auth` (so at most 58 characters)."""
     bundled: BundledPostgres = Field(default_factory=BundledPostgres)
     """`type: bundled`: a PostgreSQL StatefulSet."""
     cloudnativepg: CloudNativePg = Field(default_factory=CloudNativePg)
@@ -122,7 +129,18 @@ class Database(Model):
     upgrade: DatabaseUpgrade = Field(default_factory=DatabaseUpgrade)
     """Schema migrations (the migration Job)."""
 
+    @field_validator("name")
+    @classmethod
+    def _auth_name_fits(cls, name: str) -> str:
+        longest = POSTGRES_IDENTIFIER_MAX - len(AUTH_DATABASE_SUFFIX)
+        if len(name) > longest:
+            raise ValueError(
+                f"{name!r} has {len(name)} characters, too many for the auth database {name}{AUTH_DATABASE_SUFFIX}: "
+                f"PostgreSQL cuts names to {POSTGRES_IDENTIFIER_MAX} characters; use at most {longest} characters"
+            )
+        return name
+
     @property
     def auth_name(self) -> str:
         """The auth database (basic-auth or the oidc plugin), beside the tracking one."""
-        return f"{self.name}_auth"
+        return f"{self.name}{AUTH_DATABASE_SUFFIX}"

@@ -19,7 +19,7 @@ from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
-from mlflow_constructs.config.types import DnsLabel, DnsSubdomain, Labels
+from mlflow_constructs.config.types import Dns1035Label, DnsLabel, DnsSubdomain, Labels
 from mlflow_constructs.k8s.naming import RESERVED_LABEL_PREFIXES, RESERVED_LABELS
 
 
@@ -28,8 +28,9 @@ class Environment(Model):
 
     namespace: DnsLabel = "mlflow"
     """Namespace created and used for every object."""
-    name: DnsLabel = "mlflow"
-    """Base name of objects: Service/Deployment `mlflow`, `mlflow-postgresql`, `mlflow-minio`, ..."""
+    name: Dns1035Label = "mlflow"
+    """Base name of objects: Service/Deployment `mlflow`, `mlflow-postgresql`, `mlflow-minio`, ... A DNS-1035 label
+    (it names a Service), as long as every name made from it fits (see README, "Name lengths")."""
     cluster_domain: DnsSubdomain = "cluster.local"
     """Cluster DNS domain, used for the allowed Host headers."""
     labels: Labels = Field(default_factory=dict)
@@ -77,6 +78,11 @@ class Environment(Model):
                 "artifacts.pvc.access_mode: several server pods cannot share a "
                 f"{self.artifacts.pvc.access_mode} volume; set access_mode: ReadWriteMany "
                 "(and a storage_class that supports it), or use s3/minio/azure/gcs artifacts, or one replica"
+            )
+        if self.metrics.enabled and self.metrics.port == self.server.port:
+            raise ValueError(
+                f"metrics.port: {self.metrics.port} is server.port too; the metrics container listens beside MLflow "
+                "in the same pod, so give it another port (default 9090)"
             )
         self._check_auth()
         self._check_secrets()

@@ -146,8 +146,8 @@ class Server(Model):
     """`--static-prefix`: serve MLflow under a path, e.g. `/mlflow`, to share a host name with other
     applications. The route's path, the probes (`<prefix>/health`: under a prefix MLflow 3.17 answers 404 on
     `/health`) and OAuth2-Proxy's upstream, callback (`<prefix>/oauth2/callback`) and cookie path move with it;
-    clients use `https://<host><prefix>` as tracking URI. `/metrics` stays at the root. Not with `auth.mode:
-    oidc`, whose plugin keeps its login, callback and admin pages at the root."""
+    clients use `https://<host><prefix>` as tracking URI. The metrics stay at `/metrics` of their own port.
+    Not with `auth.mode: oidc`, whose plugin keeps its login, callback and admin pages at the root."""
     workers: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = 1
     """`--workers` (uvicorn), 1-16, or `auto`: the whole CPUs of `server.resources.limits.cpu` (at least 1).
     One worker is one process and uses at most one core; it runs as the container's only process, while
@@ -206,13 +206,16 @@ class Metrics(Model):
     """Prometheus metrics from ``--expose-prometheus`` and a ServiceMonitor that scrapes them."""
 
     enabled: bool = False
-    """`--expose-prometheus` into an emptyDir; `/metrics` on the `http` port."""
+    """`--expose-prometheus` into an emptyDir, served at `/metrics` on the `metrics` port by a container beside
+    MLflow, in every auth mode (MLflow's own `/metrics` on the `http` port is behind its login: basic-auth answers
+    401)."""
+    port: Port = 9090
+    """Port of the metrics container, and of the Service port `metrics` (not `server.port`)."""
     service_monitor: bool = True
-    """With metrics on, a ServiceMonitor (Prometheus Operator) scraping the `http` port."""
+    """With metrics on, a ServiceMonitor (Prometheus Operator) scraping the `metrics` port."""
     interval: PrometheusDuration = "30s"
     """Scrape interval, a Prometheus duration (`30s`, `1m`)."""
     service_monitor_labels: Labels = Field(default_factory=dict)
     """Labels your Prometheus selects ServiceMonitors by (e.g. `release: kube-prometheus-stack`)."""
     scraper_namespace_labels: Labels = Field(default_factory=lambda: {"kubernetes.io/metadata.name": "monitoring"})
-    """The namespace allowed to scrape MLflow pods directly where their port is closed to others: oauth2-proxy
-    mode, or `network_policies.ingress_from_namespaces` set."""
+    """With NetworkPolicies on, the namespaces allowed to reach the `metrics` port (and nothing else of MLflow's)."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
 _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
@@ -75,6 +76,16 @@ DnsLabel = Annotated[
         _matching(
             _DNS_LABEL,
             "a DNS label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+        )
+    ),
+]
+Dns1035Label = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            _DNS_1035_LABEL,
+            "a DNS-1035 label: 1-63 lowercase letters, digits or '-', starting with a letter and ending with a "
+            "letter or digit",
         )
     ),
 ]

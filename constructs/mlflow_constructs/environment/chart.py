@@ -6,7 +6,9 @@ This module is the only one that reads the whole environment; every construct ge
 
 from __future__ import annotations
 
-from cdk8s import Chart
+from typing import Any
+
+from cdk8s import App, Chart
 from constructs import Construct
 
 from mlflow_constructs.auth.basic import BasicAuth
@@ -21,6 +23,7 @@ from mlflow_constructs.database.cnpg_backup import PLUGIN as CNPG_BACKUP_PLUGIN
 from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
 from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgradeBackup
+from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.network.ingress import routes_for
@@ -141,7 +144,7 @@ class MlflowEnvironment(Construct):
             scripts=scripts,
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
-            metrics=env.metrics.enabled,
+            metrics=env.metrics,
         )
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
@@ -303,13 +306,13 @@ class MlflowEnvironment(Construct):
             flows.append(
                 Flow(name="mlflow-from-proxy", to=server.selector, ports=(server.port_name,), sources=(front.selector,))
             )
-        # Prometheus scrapes the pods themselves: where MLflow's port is not open to every namespace, admit it.
-        if env.metrics.enabled and (front is not server or admitted):
+        # Prometheus scrapes the pods' metrics port, and reaches nothing else of MLflow's through this flow.
+        if server.metrics_port_name:
             flows.append(
                 Flow(
                     name="metrics",
                     to=server.selector,
-                    ports=(server.port_name,),
+                    ports=(server.metrics_port_name,),
                     sources=None,
                     namespaces=env.metrics.scraper_namespace_labels,
                 )
@@ -356,8 +359,17 @@ class MlflowEnvironment(Construct):
 
 
 class MlflowChart(Chart):
-    """One environment as one chart (one ``dist/<env>.k8s.yaml``), namespaced to ``env.namespace``."""
+    """One environment as one chart (one ``dist/<env>.k8s.yaml``), namespaced to ``env.namespace``. A name or
+    label value Kubernetes would refuse, here or in what its controllers make, is a :class:`ConfigError`."""
 
     def __init__(self, scope: Construct, id: str, *, env: Environment) -> None:
         super().__init__(scope, id, namespace=env.namespace, disable_resource_name_hashes=True)
         MlflowEnvironment(self, "mlflow", env=env)
+        refuse_names_kubernetes_refuses(env, self.to_json(), build=environment_objects)
+
+
+def environment_objects(env: Environment) -> list[dict[str, Any]]:
+    """``env``'s objects as manifests, built in an app of their own (nothing is checked or written)."""
+    chart = Chart(App(), "environment", namespace=env.namespace, disable_resource_name_hashes=True)
+    MlflowEnvironment(chart, "mlflow", env=env)
+    return chart.to_json()

@@ -1,7 +1,8 @@
-"""A Prometheus Operator ServiceMonitor for MLflow's ``/metrics`` (``--expose-prometheus``).
+"""A Prometheus Operator ServiceMonitor for MLflow's metrics (``--expose-prometheus``, served by the exporter
+of :mod:`mlflow_constructs.observability.exporter`).
 
-It selects the server's Service by its labels and scrapes the same named port the Service exposes,
-so the two cannot drift apart.
+It selects the server's Service by its labels and scrapes the named metrics port the Service exposes, so the
+two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from constructs import Construct
 
 from mlflow_constructs.config.server import Metrics
 from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.observability.exporter import METRICS_PATH
 
 
 class Scraped(Protocol):
-    """A Service with a metrics port (an ``MlflowServer`` is one)."""
+    """A Service with a metrics port (an ``MlflowServer`` with metrics on is one)."""
 
     service_labels: Mapping[str, str]
-    port_name: str
+    metrics_port_name: str | None
 
 
 class MlflowServiceMonitor(Construct):
@@ -34,6 +36,7 @@ class MlflowServiceMonitor(Construct):
             ServiceMonitorSpecSelector,
         )
 
+        assert server.metrics_port_name, "the server has no metrics port: give it the metrics config"
         ServiceMonitor(
             self,
             "servicemonitor",
@@ -41,7 +44,9 @@ class MlflowServiceMonitor(Construct):
             spec=ServiceMonitorSpec(
                 selector=ServiceMonitorSpecSelector(match_labels=dict(server.service_labels)),
                 endpoints=[
-                    ServiceMonitorSpecEndpoints(port=server.port_name, path="/metrics", interval=config.interval)
+                    ServiceMonitorSpecEndpoints(
+                        port=server.metrics_port_name, path=METRICS_PATH, interval=config.interval
+                    )
                 ],
             ),
         )

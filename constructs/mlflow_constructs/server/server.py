@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
+from mlflow_constructs.config.server import Metrics
 from mlflow_constructs.k8s.hashing import digest
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import SERVER_WAVE, config_map, deployment, disruption_budget, meta, service
@@ -16,10 +17,10 @@ from mlflow_constructs.k8s.pods import (
     container,
     empty_dir,
     http_probe,
-    mount,
     pod_template,
     resources,
 )
+from mlflow_constructs.observability.exporter import METRICS_PORT_NAME, metrics_exporter
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -28,7 +29,6 @@ from mlflow_constructs.server.transfers import transfers_hook
 from mlflow_constructs.storage.access import ArtifactAccess
 
 HTTP_PORT_NAME = "http"
-METRICS_DIR = "/mlflow/metrics"
 
 
 class MlflowServer(Construct):
@@ -36,10 +36,11 @@ class MlflowServer(Construct):
     stores artifacts through ``artifacts``.
 
     Handles for wiring: ``service_name``, ``port``, ``port_name``, ``path_prefix`` (``server.static_prefix``,
-    ``""`` for the root), ``selector`` (its pods), ``service_labels``. ``public_urls``
-    (``https://mlflow.example.com``) become allowed Host headers and CORS origins; ``also_reachable_as`` names
-    other Services that forward to it (e.g. a proxy in front). The pods start only on databases at their
-    image's schema (``scripts``' ``wait-for-schema`` gate); they never migrate one themselves.
+    ``""`` for the root), ``selector`` (its pods), ``service_labels``, ``metrics_port_name`` (the Service port of
+    the metrics exporter, None without ``metrics.enabled``). ``public_urls`` (``https://mlflow.example.com``)
+    become allowed Host headers and CORS origins; ``also_reachable_as`` names other Services that forward to it
+    (e.g. a proxy in front). The pods start only on databases at their image's schema (``scripts``'
+    ``wait-for-schema`` gate); they never migrate one themselves.
     """
 
     def __init__(
@@ -53,7 +54,7 @@ class MlflowServer(Construct):
         scripts: SchemaScripts,
         public_urls: Sequence[str] = (),
         also_reachable_as: Sequence[str] = (),
-        metrics: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(scope, id)
         config, database, addon = pod.config, pod.database, pod.addon
@@ -63,6 +64,10 @@ class MlflowServer(Construct):
         self.port_name = HTTP_PORT_NAME
         self.path_prefix = config.static_prefix or ""
         self.service_labels = labels
+        exporter = None
+        if metrics is not None and metrics.enabled:
+            exporter = metrics_exporter(image=config.image, host=str(config.host), port=metrics.port)
+        self.metrics_port_name = METRICS_PORT_NAME if exporter else None
         self.pod_labels = {**labels, **artifacts.pod_labels, **pod.pod_labels}
 
         hook = transfers_hook(self, naming, labels) if artifacts.transfers_via_server else None
@@ -102,10 +107,10 @@ class MlflowServer(Construct):
         if hook:
             volumes.append(hook.volume)
             mounts.append(hook.mount)
-        if metrics:
-            args += ["--expose-prometheus", METRICS_DIR]
-            volumes.append(empty_dir("metrics", "128Mi"))
-            mounts.append(mount("metrics", METRICS_DIR))
+        if exporter:
+            args += exporter.server_args
+            volumes.append(exporter.volume)
+            mounts.append(exporter.server_mount)
         # MLflow mounts its routes, /health included, under --static-prefix (and answers 404 on /health);
         # a plugin's own health routes may stay at the root (ServerAddon.probes_follow_static_prefix).
         probe_prefix = self.path_prefix if addon.probes_follow_static_prefix else ""
@@ -174,13 +179,16 @@ class MlflowServer(Construct):
                 service_account=pod.service_account,
                 termination_grace_period=30,
                 init_containers=[*addon.init_containers, gate],
-                containers=[server],
+                containers=[server, *([exporter.container] if exporter else [])],
                 volumes=volumes,
                 spread=spread if several else (),
                 annotations={**config.pod_annotations, "checksum/config": checksum},
             ),
         )
-        service(self, "service", component=component, ports={self.port_name: self.port})
+        ports = {self.port_name: self.port}
+        if metrics is not None and exporter:
+            ports[METRICS_PORT_NAME] = metrics.port
+        service(self, "service", component=component, ports=ports)
         if several:
             disruption_budget(self, "pdb", component=component)
         if config.autoscaling.enabled:
