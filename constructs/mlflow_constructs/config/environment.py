@@ -16,6 +16,7 @@ from mlflow_constructs.config.backup_location import (
 )
 from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.database import BackupObjectStore, Database
+from mlflow_constructs.config.maintenance import Maintenance
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
@@ -56,6 +57,8 @@ class Environment(Model):
     """NetworkPolicies: default-deny ingress, one allow policy per flow."""
     auth: Auth = Field(default_factory=Auth)
     """Exactly one auth mode (see "Authentication")."""
+    maintenance: Maintenance = Field(default_factory=Maintenance)
+    """Scheduled housekeeping: `mlflow gc` (see "Maintenance")."""
 
     @field_validator("labels")
     @classmethod

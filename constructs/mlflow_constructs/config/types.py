@@ -23,6 +23,8 @@ _GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 _PATH_PREFIX = re.compile(r"^(/(?!\.{1,2}(/|$))[A-Za-z0-9._~-]+)+$")
 _CRON = re.compile(r"^[-*/,0-9A-Za-z?]+( [-*/,0-9A-Za-z?]+){4}$")
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
+# `mlflow gc --older-than`: days, hours, minutes, seconds in this order, at least one.
+_GC_AGE = re.compile(r"^(?=.)([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$")
 # A size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _BYTE_SUFFIXES = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
@@ -139,6 +141,9 @@ CronSchedule = Annotated[
 ]
 RetentionPolicy = Annotated[
     str, AfterValidator(_matching(_RETENTION, "a retention such as 30d, 4w or 3m (days, weeks, months)"))
+]
+GcAge = Annotated[
+    str, AfterValidator(_matching(_GC_AGE, "an age such as 30d, 12h or 1d12h (whole d, h, m, s in that order)"))
 ]
 ByteQuantity = Annotated[
     str,

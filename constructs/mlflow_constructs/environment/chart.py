@@ -26,6 +26,7 @@ from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgrad
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.maintenance import MlflowGc
 from mlflow_constructs.network.ingress import routes_for
 from mlflow_constructs.network.policies import Flow, NetworkPolicies
 from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
@@ -146,6 +147,16 @@ class MlflowEnvironment(Construct):
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
             metrics=env.metrics,
         )
+        task = {
+            "pod": pod,
+            "naming": naming,
+            "scripts": scripts,
+            "artifacts": artifacts,
+            "server_selector": server.selector,
+        }
+        tasks: list[dict[str, str]] = []  # the selectors of the maintenance pods, admitted to the stores
+        if env.maintenance.gc.enabled:
+            tasks.append(MlflowGc(self, "gc", config=env.maintenance.gc, **task).selector)
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
         if proxied:
@@ -165,7 +176,7 @@ class MlflowEnvironment(Construct):
         if env.metrics.enabled and env.metrics.service_monitor:
             MlflowServiceMonitor(self, "monitoring", config=env.metrics, naming=naming, server=server)
         if env.network_policies.enabled:
-            flows = self._flows(env, server, front, migration, database, artifacts, oidc, dumps)
+            flows = self._flows(env, server, front, migration, database, artifacts, oidc, dumps, tasks)
             NetworkPolicies(self, "network", naming=naming, flows=flows)
 
         provider = SecretProvider(
@@ -283,6 +294,7 @@ class MlflowEnvironment(Construct):
         artifacts: ArtifactAccess,
         oidc: OidcAuth | None,
         dumps: PostgresDumps | None,
+        tasks: list[dict[str, str]],
     ) -> list[Flow]:
         """The traffic each pod must accept, from the handles of the constructs that take part."""
         entry = "oauth2-proxy" if front is not server else "mlflow"
@@ -323,7 +335,7 @@ class MlflowEnvironment(Construct):
                     name="postgresql",
                     to=database.pod_selector,
                     ports=(database.port,),
-                    sources=(server.selector, migration.selector, *([dumps.selector] if dumps else [])),
+                    sources=(server.selector, migration.selector, *([dumps.selector] if dumps else []), *tasks),
                 )
             )
             if database.operator_namespace:
@@ -348,7 +360,7 @@ class MlflowEnvironment(Construct):
                     name="minio",
                     to=artifacts.store_selector,
                     ports=(artifacts.store_port,),
-                    sources=(server.selector, *artifacts.store_clients),
+                    sources=(server.selector, *artifacts.store_clients, *tasks),
                 )
             )
         if oidc and oidc.redis:
