@@ -1,4 +1,4 @@
-"""Scheduled housekeeping: the ``mlflow gc`` CronJob, what it runs as, and what may reach what."""
+"""Housekeeping: the ``mlflow gc`` CronJob (what it runs as, what may reach what) and the read replica."""
 
 from __future__ import annotations
 
@@ -84,3 +84,39 @@ def test_older_than_refuses_what_mlflow_gc_cannot_parse(age):
     """``mlflow gc --older-than`` takes ``#d#h#m#s`` in that order; anything else is refused by the config."""
     message = config_error({"maintenance": {"gc": {"enabled": True, "older_than": age}}})
     assert "maintenance.gc.older_than" in message and "1d12h" in message
+
+
+CNPG_TWO = {"type": "cloudnativepg", "cloudnativepg": {"instances": 2}, "backup": {"enabled": False}}
+
+
+def server_env(objs: list[dict]) -> dict:
+    return env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+
+
+def test_cloudnativepg_reads_come_from_its_standbys(tmp_path):
+    """With 2+ instances the server reads through the operator's ``-ro`` Service (the standbys), as the same user
+    and password it writes with; the migration Job and gc, which write, stay on the primary alone."""
+    objs = synth({**GC, "database": {**CNPG_TWO, "read_replica": {"enabled": True}}}, tmp_path)
+    env = server_env(objs)
+    assert env["MLFLOW_READ_REPLICA_BACKEND_STORE_URI"] == "postgresql+psycopg2://mlflow@mlflow-db-ro:5432/mlflow"
+    assert env["MLFLOW_BACKEND_STORE_URI"] == "postgresql+psycopg2://mlflow@mlflow-db-rw:5432/mlflow"
+    assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "mlflow-db-app", "key": "password"}}
+    migration = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
+    writers = [container(migration, "upgrade"), container({"spec": {"template": gc_pod(objs)}}, "gc")]
+    assert all("MLFLOW_READ_REPLICA_BACKEND_STORE_URI" not in env_of(c) for c in writers)
+
+
+def test_an_external_replica_uri_comes_from_its_secret_key(tmp_path):
+    """An external replica's URI holds a password: it reaches the server from the Secret key
+    ``read-replica-database-uri``, never as a literal."""
+    objs = synth({"database": {"type": "external", "read_replica": {"enabled": True}}}, tmp_path)
+    assert server_env(objs)["MLFLOW_READ_REPLICA_BACKEND_STORE_URI"] == {
+        "secretKeyRef": {"name": "mlflow-credentials", "key": "read-replica-database-uri"}
+    }
+
+
+def test_reads_go_to_the_primary_by_default(tmp_path):
+    """A standby lags its primary, and MLflow's clients read right after they write: without
+    ``read_replica.enabled`` no server gets a replica, whatever the instance count."""
+    objs = synth({"database": CNPG_TWO}, tmp_path)
+    assert "MLFLOW_READ_REPLICA_BACKEND_STORE_URI" not in server_env(objs)

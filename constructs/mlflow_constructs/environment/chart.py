@@ -217,9 +217,12 @@ class MlflowEnvironment(Construct):
                 secrets=secrets,
                 backup=db.backup if backed_up else None,
                 store=env.backup_object_store if backed_up else None,
+                read_replica=db.read_replica.enabled,
             ).access
         from_plugin = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
-        return ExternalDatabase(self, "database", secrets=secrets, uri_from_plugin=from_plugin).access
+        return ExternalDatabase(
+            self, "database", secrets=secrets, uri_from_plugin=from_plugin, read_replica=db.read_replica.enabled
+        ).access
 
     @staticmethod
     def _dumps(

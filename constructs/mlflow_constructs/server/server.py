@@ -40,7 +40,8 @@ class MlflowServer(Construct):
     the metrics exporter, None without ``metrics.enabled``). ``public_urls`` (``https://mlflow.example.com``)
     become allowed Host headers and CORS origins; ``also_reachable_as`` names other Services that forward to it
     (e.g. a proxy in front). The pods start only on databases at their image's schema (``scripts``'
-    ``wait-for-schema`` gate); they never migrate one themselves.
+    ``wait-for-schema`` gate); they never migrate one themselves. A read replica the database names
+    (``read_replica_env``) serves their reads.
     """
 
     def __init__(
@@ -123,7 +124,7 @@ class MlflowServer(Construct):
             args=args,
             ports={HTTP_PORT_NAME: config.port},
             env_from_config_map=settings_name,
-            env=[*database.env, *artifacts.env, *plugin.env, *addon.env],
+            env=[*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env],
             resources=resources(config.resources),
             probes=Probes(
                 # The kubelet probes on each period from the container's start, and readiness only after
