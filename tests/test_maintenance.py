@@ -1,13 +1,14 @@
-"""Housekeeping: the ``mlflow gc`` CronJob (what it runs as, what may reach what) and the read replica."""
+"""Housekeeping: the ``mlflow gc`` and trace archival CronJobs (what they run as, what may reach what) and
+the read replica."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 from helpers import config_error, container, env_of, find, find_all, synth
 from test_backups import cron_pod
 
 GC = {"maintenance": {"gc": {"enabled": True}}}
-GC_LABELS = {"app.kubernetes.io/name": "gc", "app.kubernetes.io/instance": "mlflow"}
 
 
 def gc_pod(objs: list[dict]) -> dict:
@@ -59,14 +60,18 @@ def test_proxied_artifacts_are_deleted_through_a_loopback_artifacts_server(tmp_p
     )
 
 
-def test_gc_pods_are_admitted_to_the_database_and_the_bundled_store_only(tmp_path):
-    """With NetworkPolicies on, the gc pods reach the bundled PostgreSQL and MinIO, and no other pod."""
+@pytest.mark.parametrize("task", ["gc", "trace-archival"])
+def test_maintenance_pods_are_admitted_to_the_database_and_the_bundled_store_only(task, tmp_path):
+    """With NetworkPolicies on, the pods of each maintenance CronJob reach the bundled PostgreSQL and MinIO,
+    and no other pod."""
+    config = {"maintenance": {"gc": {"enabled": True}, "trace_archival": {"enabled": True}}}
+    labels = {"app.kubernetes.io/name": task, "app.kubernetes.io/instance": "mlflow"}
     admitted = {
         p["metadata"]["name"]
-        for p in find_all(synth(GC, tmp_path), "NetworkPolicy")
+        for p in find_all(synth(config, tmp_path), "NetworkPolicy")
         for rule in p["spec"].get("ingress", [])
         for peer in rule.get("from", [])
-        if peer.get("podSelector", {}).get("matchLabels") == GC_LABELS
+        if peer.get("podSelector", {}).get("matchLabels") == labels
     }
     assert admitted == {"mlflow-allow-postgresql", "mlflow-allow-minio"}
 
@@ -120,3 +125,56 @@ def test_reads_go_to_the_primary_by_default(tmp_path):
     ``read_replica.enabled`` no server gets a replica, whatever the instance count."""
     objs = synth({"database": CNPG_TWO}, tmp_path)
     assert "MLFLOW_READ_REPLICA_BACKEND_STORE_URI" not in server_env(objs)
+
+
+ARCHIVAL = {"maintenance": {"trace_archival": {"enabled": True, "retention": "12h"}}}
+
+
+def test_trace_archival_is_off_by_default(tmp_path):
+    """As in MLflow: without ``trace_archival.enabled`` the server gets no archival config and nothing runs."""
+    objs = synth({}, tmp_path)
+    assert "--trace-archival-config" not in container(find(objs, "Deployment", "mlflow"), "mlflow")["args"]
+    assert "mlflow-trace-archival" not in {c["metadata"]["name"] for c in find_all(objs, "CronJob")}
+
+
+def test_server_and_archival_pass_read_one_config_of_the_artifacts_store(tmp_path):
+    """The server (``--trace-archival-config``, which it reports and resolves retention from) and the CronJob
+    that runs MLflow's archival pass read the same ConfigMap file; with no ``location`` it is the artifacts'
+    own destination, so the server reads archived payloads with the credentials it already has."""
+    objs = synth(ARCHIVAL, tmp_path)
+    server = container(find(objs, "Deployment", "mlflow"), "mlflow")
+    path = server["args"][server["args"].index("--trace-archival-config") + 1]
+    config = yaml.safe_load(find(objs, "ConfigMap", "mlflow-trace-archival")["data"]["trace-archival.yaml"])
+    assert config == {
+        "trace_archival": {"enabled": True, "location": "s3://mlflow", "retention": "12h", "interval_seconds": 300}
+    }
+    task = container({"spec": {"template": cron_pod(find(objs, "CronJob", "mlflow-trace-archival"))}}, "trace-archival")
+    assert env_of(task)["MLFLOW_TRACE_ARCHIVAL_CONFIG"] == path
+    mounted = {m["mountPath"] for m in task["volumeMounts"]} & {m["mountPath"] for m in server["volumeMounts"]}
+    assert path.rsplit("/", 1)[0] in mounted
+
+
+def test_a_config_change_rolls_the_server(tmp_path):
+    """MLflow reads the file at start: a new retention must restart the server pods (pod template checksum)."""
+    checksums = [
+        find(synth({"maintenance": {"trace_archival": {"enabled": True, "retention": r}}}, tmp_path / r), "Deployment")[
+            "spec"
+        ]["template"]["metadata"]["annotations"]["checksum/config"]
+        for r in ("12h", "30d")
+    ]
+    assert checksums[0] != checksums[1]
+
+
+def test_pvc_artifacts_are_archived_as_a_file_uri(tmp_path):
+    """MLflow's archival takes store URIs: a PVC destination (a path) becomes ``file://<path>``."""
+    objs = synth({**ARCHIVAL, "artifacts": {"type": "pvc"}}, tmp_path)
+    config = yaml.safe_load(find(objs, "ConfigMap", "mlflow-trace-archival")["data"]["trace-archival.yaml"])
+    assert config["trace_archival"]["location"].startswith("file:///")
+
+
+@pytest.mark.parametrize("retention", ["0d", "30", "1w", "1d12h"])
+def test_retention_refuses_what_mlflow_archival_cannot_parse(retention):
+    """MLflow takes one whole number of minutes, hours or days; the config refuses the rest before the server
+    would fail to start on it."""
+    message = config_error({"maintenance": {"trace_archival": {"enabled": True, "retention": retention}}})
+    assert "maintenance.trace_archival.retention" in message and "30d" in message

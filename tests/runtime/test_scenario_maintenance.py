@@ -1,10 +1,11 @@
-"""The ``mlflow gc`` CronJob of the default environment run for real against a server's records.
+"""The maintenance CronJobs of the default environment run for real against a server's records.
 
-The default environment with ``maintenance.gc`` on (``older_than: 1s``): moto stands in for the bundled MinIO
-and PostgreSQL 15 for the bundled StatefulSet; the migration Job runs, then the server pod. Through the
-server the client logs two runs with an artifact each and deletes one; the CronJob's pod template then runs
-as synthesized (``wait-for-schema``, then gc with its loopback artifacts server) and the database, the bucket
-and the server say what is left.
+The default environment with ``maintenance.gc`` (``older_than: 1s``) and ``maintenance.trace_archival`` on:
+moto stands in for the bundled MinIO and PostgreSQL 15 for the bundled StatefulSet; the migration Job runs,
+then the server pod. Through the server the client logs two runs with an artifact each and deletes one, and
+records two traces in an experiment that asks for archival at the next pass; each CronJob's pod template then
+runs once as synthesized (``wait-for-schema``, then gc with its loopback artifacts server; then MLflow's
+archival pass) and the database, the bucket and the server say what is left and where.
 """
 
 from __future__ import annotations
@@ -35,14 +36,16 @@ pytestmark = pytest.mark.runtime
 
 POSTGRES_PASSWORD = "gc/p@ss:w%rd#&'\" ?"
 SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
-CONFIG = shipped_config("default") | {"maintenance": {"gc": {"enabled": True, "older_than": "1s"}}}
+MAINTENANCE = {"gc": {"enabled": True, "older_than": "1s"}, "trace_archival": {"enabled": True}}
+CONFIG = shipped_config("default") | {"maintenance": MAINTENANCE}
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    """Seed through the server, wait past ``older_than``, run the gc CronJob's pod once, read back."""
+    """Seed through the server, wait past ``older_than``, run the gc and the archival CronJobs' pods once each,
+    read back."""
     objects = synth_environment(CONFIG, "default-gc", tmp_path_factory.mktemp("gc"))
-    cronjob = find_object(objects, "CronJob", "mlflow-gc")
+    gc_job, archival_job = (find_object(objects, "CronJob", f"mlflow-{task}") for task in ("gc", "trace-archival"))
     bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
     with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
         secrets = default_credentials(POSTGRES_PASSWORD, s3.provision(bucket, user="mlflow"))
@@ -57,9 +60,14 @@ def scenario(tmp_path_factory):
                 seeded = run_client("maintenance_records.py", "seed", url, hosts=[SERVICE_HOST])
                 run_ids = [seeded["runs"][name]["run_id"] for name in ("deleted", "live")]
                 keys_before = s3.keys(bucket)
+                spans = f"SELECT count(*) FROM spans WHERE content <> '' AND trace_id IN {tuple(seeded['traces'])}"
+                spans_before = int(pg.psql(spans, database="mlflow"))
                 time.sleep(2)  # past older_than
-                gc = run_job(cronjob, objects, secrets, timeout=300)
-                read = run_client("maintenance_records.py", "read", url, *run_ids, hosts=[SERVICE_HOST])
+                gc = run_job(gc_job, objects, secrets, timeout=300)
+                archival = run_job(archival_job, objects, secrets, timeout=600)
+                ids = [*run_ids, "--traces", *seeded["traces"]]
+                read = run_client("maintenance_records.py", "read", url, *ids, hosts=[SERVICE_HOST])
+            spans_after = int(pg.psql(spans, database="mlflow"))
             rows = {
                 run_id: int(pg.psql(f"SELECT count(*) FROM runs WHERE run_uuid = '{run_id}'", database="mlflow"))
                 for run_id in run_ids
@@ -71,6 +79,10 @@ def scenario(tmp_path_factory):
     return {
         "seeded": seeded,
         "gc": gc,
+        "archival": archival,
+        "bucket": bucket,
+        "spans_before": spans_before,
+        "spans_after": spans_after,
         "read": read,
         "rows": rows,
         "params": params,
@@ -102,3 +114,24 @@ def test_gc_keeps_a_live_run_and_its_artifacts(scenario):
     assert run_keys(scenario["keys_after"], live) == run_keys(scenario["keys_before"], live) != []
     assert scenario["rows"][live] == 1 and live in scenario["params"]
     assert scenario["read"]["runs"][live] == {"lifecycle_stage": "active", "artifacts": ["live.txt"]}
+
+
+def test_archival_moves_span_payloads_to_the_artifact_store(scenario):
+    """MLflow's archival pass, run by the CronJob, moves each trace's spans to the artifacts' bucket (the
+    server's ``--artifacts-destination``) and empties their content in the database."""
+    assert scenario["archival"].succeeded, scenario["archival"].logs
+    assert "archived 2 trace(s) to s3://" in scenario["archival"].logs["trace-archival"]
+    assert scenario["spans_before"] == 4 and scenario["spans_after"] == 0
+    for trace_id in scenario["seeded"]["traces"]:
+        location = scenario["read"]["traces"][trace_id]["archive_location"]
+        assert location.startswith(f"s3://{scenario['bucket']}/"), location
+        prefix = location.removeprefix(f"s3://{scenario['bucket']}/")
+        assert [key for key in scenario["keys_after"] if key.startswith(prefix)], (prefix, scenario["keys_after"])
+
+
+def test_archived_traces_still_read_through_the_server(scenario):
+    """The server, given the same config file, reads archived spans back from the store: every span of each
+    trace is returned, and the trace says its spans are in the archive."""
+    for trace_id in scenario["seeded"]["traces"]:
+        trace = scenario["read"]["traces"][trace_id]
+        assert trace["spans"] == ["answer", "step"] and trace["spans_location"] == "ARCHIVE_REPO", trace

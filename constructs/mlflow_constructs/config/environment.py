@@ -58,7 +58,7 @@ class Environment(Model):
     auth: Auth = Field(default_factory=Auth)
     """Exactly one auth mode (see "Authentication")."""
     maintenance: Maintenance = Field(default_factory=Maintenance)
-    """Scheduled housekeeping: `mlflow gc` (see "Maintenance")."""
+    """Scheduled housekeeping: `mlflow gc`, trace archival (see "Maintenance")."""
 
     @field_validator("labels")
     @classmethod

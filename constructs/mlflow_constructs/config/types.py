@@ -25,6 +25,8 @@ _CRON = re.compile(r"^[-*/,0-9A-Za-z?]+( [-*/,0-9A-Za-z?]+){4}$")
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
 # `mlflow gc --older-than`: days, hours, minutes, seconds in this order, at least one.
 _GC_AGE = re.compile(r"^(?=.)([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$")
+# MLflow 3.17's trace archival retention: one whole number of minutes, hours or days.
+_TRACE_RETENTION = re.compile(r"^[1-9][0-9]{0,5}[mhd]$")
 # A size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _BYTE_SUFFIXES = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
@@ -144,6 +146,10 @@ RetentionPolicy = Annotated[
 ]
 GcAge = Annotated[
     str, AfterValidator(_matching(_GC_AGE, "an age such as 30d, 12h or 1d12h (whole d, h, m, s in that order)"))
+]
+TraceRetention = Annotated[
+    str,
+    AfterValidator(_matching(_TRACE_RETENTION, "a retention such as 30d, 12h or 90m (a whole number and m, h or d)")),
 ]
 ByteQuantity = Annotated[
     str,

@@ -26,7 +26,9 @@ from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgrad
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.maintenance import MlflowGc
+from mlflow_constructs.maintenance import MlflowGc, MlflowTraceArchival, TraceArchivalConfig
+from mlflow_constructs.maintenance.task import ServerContext
+from mlflow_constructs.maintenance.trace_archival import location_uri
 from mlflow_constructs.network.ingress import routes_for
 from mlflow_constructs.network.policies import Flow, NetworkPolicies
 from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
@@ -135,6 +137,16 @@ class MlflowEnvironment(Construct):
             scripts=scripts,
             backup=self._upgrade_backup(env, naming, dumps),
         )
+        housekeeping = env.maintenance
+        archival = None
+        if housekeeping.trace_archival.enabled:
+            archival = TraceArchivalConfig(
+                self,
+                "trace-archival-config",
+                config=housekeeping.trace_archival,
+                naming=naming,
+                location=housekeeping.trace_archival.location or location_uri(artifacts.destination),
+            )
         proxied = env.auth.mode == "oauth2-proxy"
         server = MlflowServer(
             self,
@@ -146,17 +158,21 @@ class MlflowEnvironment(Construct):
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
             metrics=env.metrics,
+            trace_archival=archival,
         )
-        task = {
-            "pod": pod,
-            "naming": naming,
-            "scripts": scripts,
-            "artifacts": artifacts,
-            "server_selector": server.selector,
-        }
+        context = ServerContext(
+            pod=pod, naming=naming, scripts=scripts, artifacts=artifacts, server_selector=server.selector
+        )
         tasks: list[dict[str, str]] = []  # the selectors of the maintenance pods, admitted to the stores
-        if env.maintenance.gc.enabled:
-            tasks.append(MlflowGc(self, "gc", config=env.maintenance.gc, **task).selector)
+        if housekeeping.gc.enabled:
+            tasks.append(MlflowGc(self, "gc", config=housekeeping.gc, server=context).selector)
+        if archival is not None:
+            trace_archival = housekeeping.trace_archival
+            tasks.append(
+                MlflowTraceArchival(
+                    self, "trace-archival", config=trace_archival, settings=archival, server=context
+                ).selector
+            )
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
         if proxied:

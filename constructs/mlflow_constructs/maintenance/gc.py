@@ -3,16 +3,10 @@ than ``older_than`` is removed for good, rows and artifacts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from constructs import Construct
 
 from mlflow_constructs.config.maintenance import GarbageCollection
-from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.maintenance.task import scheduled_task
-from mlflow_constructs.server.pod import ServerPod
-from mlflow_constructs.server.schema import SchemaScripts
-from mlflow_constructs.storage.access import ArtifactAccess
+from mlflow_constructs.maintenance.task import ServerContext, scheduled_task
 
 COMPONENT = "gc"
 ARTIFACTS_PORT = 5050  # the loopback artifacts server's port (the pod's own network namespace)
@@ -63,27 +57,20 @@ class MlflowGc(Construct):
         id: str,
         *,
         config: GarbageCollection,
-        pod: ServerPod,
-        naming: Naming,
-        scripts: SchemaScripts,
-        artifacts: ArtifactAccess,
-        server_selector: Mapping[str, str],
+        server: ServerContext,
     ) -> None:
         super().__init__(scope, id)
-        component = naming.component(COMPONENT)
+        component = server.naming.component(COMPONENT)
         self.selector = component.selector
         settings = {"OLDER_THAN": config.older_than}
-        if artifacts.proxied:
-            settings |= {"ARTIFACTS_DESTINATION": artifacts.destination, "ARTIFACTS_PORT": str(ARTIFACTS_PORT)}
+        if server.artifacts.proxied:
+            destination = server.artifacts.destination
+            settings |= {"ARTIFACTS_DESTINATION": destination, "ARTIFACTS_PORT": str(ARTIFACTS_PORT)}
         scheduled_task(
             self,
             "cronjob",
             component=component,
-            pod=pod,
-            naming=naming,
-            scripts=scripts,
-            artifacts=artifacts,
-            server_selector=server_selector,
+            server=server,
             schedule=config.schedule,
             config=config.resources,
             script=GC_SCRIPT,

@@ -5,7 +5,7 @@ to MLflow's database, starts only on a schema at its image's head (the ``wait-fo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
@@ -28,16 +28,24 @@ stores.load_plugin_providers()
 """
 
 
+@dataclass(frozen=True)
+class ServerContext:
+    """What a task shares with the server: its pod (image, credentials, ServiceAccount), names, the schema
+    scripts, the artifact store, and the server pods' labels (``server_selector``)."""
+
+    pod: ServerPod
+    naming: Naming
+    scripts: SchemaScripts
+    artifacts: ArtifactAccess
+    server_selector: Mapping[str, str]
+
+
 def scheduled_task(
     scope: Construct,
     id: str,
     *,
     component: Component,
-    pod: ServerPod,
-    naming: Naming,
-    scripts: SchemaScripts,
-    artifacts: ArtifactAccess,
-    server_selector: Mapping[str, str],
+    server: ServerContext,
     schedule: str,
     config: Resources,
     script: str,
@@ -46,8 +54,9 @@ def scheduled_task(
     mounts: Sequence[k8s.VolumeMount] = (),
 ) -> None:
     """The CronJob ``component.name`` running ``script`` (Python, in the image's interpreter) with ``settings`` as
-    env, beside the server's store access. With a ``ReadWriteOnce`` artifacts volume the pod runs on the node
-    of the server pod (``server_selector``), the one node that can mount it."""
+    env, beside the server's store access (``server``). With a ``ReadWriteOnce`` artifacts volume the pod runs on
+    the node of the server pod (``server_selector``), the one node that can mount it."""
+    pod, naming, scripts, artifacts = server.pod, server.naming, server.scripts, server.artifacts
     image, plugin = pod.config.image, pod.addon.plugin
     # The tracking database is the store these tasks write: the gate waits for it alone (not for the auth
     # mode's own database), reading its URI as the auth mode delivers it.
@@ -75,7 +84,7 @@ def scheduled_task(
             pod_affinity=k8s.PodAffinity(
                 required_during_scheduling_ignored_during_execution=[
                     k8s.PodAffinityTerm(
-                        label_selector=k8s.LabelSelector(match_labels=dict(server_selector)),
+                        label_selector=k8s.LabelSelector(match_labels=dict(server.server_selector)),
                         topology_key="kubernetes.io/hostname",
                     )
                 ]
