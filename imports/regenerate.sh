@@ -21,6 +21,7 @@ declare -A CRD=(
   [sealedsecrets]=bitnami.com_sealedsecrets.yaml
   [servicemonitors]=monitoring.coreos.com_servicemonitors.yaml
   [ingressroutes]=traefik.io_ingressroutes.yaml
+  [middlewares]=traefik.io_middlewares.yaml
   [httproutes]=gateway.networking.k8s.io_httproutes.yaml
   [cnpg_clusters]=postgresql.cnpg.io_clusters.yaml
   [cnpg_databases]=postgresql.cnpg.io_databases.yaml
@@ -28,7 +29,7 @@ declare -A CRD=(
   [barman_objectstores]=barmancloud.cnpg.io_objectstores.yaml
 )
 ORDER=(externalsecrets secretstores sealedsecrets
-       servicemonitors ingressroutes httproutes cnpg_clusters cnpg_databases
+       servicemonitors ingressroutes middlewares httproutes cnpg_clusters cnpg_databases
        cnpg_scheduledbackups barman_objectstores)
 
 # jsii refuses properties named getXxx (JSII5000, Java getter clash; known

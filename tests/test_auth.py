@@ -228,6 +228,19 @@ def test_proxy_gets_the_issuer_url_byte_for_byte(tmp_path, issuer):
     assert f"--oidc-issuer-url={issuer}" in container(deployment(objs, "mlflow-oauth2-proxy"), "oauth2-proxy")["args"]
 
 
+def test_proxy_answers_clients_401_instead_of_a_login_redirect(tmp_path):
+    """Without a valid token, the paths MLflow's clients and OTLP exporters call get 401 (``--api-route``),
+    under the static prefix too: an exporter takes a redirect to the provider for a successful export."""
+
+    def api_routes(config):
+        proxy = container(deployment(synth(config, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy")
+        return [arg for arg in proxy["args"] if arg.startswith("--api-route=")]
+
+    assert api_routes({"ingress": INGRESS, "auth": PROXY}) == ["--api-route=^/(api/|v1/traces|version|gateway/)"]
+    prefixed = {"ingress": INGRESS, "auth": PROXY, "server": {"static_prefix": "/ml-flow"}}
+    assert api_routes(prefixed) == ["--api-route=^/ml\\-flow/(api/|v1/traces|version|gateway/)"]
+
+
 def test_proxy_secrets_use_the_seed_key_names(tmp_path):
     proxy = container(
         deployment(synth({"ingress": INGRESS, "auth": PROXY}, tmp_path), "mlflow-oauth2-proxy"), "oauth2-proxy"

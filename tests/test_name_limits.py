@@ -94,7 +94,7 @@ def test_readme_states_each_environments_longest_names(longest):
 def test_a_new_object_lowers_the_limit_without_a_list_to_update(tmp_path):
     """The limit follows from the objects themselves: an object named `<name>-` and 40 more characters (none
     of the shipped code makes one) brings the longest name to 63 - 41 = 22, and the error names it."""
-    env = load_environment(environment_file("eks-s3"))
+    env = load_environment(environment_file("gke-gcs"))
     suffix = "-" + "x" * 40
 
     def with_extra(env: Environment) -> list[dict]:

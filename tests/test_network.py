@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from helpers import INGRESS, OIDC, OIDC_SERVER, container, find, find_all, synth
 
+from mlflow_constructs.config.network import NGINX_BODY_SIZE
+
 SCRAPER = {"kubernetes.io/metadata.name": "monitoring"}
 PROXY = {
     "mode": "oauth2-proxy",
@@ -168,6 +170,42 @@ def test_request_timeout_reaches_the_route_rule(tmp_path):
     slow = {**GATEWAY, "gateway": {**GATEWAY["gateway"], "request_timeout": "10m"}}
     route = find(synth({"ingress": slow}, tmp_path), "HTTPRoute", "mlflow")
     assert route["spec"]["rules"][0]["timeouts"] == {"request": "10m"}
+
+
+def test_max_body_size_is_the_ingress_nginx_annotation(tmp_path):
+    """Ingress-NGINX refuses bodies above 1 MiB unless told otherwise; `max_body_size` becomes its
+    `proxy-body-size` in nginx's units (powers of 1024 as k/m/g, anything else in bytes), on the Ingress
+    kept during a move to an HTTPRoute as well."""
+
+    def annotation(ingress, name):
+        objs = synth({"ingress": ingress}, tmp_path / name)
+        return find(objs, "Ingress", "mlflow")["metadata"].get("annotations", {}).get(NGINX_BODY_SIZE)
+
+    assert annotation({**INGRESS, "max_body_size": "1Gi"}, "binary") == "1g"
+    assert annotation({**INGRESS, "max_body_size": "500M"}, "decimal") == "500000000"
+    assert annotation({**INGRESS, "max_body_size": "0"}, "unlimited") == "0"
+    assert annotation(INGRESS, "default") is None
+    moving = {
+        **GATEWAY,
+        "tls": {"secret_name": "tools-tls"},
+        "max_body_size": "64Mi",
+        "gateway": {**GATEWAY["gateway"], "transition_from": "ingress"},
+    }
+    assert annotation(moving, "moving") == "64m"
+
+
+def test_max_body_size_is_a_traefik_buffering_middleware(tmp_path):
+    """Traefik has no body limit of its own: `max_body_size` adds a Buffering Middleware with
+    `maxRequestBodyBytes` and the IngressRoute's rule goes through it; `0` (no limit) adds none, so
+    requests are not buffered."""
+    traefik = {**INGRESS, "kind": "traefik", "max_body_size": "64Mi"}
+    objs = synth({"ingress": traefik}, tmp_path / "limited")
+    middleware = find(objs, "Middleware", "mlflow-body-limit")
+    assert middleware["spec"] == {"buffering": {"maxRequestBodyBytes": 64 * 1024 * 1024}}
+    assert find(objs, "IngressRoute", "mlflow")["spec"]["routes"][0]["middlewares"] == [{"name": "mlflow-body-limit"}]
+    unlimited = synth({"ingress": {**traefik, "max_body_size": "0"}}, tmp_path / "unlimited")
+    assert not find_all(unlimited, "Middleware")
+    assert "middlewares" not in find(unlimited, "IngressRoute", "mlflow")["spec"]["routes"][0]
 
 
 def test_oidc_callback_and_cookies_follow_the_gateway_scheme(tmp_path):

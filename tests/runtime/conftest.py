@@ -49,7 +49,7 @@ def runtime_missing() -> list[str]:
     """What is missing for runtime tests (empty when ready)."""
     missing = [f"venv {v.name} ({v.path})" for v in venvs.missing_venvs()]
     missing += [f"Go image program {g.binary} ({g.ref})" for g in go_images.missing_go_images()]
-    for program in ("/usr/bin/redis-server", "/usr/bin/chromium"):
+    for program in ("/usr/bin/redis-server", "/usr/bin/chromium", "/usr/sbin/nginx"):
         if not Path(program).exists():
             missing.append(f"program {program}")
     if not (HERE / "node_modules" / "playwright-core").exists():

@@ -1,5 +1,5 @@
 """Shared parts of the OAuth2-Proxy scenarios: the oauth2-proxy example with its issuer on loopback, the
-local provider configured from the manifests, the browser login through the proxy, tokens as a CLI gets them.
+local provider configured from the manifests, the browser login through the proxy.
 
 Manifests: ``oauth2-proxy`` from the shipped examples (``scenario.shipped_config``), synthesized by the
 app's code, with exactly one rewrite: ``auth.oauth2_proxy.issuer_url`` (``https://keycloak.example.org
@@ -16,13 +16,10 @@ provider parses).
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import re
-import secrets
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from oidc_provider import OidcProvider
@@ -132,45 +129,3 @@ def provider_for(objects: list[dict], port: int, key: Path) -> OidcProvider:
         signing_key_pem=key,
         jwt_access_tokens=True,
     )
-
-
-def provider_tokens(idp: OidcProvider, client_id: str, redirect_uri: str, username: str) -> dict:
-    """Tokens for ``username`` as a CLI gets them from the issuer (authorization code + PKCE, public client)."""
-    discovery = requests.get(idp.discovery_url, timeout=10).json()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    session = requests.Session()
-    query = {
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "response_type": "code",
-        "scope": "openid email profile",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8),
-    }
-    response = session.get(discovery["authorization_endpoint"], params=query, allow_redirects=False, timeout=10)
-    hops: list = []
-    form = follow(session, response, hops)
-    action = re.search(r'action="([^"]+)"', form.text).group(1)
-    user = {"username": username, "password": USERS[username]["password"]}
-    response = session.post(urljoin(form.url, action), data=user, allow_redirects=False, timeout=10)
-    for _ in range(20):
-        if response.headers["location"].startswith(redirect_uri):
-            break
-        response = session.get(urljoin(response.url, response.headers["location"]), allow_redirects=False, timeout=10)
-    code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
-    tokens = requests.post(
-        discovery["token_endpoint"],
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": client_id,
-            "code_verifier": verifier,
-        },
-        timeout=10,
-    )
-    assert tokens.status_code == 200, tokens.text
-    return tokens.json()

@@ -8,15 +8,21 @@ with OidcProvider(clients=[{"client_id": "mlflow", "client_secret": "s",
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
 
+import requests
 from postgres import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -97,6 +103,55 @@ class OidcProvider:
         output = self.log()
         self.stop()
         raise RuntimeError("OIDC provider did not start:\n" + output)
+
+    def tokens(self, client_id: str, redirect_uri: str, username: str, client_secret: str | None = None) -> dict:
+        """Tokens for ``username`` as a CLI gets them: authorization code with PKCE, the user's password typed
+        into the login form, then the code exchanged (with ``client_secret`` for a confidential client)."""
+        discovery = requests.get(self.discovery_url, timeout=10).json()
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        session = requests.Session()
+        query = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": "openid email profile",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(8),
+        }
+        response = session.get(discovery["authorization_endpoint"], params=query, allow_redirects=False, timeout=10)
+        for _ in range(20):
+            if not response.is_redirect:
+                break
+            response = session.get(
+                urljoin(response.url, response.headers["location"]), allow_redirects=False, timeout=10
+            )
+        action = re.search(r'action="([^"]+)"', response.text).group(1)
+        user = {"username": username, "password": self.config["users"][username]["password"]}
+        response = session.post(urljoin(response.url, action), data=user, allow_redirects=False, timeout=10)
+        for _ in range(20):
+            if response.headers["location"].startswith(redirect_uri):
+                break
+            response = session.get(
+                urljoin(response.url, response.headers["location"]), allow_redirects=False, timeout=10
+            )
+        code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+        exchange = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+        if client_secret:  # client_secret_basic, the provider's default for a confidential client
+            tokens = requests.post(
+                discovery["token_endpoint"], data=exchange, auth=(client_id, client_secret), timeout=10
+            )
+        else:
+            tokens = requests.post(discovery["token_endpoint"], data={**exchange, "client_id": client_id}, timeout=10)
+        assert tokens.status_code == 200, tokens.text
+        return tokens.json()
 
     def log(self) -> str:
         """The provider's output so far."""

@@ -28,6 +28,7 @@ USERS = {
     "alice": {"password": "alice-password", "email": "alice@example.com", "groups": ["mlflow-users"]},
     "bob": {"password": "bob-password", "email": "bob@example.com", "groups": ["contractors"]},
     "carol": {"password": "carol-password", "email": "carol@example.com", "groups": ["mlflow-admins"]},
+    "dave": {"password": "dave-password", "email": "dave@example.com", "groups": ["mlflow-users"]},
 }
 CLIENT_ID = "mlflow-k8s-runtime"
 # URL-safe on purpose: the plugin's authlib sends client_secret_basic credentials without the

@@ -163,7 +163,10 @@ def bwrap_args(spec: SandboxSpec) -> list[str]:
         "/dev/shm",
     ]
     made: set[str] = set()
-    for path in spec.ro_binds:  # before /tmp turns read-only: a checkout under /tmp puts the venvs there
+    # Real paths: a runtime dir may link the venvs and images of another clone (MLFLOW_K8S_RUNTIME_DIR); the
+    # links themselves resolve inside the sandbox, whose root is the host's.
+    ro_binds = [Path(path).resolve() for path in spec.ro_binds]
+    for path in ro_binds:  # before /tmp turns read-only: a checkout under /tmp puts the venvs there
         args += [*_mount_point_dirs(str(path), made), "--ro-bind", str(path), str(path)]
     if spec.read_only_root:
         args += ["--remount-ro", "/tmp"]
@@ -175,7 +178,7 @@ def bwrap_args(spec: SandboxSpec) -> list[str]:
         targets.append(target)
         args += _mount_point_dirs(target, made)
         args += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), target]
-    for path in spec.ro_binds:  # a volume mounted over a parent (e.g. an emptyDir at /tmp) hid it again
+    for path in ro_binds:  # a volume mounted over a parent (e.g. an emptyDir at /tmp) hid it again
         if any(str(path).startswith(f"{target.rstrip('/')}/") for target in targets):
             args += [*_mount_point_dirs(str(path), set()), "--ro-bind", str(path), str(path)]
     if spec.read_only_root:

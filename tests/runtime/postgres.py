@@ -57,16 +57,20 @@ class PostgresServer:
         assert self._tmp is not None, "server not started"
         return self._tmp / "data"
 
+    def _make_tmp(self, prefix: str) -> None:
+        """The server's temporary directory (data, socket, log), owned by the user PostgreSQL runs as."""
+        self._tmp = Path(tempfile.mkdtemp(prefix=prefix))
+        if self._run_as:
+            pw = pwd.getpwnam(self._run_as)
+            os.chown(self._tmp, pw.pw_uid, pw.pw_gid)
+
     def _cmd(self, *argv: str) -> list[str]:
         return ["runuser", "-u", self._run_as, "--", *argv] if self._run_as else list(argv)
 
     def start(self) -> PostgresServer:
         if not (self.pg_bin / "initdb").exists():
             raise RuntimeError(f"PostgreSQL binaries not found in {self.pg_bin} (run tests/runtime/setup.sh)")
-        self._tmp = Path(tempfile.mkdtemp(prefix="runtime-pg-"))
-        if self._run_as:
-            pw = pwd.getpwnam(self._run_as)
-            os.chown(self._tmp, pw.pw_uid, pw.pw_gid)
+        self._make_tmp("runtime-pg-")
         subprocess.run(
             self._cmd(
                 str(self.pg_bin / "initdb"),
@@ -225,3 +229,53 @@ class PostgresServer:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"postgres on port {self.port} not ready\n{self.log_tail()}")
+
+
+class PostgresStandby(PostgresServer):
+    """A hot standby of a running ``primary``, as a streaming replica is made: ``pg_basebackup -R -X stream``
+    over the primary's socket, then PostgreSQL started in recovery on ``host`` at the primary's port (another
+    loopback address, so both listen on the port their Services name). Roles, passwords and ``pg_hba.conf``
+    come with the base backup; the standby refuses writes and replays the primary's WAL as it streams."""
+
+    def __init__(self, primary: PostgresServer, host: str) -> None:
+        super().__init__(port=primary.port, pg_bin=primary.pg_bin)
+        self.host = host
+        self.primary = primary
+
+    def start(self) -> PostgresStandby:
+        hba = self.primary.datadir / "pg_hba.conf"
+        hba.write_text(hba.read_text() + "local replication all trust\n")
+        self.primary.psql("SELECT pg_reload_conf()")
+        self._make_tmp("runtime-pg-standby-")
+        socket_dir = str(self.primary.datadir.parent)
+        subprocess.run(
+            self._cmd(
+                str(self.pg_bin / "pg_basebackup"),
+                *("-h", socket_dir, "-p", str(self.primary.port), "-U", SUPERUSER),
+                *("-D", str(self.datadir), "-R", "-X", "stream", "--no-sync"),
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self._pg_ctl_start()
+        self._started = True
+        return self
+
+    def pause_replay(self) -> None:
+        """Stop applying the primary's WAL (it still streams): what a lagging standby looks like."""
+        self.psql("SELECT pg_wal_replay_pause()")
+        while self.psql("SELECT pg_get_wal_replay_pause_state()") != "paused":
+            time.sleep(0.05)
+
+    def resume_replay(self) -> None:
+        self.psql("SELECT pg_wal_replay_resume()")
+
+    def catch_up(self, timeout: float = 30.0) -> None:
+        """Wait until the standby has replayed everything the primary has written so far."""
+        target = self.primary.psql("SELECT pg_current_wal_insert_lsn()")
+        deadline = time.monotonic() + timeout
+        while self.psql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn") != "t":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"standby did not replay up to {target}\n{self.log_tail()}")
+            time.sleep(0.1)

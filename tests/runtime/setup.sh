@@ -8,8 +8,8 @@
 #     or $MLFLOW_K8S_RUNTIME_DIR/venvs (see tests/runtime/venvs.py)
 #   - the programs of Go images (OAuth2-Proxy), built with `go install <module>@<image tag>` into
 #     <runtime dir>/images/<name>/<tag>/bin/ (go_images.py); Go from the machine, or apt's golang-go
-#   - Redis (redis-server, stands in for the redis image) and Chromium (driven by Playwright in the
-#     browser scenarios) from apt
+#   - Redis (redis-server, stands in for the redis image), Chromium (driven by Playwright in the
+#     browser scenarios) and nginx (Ingress-NGINX's data plane, nginx_ingress.py) from apt
 #   - npm packages of tests/runtime/package.json (oidc-provider, playwright-core) from the lock file
 #
 # Usage: bash tests/runtime/setup.sh [--no-venvs] [--no-npm]
@@ -42,6 +42,7 @@ main() {
   [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_packages+=(postgresql-15)
   [ -x /usr/bin/redis-server ] || apt_packages+=(redis-server)
   [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+  [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
   command -v go >/dev/null 2>&1 || apt_packages+=(golang-go)
   if [ ${#apt_packages[@]} -gt 0 ]; then
     log "apt-get install ${apt_packages[*]}"
@@ -59,8 +60,13 @@ main() {
       $SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true
       $SUDO systemctl disable redis-server 2>/dev/null || true
     fi
+    # And the Debian nginx service (port 80); the tests start nginx with a configuration of their own.
+    if [[ " ${apt_packages[*]} " == *" nginx "* ]]; then
+      $SUDO systemctl stop nginx 2>/dev/null || $SUDO service nginx stop 2>/dev/null || true
+      $SUDO systemctl disable nginx 2>/dev/null || true
+    fi
   else
-    log "apt packages present (bwrap, busybox, postgresql 15, redis, chromium, go)"
+    log "apt packages present (bwrap, busybox, postgresql 15, redis, chromium, nginx, go)"
   fi
 
   # busybox applets for images like busybox/alpine (pod_images.py): PATH=<dir> gives busybox semantics.

@@ -15,6 +15,7 @@ import re
 import pytest
 import requests
 from client_venv import run_client
+from nginx_ingress import NginxIngress
 from podrunner import find_object, pod_template, run_job, run_pod
 from postgres import free_port
 from scenario import (
@@ -26,8 +27,11 @@ from scenario import (
     require_free_port,
     service_port,
     service_url,
+    shipped_config,
     start_bundled_postgres,
+    synth_environment,
 )
+from traces import assert_traces_stored, otel_trace, send_traces
 
 pytestmark = pytest.mark.runtime
 
@@ -35,6 +39,8 @@ ENV = "basic-auth"
 SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ADMIN = "admin"
 ADMIN_PASSWORD = "Adm/n & \\ $HOME ' \" 100% ${ADMIN_USERNAME}"
+ALICE_PASSWORD = "alice-password-1234"
+MIB = 1024 * 1024
 SECRET_VALUES = {
     "mlflow-basic-auth": {
         "admin-username": ADMIN,
@@ -138,20 +144,26 @@ def test_admin_works_through_tracking_credentials(admin_run):
     assert admin_run["metrics"] == {"score": 0.5}
 
 
-def test_new_user_gets_read_and_is_refused_writes(stack, admin_run):
-    """A user the admin creates gets the configured default permission (READ): it can read the
-    admin's experiment and run, and every write to them is refused with 403."""
-    url = stack["url"]
+@pytest.fixture(scope="module")
+def alice(stack):
+    """A user the admin creates through the MLflow client; it has the default permission (READ)."""
     created = run_client(
         "basic_auth_flow.py",
         "create-user",
-        url,
+        stack["url"],
         "alice",
-        "alice-password-1234",
+        ALICE_PASSWORD,
         hosts=[SERVICE_HOST],
         env=_as(ADMIN, ADMIN_PASSWORD),
     )
     assert created == {"username": "alice", "is_admin": False}
+    return _as("alice", ALICE_PASSWORD)
+
+
+def test_new_user_gets_read_and_is_refused_writes(stack, admin_run, alice):
+    """A user the admin creates gets the configured default permission (READ): it can read the
+    admin's experiment and run, and every write to them is refused with 403."""
+    url = stack["url"]
     access = run_client(
         "basic_auth_flow.py",
         "user-access",
@@ -159,7 +171,7 @@ def test_new_user_gets_read_and_is_refused_writes(stack, admin_run):
         admin_run["experiment_id"],
         admin_run["run_id"],
         hosts=[SERVICE_HOST],
-        env=_as("alice", "alice-password-1234"),
+        env=alice,
     )
     assert access["read_experiment"] == {"ok": True}
     assert access["read_run"] == {"ok": True}
@@ -167,6 +179,81 @@ def test_new_user_gets_read_and_is_refused_writes(stack, admin_run):
     assert access["log_param"] == denied
     assert access["create_run"] == denied
     assert access["delete_experiment"] == denied
+
+
+def nginx_for(stack, objects: list[dict], workdir) -> NginxIngress:
+    """Ingress-NGINX's data plane (nginx_ingress.py) serving the Ingress of ``objects`` in front of the server."""
+    return NginxIngress(find_object(objects, "Ingress", "mlflow"), service_port(stack["objects"], "mlflow"), workdir)
+
+
+@pytest.fixture(scope="module")
+def nginx(stack, tmp_path_factory):
+    """The example's own Ingress (``max_body_size: 1Gi``) served by nginx."""
+    with nginx_for(stack, stack["objects"], tmp_path_factory.mktemp("nginx")) as front:
+        assert front.body_size == "1g"
+        yield front
+
+
+def test_traces_reach_the_experiment_with_credentials(nginx):
+    """The admin's credentials as an OTLP exporter's ``Authorization: Basic`` header and as
+    ``MLFLOW_TRACKING_USERNAME/PASSWORD`` for ``mlflow.tracing``, through the Ingress: both traces reach the
+    experiment, span by span, as read back through MLflow's API."""
+    assert_traces_stored(send_traces(nginx.url, "traces", hosts=[nginx.host], env=_as(ADMIN, ADMIN_PASSWORD)))
+
+
+def test_otlp_needs_credentials_and_edit_permission(stack, admin_run, alice):
+    """MLflow's basic-auth guards ``/v1/traces`` like trace creation, before reading the spans: no
+    credentials 401, a user who may only read the experiment 403."""
+    port = service_port(stack["objects"], "mlflow")
+    otlp = f"http://127.0.0.1:{port}/v1/traces"
+    headers = {
+        "Host": f"{SERVICE_HOST}:{port}",
+        "Content-Type": "application/x-protobuf",
+        "x-mlflow-experiment-id": admin_run["experiment_id"],
+    }
+    anonymous = requests.post(otlp, data=b"", headers=headers, timeout=30)
+    assert anonymous.status_code == 401, anonymous.text
+    reader = requests.post(
+        otlp, data=b"", headers=headers, auth=(alice["MLFLOW_TRACKING_USERNAME"], ALICE_PASSWORD), timeout=30
+    )
+    assert reader.status_code == 403, reader.text
+
+
+@pytest.fixture(scope="module")
+def small_bodies(stack, tmp_path_factory):
+    """The example's Ingress with ``max_body_size: 1Mi`` (only the Ingress changes) served by nginx."""
+    config = shipped_config(ENV)
+    config["ingress"]["max_body_size"] = "1Mi"
+    objects = synth_environment(config, "basic-auth-1mi", tmp_path_factory.mktemp("basic-auth-1mi"))
+    with nginx_for(stack, objects, tmp_path_factory.mktemp("nginx-1mi")) as front:
+        assert front.body_size == "1m"
+        yield front
+
+
+def test_route_refuses_bodies_above_max_body_size(small_bodies):
+    """A request body above the route's ``max_body_size`` never reaches MLflow: nginx answers ``413 Request
+    Entity Too Large``. The OTLP exporter reports the failed export with that status and reason (its span is
+    lost, the smaller root span arrives); MLflow 3.17's tracing client sends its large span the same way and
+    logs the refusal only at debug level, so that trace stays incomplete without a word."""
+    nginx = small_bodies
+    result = send_traces(
+        nginx.url, "large", hosts=[nginx.host], env=_as(ADMIN, ADMIN_PASSWORD), attribute_bytes=2 * MIB
+    )
+    assert result["otlp_statuses"] == [413, 200]
+    assert result["otlp_reasons"][0] == "Request Entity Too Large"
+    exporter = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+    assert (
+        f"{exporter}: Failed to export spans batch code: 413, reason: Request Entity Too Large" in result["client_log"]
+    )
+    assert [span["name"] for span in otel_trace(result)["spans"]] == ["otel-root"]
+    refused = nginx.requests_answered(413)
+    assert refused == [
+        "POST /v1/traces OTel-OTLP-Exporter-Python/1.45.2",
+        "POST /v1/traces mlflow-python-client/3.17.2",
+    ]
+    traced = result["traces"].get(result["mlflow_trace_id"], {"spans": []})
+    assert "mlflow-step" not in [span["name"] for span in traced["spans"]]
+    assert not [line for line in result["client_log"] if line.startswith("mlflow")]
 
 
 def test_server_is_one_uvicorn_process(stack):

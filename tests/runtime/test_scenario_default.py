@@ -35,6 +35,7 @@ from scenario import (
     service_url,
     start_bundled_postgres,
 )
+from traces import assert_traces_stored, send_traces
 
 pytestmark = pytest.mark.runtime
 
@@ -223,6 +224,13 @@ def test_client_forcing_presigned_transfers_falls_back_to_the_server(stack, tmp_
     assert result["downloaded_sha256"] == result["large_sha256"]
     assert result["predictions_model"] == result["expected_predictions"]
     assert looked_up(lookups) == {SERVICE_HOST}
+
+
+def test_traces_reach_the_experiment(stack):
+    """An OpenTelemetry application's OTLP/HTTP exporter (``/v1/traces`` with ``x-mlflow-experiment-id``)
+    and ``mlflow.tracing`` send spans through the Service name; MLflow's API returns both traces from the
+    experiment, every span with its parent."""
+    assert_traces_stored(send_traces(stack["url"], "traces", hosts=[SERVICE_HOST]))
 
 
 def test_unlisted_host_header_is_refused(stack):

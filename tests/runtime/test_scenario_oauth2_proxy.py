@@ -41,7 +41,6 @@ from oauth2_proxy_scenario import (
     ingress_host,
     login,
     provider_for,
-    provider_tokens,
     proxy_args,
     proxy_environment,
     proxy_pod,
@@ -52,8 +51,11 @@ from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from scenario import container_of, migration_job, require_free_port, service_port, start_bundled_postgres
 from tls_ingress import TlsIngress
+from traces import assert_traces_stored, otel_trace, send_traces
 
 pytestmark = pytest.mark.runtime
+
+MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +227,7 @@ def test_bearer_jwt_works_for_the_python_client(stack, tls_ingress):
     CLI obtains it, is accepted as ``MLFLOW_TRACKING_TOKEN`` by the MLflow Python client through
     ``https://mlflow.example.org`` (``--skip-jwt-bearer-tokens``): a run is logged and read back."""
     args = proxy_args(stack["objects"])
-    tokens = provider_tokens(stack["idp"], args["--client-id"][0], args["--redirect-url"][0], "alice")
+    tokens = stack["idp"].tokens(args["--client-id"][0], args["--redirect-url"][0], "alice")
     assert jwt_tokens.claims(tokens["id_token"])["aud"] == "mlflow"
     result = run_client(
         "token_client.py",
@@ -245,7 +247,7 @@ def test_foreign_expired_and_forged_bearer_tokens_are_refused(stack, tmp_path):
     bad signature (the same claims signed by another key under the issuer's key id)."""
     args = proxy_args(stack["objects"])
     client_id, redirect = args["--client-id"][0], args["--redirect-url"][0]
-    good = provider_tokens(stack["idp"], client_id, redirect, "alice")["id_token"]
+    good = stack["idp"].tokens(client_id, redirect, "alice")["id_token"]
     assert api_status(stack, good) == 200
     other = OidcProvider(
         clients=[{"client_id": client_id, "redirect_uris": [redirect], "token_endpoint_auth_method": "none"}],
@@ -253,7 +255,7 @@ def test_foreign_expired_and_forged_bearer_tokens_are_refused(stack, tmp_path):
         groups_claim=args["--oidc-groups-claim"][0],
     )
     with other:
-        foreign = provider_tokens(other, client_id, redirect, "alice")["id_token"]
+        foreign = other.tokens(client_id, redirect, "alice")["id_token"]
     assert jwt_tokens.claims(foreign)["iss"] != jwt_tokens.claims(good)["iss"]
     now = int(time.time())
     expired = jwt_tokens.sign(
@@ -269,6 +271,59 @@ def test_foreign_expired_and_forged_bearer_tokens_are_refused(stack, tmp_path):
         "expired": 401,
     }
     assert api_status(stack, forged) == 401
+
+
+def bearer_env(stack, tls_ingress) -> dict[str, str]:
+    """alice's ID token for the proxy's client as a CLI gets it, and the TLS ingress's certificate trusted."""
+    args = proxy_args(stack["objects"])
+    token = stack["idp"].tokens(args["--client-id"][0], args["--redirect-url"][0], "alice")["id_token"]
+    return {"MLFLOW_TRACKING_TOKEN": token, "REQUESTS_CA_BUNDLE": str(tls_ingress.cert_path)}
+
+
+def test_traces_reach_the_experiment_with_a_bearer_jwt(stack, tls_ingress):
+    """The issuer's JWT as ``Authorization: Bearer`` in the OTLP exporter and as ``MLFLOW_TRACKING_TOKEN``
+    for ``mlflow.tracing``, through ``https://mlflow.example.org`` and the proxy: both traces reach the
+    experiment, read back through MLflow's API."""
+    env = bearer_env(stack, tls_ingress)
+    assert_traces_stored(send_traces(tls_ingress.url, "bearer-traces", hosts=[stack["host"]], env=env))
+
+
+def test_clients_without_a_valid_token_get_401_not_a_login_redirect(stack):
+    """The API paths clients call (``/api/``, ``/v1/traces``, ``/version``, ``/gateway/``) answer 401 to a
+    request without a valid token whatever it accepts (``--api-route``). A redirect to the provider would
+    be worse than an error: the OTLP exporter counts any 3xx as a successful export, so the spans would be
+    dropped silently, and MLflow's client would follow it and fail on the provider's HTML. Pages still
+    send a browser to sign in."""
+    session, base = browser(stack)
+    any_type = {"Accept": "*/*"}
+    otlp = {**any_type, "Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": "0"}
+    answers = {
+        "otlp": session.post(base + "/v1/traces", data=b"", headers=otlp, allow_redirects=False, timeout=30),
+        "api": session.get(base + API, headers=any_type, allow_redirects=False, timeout=30),
+        "version": session.get(base + "/version", headers=any_type, allow_redirects=False, timeout=30),
+        "gateway": session.get(
+            base + "/gateway/chat/mlflow/invocations", headers=any_type, allow_redirects=False, timeout=30
+        ),
+        "page": session.get(base + "/", headers=any_type, allow_redirects=False, timeout=30),
+    }
+    assert {path: r.status_code for path, r in answers.items()} == {
+        "otlp": 401,
+        "api": 401,
+        "version": 401,
+        "gateway": 401,
+        "page": 302,
+    }
+
+
+def test_proxy_sets_no_body_limit_of_its_own(stack, tls_ingress):
+    """OAuth2-Proxy 7.15 streams request bodies to MLflow with no size limit (no option for one exists): an
+    OTLP export of 12 MiB, far above Ingress-NGINX's default ``proxy-body-size`` of 1 MiB, is ingested
+    whole. The limit that applies is the route's (``ingress.max_body_size``)."""
+    env = bearer_env(stack, tls_ingress)
+    result = send_traces(tls_ingress.url, "large-traces", hosts=[stack["host"]], env=env, attribute_bytes=12 * MIB)
+    assert result["otlp_statuses"] == [200, 200], result["otlp_statuses"]
+    child = next(s for s in otel_trace(result)["spans"] if s["name"] == "otel-child")
+    assert "app.payload" in child["attributes"]
 
 
 def test_session_cookie_flags_and_sign_out(stack):

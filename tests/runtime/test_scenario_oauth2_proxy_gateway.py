@@ -25,7 +25,6 @@ from oauth2_proxy_scenario import (
     callback_of,
     login,
     provider_for,
-    provider_tokens,
     proxy_args,
     proxy_environment,
     proxy_pod,
@@ -111,7 +110,7 @@ def test_bearer_jwt_works_for_the_python_client_under_the_prefix(stack):
     """The MLflow client with ``MLFLOW_TRACKING_URI=https://<host><prefix>`` and an ID token of the issuer
     logs a run through the Gateway stand-in and the proxy."""
     args = proxy_args(stack["objects"])
-    tokens = provider_tokens(stack["idp"], args["--client-id"][0], args["--redirect-url"][0], "alice")
+    tokens = stack["idp"].tokens(args["--client-id"][0], args["--redirect-url"][0], "alice")
     result = run_client(
         "token_client.py",
         f"{stack['gateway'].url}{PREFIX}",

@@ -15,6 +15,8 @@ import requests
 from browser_login import browser_login, publish_screenshot
 from client_venv import run_client
 from oidc_scenario import (
+    CLIENT_ID,
+    CLIENT_SECRET,
     USERS,
     browser,
     cluster_secrets,
@@ -39,6 +41,7 @@ from scenario import (
     start_cnpg_postgres,
 )
 from tls_ingress import TlsIngress
+from traces import assert_traces_stored, send_traces
 
 pytestmark = pytest.mark.runtime
 
@@ -135,13 +138,19 @@ def test_admin_group_member_is_admin(stack):
     assert me.json()["is_admin"] is True
 
 
-def test_access_token_works_for_the_python_client(stack, alice):
-    """alice's per-user access token (plugin API) is the password of the MLflow Python client, which
-    logs and reads back a run through the in-cluster Service URL; a wrong token is refused."""
+@pytest.fixture(scope="module")
+def alice_token(alice):
+    """alice's personal access token, issued through the plugin's API in her browser session."""
     session, base, _ = alice
     issued = session.patch(f"{base}/api/2.0/mlflow/users/access-token", json={}, timeout=30)
     assert issued.status_code == 200, issued.text
-    token = issued.json()["token"]
+    return issued.json()["token"]
+
+
+def test_access_token_works_for_the_python_client(stack, alice_token):
+    """alice's per-user access token (plugin API) is the password of the MLflow Python client, which
+    logs and reads back a run through the in-cluster Service URL; a wrong token is refused."""
+    token = alice_token
     url = service_url(stack["objects"])
     result = run_client(
         "token_client.py",
@@ -160,6 +169,62 @@ def test_access_token_works_for_the_python_client(stack, alice):
         timeout=30,
     )
     assert wrong.status_code == 401, wrong.text
+
+
+@pytest.fixture(scope="module")
+def tls_ingress(stack, tmp_path_factory):
+    """``https://<ingress host>`` (the IngressRoute's host) on 127.0.0.1:443, forwarding to the server."""
+    with TlsIngress(ingress_host(stack["objects"]), stack["port"], tmp_path_factory.mktemp("tls")) as ingress:
+        yield ingress
+
+
+def through_ingress(tls_ingress, env: dict[str, str]) -> dict[str, str]:
+    return {**env, "REQUESTS_CA_BUNDLE": str(tls_ingress.cert_path)}
+
+
+def test_traces_reach_the_experiment_with_an_access_token(alice_token, tls_ingress):
+    """alice's access token as the password, as the plugin documents for people using the client: in the
+    OTLP exporter's ``Authorization: Basic`` header and in ``MLFLOW_TRACKING_USERNAME/PASSWORD`` for
+    ``mlflow.tracing``, through the ingress host. Both traces reach her experiment, read back through
+    MLflow's API."""
+    env = {"MLFLOW_TRACKING_USERNAME": "alice@example.com", "MLFLOW_TRACKING_PASSWORD": alice_token}
+    result = send_traces(
+        tls_ingress.url, "alice-traces", hosts=[tls_ingress.host], env=through_ingress(tls_ingress, env)
+    )
+    assert_traces_stored(result)
+
+
+def id_token(stack, username: str) -> str:
+    """An ID token of the issuer for the plugin's client, as a CLI gets one for ``username``."""
+    redirect = settings(stack["objects"])["OIDC_REDIRECT_URI"]
+    return stack["idp"].tokens(CLIENT_ID, redirect, username, client_secret=CLIENT_SECRET)["id_token"]
+
+
+def test_traces_reach_the_experiment_with_a_bearer_token(stack, alice, tls_ingress):
+    """A JWT of the issuer (alice's ID token) as ``Authorization: Bearer`` in the OTLP exporter and as
+    ``MLFLOW_TRACKING_TOKEN`` for ``mlflow.tracing``, through the ingress host: the plugin validates it against
+    the provider's keys and both traces reach her experiment. Without credentials ``/v1/traces`` answers 401."""
+    env = through_ingress(tls_ingress, {"MLFLOW_TRACKING_TOKEN": id_token(stack, "alice")})
+    assert_traces_stored(send_traces(tls_ingress.url, "alice-bearer", hosts=[tls_ingress.host], env=env))
+    port = stack["port"]
+    headers = {"Host": f"{SERVICE_HOST}:{port}", "Content-Type": "application/x-protobuf"}
+    anonymous = requests.post(
+        f"http://127.0.0.1:{port}/v1/traces", data=b"", headers={**headers, "x-mlflow-experiment-id": "0"}, timeout=30
+    )
+    assert anonymous.status_code == 401, anonymous.text
+
+
+def test_bearer_token_of_a_user_who_never_signed_in_is_refused(stack):
+    """Plugin 11 creates users at their first browser sign-in; a valid JWT of a user it does not know yet
+    (dave, an allowed group) is refused with 401 (``OIDC_PROVISION_ON_BEARER_AUTH`` is off): people sign in
+    once, or use an access token, before sending traces."""
+    port = stack["port"]
+    response = requests.get(
+        f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1",
+        headers={"Host": f"{SERVICE_HOST}:{port}", "Authorization": f"Bearer {id_token(stack, 'dave')}"},
+        timeout=30,
+    )
+    assert response.status_code == 401, response.text
 
 
 def test_probes_answer_200(stack):
@@ -191,7 +256,7 @@ def test_the_plugin_leaves_mlflow_own_metrics_route_open(stack):
     assert response.status_code == 200 and "mlflow_http_request" in response.text, response.text[:500]
 
 
-def test_a_person_signs_in_with_chromium(stack, alice, tmp_path):
+def test_a_person_signs_in_with_chromium(stack, alice, tls_ingress, tmp_path):
     """Chromium (Playwright) opens https://mlflow.example.com/login (TLS terminated by tls_ingress on
     127.0.0.1:443, the host mapped with --host-resolver-rules), types alice's user name and password at
     the provider's page, is sent back through /callback and sees, on the experiments page, an experiment
@@ -201,18 +266,16 @@ def test_a_person_signs_in_with_chromium(stack, alice, tmp_path):
     name = "created-through-the-api"
     created = session.post(f"{base}/api/2.0/mlflow/experiments/create", json={"name": name}, timeout=30)
     assert created.status_code == 200, created.text
-    host = ingress_host(stack["objects"])
-    with TlsIngress(host, stack["port"], tmp_path) as ingress:
-        result = browser_login(
-            host=host,
-            spki=ingress.spki_sha256,
-            username="alice",
-            password=USERS["alice"]["password"],
-            expect_text=name,
-            outdir=tmp_path,
-            name="oidc",
-            login_path="/login",
-        )
+    result = browser_login(
+        host=tls_ingress.host,
+        spki=tls_ingress.spki_sha256,
+        username="alice",
+        password=USERS["alice"]["password"],
+        expect_text=name,
+        outdir=tmp_path,
+        name="oidc",
+        login_path="/login",
+    )
     assert result["provider_url"].startswith(stack["idp"].issuer + "/interaction/"), result
     assert result["landed_at"].startswith(base + "/"), result  # back from /callback, signed in
     publish_screenshot(result, "oidc-login")

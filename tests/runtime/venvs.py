@@ -36,7 +36,9 @@ STAMP_NAME = ".runtime-stamp"
 
 # What the test clients (seeding experiments, logging a model, talking to S3) need. Kept in its own
 # venv so the server venvs stay exactly what the images carry. `mlflow[auth]` brings the basic-auth
-# client (AuthServiceClient); `moto[server]` is the S3 stand-in for the bundled MinIO (s3_standin.py).
+# client (AuthServiceClient); `moto[server]` is the S3 stand-in for the bundled MinIO (s3_standin.py);
+# `opentelemetry-exporter-otlp` is the OTLP exporter an OpenTelemetry application sends traces with, at the
+# release of the opentelemetry-sdk that mlflow brings.
 CLIENT_PYTHON = "3.11"
 CLIENT_REQUIREMENTS: tuple[str, ...] = (
     "mlflow[auth]==3.17.2",
@@ -44,6 +46,7 @@ CLIENT_REQUIREMENTS: tuple[str, ...] = (
     "requests",
     "boto3",
     "moto[server]==5.2.5",
+    "opentelemetry-exporter-otlp==1.45.2",
 )
 
 # Releases the upgrade scenarios (test_scenario_upgrades.py) populate a database with before the current

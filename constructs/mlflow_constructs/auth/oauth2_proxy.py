@@ -1,4 +1,5 @@
-"""OAuth2-Proxy in front of MLflow: browsers log in at the provider, API clients send bearer JWTs.
+"""OAuth2-Proxy in front of MLflow: browsers log in at the provider, API clients send bearer JWTs (and get
+401, not a login redirect, without one).
 
 The Ingress routes only to the proxy, and a NetworkPolicy admits traffic to the MLflow pods only from
 the proxy pods (and the metrics scraper), so MLflow cannot be reached around it.
@@ -6,6 +7,7 @@ the proxy pods (and the metrics scraper), so MLflow cannot be reached around it.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from constructs import Construct
@@ -23,6 +25,16 @@ PROXY_PAGES = "/oauth2"  # OAuth2-Proxy's default --proxy-prefix: sign-in, callb
 PUBLIC_CLIENT_DIR = "/etc/oauth2-proxy/public-client"
 COOKIE_SECRET_KEY = "oauth2_proxy_cookie_secret"
 CLIENT_SECRET_KEY = "oauth2_proxy_client_secret"
+# Paths MLflow's clients call (REST API with the artifact proxy, OTLP trace ingestion, the version check the
+# tracing client makes first, the AI gateway's invocations), below the static prefix: without a valid token the
+# proxy answers them 401 instead of redirecting to the provider. An OTLP exporter counts a 3xx as a successful
+# export and would drop the spans silently; MLflow's client would follow the redirect and fail on its HTML.
+CLIENT_PATHS = ("api/", "v1/traces", "version", "gateway/")
+
+
+def api_route(prefix: str) -> str:
+    """``--api-route``: a Go regular expression matching the request URIs of :data:`CLIENT_PATHS`."""
+    return f"^{re.escape(prefix)}/({'|'.join(re.escape(path) for path in CLIENT_PATHS)})"
 
 
 class Upstream(Protocol):
@@ -81,6 +93,7 @@ class OAuth2ProxyFront(Construct):
             "--skip-provider-button=true",
             "--skip-jwt-bearer-tokens=true",
             *[f"--extra-jwt-issuers={issuer}" for issuer in config.extra_jwt_issuers],
+            f"--api-route={api_route(prefix)}",
             "--code-challenge-method=S256",
             "--cookie-secure=true",
             "--cookie-httponly=true",

@@ -144,6 +144,19 @@ class DatabaseUpgrade(Model):
     that image only."""
 
 
+class ReadReplica(Model):
+    """Reads of the tracking and model-registry stores from a PostgreSQL standby
+    (`mlflow server --read-replica-backend-store-uri`); writes stay on the primary."""
+
+    enabled: bool = False
+    """Send the server's reads (searches, gets) to a read replica. `cloudnativepg`: the operator's
+    `<cluster>-ro` Service, its standbys (needs `instances` >= 2); `external`: the URI in the Secret key
+    `secrets.keys.read_replica_database_uri`. Off by default: a streaming standby lags the primary, and
+    MLflow's clients read right after they write (`set_experiment` creates an experiment, then gets it), so a
+    read may not yet see the write before it, and MLflow does not fall back to the primary while the replica is
+    down (README, "Read replica")."""
+
+
 class Database(Model):
     """The PostgreSQL database behind the tracking and model-registry stores."""
 
@@ -159,6 +172,8 @@ class Database(Model):
     """Scheduled backups (`bundled` and `cloudnativepg`)."""
     upgrade: DatabaseUpgrade = Field(default_factory=DatabaseUpgrade)
     """Schema migrations (the migration Job)."""
+    read_replica: ReadReplica = Field(default_factory=ReadReplica)
+    """Reads from a standby (`cloudnativepg` with 2+ instances, or `external`)."""
 
     @field_validator("name")
     @classmethod

@@ -16,6 +16,7 @@ from mlflow_constructs.config.backup_location import (
 )
 from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.database import BackupObjectStore, Database
+from mlflow_constructs.config.maintenance import Maintenance
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
@@ -56,6 +57,8 @@ class Environment(Model):
     """NetworkPolicies: default-deny ingress, one allow policy per flow."""
     auth: Auth = Field(default_factory=Auth)
     """Exactly one auth mode (see "Authentication")."""
+    maintenance: Maintenance = Field(default_factory=Maintenance)
+    """Scheduled housekeeping: `mlflow gc`, trace archival (see "Maintenance")."""
 
     @field_validator("labels")
     @classmethod
@@ -87,6 +90,7 @@ class Environment(Model):
         self._check_auth()
         self._check_secrets()
         self._check_backup()
+        self._check_read_replica()
         identity = _WORKLOAD_IDENTITY.get(self.artifacts.identity)
         if identity and identity[0] not in self.server.service_account_annotations:
             annotation, what = identity
@@ -228,6 +232,23 @@ class Environment(Model):
                 "(s3://, gs:// or https://<account>.blob.core.windows.net/...) in another bucket/container or "
                 f"beside the artifacts' prefix (<bucket>/{BACKUP_DIRECTORY}/<prefix>/cloudnativepg), with its "
                 "credentials, or database.backup.enabled: false"
+            )
+
+    def _check_read_replica(self) -> None:
+        db = self.database
+        if not db.read_replica.enabled:
+            return
+        if db.type == "bundled":
+            raise ValueError(
+                "database.read_replica: the bundled PostgreSQL runs one instance, without standbys; use "
+                "database.type: cloudnativepg with instances >= 2, or an external database with a replica "
+                "(its URI in the Secret key secrets.keys.read_replica_database_uri), or remove read_replica"
+            )
+        if db.type == "cloudnativepg" and db.cloudnativepg.instances < 2:
+            raise ValueError(
+                "database.read_replica: CloudNativePG serves reads from its standbys (<cluster>-ro), and with "
+                f"instances: {db.cloudnativepg.instances} there are none; set database.cloudnativepg.instances: 2 or "
+                "more, or remove read_replica"
             )
 
     def _check_secrets(self) -> None:

@@ -10,6 +10,7 @@ from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.errors import required
 from mlflow_constructs.config.types import (
     Annotations,
+    ByteQuantity,
     DnsLabel,
     DnsSubdomain,
     GatewayDuration,
@@ -17,6 +18,9 @@ from mlflow_constructs.config.types import (
     Labels,
     NonEmpty,
 )
+
+# The Ingress-NGINX annotation `ingress.max_body_size` writes (nginx's client_max_body_size; default 1m).
+NGINX_BODY_SIZE = "nginx.ingress.kubernetes.io/proxy-body-size"
 
 
 class Tls(Model):
@@ -76,6 +80,13 @@ class Ingress(Model):
     """Annotations of the route (Ingress, IngressRoute or HTTPRoute)."""
     traefik_entry_points: tuple[NonEmpty, ...] = ("websecure",)
     """Entry points of the IngressRoute."""
+    max_body_size: ByteQuantity | None = None
+    """Largest request body the route lets through to MLflow (artifact uploads, OTLP trace batches); a larger
+    one gets `413 Request Entity Too Large` from the route. `kind: ingress`: Ingress-NGINX's
+    `nginx.ingress.kubernetes.io/proxy-body-size` (its default is 1 MiB, too small for most models);
+    `traefik`: a Traefik Buffering Middleware `<name>-body-limit` (`maxRequestBodyBytes`; Traefik's default is
+    no limit, and with the middleware it buffers each request, above 1 MiB on disk); `0`: no limit. Not with
+    `httproute` (Gateway API has no body size: see README, "Request body limits"). None: the controller's default."""
     gateway: Gateway | None = None
     """The Gateway API side of `kind: httproute`."""
 
@@ -124,6 +135,23 @@ class Ingress(Model):
                 f"kept during the transition serves {self.route_scheme(gateway.transition_from)!r} (ingress.tls); "
                 "clients must find the same URLs on both: keep ingress.tls while the listener is https, or set "
                 "gateway.scheme: http for a plain-HTTP ingress"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _body_size(self) -> Ingress:
+        if self.max_body_size is None:
+            return self
+        if "httproute" in self.route_kinds and len(self.route_kinds) == 1:
+            raise ValueError(
+                "max_body_size: Gateway API (HTTPRoute v1) has no request body limit; set it on the Gateway's "
+                "implementation (e.g. Envoy Gateway's BackendTrafficPolicy, NGINX Gateway Fabric's "
+                "ClientSettingsPolicy body.maxSize) and remove ingress.max_body_size"
+            )
+        if "ingress" in self.route_kinds and NGINX_BODY_SIZE in self.annotations:
+            raise ValueError(
+                f"annotations: {NGINX_BODY_SIZE} is what max_body_size writes; set the size once, in "
+                "ingress.max_body_size, and remove the annotation"
             )
         return self
 

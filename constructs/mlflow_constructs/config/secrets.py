@@ -33,6 +33,9 @@ class SecretKeys(Model):
     """External tracking database URI, `postgresql+psycopg2://user:password@host:5432/db`."""
     auth_database_uri: SecretKey = "auth-database-uri"
     """External auth database URI (basic `database_uri`, oidc `OIDC_USERS_DB_URI`)."""
+    read_replica_database_uri: SecretKey = "read-replica-database-uri"
+    """External read replica of the tracking database, `postgresql+psycopg2://user:password@host:5432/db`
+    (`database.read_replica`)."""
     minio_root_user: SecretKey = "minio-root-user"
     """Bundled MinIO root user."""
     minio_root_password: SecretKey = "minio-root-password"

@@ -29,7 +29,6 @@ _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti
 _GO_DURATION = re.compile(r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$")
 # Prometheus' model.ParseDuration (ServiceMonitor intervals): whole numbers, units y w d h m s ms in this order.
 _PROMETHEUS_DURATION = re.compile(r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$")
-# A memory size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
 # Gateway API's Duration (GEP-2257), as the HTTPRoute CRD's pattern has it: 1-4 parts of up to 5 digits and a unit.
 _GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 # A URL path prefix: "/" and segments of RFC 3986 unreserved characters, none of them "." or "..", no trailing "/".
@@ -47,7 +46,14 @@ _CRON_FIELDS = (
     ("weekday", 0, 6, {name: i for i, name in enumerate(_WEEKDAYS)}),
 )
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
+# `mlflow gc --older-than`: days, hours, minutes, seconds in this order, at least one.
+_GC_AGE = re.compile(r"^(?=.)([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$")
+# MLflow 3.17's trace archival retention: one whole number of minutes, hours or days.
+_TRACE_RETENTION = re.compile(r"^[1-9][0-9]{0,5}[mhd]$")
+# A size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
+_BYTE_SUFFIXES = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+_BYTE_SUFFIXES |= {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 # apimachinery's qualified name (label and annotation key names) and label value.
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -314,16 +320,31 @@ CronSchedule = Annotated[str, AfterValidator(_cron), WithJsonSchema({"type": "st
 RetentionPolicy = Annotated[
     str, Matching(_matching(_RETENTION, "a retention such as 30d, 4w or 3m (days, weeks, months)"))
 ]
+GcAge = Annotated[
+    str, AfterValidator(_matching(_GC_AGE, "an age such as 30d, 12h or 1d12h (whole d, h, m, s in that order)"))
+]
+TraceRetention = Annotated[
+    str,
+    AfterValidator(_matching(_TRACE_RETENTION, "a retention such as 30d, 12h or 90m (a whole number and m, h or d)")),
+]
 ByteQuantity = Annotated[
     str,
     Matching(
         _matching(
             _BYTES,
-            "a memory size in whole bytes such as 192Mi, 500M, 1Gi or 1048576 "
+            "a size in whole bytes such as 192Mi, 500M, 1Gi or 1048576 "
             "(an integer with an optional suffix k, M, G, T, Ki, Mi, Gi, Ti)",
         )
     ),
 ]
+
+
+def byte_count(quantity: str) -> int:
+    """The bytes of a :data:`ByteQuantity`: ``1Mi`` is 1048576, ``500M`` is 500000000."""
+    number = quantity.rstrip("kMGTi")
+    return int(number) * _BYTE_SUFFIXES[quantity[len(number) :]]
+
+
 SecretKey = Annotated[str, AfterValidator(_secret_key)]
 ImageRepository = Annotated[
     str,

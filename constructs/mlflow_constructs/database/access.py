@@ -21,6 +21,10 @@ class DatabaseAccess:
     operator_namespace: str | None = None  # an operator that must reach the database pods
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
     port: int = POSTGRES_PORT
+    read_replica_env: tuple[k8s.EnvVar, ...] = ()  # the server's read replica, beside ``env``
+
+
+READ_REPLICA_VARIABLE = "MLFLOW_READ_REPLICA_BACKEND_STORE_URI"  # `mlflow server --read-replica-backend-store-uri`
 
 
 def store_env(uri: str) -> list[k8s.EnvVar]:

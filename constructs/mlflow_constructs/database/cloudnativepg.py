@@ -9,17 +9,18 @@ from __future__ import annotations
 from constructs import Construct
 
 from mlflow_constructs.config.database import BackupObjectStore, CloudNativePg, DatabaseBackup
-from mlflow_constructs.database.access import DatabaseAccess, psycopg2_uri, store_env
+from mlflow_constructs.database.access import READ_REPLICA_VARIABLE, DatabaseAccess, psycopg2_uri, store_env
 from mlflow_constructs.database.cnpg_backup import CnpgBackup
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.pods import SecretRef, secret_env
+from mlflow_constructs.k8s.pods import SecretRef, env_values, secret_env
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.storage.azure import WORKLOAD_IDENTITY_LABEL
 
 
 class CloudNativePgDatabase(Construct):
     """``postgresql.cnpg.io/v1`` Cluster + Database (needs the CloudNativePG operator); with ``backup``,
-    WAL archiving and scheduled base backups to ``store`` (see :class:`CnpgBackup`)."""
+    WAL archiving and scheduled base backups to ``store`` (see :class:`CnpgBackup`); with ``read_replica``, the
+    server's reads go to the standbys' ``<cluster>-ro`` Service."""
 
     def __init__(
         self,
@@ -33,6 +34,7 @@ class CloudNativePgDatabase(Construct):
         secrets: SecretSource,
         backup: DatabaseBackup | None = None,
         store: BackupObjectStore | None = None,
+        read_replica: bool = False,
     ) -> None:
         super().__init__(scope, id)
         from mlflow_constructs.imports.cnpg_clusters.io.cnpg.postgresql import (  # noqa: PLC0415  (CRD bindings load slowly)
@@ -108,7 +110,7 @@ class CloudNativePgDatabase(Construct):
             spec=DatabaseSpec(cluster=DatabaseSpecCluster(name=self.cluster_name), name=auth_db, owner=cfg.user),
         )
         app_secret = f"{self.cluster_name}-app"
-        host = f"{self.cluster_name}-rw"
+        host, standbys = f"{self.cluster_name}-rw", f"{self.cluster_name}-ro"
         self.access = DatabaseAccess(
             env=(
                 secret_env("PGPASSWORD", SecretRef(app_secret, "password")),
@@ -118,6 +120,12 @@ class CloudNativePgDatabase(Construct):
             auth_database_uri=psycopg2_uri(user=cfg.user, host=host, database=auth_db),
             operator_namespace=cfg.operator_namespace,
             secret_keys=archive.secret_keys if archive else (),
+            # The operator's Service of the standbys, as the same user (PGPASSWORD above).
+            read_replica_env=tuple(
+                env_values({READ_REPLICA_VARIABLE: psycopg2_uri(user=cfg.user, host=standbys, database=database)})
+            )
+            if read_replica
+            else (),
         )
 
     @staticmethod

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.config.base import Image
@@ -21,7 +20,7 @@ from mlflow_constructs.config.database import DatabaseBackup
 from mlflow_constructs.database.access import POSTGRES_PORT
 from mlflow_constructs.database.pre_upgrade import PreUpgradeBackup
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.objects import meta, persistent_volume_claim
+from mlflow_constructs.k8s.objects import cron_job, persistent_volume_claim
 from mlflow_constructs.k8s.pods import TMP_MOUNT, claim_volume, empty_dir, env_values, mount, pod_template, resources
 from mlflow_constructs.k8s.pods import container as make_container
 from mlflow_constructs.secrets.source import SecretSource
@@ -195,23 +194,7 @@ class PostgresDumps(Construct):
                 volumes=[empty_dir("backups", config.pvc.size), empty_dir("tmp", "64Mi"), *access.volumes],
             )
         self.name = component.name
-        k8s.KubeCronJob(
-            self,
-            "cronjob",
-            metadata=meta(component.name, labels),
-            spec=k8s.CronJobSpec(
-                schedule=config.schedule,
-                time_zone="Etc/UTC",
-                concurrency_policy="Forbid",
-                starting_deadline_seconds=3600,
-                successful_jobs_history_limit=3,
-                failed_jobs_history_limit=3,
-                job_template=k8s.JobTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=dict(labels)),
-                    spec=k8s.JobSpec(backoff_limit=2, active_deadline_seconds=6 * 3600, template=template),
-                ),
-            ),
-        )
+        cron_job(self, "cronjob", component=component, schedule=config.schedule, template=template)
 
     def pre_upgrade(self, *, confirmed: bool) -> PreUpgradeBackup:
         """The migration Job's backup: a ``pg-dump`` sidecar of this image and connection writing onto the

@@ -27,6 +27,9 @@ from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgrad
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses, refuse_oversized_data
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.maintenance import MlflowGc, MlflowTraceArchival, TraceArchivalConfig
+from mlflow_constructs.maintenance.task import ServerContext
+from mlflow_constructs.maintenance.trace_archival import location_uri
 from mlflow_constructs.network.ingress import routes_for
 from mlflow_constructs.network.policies import Flow, NetworkPolicies
 from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
@@ -135,6 +138,16 @@ class MlflowEnvironment(Construct):
             scripts=scripts,
             backup=self._upgrade_backup(env, naming, dumps),
         )
+        housekeeping = env.maintenance
+        archival = None
+        if housekeeping.trace_archival.enabled:
+            archival = TraceArchivalConfig(
+                self,
+                "trace-archival-config",
+                config=housekeeping.trace_archival,
+                naming=naming,
+                location=housekeeping.trace_archival.location or location_uri(artifacts.destination),
+            )
         proxied = env.auth.mode == "oauth2-proxy"
         server = MlflowServer(
             self,
@@ -146,7 +159,21 @@ class MlflowEnvironment(Construct):
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
             metrics=env.metrics,
+            trace_archival=archival,
         )
+        context = ServerContext(
+            pod=pod, naming=naming, scripts=scripts, artifacts=artifacts, server_selector=server.selector
+        )
+        tasks: list[dict[str, str]] = []  # the selectors of the maintenance pods, admitted to the stores
+        if housekeeping.gc.enabled:
+            tasks.append(MlflowGc(self, "gc", config=housekeeping.gc, server=context).selector)
+        if archival is not None:
+            trace_archival = housekeeping.trace_archival
+            tasks.append(
+                MlflowTraceArchival(
+                    self, "trace-archival", config=trace_archival, settings=archival, server=context
+                ).selector
+            )
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
         if proxied:
@@ -166,7 +193,7 @@ class MlflowEnvironment(Construct):
         if env.metrics.enabled and env.metrics.service_monitor:
             MlflowServiceMonitor(self, "monitoring", config=env.metrics, naming=naming, server=server)
         if env.network_policies.enabled:
-            flows = self._flows(env, server, front, migration, database, artifacts, oidc, dumps)
+            flows = self._flows(env, server, front, migration, database, artifacts, oidc, dumps, tasks)
             NetworkPolicies(self, "network", naming=naming, flows=flows)
 
         provider = SecretProvider(
@@ -207,9 +234,12 @@ class MlflowEnvironment(Construct):
                 secrets=secrets,
                 backup=db.backup if backed_up else None,
                 store=env.backup_object_store if backed_up else None,
+                read_replica=db.read_replica.enabled,
             ).access
         from_plugin = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
-        return ExternalDatabase(self, "database", secrets=secrets, uri_from_plugin=from_plugin).access
+        return ExternalDatabase(
+            self, "database", secrets=secrets, uri_from_plugin=from_plugin, read_replica=db.read_replica.enabled
+        ).access
 
     @staticmethod
     def _dumps(
@@ -283,6 +313,7 @@ class MlflowEnvironment(Construct):
         artifacts: ArtifactAccess,
         oidc: OidcAuth | None,
         dumps: PostgresDumps | None,
+        tasks: list[dict[str, str]],
     ) -> list[Flow]:
         """The traffic each pod must accept, from the handles of the constructs that take part."""
         entry = "oauth2-proxy" if front is not server else "mlflow"
@@ -323,7 +354,7 @@ class MlflowEnvironment(Construct):
                     name="postgresql",
                     to=database.pod_selector,
                     ports=(database.port,),
-                    sources=(server.selector, migration.selector, *([dumps.selector] if dumps else [])),
+                    sources=(server.selector, migration.selector, *([dumps.selector] if dumps else []), *tasks),
                 )
             )
             if database.operator_namespace:
@@ -348,7 +379,7 @@ class MlflowEnvironment(Construct):
                     name="minio",
                     to=artifacts.store_selector,
                     ports=(artifacts.store_port,),
-                    sources=(server.selector, *artifacts.store_clients),
+                    sources=(server.selector, *artifacts.store_clients, *tasks),
                 )
             )
         if oidc and oidc.redis:

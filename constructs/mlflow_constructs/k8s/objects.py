@@ -147,6 +147,38 @@ def disruption_budget(scope: Construct, id: str, *, component: Component) -> k8s
     )
 
 
+def cron_job(
+    scope: Construct,
+    id: str,
+    *,
+    component: Component,
+    schedule: str,
+    template: k8s.PodTemplateSpec,
+    active_deadline_seconds: int = 6 * 3600,
+) -> k8s.KubeCronJob:
+    """A CronJob at ``schedule`` (UTC) that never runs twice at once, starts a run missed by less than an hour
+    (a run missed longer waits for the next), keeps the last 3 finished Jobs of each outcome and retries a
+    failed pod twice."""
+    labels = dict(component.labels)
+    return k8s.KubeCronJob(
+        scope,
+        id,
+        metadata=meta(component.name, labels),
+        spec=k8s.CronJobSpec(
+            schedule=schedule,
+            time_zone="Etc/UTC",
+            concurrency_policy="Forbid",
+            starting_deadline_seconds=3600,
+            successful_jobs_history_limit=3,
+            failed_jobs_history_limit=3,
+            job_template=k8s.JobTemplateSpec(
+                metadata=k8s.ObjectMeta(labels=labels),
+                spec=k8s.JobSpec(backoff_limit=2, active_deadline_seconds=active_deadline_seconds, template=template),
+            ),
+        ),
+    )
+
+
 def _sorted(value: Any) -> Any:
     """``value`` with every mapping's keys sorted, as cdk8s writes its typed objects."""
     if isinstance(value, dict):

@@ -196,6 +196,7 @@ def pod_template(
     termination_grace_period: int | None = None,
     spread: Sequence[k8s.TopologySpreadConstraint] = (),
     annotations: Mapping[str, str] | None = None,
+    affinity: k8s.Affinity | None = None,
 ) -> k8s.PodTemplateSpec:
     """A pod template with the restricted defaults: non-root, no API token, no service links."""
     return k8s.PodTemplateSpec(
@@ -208,6 +209,7 @@ def pod_template(
             restart_policy=restart_policy,
             termination_grace_period_seconds=termination_grace_period,
             topology_spread_constraints=list(spread) or None,
+            affinity=affinity,
             init_containers=list(init_containers) or None,
             containers=list(containers),
             volumes=list(volumes) or None,

@@ -9,7 +9,8 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.config.errors import required
-from mlflow_constructs.config.network import Ingress
+from mlflow_constructs.config.network import NGINX_BODY_SIZE, Ingress
+from mlflow_constructs.config.types import byte_count
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import meta
 
@@ -29,6 +30,16 @@ def route_path(backend: Backend) -> str:
     return backend.path_prefix or "/"
 
 
+def nginx_size(quantity: str) -> str:
+    """A size as nginx writes it (``k``, ``m``, ``g`` are powers of 1024): ``1Gi`` is ``1g``, ``500M`` is
+    ``500000000``."""
+    count = byte_count(quantity)
+    for suffix, unit in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+        if count and count % unit == 0:
+            return f"{count // unit}{suffix}"
+    return str(count)
+
+
 def route_metadata(config: Ingress, naming: Naming) -> dict:
     """Metadata of a route backed by a CRD binding (which takes a plain mapping): name, labels, annotations."""
     return {"name": naming.name(), "labels": naming.labels("mlflow"), "annotations": dict(config.annotations)}
@@ -44,10 +55,13 @@ class KubernetesIngress(Construct):
                 name=backend.service_name, port=k8s.ServiceBackendPort(name=backend.port_name)
             )
         )
+        annotations = dict(config.annotations)
+        if config.max_body_size is not None:
+            annotations[NGINX_BODY_SIZE] = nginx_size(config.max_body_size)
         k8s.KubeIngress(
             self,
             "ingress",
-            metadata=meta(naming.name(), naming.labels("mlflow"), config.annotations),
+            metadata=meta(naming.name(), naming.labels("mlflow"), annotations),
             spec=k8s.IngressSpec(
                 ingress_class_name=config.class_name,
                 rules=[
@@ -68,7 +82,8 @@ class KubernetesIngress(Construct):
 
 class TraefikIngressRoute(Construct):
     """A Traefik ``IngressRoute`` (traefik.io/v1alpha1) matching the hosts and the backend's path, to
-    ``service:port``."""
+    ``service:port``; with ``config.max_body_size``, through a Buffering ``Middleware`` that refuses larger
+    request bodies with 413."""
 
     def __init__(self, scope: Construct, id: str, *, config: Ingress, naming: Naming, backend: Backend) -> None:
         super().__init__(scope, id)
@@ -77,6 +92,7 @@ class TraefikIngressRoute(Construct):
             IngressRouteSpec,
             IngressRouteSpecRoutes,
             IngressRouteSpecRoutesKind,
+            IngressRouteSpecRoutesMiddlewares,
             IngressRouteSpecRoutesServices,
             IngressRouteSpecRoutesServicesPort,
             IngressRouteSpecTls,
@@ -87,6 +103,23 @@ class TraefikIngressRoute(Construct):
             prefix = backend.path_prefix
             hosts = f"({match})" if len(config.hosts) > 1 else match
             match = f"{hosts} && (Path(`{prefix}`) || PathPrefix(`{prefix}/`))"
+        limit = byte_count(config.max_body_size) if config.max_body_size is not None else 0
+        middlewares = None
+        if limit:  # 0 is Traefik's own "no limit": no middleware, no buffering
+            from imports.middlewares.io.traefik import (  # noqa: PLC0415  (CRD bindings load slowly)
+                Middleware,
+                MiddlewareSpec,
+                MiddlewareSpecBuffering,
+            )
+
+            name = naming.name("body-limit")
+            Middleware(
+                self,
+                "body-limit",
+                metadata={"name": name, "labels": naming.labels("mlflow")},
+                spec=MiddlewareSpec(buffering=MiddlewareSpecBuffering(max_request_body_bytes=limit)),
+            )
+            middlewares = [IngressRouteSpecRoutesMiddlewares(name=name)]
         IngressRoute(
             self,
             "ingressroute",
@@ -97,6 +130,7 @@ class TraefikIngressRoute(Construct):
                     IngressRouteSpecRoutes(
                         match=match,
                         kind=IngressRouteSpecRoutesKind.RULE,
+                        middlewares=middlewares,
                         services=[
                             IngressRouteSpecRoutesServices(
                                 name=backend.service_name,

@@ -49,6 +49,7 @@ OPERATORS: dict[tuple[str, str], str] = {
     ("postgresql.cnpg.io", "ScheduledBackup"): "the CloudNativePG operator",
     ("barmancloud.cnpg.io", "ObjectStore"): "the Barman Cloud Plugin of CloudNativePG (installed beside the operator)",
     ("traefik.io", "IngressRoute"): "Traefik with its CRDs (traefik.io/v1alpha1)",
+    ("traefik.io", "Middleware"): "Traefik with its CRDs (traefik.io/v1alpha1)",
     ("gateway.networking.k8s.io", "HTTPRoute"): "the Gateway API CRDs (standard channel, gateway.networking.k8s.io/v1) "
     "and an implementation serving the Gateway the route names",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
@@ -31,6 +32,15 @@ from mlflow_constructs.storage.access import ArtifactAccess
 HTTP_PORT_NAME = "http"
 
 
+class ConfigFile(Protocol):
+    """A file the server reads from a ConfigMap: its volume and mount, its path, and what a change rolls."""
+
+    volume: k8s.Volume
+    mount: k8s.VolumeMount
+    path: str
+    checksum_inputs: dict[str, str]
+
+
 class MlflowServer(Construct):
     """The tracking server: a pod of the MLflow image (``pod``: config, database, auth addon, identity) that
     stores artifacts through ``artifacts``.
@@ -40,7 +50,9 @@ class MlflowServer(Construct):
     the metrics exporter, None without ``metrics.enabled``). ``public_urls`` (``https://mlflow.example.com``)
     become allowed Host headers and CORS origins; ``also_reachable_as`` names other Services that forward to it
     (e.g. a proxy in front). The pods start only on databases at their image's schema (``scripts``'
-    ``wait-for-schema`` gate); they never migrate one themselves.
+    ``wait-for-schema`` gate); they never migrate one themselves. A read replica the database names
+    (``read_replica_env``) serves their reads. With ``trace_archival`` (MLflow's ``trace_archival`` config
+    file) the server reads it through ``--trace-archival-config``.
     """
 
     def __init__(
@@ -55,6 +67,7 @@ class MlflowServer(Construct):
         public_urls: Sequence[str] = (),
         also_reachable_as: Sequence[str] = (),
         metrics: Metrics | None = None,
+        trace_archival: ConfigFile | None = None,
     ) -> None:
         super().__init__(scope, id)
         config, database, addon = pod.config, pod.database, pod.addon
@@ -104,6 +117,10 @@ class MlflowServer(Construct):
         plugin = addon.plugin
         volumes = [empty_dir("tmp", "2Gi"), *artifacts.volumes, *plugin.volumes, *addon.volumes]
         mounts = [TMP_MOUNT, *artifacts.mounts, *plugin.mounts, *addon.mounts]
+        if trace_archival:
+            args += ["--trace-archival-config", trace_archival.path]
+            volumes.append(trace_archival.volume)
+            mounts.append(trace_archival.mount)
         if hook:
             volumes.append(hook.volume)
             mounts.append(hook.mount)
@@ -123,7 +140,7 @@ class MlflowServer(Construct):
             args=args,
             ports={HTTP_PORT_NAME: config.port},
             env_from_config_map=settings_name,
-            env=[*database.env, *artifacts.env, *plugin.env, *addon.env],
+            env=[*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env],
             resources=resources(config.resources),
             probes=Probes(
                 # The kubelet probes on each period from the container's start, and readiness only after
@@ -155,6 +172,7 @@ class MlflowServer(Construct):
                 **addon.checksum_inputs,
                 **scripts.checksum_inputs,
                 **(hook.checksum_inputs if hook else {}),
+                **(trace_archival.checksum_inputs if trace_archival else {}),
             }
         )
         if artifacts.single_attach:

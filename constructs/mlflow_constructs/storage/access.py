@@ -31,6 +31,11 @@ class ArtifactAccess:
     transfers_via_server: bool = False
 
     @property
+    def proxied(self) -> bool:
+        """Whether clients reach the artifacts through MLflow (``mlflow-artifacts:/`` URIs)."""
+        return "--serve-artifacts" in self.args
+
+    @property
     def destination(self) -> str:
         """The store URI the server writes artifacts to (``--artifacts-destination`` or the default root)."""
         flag = "--artifacts-destination" if "--artifacts-destination" in self.args else "--default-artifact-root"
