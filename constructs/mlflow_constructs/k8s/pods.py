@@ -75,8 +75,11 @@ def mount(volume: str, path: str, *, read_only: bool = False) -> k8s.VolumeMount
 TMP_MOUNT = mount("tmp", "/tmp")
 
 
-def empty_dir(name: str, size: str = "256Mi") -> k8s.Volume:
-    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(size)))
+def empty_dir(name: str, size: str = "256Mi", *, memory: bool = False) -> k8s.Volume:
+    """A scratch volume; ``memory`` puts it on tmpfs (counted as the pod's memory, never on the node's disk)."""
+    return k8s.Volume(
+        name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(size), medium="Memory" if memory else None)
+    )
 
 
 def claim_volume(name: str, claim: str) -> k8s.Volume:
