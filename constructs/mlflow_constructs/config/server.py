@@ -10,7 +10,7 @@ from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSche
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
-from mlflow_constructs.config.types import Annotations, Labels, PathPrefix, Port, PrometheusDuration
+from mlflow_constructs.config.types import Annotations, ByteQuantity, Labels, PathPrefix, Port, PrometheusDuration
 
 # Pod networks of common clusters: RFC 1918 and the shared range 100.64.0.0/10 (e.g. EKS custom networking).
 POD_NETWORKS = (
@@ -159,6 +159,12 @@ class Server(Model):
     """Container resources (`requests`/`limits`, each `cpu` and `memory`). The defaults fit one worker: it
     uses ~250 MB RSS after warm-up and a few millicores idle (see README, "Runtime performance"); the
     limits leave room for large uploads and bursts."""
+    tmp_size: ByteQuantity = "2Gi"
+    """Size of the server's `/tmp`, an emptyDir on the node's disk. MLflow 3.17 spools every proxied artifact
+    download, and every upload to a store other than `pvc`, through a temporary file there
+    (`mlflow/server/artifact_router.py`, `download_artifact` / `upload_artifact`), so it must hold the largest
+    artifact times the transfers a pod runs at once. The container requests and is limited to as much
+    ephemeral storage (plus 64Mi for logs); a pod that writes more is evicted (README, "Scratch space")."""
     telemetry: bool = False
     """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
     `MLFLOW_DISABLE_TELEMETRY=true` and `DO_NOT_TRACK=true` in the server's settings and in the migration
