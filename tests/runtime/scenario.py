@@ -196,7 +196,7 @@ def require_passwords(pg: PostgresServer) -> None:
 
 
 def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapping[str, str]]) -> PostgresServer:
-    """Stand in for the bundled PostgreSQL StatefulSet with PostgreSQL 15 on its Service port.
+    """Stand in for the bundled PostgreSQL StatefulSet with PostgreSQL 16 on its Service port.
 
     Does what the ``postgres`` image's entrypoint does with the manifest's settings: the superuser role
     ``POSTGRES_USER`` with ``POSTGRES_PASSWORD`` (from the Secret's test value), the database
@@ -432,7 +432,7 @@ def pod_container_port(pod: PodRun, port: int | str) -> int:
 
 
 def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) -> PostgresServer:
-    """Stand in for a CloudNativePG ``Cluster`` (and its ``Database`` objects) with PostgreSQL 15.
+    """Stand in for a CloudNativePG ``Cluster`` (and its ``Database`` objects) with PostgreSQL 16.
 
     Creates what the operator would from the manifests: the owner role of ``bootstrap.initdb`` with
     ``password`` (what the operator puts in ``<cluster>-app``), its database, and each ``Database``
