@@ -1,8 +1,8 @@
 """The default environment (config/default.yaml) run for real: migration Job, server, seed workload.
 
 Stand-ins: PostgreSQL 16 for the bundled PostgreSQL StatefulSet (role, database and init SQL from the
-manifest, password enforced), and moto's S3 server for the bundled MinIO (no MinIO binary is
-installable here; see s3_standin.py), each on its Service's port. The manifests are the ones the app
+manifest, password enforced), and moto's S3 server for the bundled MinIO (see s3_standin.py and
+README, "Known limitations"), each on its Service's port. The manifests are the ones the app
 writes; only the ``mlflow-credentials`` Secret, which the environment expects you to create, is
 supplied with test values.
 """
