@@ -233,7 +233,8 @@ def pod_template(
     spread: Sequence[k8s.TopologySpreadConstraint] = (),
     annotations: Mapping[str, str] | None = None,
 ) -> k8s.PodTemplateSpec:
-    """A pod template with the restricted defaults: non-root, no API token, no service links."""
+    """A pod template with the restricted defaults: non-root, no API token, no service links, and every
+    container's ephemeral storage requested and limited (:func:`with_ephemeral_storage`)."""
     return k8s.PodTemplateSpec(
         metadata=k8s.ObjectMeta(labels=dict(labels), annotations=dict(annotations) if annotations else None),
         spec=k8s.PodSpec(
