@@ -158,7 +158,7 @@ def helper_runtime(ref: str) -> ImageRuntime | None:
     if name in ("postgres", "postgresql"):
         # Client tools only (pg_isready, psql): the image's server entrypoint is not reproduced, so a
         # container without a command is refused. Run databases with postgres.py instead.
-        return ImageRuntime(ref=ref, path=f"{PG_BIN}:{SYSTEM_PATH}", env={"LANG": "C.UTF-8"})
+        return ImageRuntime(ref=ref, path=f"{PG_BIN}:{SYSTEM_PATH}", env={"LANG": "C.UTF-8"}, ro_binds=(PG_BIN.parent,))
     return None
 
 
