@@ -295,9 +295,11 @@ def password_required(pg: PostgresServer, user: str, database: str) -> bool:
 
 def database_state(pg: PostgresServer, database: str) -> dict[str, object]:
     """``pg_dump`` of the schema and of the data, and the Alembic revision(s) recorded (by table). A fixed
-    ``\\restrict`` key, so that two dumps of the same database are the same text."""
+    ``\\restrict`` key where pg_dump writes one (16.10 and later), so that two dumps of the same database are
+    the same text."""
     dump = [str(pg.pg_bin / "pg_dump"), "-h", pg.host, "-p", str(pg.port), "-U", "postgres", "-d", database]
-    dump.append("--restrict-key=runtimetests")
+    if "--restrict-key" in subprocess.run([dump[0], "--help"], capture_output=True, text=True, check=True).stdout:
+        dump.append("--restrict-key=runtimetests")
     tables = pg.psql("SELECT tablename FROM pg_tables WHERE tablename LIKE 'alembic_version%'", database=database)
     return {
         "schema": subprocess.run([*dump, "--schema-only"], capture_output=True, text=True, check=True).stdout,
