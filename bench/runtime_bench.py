@@ -2,7 +2,7 @@
 
     python bench/runtime_bench.py [--env default] [--runs 3] [--requests 300]    # as root: make bench-runtime
 
-Both run the same MLflow (the venv standing in for the server image) against the same PostgreSQL 15
+Both run the same MLflow (the venv standing in for the server image) against the same PostgreSQL 16
 (the bundled-database stand-in of the runtime tests, migrated by the environment's migration Job):
 
 * **this project**: the environment's server Deployment run exactly as synthesized by the runtime tests'
@@ -22,7 +22,7 @@ The report gives medians over the runs and the ratio this project / defaults.
 Loopback only (both servers listen on 127.0.0.1 and the pod's Service names resolve there); MLflow's
 telemetry is turned off in both (``MLFLOW_DISABLE_TELEMETRY``, ``DO_NOT_TRACK``; added to the pod's env
 when its manifest does not set them, and said so). Needs root and ``bash tests/runtime/setup.sh`` (the
-runtime tests' venvs, bubblewrap and PostgreSQL 15); binds the pod's fixed ports (PostgreSQL 5432,
+runtime tests' venvs, bubblewrap and PostgreSQL 16); binds the pod's fixed ports (PostgreSQL 5432,
 MLflow 5000), so run it under the same lock as the runtime tests.
 """
 

@@ -38,12 +38,30 @@ def test_basic_auth_runs_the_basic_auth_app_with_a_rendered_ini(tmp_path):
 def test_basic_auth_template_holds_placeholders_not_values(tmp_path):
     objs = synth({"auth": {"mode": "basic", "basic": {"default_permission": "NO_PERMISSIONS"}}}, tmp_path)
     template = find(objs, "ConfigMap", "mlflow-auth-template")["data"]["basic_auth.ini.template"]
-    assert "admin_password = ${ADMIN_PASSWORD}" in template
     assert "database_uri = ${AUTH_DATABASE_URI}" in template
     assert "default_permission = NO_PERMISSIONS" in template
     render = env_of(container(deployment(objs), "render-auth-config"))
-    assert render["ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "mlflow-credentials", "key": "admin-password"}}
     assert render["AUTH_DATABASE_URI"] == "postgresql+psycopg2://mlflow@mlflow-postgresql:5432/mlflow_auth"
+
+
+def test_basic_auth_admin_account_is_env_from_the_secret_never_a_file(tmp_path):
+    """MLflow reads `MLFLOW_AUTH_ADMIN_USERNAME`/`_PASSWORD` before the INI, so the admin password stays a
+    Secret reference on the server container and is never written to the node's disk; the rendered INI (whose
+    auth database URI may come from the Secret with a password in it) sits on tmpfs."""
+    objs = synth({"auth": {"mode": "basic"}}, tmp_path)
+    template = find(objs, "ConfigMap", "mlflow-auth-template")["data"]["basic_auth.ini.template"]
+    assert "admin_" not in template
+    server = env_of(container(deployment(objs), "mlflow"))
+    assert server["MLFLOW_AUTH_ADMIN_USERNAME"] == {
+        "secretKeyRef": {"name": "mlflow-credentials", "key": "admin-username"}
+    }
+    assert server["MLFLOW_AUTH_ADMIN_PASSWORD"] == {
+        "secretKeyRef": {"name": "mlflow-credentials", "key": "admin-password"}
+    }
+    render = env_of(container(deployment(objs), "render-auth-config"))
+    assert not [name for name in render if "ADMIN" in name]
+    volumes = {v["name"]: v for v in deployment(objs)["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["auth-config"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Mi"}
 
 
 def test_basic_auth_database_is_migrated_by_the_job_and_awaited_by_the_server(tmp_path):

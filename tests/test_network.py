@@ -26,12 +26,16 @@ def admitted_namespaces(objs: list[dict], port: str = "http") -> dict[str, list[
 
 def test_prometheus_is_admitted_to_the_metrics_port_alone(tmp_path):
     """Prometheus (in `metrics.scraper_namespace_labels`) reaches the metrics port whether MLflow's own port is
-    open, restricted to the ingress controller's namespace, or closed behind OAuth2-Proxy, and through this flow
-    nothing else: MLflow's API stays where the other policies put it."""
-    restricted = {"kubernetes.io/metadata.name": "ingress-nginx"}
+    open, restricted to the ingress controller's namespace (in every auth mode), or closed behind OAuth2-Proxy,
+    and through this flow nothing else: MLflow's API stays where the other policies put it."""
+    nginx = {"kubernetes.io/metadata.name": "ingress-nginx"}
+    restricted = {"ingress": INGRESS, "network_policies": {"ingress_from_namespaces": nginx}}
     cases = {
         "open": {"ingress": INGRESS},
-        "restricted": {"ingress": INGRESS, "network_policies": {"ingress_from_namespaces": restricted}},
+        "restricted": restricted,
+        "restricted-basic": {**restricted, "auth": {"mode": "basic"}},
+        "restricted-oidc": {**restricted, "auth": OIDC, "server": OIDC_SERVER},
+        "restricted-proxied": {**restricted, "auth": PROXY},
         "proxied": {"ingress": INGRESS, "auth": PROXY},
     }
     for case, config in cases.items():

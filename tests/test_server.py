@@ -5,7 +5,6 @@ from __future__ import annotations
 from helpers import container, env_of, find, find_all, synth
 
 from mlflow_constructs.config.server import cpu_cores
-from mlflow_constructs.server.launcher import launcher_command
 
 S3_IRSA = {
     "database": {"type": "external"},
@@ -18,9 +17,9 @@ def test_server_runs_mlflow_server_with_explicit_command(tmp_path):
     """The image's entrypoint must not decide what runs: command and args are explicit. The command is
     the launcher, which runs `mlflow server` in-process and becomes the uvicorn process MLflow builds."""
     server = container(find(synth({}, tmp_path), "Deployment", "mlflow"), "mlflow")
-    assert server["command"] == launcher_command(("mlflow", "server"))
-    assert server["command"][:2] == ["python", "-c"]
+    assert server["command"][:2] == ["python", "-c"] and len(server["command"]) == 3
     assert "mlflow.server._exec_cmd = become" in server["command"][2]
+    assert server["command"][2].endswith('\nmlflow_server(["server", *sys.argv[1:]])\n')
     args = server["args"]
     assert args[:6] == ["--host", "0.0.0.0", "--port", "5000", "--workers", "1"]
 
@@ -221,3 +220,45 @@ def test_image_digest_wins_over_tag(tmp_path):
     image = {"registry": "ghcr.io/mlflow", "name": "mlflow", "tag": "v3", "digest": "sha256:" + "a" * 64}
     server = container(find(synth({"server": {"image": image}}, tmp_path), "Deployment", "mlflow"), "mlflow")
     assert server["image"] == "ghcr.io/mlflow/mlflow@sha256:" + "a" * 64
+
+
+def test_server_tmp_is_sized_by_config_and_backed_by_ephemeral_storage(tmp_path):
+    """MLflow spools proxied artifact transfers through `/tmp`: its size comes from `server.tmp_size`, and the
+    container requests and is limited to that much ephemeral storage plus 64Mi for logs, so the pod lands on
+    a node with the disk and is not evicted below the emptyDir's own limit."""
+    for size, storage in (({}, "2112Mi"), ({"tmp_size": "10Gi"}, "10304Mi")):
+        objs = synth({"server": size}, tmp_path / storage)
+        pod = find(objs, "Deployment", "mlflow")["spec"]["template"]["spec"]
+        tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+        assert tmp["emptyDir"] == {"sizeLimit": size.get("tmp_size", "2Gi")}
+        server = container(find(objs, "Deployment", "mlflow"), "mlflow")["resources"]
+        assert server["requests"]["ephemeral-storage"] == server["limits"]["ephemeral-storage"] == storage
+
+
+def mebibytes(size: str) -> int:
+    return int(size.removesuffix("Gi")) * 1024 if size.endswith("Gi") else int(size.removesuffix("Mi"))
+
+
+def test_every_container_requests_the_ephemeral_storage_it_writes(synthesized):
+    """In every shipped environment each container requests, and is limited to, at least the disk-backed
+    emptyDirs it writes plus 64Mi of logs: the kubelet evicts a pod that writes more than its containers'
+    limits add up to, and schedules by the requests."""
+    for env, objs in synthesized.items():
+        for obj in objs:
+            spec = obj.get("spec", {})
+            template = spec.get("jobTemplate", {}).get("spec", spec).get("template")
+            if obj["kind"] not in ("Deployment", "StatefulSet", "Job", "CronJob") or template is None:
+                continue
+            pod = template["spec"]
+            disk = {
+                v["name"]: mebibytes(v["emptyDir"]["sizeLimit"])
+                for v in pod.get("volumes", [])
+                if "emptyDir" in v and v["emptyDir"].get("medium") != "Memory"
+            }
+            for c in [*pod.get("initContainers", []), *pod["containers"]]:
+                written = [m["name"] for m in c.get("volumeMounts", []) if not m.get("readOnly")]
+                needed = 64 + sum(disk.get(name, 0) for name in written)
+                where = f"{env}: {obj['kind']} {obj['metadata']['name']} container {c['name']}"
+                request = c["resources"]["requests"].get("ephemeral-storage")
+                assert request and request == c["resources"]["limits"].get("ephemeral-storage"), where
+                assert mebibytes(request) >= needed, where

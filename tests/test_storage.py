@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 from helpers import container, env_of, find, find_all, synth
 
 from mlflow_constructs.server import transfers
@@ -68,6 +71,57 @@ def test_minio_bucket_job_uses_a_dedicated_user_and_no_anonymous_access(tmp_path
     server = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
     assert server["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["key"] == "s3-access-key-id"
     assert "minio-root" not in str(server)
+
+
+# Stands in for mc: logs each call's arguments and stdin, and answers `admin policy attach` as told.
+FAKE_MC = """\
+#!/bin/sh
+{ printf 'ARGS %s\\n' "$*"; [ -t 0 ] || sed 's/^/STDIN /'; } >> "$MC_LOG"
+case "$*" in
+  "admin policy attach"*) [ -z "$ATTACH_ERROR" ] || { echo "mc: <ERROR> $ATTACH_ERROR" >&2; exit 1; } ;;
+esac
+"""
+
+
+def run_bucket_script(tmp_path, attach_error: str) -> tuple[subprocess.CompletedProcess, str]:
+    """The bucket Job's script, as synthesized, against the stand-in mc; returns the run and mc's log."""
+    job = next(j for j in find_all(synth({}, tmp_path), "Job") if j["metadata"]["name"].startswith("mlflow-minio-"))
+    mc = container(job, "mc")
+    (tmp_path / "bin").mkdir(parents=True)
+    (tmp_path / "bin" / "mc").write_text(FAKE_MC)
+    (tmp_path / "bin" / "mc").chmod(0o755)
+    env = {name: value for name, value in env_of(mc).items() if isinstance(value, str)}
+    env |= {
+        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+        "MC_LOG": str(tmp_path / "mc.log"),
+        "ATTACH_ERROR": attach_error,
+        "MINIO_ROOT_USER": "root",
+        "MINIO_ROOT_PASSWORD": "p@ss:w/rd#?%",
+        "S3_ACCESS_KEY_ID": "mlflow",
+        "S3_SECRET_ACCESS_KEY": "s3cr3t@/:#",
+    }
+    run = subprocess.run(mc["command"], env=env, capture_output=True, text=True, timeout=30, check=False)
+    return run, (tmp_path / "mc.log").read_text()
+
+
+def test_minio_bucket_job_keeps_keys_out_of_urls_and_arguments(tmp_path):
+    """Root and MLflow keys reach mc on stdin as they are (any character), never in an `MC_HOST_` URL, where
+    `@ : / # ?` break the URL, nor in an argument anyone on the node can read."""
+    run, log = run_bucket_script(tmp_path, attach_error="")
+    assert run.returncode == 0, run.stderr
+    assert "STDIN root\nSTDIN p@ss:w/rd#?%\n" in log and "STDIN mlflow\nSTDIN s3cr3t@/:#\n" in log
+    assert not [line for line in log.splitlines() if line.startswith("ARGS") and ("p@ss" in line or "s3cr3t" in line)]
+    assert "ARGS alias set local http://mlflow-minio:9000 --api S3v4" in log
+
+
+def test_minio_bucket_job_is_idempotent_and_fails_loudly(tmp_path):
+    """A re-run, where MinIO answers that readwrite is already attached, succeeds; any other refusal fails the
+    Job with mc's message, instead of passing and leaving MLflow to meet AccessDenied later."""
+    again, _ = run_bucket_script(tmp_path / "again", "The specified policy change is already in effect.")
+    assert again.returncode == 0 and "bucket mlflow ready" in again.stdout, again.stderr
+    denied, _ = run_bucket_script(tmp_path / "denied", "Access Denied.")
+    assert denied.returncode != 0 and "Access Denied." in denied.stderr
+    assert "bucket mlflow ready" not in denied.stdout
 
 
 def test_minio_endpoint_matches_its_service(tmp_path):

@@ -20,6 +20,8 @@ def fake_handlers(**drop: bool) -> types.ModuleType:
     module.SERVER_INFO_MULTIPART_DOWNLOADS_ENABLED = "multipart_downloads_enabled"
     module._UnsupportedMultipartUploadException = type("Up", (Unsupported,), {})
     module._UnsupportedMultipartDownloadException = type("Down", (Unsupported,), {})
+    module._UnsupportedPresignedUploadException = type("PresignedUp", (Unsupported,), {})
+    module._UnsupportedPresignedDownloadException = type("PresignedDown", (Unsupported,), {})
     module.build_server_info_payload = lambda: {
         "store_type": "SqlStore",
         "multipart_uploads_enabled": True,
@@ -27,6 +29,8 @@ def fake_handlers(**drop: bool) -> types.ModuleType:
     }
     module._validate_support_multipart_upload = lambda repo: None
     module._validate_support_multipart_download = lambda repo: None
+    module._validate_support_presigned_upload = lambda repo: None
+    module._validate_support_presigned_download = lambda repo: None
     for name in drop:
         delattr(module, name)
     return module
@@ -47,6 +51,18 @@ def test_server_info_reports_no_multipart_and_the_handlers_refuse_it():
     patched = handlers.build_server_info_payload
     transfers_hook.patch(handlers)  # idempotent: not wrapped twice
     assert handlers.build_server_info_payload is patched
+
+
+def test_presigned_url_handlers_refuse_to_mint_urls_of_the_store():
+    """`/api/2.0/mlflow/artifacts/presigned-download-url` (and `-upload-url`) would hand a client a URL of the
+    store for a run with a direct `s3://` artifact URI: where transfers stay on the server, both answer "not
+    supported" instead."""
+    handlers = fake_handlers()
+    transfers_hook.patch(handlers)
+    with pytest.raises(handlers._UnsupportedPresignedDownloadException):
+        handlers._validate_support_presigned_download(object())
+    with pytest.raises(handlers._UnsupportedPresignedUploadException):
+        handlers._validate_support_presigned_upload(object())
 
 
 @pytest.mark.parametrize("name", transfers_hook.REQUIRED)

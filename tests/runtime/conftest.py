@@ -22,7 +22,7 @@ if str(HERE) not in sys.path:  # the helpers are plain modules next to this file
 import go_images  # noqa: E402
 import venvs  # noqa: E402
 from pod_sandbox import reap_stale_sandboxes  # noqa: E402
-from postgres import PostgresServer  # noqa: E402
+from postgres import PG_BIN, PG_MAJOR, PostgresServer  # noqa: E402
 
 RUNTIME_MARK = "runtime"
 
@@ -57,8 +57,8 @@ def runtime_missing() -> list[str]:
     for tool in ("bwrap", "unshare", "setpriv", "nsenter"):
         if not shutil.which(tool):
             missing.append(f"program {tool}")
-    if not Path("/usr/lib/postgresql/15/bin/initdb").exists():
-        missing.append("PostgreSQL 15 server binaries")
+    if not (PG_BIN / "initdb").exists():
+        missing.append(f"PostgreSQL {PG_MAJOR} server binaries ({PG_BIN})")
     if os.geteuid() != 0:
         missing.append("root (the sandbox mounts an overlay; run as root)")
     return missing
@@ -84,7 +84,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def postgres_server():
-    """A fresh PostgreSQL 15 on 127.0.0.1 for one test; ``create_database()`` returns URIs."""
+    """A fresh PostgreSQL 16 on 127.0.0.1 for one test; ``create_database()`` returns URIs."""
     with PostgresServer() as server:
         yield server
 

@@ -6,7 +6,7 @@
   image's config is assumed (python:3.x-slim base: no ENTRYPOINT, root, WORKDIR /).
 - Known helper images (``busybox``, ``alpine``, ``postgres``), used by wait-for-db style init
   containers, run host tools: busybox applets from ``.runtime/images/busybox/bin`` (made by
-  ``setup.sh``, so busybox-only flags behave as in the image), and PostgreSQL 15 client binaries for
+  ``setup.sh``, so busybox-only flags behave as in the image), and PostgreSQL 16 client binaries for
   ``postgres`` (the tag's major version is not checked; the image's server entrypoint is not
   reproduced: a postgres container without ``command`` is refused, run databases with postgres.py).
 - Go images (``ImageSpec`` with ``go_install``, e.g. OAuth2-Proxy) run the program ``go_images.py``
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import go_images
 import venvs
+from postgres import PG_BIN
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUSYBOX_BIN = venvs.RUNTIME_DIR / "images" / "busybox" / "bin"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 class UnknownImage(LookupError):
@@ -158,7 +158,7 @@ def helper_runtime(ref: str) -> ImageRuntime | None:
     if name in ("postgres", "postgresql"):
         # Client tools only (pg_isready, psql): the image's server entrypoint is not reproduced, so a
         # container without a command is refused. Run databases with postgres.py instead.
-        return ImageRuntime(ref=ref, path=f"{PG_BIN}:{SYSTEM_PATH}", env={"LANG": "C.UTF-8"})
+        return ImageRuntime(ref=ref, path=f"{PG_BIN}:{SYSTEM_PATH}", env={"LANG": "C.UTF-8"}, ro_binds=(PG_BIN.parent,))
     return None
 
 

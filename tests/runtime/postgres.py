@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 server on 127.0.0.1 for the runtime tests.
+"""A throwaway PostgreSQL 16 server on 127.0.0.1 for the runtime tests.
 
 ``initdb`` refuses to run as root, so when the tests run as root the cluster is created and run as the
 ``postgres`` system user (``runuser -u postgres --``). The data directory lives in a fresh temporary
@@ -21,7 +21,12 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+from venvs import RUNTIME_DIR
+
+# The bundled image's major (16): Debian 12's apt has PostgreSQL 16 only, so setup.sh installs the
+# PostgreSQL 16 build that PyPI's pgserver wheel carries into <runtime dir>/postgresql-16.
+PG_MAJOR = 16
+PG_BIN = Path(os.environ.get("PG_BIN") or RUNTIME_DIR / f"postgresql-{PG_MAJOR}" / "bin")
 SUPERUSER = "postgres"
 
 

@@ -1,8 +1,9 @@
 """An S3-compatible server standing in for the bundled MinIO: ``moto_server`` from the client venv.
 
-No MinIO server binary can be installed here (PyPI's ``minio`` is the client SDK, Debian packages only
-MinIO's Go libraries, npm has no server build), so the MinIO StatefulSet and its ``mc`` bucket Job
-are not run. ``moto[server]`` (PyPI) listens where the ``mlflow-minio`` Service points, and
+PyPI's ``minio`` is the client SDK, Debian packages only MinIO's Go libraries and npm has no server
+build; the Go module proxy serves MinIO and ``mc`` at pseudo-versions, but the harness does not build
+or run them yet (README, "Known limitations"), so the MinIO StatefulSet and its ``mc`` bucket Job are
+not run here. ``moto[server]`` (PyPI) listens where the ``mlflow-minio`` Service points, and
 :meth:`S3StandIn.provision` does what the bucket Job does (bucket, MLflow user and key, read-write
 policy). Request authentication is then switched on, so the server checks every SigV4 signature
 against the issued secret and the user's policy: MLflow's writes prove it got the Secret's keys.

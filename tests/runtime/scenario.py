@@ -196,7 +196,7 @@ def require_passwords(pg: PostgresServer) -> None:
 
 
 def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapping[str, str]]) -> PostgresServer:
-    """Stand in for the bundled PostgreSQL StatefulSet with PostgreSQL 15 on its Service port.
+    """Stand in for the bundled PostgreSQL StatefulSet with PostgreSQL 16 on its Service port.
 
     Does what the ``postgres`` image's entrypoint does with the manifest's settings: the superuser role
     ``POSTGRES_USER`` with ``POSTGRES_PASSWORD`` (from the Secret's test value), the database
@@ -295,9 +295,11 @@ def password_required(pg: PostgresServer, user: str, database: str) -> bool:
 
 def database_state(pg: PostgresServer, database: str) -> dict[str, object]:
     """``pg_dump`` of the schema and of the data, and the Alembic revision(s) recorded (by table). A fixed
-    ``\\restrict`` key, so that two dumps of the same database are the same text."""
+    ``\\restrict`` key where pg_dump writes one (16.10 and later), so that two dumps of the same database are
+    the same text."""
     dump = [str(pg.pg_bin / "pg_dump"), "-h", pg.host, "-p", str(pg.port), "-U", "postgres", "-d", database]
-    dump.append("--restrict-key=runtimetests")
+    if "--restrict-key" in subprocess.run([dump[0], "--help"], capture_output=True, text=True, check=True).stdout:
+        dump.append("--restrict-key=runtimetests")
     tables = pg.psql("SELECT tablename FROM pg_tables WHERE tablename LIKE 'alembic_version%'", database=database)
     return {
         "schema": subprocess.run([*dump, "--schema-only"], capture_output=True, text=True, check=True).stdout,
@@ -432,7 +434,7 @@ def pod_container_port(pod: PodRun, port: int | str) -> int:
 
 
 def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) -> PostgresServer:
-    """Stand in for a CloudNativePG ``Cluster`` (and its ``Database`` objects) with PostgreSQL 15.
+    """Stand in for a CloudNativePG ``Cluster`` (and its ``Database`` objects) with PostgreSQL 16.
 
     Creates what the operator would from the manifests: the owner role of ``bootstrap.initdb`` with
     ``password`` (what the operator puts in ``<cluster>-app``), its database, and each ``Database``

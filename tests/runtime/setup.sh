@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepare this machine for the runtime tests (tests/runtime/). Idempotent; safe in CI as root.
 #
-#   - bubblewrap (the pod runner's sandbox), busybox (stands in for busybox/alpine images) and
-#     PostgreSQL 15 server binaries (apt)
+#   - bubblewrap (the pod runner's sandbox) and busybox (stands in for busybox/alpine images) (apt)
+#   - PostgreSQL 16, the bundled image's major, into <runtime dir>/postgresql-16/: Debian 12's apt has
+#     15 only, so the build inside PyPI's pgserver wheel (PG_WHEEL, PostgreSQL 16.2) is unpacked there
 #   - one venv per ImageSpec in constructs/mlflow_constructs/images.py, plus a test-client venv and the
 #     old releases the upgrade scenarios start from (venvs.OLD_RELEASES), under <repo>/.runtime/venvs/,
 #     or $MLFLOW_K8S_RUNTIME_DIR/venvs (see tests/runtime/venvs.py)
@@ -39,7 +40,6 @@ main() {
   apt_packages=()
   command -v bwrap >/dev/null 2>&1 || apt_packages+=(bubblewrap)
   command -v busybox >/dev/null 2>&1 || apt_packages+=(busybox)
-  [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_packages+=(postgresql-15)
   [ -x /usr/bin/redis-server ] || apt_packages+=(redis-server)
   [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
   [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
@@ -50,10 +50,6 @@ main() {
     if ! $SUDO apt-get install -y --no-install-recommends "${apt_packages[@]}"; then
       $SUDO apt-get update
       $SUDO apt-get install -y --no-install-recommends "${apt_packages[@]}"
-    fi
-    # The Debian package starts a default cluster; the tests start their own, so stop it.
-    if [[ " ${apt_packages[*]} " == *" postgresql-15 "* ]] && command -v pg_ctlcluster >/dev/null; then
-      $SUDO pg_ctlcluster 15 main stop 2>/dev/null || true
     fi
     # Likewise the Debian redis-server service (it would hold 6379, the Redis Service port).
     if [[ " ${apt_packages[*]} " == *" redis-server "* ]]; then
@@ -66,7 +62,7 @@ main() {
       $SUDO systemctl disable nginx 2>/dev/null || true
     fi
   else
-    log "apt packages present (bwrap, busybox, postgresql 15, redis, chromium, nginx, go)"
+    log "apt packages present (bwrap, busybox, redis, chromium, nginx, go)"
   fi
 
   # busybox applets for images like busybox/alpine (pod_images.py): PATH=<dir> gives busybox semantics.
@@ -76,6 +72,34 @@ main() {
     mkdir -p "$BUSYBOX_DIR"
     "$(command -v busybox)" --install -s "$BUSYBOX_DIR"
     log "busybox applets in $BUSYBOX_DIR"
+  fi
+
+  # PostgreSQL 16 (postgres.py): the server and client programs of the pgserver wheel, readable by the
+  # postgres user the tests run the server as.
+  PG_DIR="$RUNTIME_DIR/postgresql-16"
+  PG_WHEEL="pgserver==0.1.4"
+  if [ ! -x "$PG_DIR/bin/initdb" ]; then
+    PY="$(command -v python3.11 || command -v python3)"
+    wheel_dir="$(mktemp -d)"
+    "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+      --python-version 3.11 --platform manylinux2014_x86_64 -d "$wheel_dir" "$PG_WHEEL"
+    "$PY" - "$wheel_dir"/pgserver-*.whl "$PG_DIR" <<'PY'
+import sys, zipfile
+from pathlib import Path
+# The programs find their libraries at $ORIGIN/../../../pgserver.libs: keep the wheel's layout.
+wheel, target = sys.argv[1], Path(sys.argv[2])
+with zipfile.ZipFile(wheel) as archive:
+    for member in archive.namelist():
+        if member.startswith(("pgserver/pginstall/", "pgserver.libs/")) and not member.endswith("/"):
+            path = target / member
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(archive.read(member))
+            path.chmod(0o755 if member.startswith("pgserver/pginstall/bin/") else 0o644)
+(target / "bin").symlink_to("pgserver/pginstall/bin")
+PY
+    rm -rf "$wheel_dir"
+    chmod -R a+rX "$PG_DIR"
+    log "PostgreSQL $("$PG_DIR/bin/postgres" --version) in $PG_DIR"
   fi
 
   # Keep .runtime/ out of git.

@@ -1,6 +1,6 @@
 """Faults while a client logs continuously, in the default environment: nothing acknowledged is lost.
 
-The stack is test_scenario_default's (PostgreSQL 15 for the bundled StatefulSet, moto for the bundled
+The stack is test_scenario_default's (PostgreSQL 16 for the bundled StatefulSet, moto for the bundled
 MinIO, the server pod as synthesized), except that moto sits behind a :class:`faults.TcpSwitch` on the
 ``mlflow-minio`` Service port, since restarting moto would lose the objects it keeps in memory. The
 client is MLflow's, with its default settings (built-in HTTP retries with backoff). Each test prints

@@ -97,9 +97,10 @@ def test_migration_job_upgrades_tracking_then_auth_database(stack):
     assert pg.psql("SELECT count(*) FROM alembic_version", database="mlflow") == "1"
 
 
-def test_rendered_ini_carries_the_password_unchanged(stack):
-    """MLflow's own INI reader, in the server container, reads back exactly the Secret's admin
-    password (``/ & \\ $ ' " %`` and a ``${...}`` that must not be substituted again)."""
+def test_mlflow_reads_the_admin_password_unchanged(stack):
+    """MLflow's own config reader, in the server container, reads back exactly the Secret's admin
+    password (``/ & \\ $ ' " %`` and a ``${...}`` that must not be substituted) from its env, and the
+    auth database and default permission from the rendered INI."""
     read = stack["pod"].exec(
         [
             "python",

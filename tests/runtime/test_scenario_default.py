@@ -1,8 +1,8 @@
 """The default environment (config/default.yaml) run for real: migration Job, server, seed workload.
 
-Stand-ins: PostgreSQL 15 for the bundled PostgreSQL StatefulSet (role, database and init SQL from the
-manifest, password enforced), and moto's S3 server for the bundled MinIO (no MinIO binary is
-installable here; see s3_standin.py), each on its Service's port. The manifests are the ones the app
+Stand-ins: PostgreSQL 16 for the bundled PostgreSQL StatefulSet (role, database and init SQL from the
+manifest, password enforced), and moto's S3 server for the bundled MinIO (see s3_standin.py and
+README, "Known limitations"), each on its Service's port. The manifests are the ones the app
 writes; only the ``mlflow-credentials`` Secret, which the environment expects you to create, is
 supplied with test values.
 """
@@ -171,6 +171,34 @@ def test_server_does_not_send_clients_to_the_in_cluster_store(stack):
     assert info.status_code == 200, info.text
     assert info.json().get("multipart_downloads_enabled") is False, info.json()
     assert info.json().get("multipart_uploads_enabled") is False, info.json()
+
+
+def test_presigned_url_routes_mint_no_url_of_the_store(stack):
+    """A run whose artifact URI is a direct ``s3://`` one (its experiment's ``artifact_location``) would get
+    presigned URLs of the in-cluster store from ``/api/2.0/mlflow/artifacts/presigned-download-url`` and
+    ``-upload-url``; the server answers 501 instead."""
+    port = service_port(stack["objects"], "mlflow")
+    api = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    host = {"Host": f"{SERVICE_HOST}:{port}"}
+    experiment = requests.post(
+        f"{api}/experiments/create",
+        json={"name": "direct-s3", "artifact_location": f"s3://{stack['bucket']}/direct"},
+        headers=host,
+        timeout=30,
+    )
+    assert experiment.status_code == 200, experiment.text
+    run = requests.post(
+        f"{api}/runs/create", json={"experiment_id": experiment.json()["experiment_id"]}, headers=host, timeout=30
+    )
+    assert run.status_code == 200, run.text
+    run_id = run.json()["run"]["info"]["run_id"]
+    assert run.json()["run"]["info"]["artifact_uri"].startswith("s3://"), run.json()
+    for route in ("presigned-download-url", "presigned-upload-url"):
+        answer = requests.post(
+            f"{api}/artifacts/{route}", json={"run_id": run_id, "path": "model.pkl"}, headers=host, timeout=30
+        )
+        assert answer.status_code == 501, (route, answer.text)
+        assert "presigned_url" not in answer.json(), (route, answer.text)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ reached through the HTTPRoute's host name and path.
 
 Manifests: the shipped example (MLflow's basic-auth, metrics on) and the same file with ``auth.mode: none``
 (MLflow without a login of its own), each started once for all the tests of this module.
-PostgreSQL 15 and moto's S3 server stand in for the bundled StatefulSets on their Service ports; the
+PostgreSQL 16 and moto's S3 server stand in for the bundled StatefulSets on their Service ports; the
 migration Job runs, then the server pod. The Gateway is played by :class:`tls_ingress.TlsIngress` (for the
 MLflow client) and :func:`ingress_client.ingress_session` (for ``requests``), both routing by the
 synthesized HTTPRoute (:mod:`gateway`): its hostnames, its PathPrefix and its backendRef's Service port,

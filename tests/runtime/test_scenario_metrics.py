@@ -5,7 +5,7 @@ Prometheus reaches the pods, not the proxy), each with ``metrics.enabled`` added
 it. The oidc scenario checks the plugin's server the same way.
 
 The server pod runs as synthesized, both containers: MLflow with ``--expose-prometheus`` and the metrics
-container beside it. PostgreSQL 15 stands in for the bundled StatefulSet, the migration Job runs first; no
+container beside it. PostgreSQL 16 stands in for the bundled StatefulSet, the migration Job runs first; no
 artifact is logged, so nothing stands in for the object store.
 """
 

@@ -11,7 +11,7 @@ ingress host" with TLS terminated in the client (``ingress_client.IngressAdapter
 client and Chromium, which resolve the host to 127.0.0.1). Variants change one setting on purpose
 (``email_domains``, ``client_type``) and move the proxy's port so they can run next to the main one.
 
-Stand-ins: PostgreSQL 15 for the bundled StatefulSet (scenario.start_bundled_postgres); the
+Stand-ins: PostgreSQL 16 for the bundled StatefulSet (scenario.start_bundled_postgres); the
 ``mlflow-credentials`` Secret with test values (cookie secret, database password); the npm
 ``oidc-provider`` as the Keycloak realm, configured as the manifests expect (client ``mlflow`` as a
 public client with PKCE, its redirect URL, a ``groups`` claim holding Keycloak-style group paths,

@@ -1,7 +1,7 @@
 """examples/oidc-keycloak.yaml run for real against a local OpenID provider (see oidc_scenario.py).
 
 What stands in for the cluster: the Secret the ExternalSecret would produce (test values for exactly
-its keys), CloudNativePG (PostgreSQL 15 with the ``Cluster``'s database and owner and the ``Database``
+its keys), CloudNativePG (PostgreSQL 16 with the ``Cluster``'s database and owner and the ``Database``
 object's auth database, on 5432 as ``<cluster>-rw``, password from the operator's ``<cluster>-app``
 Secret), and the Traefik ingress with TLS (ingress_client.py). The S3 endpoint of this environment is
 outside the namespace and no test logs artifacts, so nothing stands in for it. The server is the

@@ -4,7 +4,7 @@ examples/oidc-keycloak.yaml (discovery URL on loopback) plus ``secrets.mount_as_
 and ``database.type: external`` (with the ExternalSecret refs the two URI keys need). Then the store
 URIs exist only as files in the mounted Secret: ``MLFLOW_BACKEND_STORE_URI`` reaches MLflow only
 because the server starts through ``mlflow-oidc-server`` and the wait/migration scripts run the
-plugin's provider loader first. The external database is PostgreSQL 15 under a name of its own
+plugin's provider loader first. The external database is PostgreSQL 16 under a name of its own
 (``pg.databases.example.internal``, resolved through the pod's /etc/hosts) on a free port, with a
 password that needs URI escaping; its database names differ from the defaults, so data found there
 proves the URI from the file was used.

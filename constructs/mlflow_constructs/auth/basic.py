@@ -1,10 +1,14 @@
-"""MLflow basic-auth: ``--app-name basic-auth`` with an INI rendered at pod start from Secret values.
+"""MLflow basic-auth: ``--app-name basic-auth`` with an INI rendered at pod start, and the admin account
+from the Secret as env.
 
-The INI template lives in a ConfigMap with ``${NAME}`` placeholders. An init container fills them from
-env vars (Secret references) with Python, not ``sed``: any character a password may hold is written
-as is (``%`` doubled for ConfigParser), and values ConfigParser would silently change (newlines,
-leading or trailing spaces, empty values) are refused with a clear message. The result lands in an
-emptyDir that the server mounts read-only.
+MLflow 3.17 reads the admin account from ``MLFLOW_AUTH_ADMIN_USERNAME`` / ``MLFLOW_AUTH_ADMIN_PASSWORD``
+before the INI (``mlflow/server/auth/config.py``, ``read_auth_config``), so both are Secret references on
+the server container and never written to a file. The INI template lives in a ConfigMap with ``${NAME}``
+placeholders (the auth database's URI). An init container fills them from env vars with Python, not
+``sed``: any character is written as is (``%`` doubled for ConfigParser), and values ConfigParser would
+silently change (newlines, leading or trailing spaces, empty values) are refused with a clear message. The
+result lands in a memory-backed emptyDir (the URI from the Secret may hold a password) that the server
+mounts read-only.
 """
 
 from __future__ import annotations
@@ -46,8 +50,6 @@ def fill(match):
         problems.append(f"{name} contains a line break, which an INI value cannot hold")
     if value != value.strip():
         problems.append(f"{name} starts or ends with whitespace, which the INI reader would drop")
-    if name == "ADMIN_PASSWORD" and len(value) < 12:
-        problems.append("ADMIN_PASSWORD must be at least 12 characters (MLflow refuses shorter ones)")
     return value.replace("%", "%%")
 rendered = re.sub(r"\\$\\{([A-Z_][A-Z0-9_]*)\\}", fill, template)
 if problems:
@@ -95,8 +97,6 @@ class BasicAuth(Construct):
             "[mlflow]\n"
             f"default_permission = {config.default_permission}\n"
             "database_uri = ${AUTH_DATABASE_URI}\n"
-            "admin_username = ${ADMIN_USERNAME}\n"
-            "admin_password = ${ADMIN_PASSWORD}\n"
             f"authorization_function = {config.authorization_function}\n"
             f"auth_cache_ttl_seconds = {config.auth_cache_ttl_seconds}\n"
         )
@@ -118,19 +118,22 @@ class BasicAuth(Construct):
                 *env_values(
                     {"TEMPLATE_PATH": f"{TEMPLATE_DIR}/{INI_NAME}.template", "MLFLOW_AUTH_CONFIG_PATH": config_path}
                 ),
-                secrets.env("ADMIN_USERNAME", "admin_username"),
-                secrets.env("ADMIN_PASSWORD", "admin_password"),
                 *database_env,
             ],
             resources=fixed_resources("10m", "32Mi", "200m", "128Mi"),
             mounts=[mount("auth-template", TEMPLATE_DIR, read_only=True), mount("auth-config", RENDERED_DIR)],
         )
-        volumes = (config_map_volume("auth-template", template_name), empty_dir("auth-config", "1Mi"))
+        volumes = (config_map_volume("auth-template", template_name), empty_dir("auth-config", "1Mi", memory=True))
         read_only_config = mount("auth-config", RENDERED_DIR, read_only=True)
         config_env = env_values({"MLFLOW_AUTH_CONFIG_PATH": config_path})
         self.addon = ServerAddon(
             app_name="basic-auth",
-            env=(*config_env, secrets.env("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask_secret_key")),
+            env=(
+                *config_env,
+                secrets.env("MLFLOW_AUTH_ADMIN_USERNAME", "admin_username"),
+                secrets.env("MLFLOW_AUTH_ADMIN_PASSWORD", "admin_password"),
+                secrets.env("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask_secret_key"),
+            ),
             volumes=volumes,
             mounts=(read_only_config,),
             init_containers=(render,),

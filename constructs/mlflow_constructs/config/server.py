@@ -13,6 +13,7 @@ from mlflow_constructs.config.base import Image, Model, Resources, resources_of
 from mlflow_constructs.config.types import (
     INT32_MAX,
     Annotations,
+    ByteQuantity,
     Labels,
     ListItem,
     PathPrefix,
@@ -162,6 +163,12 @@ class Server(Model):
     """Container resources (`requests`/`limits`, each `cpu` and `memory`). The defaults fit one worker: it
     uses ~250 MB RSS after warm-up and a few millicores idle (see docs/measurements.md, "Runtime performance"); the
     limits leave room for large uploads and bursts."""
+    tmp_size: ByteQuantity = "2Gi"
+    """Size of the server's `/tmp`, an emptyDir on the node's disk. MLflow 3.17 spools every proxied artifact
+    download, and every upload to a store other than `pvc`, through a temporary file there
+    (`mlflow/server/artifact_router.py`, `download_artifact` / `upload_artifact`), so it must hold the largest
+    artifact times the transfers a pod runs at once. The container requests and is limited to as much
+    ephemeral storage (plus 64Mi for logs); a pod that writes more is evicted (README, "Scratch space")."""
     telemetry: bool = False
     """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
     `MLFLOW_DISABLE_TELEMETRY=true` and `DO_NOT_TRACK=true` in the server's settings and in the migration

@@ -16,6 +16,11 @@ from mlflow_constructs.config.base import Image, Resources
 
 # The non-root user and group every pod runs as.
 DEFAULT_UID = 10001
+# Ephemeral storage a container needs besides the emptyDirs it writes: its logs (the kubelet rotates them at
+# 5 files of 10Mi by default); the root filesystem is read-only, so nothing else lands on the node's disk.
+LOG_STORAGE_MIB = 64
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_DECIMAL_SUFFIXES = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
 RUNTIME_DEFAULT_SECCOMP = k8s.SeccompProfile(type="RuntimeDefault")
 RESTRICTED_CONTAINER = k8s.SecurityContext(
@@ -75,8 +80,11 @@ def mount(volume: str, path: str, *, read_only: bool = False) -> k8s.VolumeMount
 TMP_MOUNT = mount("tmp", "/tmp")
 
 
-def empty_dir(name: str, size: str = "256Mi") -> k8s.Volume:
-    return k8s.Volume(name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(size)))
+def empty_dir(name: str, size: str = "256Mi", *, memory: bool = False) -> k8s.Volume:
+    """A scratch volume; ``memory`` puts it on tmpfs (counted as the pod's memory, never on the node's disk)."""
+    return k8s.Volume(
+        name=name, empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(size), medium="Memory" if memory else None)
+    )
 
 
 def claim_volume(name: str, claim: str) -> k8s.Volume:
@@ -174,6 +182,34 @@ def container(
     )
 
 
+def size_in_bytes(size: str) -> int:
+    """A byte quantity (``256Mi``, ``2Gi``, ``500M``, ``1048576``) in bytes."""
+    for suffix, factor in (_BINARY_SUFFIXES | _DECIMAL_SUFFIXES).items():
+        if size.endswith(suffix):
+            return int(size.removesuffix(suffix)) * factor
+    return int(size)
+
+
+def with_ephemeral_storage(c: k8s.Container, volumes: Sequence[k8s.Volume]) -> k8s.Container:
+    """``c`` with an ephemeral-storage request and limit: the disk-backed emptyDirs it writes (their
+    ``sizeLimit``) plus its logs. The kubelet evicts a pod whose containers write more than their limits add up
+    to, so a container's limit must hold the emptyDirs it fills; requesting as much places the pod on a node
+    with that much free disk."""
+    scratch = {v.name: v.empty_dir for v in volumes if v.empty_dir is not None and v.empty_dir.medium != "Memory"}
+    written = {m.name for m in c.volume_mounts or () if not m.read_only and m.name in scratch}
+    mib = LOG_STORAGE_MIB + sum(-(-size_in_bytes(scratch[name].size_limit.value) // 2**20) for name in written)
+    storage = {"ephemeral-storage": quantity(f"{mib}Mi")}
+    res = c.resources or k8s.ResourceRequirements()
+    return k8s.Container(
+        **{
+            **c._values,  # a jsii struct keeps its fields here; copy them and replace the resources
+            "resources": k8s.ResourceRequirements(
+                requests={**(res.requests or {}), **storage}, limits={**(res.limits or {}), **storage}
+            ),
+        }
+    )
+
+
 def pod_security_context(uid: int = DEFAULT_UID) -> k8s.PodSecurityContext:
     return k8s.PodSecurityContext(
         run_as_non_root=True,
@@ -198,7 +234,8 @@ def pod_template(
     annotations: Mapping[str, str] | None = None,
     affinity: k8s.Affinity | None = None,
 ) -> k8s.PodTemplateSpec:
-    """A pod template with the restricted defaults: non-root, no API token, no service links."""
+    """A pod template with the restricted defaults: non-root, no API token, no service links, and every
+    container's ephemeral storage requested and limited (:func:`with_ephemeral_storage`)."""
     return k8s.PodTemplateSpec(
         metadata=k8s.ObjectMeta(labels=dict(labels), annotations=dict(annotations) if annotations else None),
         spec=k8s.PodSpec(
@@ -210,8 +247,8 @@ def pod_template(
             termination_grace_period_seconds=termination_grace_period,
             topology_spread_constraints=list(spread) or None,
             affinity=affinity,
-            init_containers=list(init_containers) or None,
-            containers=list(containers),
+            init_containers=[with_ephemeral_storage(c, volumes) for c in init_containers] or None,
+            containers=[with_ephemeral_storage(c, volumes) for c in containers],
             volumes=list(volumes) or None,
         ),
     )

@@ -115,7 +115,7 @@ class MlflowServer(Construct):
         if addon.app_name:
             args += ["--app-name", addon.app_name]
         plugin = addon.plugin
-        volumes = [empty_dir("tmp", "2Gi"), *artifacts.volumes, *plugin.volumes, *addon.volumes]
+        volumes = [empty_dir("tmp", config.tmp_size), *artifacts.volumes, *plugin.volumes, *addon.volumes]
         mounts = [TMP_MOUNT, *artifacts.mounts, *plugin.mounts, *addon.mounts]
         if trace_archival:
             args += ["--trace-archival-config", trace_archival.path]

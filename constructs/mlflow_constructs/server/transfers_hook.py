@@ -14,10 +14,17 @@ alone, which ``S3ArtifactRepository`` always is; no server flag or env var enter
 presigned URLs of the server's S3 endpoint (``/mlflow-artifacts/presigned/...``) or PUTs parts to them
 (``/mlflow-artifacts/mpu/...``, files of ``MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE`` or more).
 
+The same store is reached by ``/api/2.0/mlflow/artifacts/presigned-download-url`` and
+``presigned-upload-url`` (``_create_presigned_download_url`` / ``_upload_url``): they refuse runs with
+proxied (``mlflow-artifacts:``) URIs, but mint a URL of the store for any run whose artifact URI is a direct
+``s3://`` one (an experiment created with ``artifact_location="s3://..."``).
+
 What it changes, and nothing else: server-info reports both multipart flags ``False``, and the
-proxied multipart handlers (``_validate_support_multipart_upload`` / ``_download``) answer "not
-supported", so a client that forces multipart with its env var falls back to the proxied transfer
-(MLflow's client does so on that answer). Every other route, and the server's own S3 access, is untouched.
+proxied multipart handlers (``_validate_support_multipart_upload`` / ``_download``) and the presigned-URL
+handlers (``_validate_support_presigned_upload`` / ``_download``) answer "not supported" (501), so a
+client that forces multipart with its env var falls back to the proxied transfer (MLflow's client does so
+on that answer) and no route hands out a URL of the store. Every other route, and the server's own S3
+access, is untouched.
 
 How: a ``sys.meta_path`` finder wraps the loading of ``mlflow.server.handlers`` and patches the module
 right after it has run, before anything can import names from it (``server_info_api`` does
@@ -52,6 +59,10 @@ REQUIRED = (
     "_validate_support_multipart_download",
     "_UnsupportedMultipartUploadException",
     "_UnsupportedMultipartDownloadException",
+    "_validate_support_presigned_upload",
+    "_validate_support_presigned_download",
+    "_UnsupportedPresignedUploadException",
+    "_UnsupportedPresignedDownloadException",
     "SERVER_INFO_MULTIPART_UPLOADS_ENABLED",
     "SERVER_INFO_MULTIPART_DOWNLOADS_ENABLED",
 )
@@ -63,7 +74,7 @@ class HookOutdated(RuntimeError):
 
 
 def patch(handlers) -> None:
-    """Server-info says no multipart transfers; the proxied multipart handlers refuse them."""
+    """Server-info says no multipart transfers; the multipart and presigned-URL handlers refuse them."""
     if getattr(handlers, MARKER, False):
         return
     missing = [name for name in REQUIRED if not hasattr(handlers, name)]
@@ -76,6 +87,8 @@ def patch(handlers) -> None:
     flags = (handlers.SERVER_INFO_MULTIPART_UPLOADS_ENABLED, handlers.SERVER_INFO_MULTIPART_DOWNLOADS_ENABLED)
     upload_refused = handlers._UnsupportedMultipartUploadException
     download_refused = handlers._UnsupportedMultipartDownloadException
+    presigned_upload_refused = handlers._UnsupportedPresignedUploadException
+    presigned_download_refused = handlers._UnsupportedPresignedDownloadException
 
     def server_info_without_multipart(*args, **kwargs):
         payload = build_server_info_payload(*args, **kwargs)
@@ -87,10 +100,18 @@ def patch(handlers) -> None:
     def refuse_multipart_download(artifact_repo):
         raise download_refused()
 
+    def refuse_presigned_upload(artifact_repo):
+        raise presigned_upload_refused()
+
+    def refuse_presigned_download(artifact_repo):
+        raise presigned_download_refused()
+
     server_info_without_multipart.__wrapped__ = build_server_info_payload
     handlers.build_server_info_payload = server_info_without_multipart
     handlers._validate_support_multipart_upload = refuse_multipart_upload
     handlers._validate_support_multipart_download = refuse_multipart_download
+    handlers._validate_support_presigned_upload = refuse_presigned_upload
+    handlers._validate_support_presigned_download = refuse_presigned_download
     setattr(handlers, MARKER, True)
 
 

@@ -29,14 +29,22 @@ from mlflow_constructs.storage.access import S3_KEYS, ArtifactAccess, s3_key_env
 MINIO_PORT = 9000
 ROOT_KEYS = ("minio_root_user", "minio_root_password")
 
-# Runs in the mc image; every value comes from the environment, none is written here.
+# Runs in the mc image; every value comes from the environment, none is written here. Keys reach mc on
+# stdin ("piped keys", as `mc alias set --help` and `mc admin user add --help` document), never in a URL or
+# an argument. Every step is idempotent (a re-run changes nothing) and any other failure fails the Job.
 BUCKET_SCRIPT = """\
 set -eu
+printf '%s\\n%s\\n' "${MINIO_ROOT_USER}" "${MINIO_ROOT_PASSWORD}" | mc alias set local "${MINIO_URL}" --api S3v4
 until mc ready local >/dev/null 2>&1; do echo "waiting for MinIO"; sleep 2; done
 mc mb --ignore-existing "local/${BUCKET}"
 mc anonymous set none "local/${BUCKET}"
-mc admin user add local "${S3_ACCESS_KEY_ID}" "${S3_SECRET_ACCESS_KEY}"
-mc admin policy attach local readwrite --user "${S3_ACCESS_KEY_ID}" || true
+printf '%s\\n%s\\n' "${S3_ACCESS_KEY_ID}" "${S3_SECRET_ACCESS_KEY}" | mc admin user add local
+if ! out="$(mc admin policy attach local readwrite --user "${S3_ACCESS_KEY_ID}" 2>&1)"; then
+  case "${out}" in
+    *"policy change is already in effect"*) echo "readwrite already attached" ;;
+    *) echo "${out}" >&2; exit 1 ;;
+  esac
+fi
 echo "bucket ${BUCKET} ready"
 """
 
@@ -87,7 +95,7 @@ class MinioArtifactStore(Construct):
                     {
                         "BUCKET": config.bucket,
                         "MC_CONFIG_DIR": "/tmp/.mc",
-                        "MC_HOST_local": f"http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{self.service_name}:{MINIO_PORT}",
+                        "MINIO_URL": self.endpoint,
                     }
                 ),
             ],
