@@ -13,12 +13,12 @@ from mlflow_constructs.config.base import Image, Model, Resources, resources_of
 from mlflow_constructs.config.types import (
     INT32_MAX,
     Annotations,
-    ByteQuantity,
     Labels,
     ListItem,
     PathPrefix,
     Port,
     PrometheusDuration,
+    VolumeBytes,
     list_item,
     quantity_value,
 )
@@ -163,7 +163,7 @@ class Server(Model):
     """Container resources (`requests`/`limits`, each `cpu` and `memory`). The defaults fit one worker: it
     uses ~250 MB RSS after warm-up and a few millicores idle (see docs/measurements.md, "Runtime performance"); the
     limits leave room for large uploads and bursts."""
-    tmp_size: ByteQuantity = "2Gi"
+    tmp_size: VolumeBytes = "2Gi"
     """Size of the server's `/tmp`, an emptyDir on the node's disk. MLflow 3.17 spools every proxied artifact
     download, and every upload to a store other than `pvc`, through a temporary file there
     (`mlflow/server/artifact_router.py`, `download_artifact` / `upload_artifact`), so it must hold the largest

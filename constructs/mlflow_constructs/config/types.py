@@ -338,6 +338,9 @@ ByteQuantity = Annotated[
     ),
 ]
 
+# An emptyDir's size: whole bytes, above 0.
+VolumeBytes = Annotated[ByteQuantity, AfterValidator(_positive_size)]
+
 
 def byte_count(quantity: str) -> int:
     """The bytes of a :data:`ByteQuantity`: ``1Mi`` is 1048576, ``500M`` is 500000000."""
