@@ -19,9 +19,11 @@ from client_venv import run_client
 from podrunner import find_object, run_job, run_pod
 from s3_standin import S3StandIn
 from scenario import (
+    SECRETS_CONFIG,
     arg_after,
     assert_graceful_stop,
     assert_lean_server,
+    assert_own_passphrase,
     assert_probes_answer_200,
     container_of,
     databases_of,
@@ -223,6 +225,14 @@ def test_client_forcing_presigned_transfers_falls_back_to_the_server(stack, tmp_
     assert result["downloaded_sha256"] == result["large_sha256"]
     assert result["predictions_model"] == result["expected_predictions"]
     assert looked_up(lookups) == {SERVICE_HOST}
+
+
+def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(stack):
+    """Provider keys stored in the AI gateway must not be decryptable with MLflow's public default passphrase
+    by whoever reads the database: the server reports the passphrase from the Secret in use."""
+    port = service_port(stack["objects"], "mlflow")
+    url, host = f"http://127.0.0.1:{port}{SECRETS_CONFIG}", {"Host": f"mlflow.mlflow.svc.cluster.local:{port}"}
+    assert_own_passphrase(requests.get(url, headers=host, timeout=30))
 
 
 def test_unlisted_host_header_is_refused(stack):

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, model_validator
+from pydantic import (
+    Field,
+    GetJsonSchemaHandler,
+    HttpUrl,
+    IPvAnyAddress,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
@@ -128,6 +138,29 @@ class Autoscaling(Model):
         return self
 
 
+class AiGateway(Model):
+    """MLflow's AI gateway (on by default in MLflow 3.17): the provider API keys users store in it are
+    encrypted with a key derived from ``MLFLOW_CRYPTO_KEK_PASSPHRASE``, taken here from the environment's
+    Secret (``secrets.keys.kek_passphrase``), never MLflow's public default. ``server.ai_gateway: false``
+    turns it off."""
+
+    enabled: bool = True
+    """`MLFLOW_ENABLE_AI_GATEWAY`. On: the server container reads `MLFLOW_CRYPTO_KEK_PASSPHRASE` from
+    `secrets.keys.kek_passphrase`. `false` (or `server.ai_gateway: false`): MLflow answers 501
+    (`NOT_IMPLEMENTED`) on the gateway's endpoints, secrets, models and budgets, the UI hides it, and no
+    passphrase is read."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flag(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        flag = {"type": "boolean", "description": "`false`: the AI gateway off (same as `enabled: false`)"}
+        return {"anyOf": [flag, handler(core_schema)]}
+
+
 class Server(Model):
     """The ``mlflow server`` process."""
 
@@ -169,6 +202,8 @@ class Server(Model):
     """More CORS origins (URLs); ingress hosts are always allowed."""
     job_execution: bool = False
     """MLflow's job execution (costs ~2 GB RAM); periodic tasks off when >1 pod."""
+    ai_gateway: AiGateway = Field(default_factory=AiGateway)
+    """MLflow's AI gateway and the passphrase of the secrets stored in it (`false`: off)."""
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     """A HorizontalPodAutoscaler on CPU; replaces `server.replicas` when enabled."""
     service_account_annotations: Annotations = Field(default_factory=dict)
