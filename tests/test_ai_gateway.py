@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import DEFAULT_SECRET_KEYS, INGRESS, OIDC, OIDC_SERVER, container, env_of, find, synth
+from helpers import DEFAULT_SECRET_KEYS, INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, synth
 
 from mlflow_constructs.config import ConfigError
 
@@ -72,3 +72,31 @@ def test_with_a_cloud_store_the_plugins_providers_deliver_the_passphrase(tmp_pat
     assert "MLFLOW_CRYPTO_KEK_PASSPHRASE" not in env_of(server)
     assert "MLFLOW_ENV_MAPPINGS.setdefault(name, name)" in server["command"][2]
     assert settings(objs)["MLFLOW_ENABLE_AI_GATEWAY"] == "true"
+
+
+def test_the_ssrf_limits_are_written_out_with_safe_defaults(tmp_path):
+    """Where the gateway may send requests is explicit in the manifests: public HTTPS upstreams only, so a
+    user who may store a key cannot point the server at the metadata endpoint, the database or other pods."""
+    data = settings(synth({}, tmp_path))
+    assert data["MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES"] == "https"
+    assert data["MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS"] == "false"
+    assert "MLFLOW_GATEWAY_ALLOWED_PROVIDERS" not in data
+
+
+def test_an_in_cluster_model_server_is_an_explicit_choice(tmp_path):
+    gateway = {
+        "allowed_providers": ["openai", "anthropic"],
+        "api_base": {"allowed_schemes": ["https", "http"], "allow_private_addresses": True},
+    }
+    data = settings(synth({"server": {"ai_gateway": gateway}}, tmp_path))
+    assert data["MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES"] == "https,http"
+    assert data["MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS"] == "true"
+    assert data["MLFLOW_GATEWAY_ALLOWED_PROVIDERS"] == "openai,anthropic"
+
+
+def test_a_gateway_turned_off_has_no_limits_to_set():
+    """Limits under a gateway that is off would do nothing: refused, so nobody believes they apply."""
+    message = config_error(
+        {"server": {"ai_gateway": {"enabled": False, "api_base": {"allow_private_addresses": True}}}}
+    )
+    assert "server.ai_gateway" in message and "api_base: the AI gateway is off" in message

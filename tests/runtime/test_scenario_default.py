@@ -235,6 +235,37 @@ def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(stack
     assert_own_passphrase(requests.get(url, headers=host, timeout=30))
 
 
+@pytest.mark.parametrize(
+    ("api_base", "status"),
+    [
+        ("https://169.254.169.254/latest/meta-data", 400),  # the cloud metadata endpoint
+        ("https://10.0.0.1/v1", 400),  # a pod or the database
+        ("https://127.0.0.1:5432", 400),  # the server's own loopback
+        ("http://1.1.1.1/v1", 400),  # a key sent in clear text
+        ("https://1.1.1.1/v1", 200),  # a public HTTPS upstream
+    ],
+)
+def test_gateway_keys_may_only_point_at_public_https_upstreams(stack, api_base, status):
+    """SSRF: a user who may store a provider key must not make the server call internal addresses in its name
+    (``server.ai_gateway.api_base`` defaults, written out), nor send the key over plain HTTP."""
+    port = service_port(stack["objects"], "mlflow")
+    body = {
+        "secret_name": "key-" + "".join(c if c.isalnum() else "-" for c in api_base),
+        "secret_value": {"api_key": "sk-test-0123456789"},
+        "provider": "openai",
+        "auth_config": {"api_base": api_base},
+    }
+    created = requests.post(
+        f"http://127.0.0.1:{port}/api/3.0/mlflow/gateway/secrets/create",
+        json=body,
+        headers={"Host": f"mlflow.mlflow.svc.cluster.local:{port}"},
+        timeout=30,
+    )
+    assert created.status_code == status, created.text
+    if status == 400:
+        assert created.json()["error_code"] == "INVALID_PARAMETER_VALUE", created.json()
+
+
 def test_unlisted_host_header_is_refused(stack):
     """MLFLOW_SERVER_ALLOWED_HOSTS is in force: the Service name passes, a foreign Host gets 403."""
     port = service_port(stack["objects"], "mlflow")

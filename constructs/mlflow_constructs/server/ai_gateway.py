@@ -1,5 +1,5 @@
-"""MLflow's AI gateway on the server container: on or off, and the passphrase its stored secrets are
-encrypted with.
+"""MLflow's AI gateway on the server container: on or off, the passphrase its stored secrets are
+encrypted with, and where it may send requests (SSRF limits, written out explicitly).
 
 MLflow 3.17 encrypts every provider API key users store in the gateway with a data key, itself wrapped by a
 key derived from ``MLFLOW_CRYPTO_KEK_PASSPHRASE`` (``mlflow/utils/crypto.py``); without it, MLflow falls back
@@ -37,7 +37,13 @@ def ai_gateway_access(config: AiGateway, secrets: SecretSource) -> AiGatewayAcce
     """The gateway's settings and passphrase for ``config``."""
     if not config.enabled:
         return AiGatewayAccess(settings={ENABLED: "false"})
-    settings = {ENABLED: "true"}
+    settings = {
+        ENABLED: "true",
+        "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": ",".join(config.api_base.allowed_schemes),
+        "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": str(config.api_base.allow_private_addresses).lower(),
+    }
+    if config.allowed_providers:
+        settings["MLFLOW_GATEWAY_ALLOWED_PROVIDERS"] = ",".join(config.allowed_providers)
     if secrets.config.cloud:  # the plugin's store holds it, as an entry named PASSPHRASE
         return AiGatewayAccess(settings=settings)
     return AiGatewayAccess(
