@@ -18,6 +18,15 @@ INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_nam
 OIDC = {"mode": "oidc", "oidc": {"discovery_url": "https://idp.example.com/.well-known/openid-configuration"}}
 # The oidc mode needs an image carrying the plugin (built from images/mlflow-oidc).
 OIDC_SERVER = {"image": "registry.example.com/mlflow/mlflow-oidc:3.17.2-oidc11.0.2"}
+# The keys of the default environment's Secret: bundled PostgreSQL and MinIO, and the AI gateway's passphrase.
+DEFAULT_SECRET_KEYS = (
+    "postgres-password",
+    "minio-root-user",
+    "minio-root-password",
+    "s3-access-key-id",
+    "s3-secret-access-key",
+    "kek-passphrase",
+)
 
 
 def synth(config: dict[str, Any], tmp_path) -> list[dict[str, Any]]:

@@ -69,6 +69,7 @@ def server_on_s3(
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
         metrics=metrics,
         scripts=SchemaScripts(scope, "schema", naming=NAMING),
+        secrets=SECRETS,
     )
 
 

@@ -65,3 +65,17 @@ def test_no_assert_does_the_work_of_a_check():
         if isinstance(node, ast.Assert)
     ]
     assert not asserts
+
+
+def test_the_package_reaches_the_crd_bindings_inside_itself():
+    """A top-level ``imports`` exists only in a clone: the installed wheel has ``mlflow_constructs.imports`` alone."""
+    outside = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").split(".")[0] == "imports"
+        or isinstance(node, ast.Import)
+        and any(alias.name.split(".")[0] == "imports" for alias in node.names)
+    ]
+    assert not outside

@@ -10,4 +10,7 @@ def test_readme_library_example_runs_as_written(tmp_path):
     outdir = tmp_path / "dist"
     result = run_example(outdir)
     assert (outdir / f"{CHART}.k8s.yaml").is_file()
-    assert "create Secret tracking-credentials with keys: client_secret, cookie_secret, database-uri" in result.stdout
+    assert (
+        "create Secret tracking-credentials with keys: client_secret, cookie_secret, database-uri, kek-passphrase"
+        in result.stdout
+    )

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 import yaml
-from helpers import INGRESS, find, run_app, synth
+from helpers import DEFAULT_SECRET_KEYS, INGRESS, find, run_app, synth
 from repo_paths import REPO, environment_file
 
 from mlflow_constructs.config import ConfigError
@@ -341,7 +341,7 @@ def test_a_statefulset_volume_that_grows_is_one_line_with_the_orphan_and_the_pat
 
 
 def test_switching_to_external_secrets_needs_the_operator_and_the_store(tmp_path):
-    keys = ["postgres-password", "minio-root-user", "minio-root-password", "s3-access-key-id", "s3-secret-access-key"]
+    keys = DEFAULT_SECRET_KEYS
     secrets = {
         "provider": "external-secrets",
         "external_secrets": {"store_ref": {"name": "vault"}, "remote_refs": {k: {"key": k} for k in keys}},

@@ -5,7 +5,18 @@ from __future__ import annotations
 import base64
 
 import pytest
-from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, find_all, synth
+from helpers import (
+    DEFAULT_SECRET_KEYS,
+    INGRESS,
+    OIDC,
+    OIDC_SERVER,
+    config_error,
+    container,
+    env_of,
+    find,
+    find_all,
+    synth,
+)
 
 from mlflow_constructs.config import ConfigError, parse_environment
 from mlflow_constructs.config.secrets import PROJECT_MOUNTS, MountAsFiles
@@ -46,16 +57,7 @@ def test_existing_secret_is_a_declared_prerequisite(tmp_path):
 
 
 def test_external_secret_produces_exactly_the_keys_the_pods_read(tmp_path):
-    remote = {
-        key: {"key": f"mlflow/{key}"}
-        for key in [
-            "postgres-password",
-            "minio-root-user",
-            "minio-root-password",
-            "s3-access-key-id",
-            "s3-secret-access-key",
-        ]
-    }
+    remote = {key: {"key": f"mlflow/{key}"} for key in DEFAULT_SECRET_KEYS}
     config = {
         "secrets": {
             "provider": "external-secrets",
@@ -68,7 +70,7 @@ def test_external_secret_produces_exactly_the_keys_the_pods_read(tmp_path):
     keys = {d["secretKey"] for d in external["spec"]["data"]}
     assert referenced_secret_keys(objs) == {produced: keys}
     assert external["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault"}
-    assert external["spec"]["data"][0]["remoteRef"] == {"key": "mlflow/minio-root-password"}
+    assert external["spec"]["data"][0]["remoteRef"] == {"key": "mlflow/kek-passphrase"}
 
 
 def test_external_secret_missing_a_remote_ref_is_refused(tmp_path):
@@ -108,7 +110,10 @@ def test_created_store_authenticates_as_its_own_service_account(tmp_path, store,
         "artifacts": {"type": "pvc"},
         "secrets": {
             "provider": "external-secrets",
-            "external_secrets": {"create_store": store, "remote_refs": {"database-uri": {"key": "db"}}},
+            "external_secrets": {
+                "create_store": store,
+                "remote_refs": {"database-uri": {"key": "db"}, "kek-passphrase": {"key": "kek"}},
+            },
         },
     }
     objs = synth(config, tmp_path)
@@ -124,7 +129,7 @@ def test_created_store_authenticates_as_its_own_service_account(tmp_path, store,
 
 
 def test_sealed_secret_carries_ciphertexts_and_its_scope(tmp_path):
-    keys = ["postgres-password", "minio-root-user", "minio-root-password", "s3-access-key-id", "s3-secret-access-key"]
+    keys = DEFAULT_SECRET_KEYS
     config = {
         "secrets": {
             "provider": "sealed-secrets",
@@ -169,7 +174,7 @@ def test_sealed_secret_rejects_plain_text():
 def sealed(scope: str, deployed_to: str = "mlflow", **sealed_for: str) -> dict:
     """An environment in namespace ``deployed_to`` whose SealedSecret values were sealed with ``scope`` for
     ``sealed_for`` (``namespace``, ``name``: the file states them)."""
-    keys = ["postgres-password", "minio-root-user", "minio-root-password", "s3-access-key-id", "s3-secret-access-key"]
+    keys = DEFAULT_SECRET_KEYS
     sealed_secrets = {"scope": scope, **sealed_for, "encrypted_data": dict.fromkeys(keys, CIPHERTEXT)}
     return {"namespace": deployed_to, "secrets": {"provider": "sealed-secrets", "sealed_secrets": sealed_secrets}}
 

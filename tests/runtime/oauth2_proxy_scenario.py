@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from oidc_provider import OidcProvider
 from podrunner import find_object, run_pod
-from scenario import container_of, require_free_port, shipped_config, synth_environment
+from scenario import KEK_PASSPHRASE, container_of, require_free_port, shipped_config, synth_environment
 
 ENV = "oauth2-proxy"
 PROXY = "mlflow-oauth2-proxy"
@@ -70,6 +70,7 @@ def secret_values() -> dict[str, dict[str, str]]:
             "s3-secret-access-key": "unused-in-this-scenario",
             "cookie_secret": COOKIE_SECRET,
             "client_secret": CONFIDENTIAL_CLIENT["client_secret"],
+            **KEK_PASSPHRASE,
         }
     }
 

@@ -21,7 +21,7 @@ import requests
 from ingress_client import ingress_session
 from oidc_provider import OidcProvider
 from podrunner import find_object
-from scenario import shipped_config, synth_environment
+from scenario import KEK_PASSPHRASE, shipped_config, synth_environment
 
 BASE_ENV = "oidc-keycloak"
 USERS = {
@@ -61,6 +61,7 @@ def cluster_secrets(
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "s3-access-key-id": "unused-in-this-scenario",
         "s3-secret-access-key": "unused-in-this-scenario",
+        **KEK_PASSPHRASE,
         **(extra or {}),
     }
     assert {d["secretKey"] for d in external["spec"]["data"]} == set(values)

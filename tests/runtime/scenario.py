@@ -230,6 +230,18 @@ def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapp
     return pg
 
 
+# The AI gateway's passphrase (``secrets.keys.kek_passphrase``), in every scenario's Secret.
+KEK_PASSPHRASE = {"kek-passphrase": "kek-passphrase-for-runtime-tests-0123456789abcdef"}
+SECRETS_CONFIG = "/ajax-api/3.0/mlflow/gateway/secrets/config"
+
+
+def assert_own_passphrase(response: requests.Response) -> None:
+    """The server's answer on ``SECRETS_CONFIG`` (as an admin): MLflow encrypts the AI gateway's stored keys with
+    the passphrase from the Secret, not the public default of its source (``using_default_passphrase``)."""
+    assert response.status_code == 200, response.text
+    assert response.json() == {"secrets_available": True, "using_default_passphrase": False}, response.json()
+
+
 def default_credentials(postgres_password: str, s3_keys: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """Test values for the ``mlflow-credentials`` Secret the default environment expects you to create,
     with the S3 key the stand-in issued (:meth:`s3_standin.S3StandIn.provision`)."""
@@ -240,6 +252,7 @@ def default_credentials(postgres_password: str, s3_keys: Mapping[str, str]) -> d
             "minio-root-password": "minio-root-password-for-tests",
             "s3-access-key-id": s3_keys["access_key_id"],
             "s3-secret-access-key": s3_keys["secret_access_key"],
+            **KEK_PASSPHRASE,
         }
     }
 

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import venvs
 
-from mlflow_constructs.server.launcher import WRAPPERS, launcher_command
+from mlflow_constructs.server.launcher import PLUGIN_DELIVERS, WRAPPERS, launcher_command
 
 pytestmark = pytest.mark.runtime
 
@@ -87,3 +87,38 @@ def test_launcher_refuses_job_execution():
     result = run(python, [flag, script, "--port", "1"], env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"})
     assert result.returncode == 1, result
     assert "job execution needs the `mlflow server` process" in result.stderr
+
+
+def test_launcher_refuses_the_gateway_without_a_passphrase():
+    """With the AI gateway on (MLflow's default), a server without MLFLOW_CRYPTO_KEK_PASSPHRASE would encrypt
+    the provider keys users store with the public default passphrase: exit 1 with the fix, no server."""
+    _, flag, script = launcher_command(("mlflow", "server"))
+    python = python_of(sorted(venvs.image_venvs())[0])
+    result = run(python, [flag, script, "--port", "1"], env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    assert result.returncode == 1, result
+    assert "the AI gateway is on and MLFLOW_CRYPTO_KEK_PASSPHRASE is not set" in result.stderr
+    assert "server.ai_gateway: false" in result.stderr
+
+
+DELIVERED = """\
+import os
+from mlflow_oidc_auth.config_providers.mlflow_env import configure_mlflow_environment
+configure_mlflow_environment()
+print(os.environ.get("MLFLOW_CRYPTO_KEK_PASSPHRASE", "<unset>"))
+"""
+
+
+@pytest.mark.parametrize("registered", [True, False], ids=["launcher", "plugin-alone"])
+def test_the_plugins_providers_deliver_the_passphrase_through_the_launcher(tmp_path, registered):
+    """With the plugin's cloud stores there is no Secret: the passphrase reaches MLflow only because the
+    launcher adds it to what the plugin's providers deliver (the plugin alone ignores it). The plugin's
+    file provider stands in for a cloud store here: every provider applies the same filter."""
+    pythons = [python_of(ref) for ref in venvs.image_venvs() if "oidc" in ref]
+    assert pythons, "no image carries the oidc plugin"
+    (tmp_path / "MLFLOW_CRYPTO_KEK_PASSPHRASE").write_text("passphrase-from-the-store\n")
+    script = (PLUGIN_DELIVERS if registered else "") + DELIVERED
+    env = {"CONFIG_K8S_SECRETS_ENABLED": "true", "CONFIG_K8S_SECRETS_PATH": str(tmp_path)}
+    result = run(pythons[0], ["-c", script], env=env)
+    assert result.returncode == 0, result.stderr
+    expected = "passphrase-from-the-store" if registered else "<unset>"
+    assert result.stdout.strip().splitlines()[-1] == expected, result.stdout

@@ -19,7 +19,10 @@ from nginx_ingress import NginxIngress
 from podrunner import find_object, pod_template, run_job, run_pod
 from postgres import free_port
 from scenario import (
+    KEK_PASSPHRASE,
+    SECRETS_CONFIG,
     assert_lean_server,
+    assert_own_passphrase,
     assert_probes_answer_200,
     databases_of,
     migration_job,
@@ -49,6 +52,7 @@ SECRET_VALUES = {
         "postgres-password": "pg-password-for-tests",
         "s3-access-key-id": "unused-in-this-scenario",
         "s3-secret-access-key": "unused-in-this-scenario",
+        **KEK_PASSPHRASE,
     }
 }
 
@@ -137,6 +141,14 @@ def test_health_is_open_and_the_api_needs_credentials(stack):
         timeout=30,
     )
     assert wrong.status_code == 401, wrong.text
+
+
+def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(stack):
+    """Provider keys stored in the AI gateway must not be decryptable with MLflow's public default passphrase
+    by whoever reads the database: the server says so to its admin (others never see the flag)."""
+    port = service_port(stack["objects"], "mlflow")
+    url, host = f"http://127.0.0.1:{port}{SECRETS_CONFIG}", {"Host": f"{SERVICE_HOST}:{port}"}
+    assert_own_passphrase(requests.get(url, headers=host, auth=(ADMIN, ADMIN_PASSWORD), timeout=30))
 
 
 def test_admin_works_through_tracking_credentials(admin_run):

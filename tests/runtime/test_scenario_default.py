@@ -19,9 +19,11 @@ from client_venv import run_client
 from podrunner import find_object, run_job, run_pod
 from s3_standin import S3StandIn
 from scenario import (
+    SECRETS_CONFIG,
     arg_after,
     assert_graceful_stop,
     assert_lean_server,
+    assert_own_passphrase,
     assert_probes_answer_200,
     container_of,
     databases_of,
@@ -259,6 +261,45 @@ def test_traces_reach_the_experiment(stack):
     and ``mlflow.tracing`` send spans through the Service name; MLflow's API returns both traces from the
     experiment, every span with its parent."""
     assert_traces_stored(send_traces(stack["url"], "traces", hosts=[SERVICE_HOST]))
+
+
+def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(stack):
+    """Provider keys stored in the AI gateway must not be decryptable with MLflow's public default passphrase
+    by whoever reads the database: the server reports the passphrase from the Secret in use."""
+    port = service_port(stack["objects"], "mlflow")
+    url, host = f"http://127.0.0.1:{port}{SECRETS_CONFIG}", {"Host": f"mlflow.mlflow.svc.cluster.local:{port}"}
+    assert_own_passphrase(requests.get(url, headers=host, timeout=30))
+
+
+@pytest.mark.parametrize(
+    ("api_base", "status"),
+    [
+        ("https://169.254.169.254/latest/meta-data", 400),  # the cloud metadata endpoint
+        ("https://10.0.0.1/v1", 400),  # a pod or the database
+        ("https://127.0.0.1:5432", 400),  # the server's own loopback
+        ("http://1.1.1.1/v1", 400),  # a key sent in clear text
+        ("https://1.1.1.1/v1", 200),  # a public HTTPS upstream
+    ],
+)
+def test_gateway_keys_may_only_point_at_public_https_upstreams(stack, api_base, status):
+    """SSRF: a user who may store a provider key must not make the server call internal addresses in its name
+    (``server.ai_gateway.api_base`` defaults, written out), nor send the key over plain HTTP."""
+    port = service_port(stack["objects"], "mlflow")
+    body = {
+        "secret_name": "key-" + "".join(c if c.isalnum() else "-" for c in api_base),
+        "secret_value": {"api_key": "sk-test-0123456789"},
+        "provider": "openai",
+        "auth_config": {"api_base": api_base},
+    }
+    created = requests.post(
+        f"http://127.0.0.1:{port}/api/3.0/mlflow/gateway/secrets/create",
+        json=body,
+        headers={"Host": f"mlflow.mlflow.svc.cluster.local:{port}"},
+        timeout=30,
+    )
+    assert created.status_code == status, created.text
+    if status == 400:
+        assert created.json()["error_code"] == "INVALID_PARAMETER_VALUE", created.json()
 
 
 def test_unlisted_host_header_is_refused(stack):

@@ -25,7 +25,9 @@ from ingress_client import ingress_session
 from podrunner import PodRun, find_object, run_pod
 from s3_standin import S3StandIn
 from scenario import (
+    SECRETS_CONFIG,
     arg_after,
+    assert_own_passphrase,
     assert_probes_answer_200,
     container_of,
     default_credentials,
@@ -168,6 +170,12 @@ def seed(stack):
     if stack.credentials:
         env |= {"MLFLOW_TRACKING_USERNAME": ADMIN, "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD}
     return run_client("seed_tracking.py", stack.base, ARTIFACT_TEXT, hosts=[stack.host], env=env)
+
+
+def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(stack):
+    """Provider keys stored in the AI gateway must not be decryptable with MLflow's public default passphrase
+    by whoever reads the database: the server reports the passphrase from the Secret in use, under the prefix."""
+    assert_own_passphrase(stack.session().get(f"{stack.base}{SECRETS_CONFIG}", timeout=30))
 
 
 def test_the_python_client_tracks_registers_and_loads_through_the_prefix(seed):

@@ -49,7 +49,15 @@ from oauth2_proxy_scenario import (
 from oidc_provider import OidcProvider
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
-from scenario import container_of, migration_job, require_free_port, service_port, start_bundled_postgres
+from scenario import (
+    SECRETS_CONFIG,
+    assert_own_passphrase,
+    container_of,
+    migration_job,
+    require_free_port,
+    service_port,
+    start_bundled_postgres,
+)
 from tls_ingress import TlsIngress
 from traces import assert_traces_stored, otel_trace, send_traces
 
@@ -150,6 +158,13 @@ def test_allowed_group_member_reaches_the_ui_and_the_api(stack, alice):
     listed = session.get(base + API, headers=JSON, timeout=30)
     assert listed.status_code == 200, listed.text
     assert "through-the-proxy" in {e["name"] for e in listed.json()["experiments"]}
+
+
+def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(alice):
+    """Provider keys stored in the AI gateway must not be decryptable with MLflow's public default passphrase
+    by whoever reads the database: the server behind the proxy reports the passphrase from the Secret in use."""
+    session, base, _ = alice
+    assert_own_passphrase(session.get(base + SECRETS_CONFIG, headers=JSON, timeout=30))
 
 
 def test_user_outside_allowed_groups_is_refused(stack):

@@ -29,7 +29,9 @@ from oidc_scenario import (
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from scenario import (
+    SECRETS_CONFIG,
     assert_lean_server,
+    assert_own_passphrase,
     assert_probes_answer_200,
     container_of,
     kubelet_get,
@@ -136,6 +138,13 @@ def test_admin_group_member_is_admin(stack):
     assert me.status_code == 200, me.text
     assert me.json()["username"] == "carol@example.com"
     assert me.json()["is_admin"] is True
+
+
+def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(stack):
+    """Provider keys stored in the AI gateway must not be decryptable with MLflow's public default passphrase
+    by whoever reads the database: the server reports the passphrase from the Secret in use to an admin."""
+    session, base, _ = logged_in(stack["objects"], stack["port"], "carol")
+    assert_own_passphrase(session.get(f"{base}{SECRETS_CONFIG}", timeout=30))
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from oidc_scenario import CLIENT_ID, CLIENT_SECRET, logged_in, oidc_environment,
 from podrunner import find_object, pod_template, run_job, run_pod
 from postgres import PostgresServer, free_port
 from scenario import (
+    KEK_PASSPHRASE,
     assert_lean_server,
     assert_probes_answer_200,
     migration_job,
@@ -70,6 +71,7 @@ def stack(tmp_path_factory):
             "auth-database-uri": _uri(pg, USERS_DB),
             "s3-access-key-id": "unused-in-this-scenario",
             "s3-secret-access-key": "unused-in-this-scenario",
+            **KEK_PASSPHRASE,
         }
         assert {d["secretKey"] for d in external["spec"]["data"]} == set(values)
         secrets = {external["spec"]["target"]["name"]: values}

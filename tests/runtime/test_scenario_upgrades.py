@@ -45,6 +45,7 @@ from postgres import PostgresServer, free_port
 from rolling import BackgroundPod, ServiceBalancer, roll_out
 from s3_standin import S3StandIn
 from scenario import (
+    KEK_PASSPHRASE,
     container_of,
     database_state,
     default_credentials,
@@ -75,6 +76,7 @@ BASIC_AUTH_SECRETS = {
         "postgres-password": POSTGRES_PASSWORD,
         "s3-access-key-id": "unused-in-this-scenario",
         "s3-secret-access-key": "unused-in-this-scenario",
+        **KEK_PASSPHRASE,
     }
 }
 CASES = {

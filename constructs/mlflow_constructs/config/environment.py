@@ -141,6 +141,13 @@ class Environment(Model):
                 "tokens would travel in clear text and the Secure session cookie would never come back "
                 f"(a login loop); {fix}"
             )
+        if self.secrets.cloud and self.server.job_execution and self.server.ai_gateway.enabled:
+            raise ValueError(
+                "server.job_execution: with secrets.provider "
+                f"{self.secrets.provider!r} the AI gateway's passphrase (MLFLOW_CRYPTO_KEK_PASSPHRASE) comes from "
+                "the plugin's store through the server launcher, which job execution replaces by `mlflow server`; "
+                "turn job_execution off, or the gateway off (server.ai_gateway: false)"
+            )
         if self.auth.mode == "oidc" and self.server.static_prefix:
             raise ValueError(
                 "server.static_prefix: the oidc plugin (mlflow-oidc-auth) serves its login (/login), callback "

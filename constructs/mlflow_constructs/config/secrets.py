@@ -68,6 +68,11 @@ class SecretKeys(Model):
     """oauth2-proxy: client secret (confidential clients)."""
     oauth2_proxy_cookie_secret: SecretKey = "cookie_secret"
     """oauth2-proxy: cookie secret (16, 24 or 32 bytes)."""
+    kek_passphrase: SecretKey = "kek-passphrase"
+    """AI gateway: `MLFLOW_CRYPTO_KEK_PASSPHRASE`, the passphrase of the provider keys stored in it (a long
+    random value, e.g. `openssl rand -hex 32`; never change it in place: the stored keys would no longer
+    decrypt). Read by the server container unless `server.ai_gateway: false`. With the oidc plugin's cloud
+    providers: an entry `MLFLOW_CRYPTO_KEK_PASSPHRASE` in the store instead."""
 
 
 # Folders the pods of this project mount volumes at (or below), and the image folders a mount would hide: the

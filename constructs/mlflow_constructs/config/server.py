@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, HttpUrl, IPvAnyAddress, PlainValidator, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    Field,
+    GetJsonSchemaHandler,
+    HttpUrl,
+    IPvAnyAddress,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
@@ -132,6 +143,61 @@ class Autoscaling(Model):
         return self
 
 
+class ApiBase(Model):
+    """Where the AI gateway may send requests: the ``api_base`` of the provider keys users store in it,
+    checked by MLflow when a key is stored and again when the gateway connects (after DNS, no redirects)."""
+
+    allowed_schemes: tuple[Literal["https", "http"], ...] = Field(("https",), min_length=1)
+    """`MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES`: the URL schemes an `api_base` may use. `https` only: provider
+    keys and prompts never travel in clear text; add `http` only for an upstream inside your network (with
+    `allow_private_addresses`)."""
+    allow_private_addresses: bool = False
+    """`MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS`: whether an `api_base` may name or resolve to a private,
+    loopback or link-local address. `false`: a user who may store a key cannot make the server call the
+    database, other pods or the cloud metadata endpoint (`169.254.169.254`) in its name (SSRF); `true` only
+    for an in-cluster model server (vLLM, a private endpoint)."""
+
+
+class AiGateway(Model):
+    """MLflow's AI gateway (on by default in MLflow 3.17): the provider API keys users store in it are
+    encrypted with a key derived from ``MLFLOW_CRYPTO_KEK_PASSPHRASE``, taken here from the environment's
+    Secret (``secrets.keys.kek_passphrase``), never MLflow's public default. ``server.ai_gateway: false``
+    turns it off."""
+
+    enabled: bool = True
+    """`MLFLOW_ENABLE_AI_GATEWAY`. On: the server container reads `MLFLOW_CRYPTO_KEK_PASSPHRASE` from
+    `secrets.keys.kek_passphrase`. `false` (or `server.ai_gateway: false`): MLflow answers 501
+    (`NOT_IMPLEMENTED`) on the gateway's endpoints, secrets, models and budgets, the UI hides it, and no
+    passphrase is read."""
+    allowed_providers: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")], ...] = ()
+    """`MLFLOW_GATEWAY_ALLOWED_PROVIDERS`: the only providers users may create endpoints for (e.g. `[openai,
+    anthropic]`); empty: every provider MLflow knows."""
+    api_base: ApiBase = Field(default_factory=ApiBase)
+    """Where the gateway may send requests (SSRF protection; always written out, so a change of MLflow's
+    defaults cannot relax it unseen)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flag(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        flag = {"type": "boolean", "description": "`false`: the AI gateway off (same as `enabled: false`)"}
+        return {"anyOf": [flag, handler(core_schema)]}
+
+    @model_validator(mode="after")
+    def _only_when_on(self) -> AiGateway:
+        stray = sorted(self.model_fields_set - {"enabled"}) if not self.enabled else []
+        if stray:
+            raise ValueError(
+                f"{', '.join(stray)}: the AI gateway is off (enabled: false), so MLflow would ignore "
+                f"{'it' if len(stray) == 1 else 'them'}; remove {'it' if len(stray) == 1 else 'them'}, or turn the "
+                "gateway on"
+            )
+        return self
+
+
 class Server(Model):
     """The ``mlflow server`` process."""
 
@@ -179,6 +245,8 @@ class Server(Model):
     """More CORS origins (URLs); ingress hosts are always allowed."""
     job_execution: bool = False
     """MLflow's job execution (costs ~2 GB RAM); periodic tasks off when >1 pod."""
+    ai_gateway: AiGateway = Field(default_factory=AiGateway)
+    """MLflow's AI gateway and the passphrase of the secrets stored in it (`false`: off)."""
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     """A HorizontalPodAutoscaler on CPU; replaces `server.replicas` when enabled."""
     service_account_annotations: Annotations = Field(default_factory=dict)

@@ -156,6 +156,7 @@ class MlflowEnvironment(Construct):
             naming=naming,
             artifacts=artifacts,
             scripts=scripts,
+            secrets=secrets,
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
             metrics=env.metrics,
@@ -201,7 +202,7 @@ class MlflowEnvironment(Construct):
             "provider",
             source=secrets,
             naming=naming,
-            keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *proxy_keys],
+            keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
         )
         MlflowNamespace(
             namespace_slot,

@@ -106,7 +106,7 @@ class TraefikIngressRoute(Construct):
         limit = byte_count(config.max_body_size) if config.max_body_size is not None else 0
         middlewares = None
         if limit:  # 0 is Traefik's own "no limit": no middleware, no buffering
-            from imports.middlewares.io.traefik import (  # noqa: PLC0415  (CRD bindings load slowly)
+            from mlflow_constructs.imports.middlewares.io.traefik import (  # noqa: PLC0415  (CRD bindings load slowly)
                 Middleware,
                 MiddlewareSpec,
                 MiddlewareSpecBuffering,

@@ -17,7 +17,11 @@ with ``server.job_execution`` the container keeps ``mlflow server`` as it is.
 
 With the oidc plugin, its ``mlflow-oidc-server`` wrapper runs first (loading the configured providers
 into the environment) and ends by exec'ing ``mlflow server --app-name oidc-auth <args>``; the launcher
-runs that CLI in-process the same way instead of exec'ing a new ``mlflow`` process.
+runs that CLI in-process the same way instead of exec'ing a new ``mlflow`` process. Before the wrapper
+runs, the launcher adds ``MLFLOW_CRYPTO_KEK_PASSPHRASE`` to the MLflow settings the plugin's providers
+deliver (``PLUGIN_DELIVERS``): with a cloud store (no Kubernetes Secret) that is where the AI gateway's
+passphrase comes from. With the gateway on, the launcher refuses (exit 1) to start a server without a
+passphrase, on which MLflow would encrypt the stored keys with its public default.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 _RUN_CLI = """\
 import os, sys
 import mlflow.server
-from mlflow.environment_variables import MLFLOW_SERVER_ENABLE_JOB_EXECUTION
+from mlflow.environment_variables import MLFLOW_ENABLE_AI_GATEWAY, MLFLOW_SERVER_ENABLE_JOB_EXECUTION
 
 def fail(message):
     sys.exit(f"mlflow launcher: {message}; start the container with `mlflow server` instead")
@@ -44,6 +48,12 @@ mlflow.server._exec_cmd = become
 def mlflow_server(args):
     if MLFLOW_SERVER_ENABLE_JOB_EXECUTION.get():
         fail("job execution needs the `mlflow server` process next to uvicorn")
+    if MLFLOW_ENABLE_AI_GATEWAY.get() and not os.environ.get("MLFLOW_CRYPTO_KEK_PASSPHRASE"):
+        sys.exit(
+            "mlflow launcher: the AI gateway is on and MLFLOW_CRYPTO_KEK_PASSPHRASE is not set (MLflow would "
+            "encrypt the stored provider keys with its public default); give the passphrase "
+            "(secrets.keys.kek_passphrase) or turn the gateway off (server.ai_gateway: false)"
+        )
     from mlflow.cli import cli
     try:
         cli.main(args=args, prog_name="mlflow")
@@ -55,8 +65,19 @@ def mlflow_server(args):
 
 _PLAIN = _RUN_CLI + 'mlflow_server(["server", *sys.argv[1:]])\n'
 
+# The oidc plugin's providers deliver only the MLflow settings of their list, and only secret ones: add these.
+PLUGIN_DELIVERS = """\
+from mlflow_oidc_auth.config_providers.base import SECRET_CLASSIFICATION, SecretLevel
+from mlflow_oidc_auth.config_providers.mlflow_env import MLFLOW_ENV_MAPPINGS
+
+for name in ("MLFLOW_CRYPTO_KEK_PASSPHRASE",):
+    MLFLOW_ENV_MAPPINGS.setdefault(name, name)
+    SECRET_CLASSIFICATION[name] = SecretLevel.SECRET
+"""
+
 _VIA_WRAPPER = (
     _RUN_CLI
+    + PLUGIN_DELIVERS
     + """\
 exec_program = os.execvp
 

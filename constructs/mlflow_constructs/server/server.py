@@ -22,6 +22,8 @@ from mlflow_constructs.k8s.pods import (
     resources,
 )
 from mlflow_constructs.observability.exporter import METRICS_PORT_NAME, metrics_exporter
+from mlflow_constructs.secrets.source import SecretSource
+from mlflow_constructs.server.ai_gateway import ai_gateway_access
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -49,8 +51,9 @@ class MlflowServer(Construct):
     ``""`` for the root), ``selector`` (its pods), ``service_labels``, ``metrics_port_name`` (the Service port of
     the metrics exporter, None without ``metrics.enabled``). ``public_urls`` (``https://mlflow.example.com``)
     become allowed Host headers and CORS origins; ``also_reachable_as`` names other Services that forward to it
-    (e.g. a proxy in front). The pods start only on databases at their image's schema (``scripts``'
-    ``wait-for-schema`` gate); they never migrate one themselves. A read replica the database names
+    (e.g. a proxy in front). ``secrets`` holds the AI gateway's passphrase (``server.ai_gateway``); the logical
+    keys the server reads from it are ``secret_keys``. The pods start only on databases at their image's schema
+    (``scripts``' ``wait-for-schema`` gate); they never migrate one themselves. A read replica the database names
     (``read_replica_env``) serves their reads. With ``trace_archival`` (MLflow's ``trace_archival`` config
     file) the server reads it through ``--trace-archival-config``.
     """
@@ -64,6 +67,7 @@ class MlflowServer(Construct):
         naming: Naming,
         artifacts: ArtifactAccess,
         scripts: SchemaScripts,
+        secrets: SecretSource,
         public_urls: Sequence[str] = (),
         also_reachable_as: Sequence[str] = (),
         metrics: Metrics | None = None,
@@ -83,6 +87,8 @@ class MlflowServer(Construct):
         self.metrics_port_name = METRICS_PORT_NAME if exporter else None
         self.pod_labels = {**labels, **artifacts.pod_labels, **pod.pod_labels}
 
+        gateway = ai_gateway_access(config.ai_gateway, secrets)
+        self.secret_keys = gateway.secret_keys
         hook = transfers_hook(self, naming, labels) if artifacts.transfers_via_server else None
         hosts = allowed_hosts(
             naming,
@@ -96,6 +102,7 @@ class MlflowServer(Construct):
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(config.job_execution).lower(),
             "HOME": "/tmp",
             **telemetry_settings(config),
+            **gateway.settings,
             **addon.settings,
             **(hook.settings if hook else {}),
         }
@@ -140,7 +147,7 @@ class MlflowServer(Construct):
             args=args,
             ports={HTTP_PORT_NAME: config.port},
             env_from_config_map=settings_name,
-            env=[*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env],
+            env=[*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env, *gateway.env],
             resources=resources(config.resources),
             probes=Probes(
                 # The kubelet probes on each period from the container's start, and readiness only after
