@@ -56,26 +56,27 @@ def test_only_the_front_end_reads_the_environment_model():
     assert not readers, readers
 
 
-def test_no_assert_does_the_work_of_a_check():
-    """``python -O`` drops ``assert``: a check the output depends on must raise (``ConfigError``) instead."""
-    asserts = [
+def places(matches) -> list[str]:
+    """``file:line`` of every node of the package's own modules that ``matches``."""
+    return [
         f"{path.relative_to(REPO)}:{node.lineno}"
         for path in PACKAGE.rglob("*.py")
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Assert)
+        if matches(node)
     ]
-    assert not asserts
+
+
+def test_no_assert_does_the_work_of_a_check():
+    """``python -O`` drops ``assert``: a check the output depends on must raise (``ConfigError``) instead."""
+    assert not places(lambda node: isinstance(node, ast.Assert))
 
 
 def test_the_package_reaches_the_crd_bindings_inside_itself():
     """A top-level ``imports`` exists only in a clone: the installed wheel has ``mlflow_constructs.imports`` alone."""
-    outside = [
-        f"{path.relative_to(REPO)}:{node.lineno}"
-        for path in PACKAGE.rglob("*.py")
-        for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.ImportFrom)
-        and (node.module or "").split(".")[0] == "imports"
-        or isinstance(node, ast.Import)
-        and any(alias.name.split(".")[0] == "imports" for alias in node.names)
-    ]
-    assert not outside
+
+    def top_level_imports(node: ast.AST) -> bool:
+        if isinstance(node, ast.ImportFrom):
+            return (node.module or "").split(".")[0] == "imports"
+        return isinstance(node, ast.Import) and any(a.name.split(".")[0] == "imports" for a in node.names)
+
+    assert not places(top_level_imports)
