@@ -12,13 +12,8 @@ A config error prints what to fix and exits 2; dist/ is then left exactly as it 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-
-# jsii prints a banner about the Node release on every start; the output is meant to stay clean.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 ROOT = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]

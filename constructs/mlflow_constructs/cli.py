@@ -151,6 +151,10 @@ def parser(root: Path, outdir: Path) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None, *, root: Path) -> int:
+    # jsii prints a banner about the Node release on every start; the output is meant to stay clean. Set before
+    # synthesis starts node (and before its worker processes fork, which inherit it).
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "synth")  # `python app.py`, `python app.py prod`, `python app.py --check`

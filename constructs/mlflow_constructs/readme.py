@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import re
 import shutil
 import sys
@@ -147,7 +146,6 @@ def readme_text(current: str, generated: dict[str, str] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")  # as app.py does
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = args.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the README's generated sections")
