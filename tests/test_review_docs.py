@@ -7,8 +7,11 @@ import re
 from repo_paths import REPO
 
 from mlflow_constructs.review.commands import DOCS_DIR, render_docs
+from mlflow_constructs.review.diagram import diagram
 from mlflow_constructs.review.environments import environment_files
+from mlflow_constructs.review.topology import artifact_store, login_of, routes_into, server_and_container
 
+EXPECTED_LOGIN = {"default": None, "basic-auth": "basic-auth", "oidc-keycloak": "oidc", "oauth2-proxy": None}
 REGENERATE = "run `python app.py explain --write` and commit docs/environments/"
 
 
@@ -45,3 +48,23 @@ def test_the_flow_count_counts_the_thick_arrows():
         diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
         assert int(counted.group(3)) == diagram.count(" ==>"), name
         assert int(counted.group(1)) == int(counted.group(2)) + text.count("denies all other ingress"), name
+
+
+def test_the_login_is_read_from_the_servers_own_command_line(synthesized):
+    """The page's "with ... login" sentence comes from the server container's command line (``--app-name``, or
+    the oidc plugin's entry point), so a reviewer reads the login the pod really runs."""
+    logins = {
+        env: login_of(server_and_container(objects)[1]) for env, objects in synthesized.items() if env in EXPECTED_LOGIN
+    }
+    assert logins == EXPECTED_LOGIN
+
+
+def test_an_unproxied_artifact_store_is_drawn_as_reached_by_the_clients(synthesized):
+    """With ``artifacts.proxied: false`` clients read and write the store with their own credentials: the diagram
+    must show that edge, and only then."""
+    for env, objects in synthesized.items():
+        server, container = server_and_container(objects)
+        namespace = server["metadata"]["namespace"]
+        store = artifact_store(objects, server, container, namespace)
+        direct = any("artifacts, directly" in line for line in diagram(objects, namespace))
+        assert direct == bool(store and store.external_label and not store.proxied and routes_into(objects)), env
