@@ -118,8 +118,8 @@ def _deploys(objects: list[Obj]) -> list[str]:
     return lines
 
 
-def _needs(objects: list[Obj]) -> list[str]:
-    lines: list[str] = []
+def _secrets_read(objects: list[Obj]) -> list[str]:
+    """The Secrets (and keys) the pods read, who reads each and what makes it in the cluster."""
     made = secret_makers(objects)
     secrets: dict[str, dict[str | None, list[str]]] = {}
     for obj in of_kind(objects, *POD_KINDS, "CronJob"):
@@ -127,62 +127,75 @@ def _needs(objects: list[Obj]) -> list[str]:
             readers = secrets.setdefault(secret, {}).setdefault(key, [])
             if f"{obj['kind']} `{name_of(obj)}`" not in readers:
                 readers.append(f"{obj['kind']} `{name_of(obj)}`")
-    lines += ["### Secrets the pods read", ""]
-    if secrets:
-        lines += ["| Secret | key | read by | provided by |", "| --- | --- | --- | --- |"]
-        for secret in sorted(secrets):
-            source = made.get(secret, "you: create it before applying")
-            for key in sorted(secrets[secret], key=lambda k: k or ""):
-                shown = f"`{key}`" if key else "(every key)"
-                lines.append(f"| `{secret}` | {shown} | {', '.join(secrets[secret][key])} | {source} |")
-    else:
-        lines.append("None: no pod reads a Kubernetes Secret.")
-    tls = tls_secrets(objects)
-    if tls:
-        lines += ["", "### TLS certificates", ""]
-        for route, secret, hosts in tls:
-            lines.append(
-                f"- Secret `{secret}` (type `kubernetes.io/tls`) for {', '.join(hosts) or 'the routes'} of "
-                f"{route['kind']} `{name_of(route)}`: create it, or have cert-manager issue it."
-            )
+    lines = ["### Secrets the pods read", ""]
+    if not secrets:
+        return [*lines, "None: no pod reads a Kubernetes Secret."]
+    lines += ["| Secret | key | read by | provided by |", "| --- | --- | --- | --- |"]
+    for secret in sorted(secrets):
+        source = made.get(secret, "you: create it before applying")
+        for key in sorted(secrets[secret], key=lambda k: k or ""):
+            shown = f"`{key}`" if key else "(every key)"
+            lines.append(f"| `{secret}` | {shown} | {', '.join(secrets[secret][key])} | {source} |")
+    return lines
+
+
+def _certificates(objects: list[Obj]) -> list[str]:
+    lines = [
+        f"- Secret `{secret}` (type `kubernetes.io/tls`) for {', '.join(hosts) or 'the routes'} of "
+        f"{route['kind']} `{name_of(route)}`: create it, or have cert-manager issue it."
+        for route, secret, hosts in tls_secrets(objects)
+    ]
+    return ["", "### TLS certificates", "", *lines] if lines else []
+
+
+def _operators(objects: list[Obj]) -> list[str]:
     operators: dict[str, list[str]] = {}
     for obj in objects:
         if is_custom(obj):
             kinds = operators.setdefault(operator_for(obj), [])
             if f"{obj['kind']} ({obj['apiVersion']})" not in kinds:
                 kinds.append(f"{obj['kind']} ({obj['apiVersion']})")
-    lines += ["", "### Operators and CRDs", ""]
-    lines += [f"- {op}: for {', '.join(kinds)}" for op, kinds in operators.items()] or [
-        "None: every object is a built-in Kubernetes kind."
+    lines = [f"- {op}: for {', '.join(kinds)}" for op, kinds in operators.items()]
+    return ["", "### Operators and CRDs", "", *(lines or ["None: every object is a built-in Kubernetes kind."])]
+
+
+def _in_the_cluster(objects: list[Obj]) -> list[str]:
+    """What the cluster and the cloud must provide: ingress controller, Gateway, CNI, workload identities."""
+    lines = [
+        f"- an ingress controller serving class `{ingress['spec']['ingressClassName']}` (Ingress `{name_of(ingress)}`)"
+        for ingress in of_kind(objects, "Ingress")
+        if ingress.get("spec", {}).get("ingressClassName")
     ]
-    cluster = []
-    for ingress in of_kind(objects, "Ingress"):
-        if ingress.get("spec", {}).get("ingressClassName"):
-            cluster.append(
-                f"- an ingress controller serving class `{ingress['spec']['ingressClassName']}` "
-                f"(Ingress `{name_of(ingress)}`)"
-            )
     for route in of_kind(objects, "HTTPRoute"):
         for parent in route.get("spec", {}).get("parentRefs", []):
             listener = f", listener `{parent['sectionName']}`" if parent.get("sectionName") else ""
             namespace_of_route = key_of(route)[2]
-            cluster.append(
+            lines.append(
                 f"- Gateway `{parent.get('namespace', namespace_of_route)}/{parent['name']}`{listener}, admitting "
                 f"routes from Namespace `{namespace_of_route}` (its `allowedRoutes`), for HTTPRoute `{name_of(route)}`"
             )
     if of_kind(objects, "NetworkPolicy"):
-        cluster.append("- a CNI that enforces NetworkPolicies (otherwise they are silently ignored)")
+        lines.append("- a CNI that enforces NetworkPolicies (otherwise they are silently ignored)")
     for account in of_kind(objects, "ServiceAccount"):
         for annotation, text in CLOUD_IDENTITIES.items():
             if annotation in annotations(account):
                 value = f"`{annotations(account)[annotation]}`"
-                cluster.append(f"- ServiceAccount `{name_of(account)}`: {text.format(value)}")
-    if cluster:
-        lines += ["", "### In the cluster and the cloud", "", *cluster]
+                lines.append(f"- ServiceAccount `{name_of(account)}`: {text.format(value)}")
+    return ["", "### In the cluster and the cloud", "", *lines] if lines else []
+
+
+def _needs(objects: list[Obj]) -> list[str]:
     listed = [p for ns in of_kind(objects, "Namespace") for p in prerequisites(ns)]
-    lines += ["", "### Listed in the Namespace annotation `mlflow-k8s/prerequisites`", ""]
-    lines += [f"- `{p}`" for p in listed] or ["(empty)"]
-    return lines
+    return [
+        *_secrets_read(objects),
+        *_certificates(objects),
+        *_operators(objects),
+        *_in_the_cluster(objects),
+        "",
+        "### Listed in the Namespace annotation `mlflow-k8s/prerequisites`",
+        "",
+        *([f"- `{p}`" for p in listed] or ["(empty)"]),
+    ]
 
 
 def explain_environment(name: str, objects: list[Obj], source: str | None = None) -> str:
