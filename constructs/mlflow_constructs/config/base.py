@@ -17,8 +17,8 @@ from mlflow_constructs.config.types import (
     ImageRepository,
     ImageTag,
     Quantity,
-    quantity_value,
 )
+from mlflow_constructs.k8s.quantities import quantity_of
 
 
 class Model(BaseModel):
@@ -142,7 +142,7 @@ class Resources(Model):
     def _requests_within_limits(self) -> Resources:
         for what in ("cpu", "memory"):
             request, limit = getattr(self.requests, what), getattr(self.limits, what)
-            if quantity_value(request) > quantity_value(limit):
+            if quantity_of(request) > quantity_of(limit):
                 raise ValueError(
                     f"requests.{what} {request} is more than limits.{what} {limit}, which the API server refuses; "
                     f"lower requests.{what} or raise limits.{what}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
@@ -31,8 +31,8 @@ from mlflow_constructs.config.types import (
     PrometheusDuration,
     VolumeBytes,
     list_item,
-    quantity_value,
 )
+from mlflow_constructs.k8s.quantities import quantity_of
 
 # Pod networks of common clusters: RFC 1918 and the shared range 100.64.0.0/10 (e.g. EKS custom networking).
 POD_NETWORKS = (
@@ -119,9 +119,9 @@ def _pod_network(value: object) -> IPv4Network:
     return value
 
 
-def cpu_cores(quantity: str) -> Decimal:
+def cpu_cores(quantity: str) -> Fraction:
     """A Kubernetes CPU quantity in cores: ``500m`` is 0.5, ``2`` is 2, ``1.5`` is 1.5."""
-    return quantity_value(quantity)
+    return quantity_of(quantity)
 
 
 class Autoscaling(Model):

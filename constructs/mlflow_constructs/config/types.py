@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import (
@@ -18,6 +17,8 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
+
+from mlflow_constructs.k8s.quantities import quantity_of
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -52,8 +53,6 @@ _GC_AGE = re.compile(r"^(?=.)([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$")
 _TRACE_RETENTION = re.compile(r"^[1-9][0-9]{0,5}[mhd]$")
 # A size in whole bytes: an integer with an optional decimal or binary suffix (no "m", no fraction).
 _BYTES = re.compile(r"^[0-9]+(k|M|G|T|Ki|Mi|Gi|Ti)?$")
-_BYTE_SUFFIXES = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
-_BYTE_SUFFIXES |= {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 # apimachinery's qualified name (label and annotation key names) and label value.
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -99,20 +98,8 @@ class Matching(AfterValidator):
         return {**handler(core_schema), "pattern": self.func.pattern}  # type: ignore[union-attr]
 
 
-def quantity_value(quantity: str) -> Decimal:
-    """A Kubernetes quantity as a number: ``500m`` is 0.5, ``2`` is 2, ``1Ki`` is 1024, ``1k`` is 1000."""
-    if quantity.endswith("m"):
-        return Decimal(quantity[:-1]) / 1000
-    for power, (decimal, binary) in enumerate(zip("kMGTPE", ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), strict=True), 1):
-        if quantity.endswith(binary):
-            return Decimal(quantity[:-2]) * 1024**power
-        if quantity.endswith(decimal):
-            return Decimal(quantity[:-1]) * 1000**power
-    return Decimal(quantity)
-
-
 def _positive_size(value: str) -> str:
-    if quantity_value(value) <= 0:
+    if quantity_of(value) <= 0:
         raise ValueError(f"{value!r} is no space at all: a volume needs a size above 0, e.g. 10Gi")
     return value
 
@@ -344,8 +331,7 @@ VolumeBytes = Annotated[ByteQuantity, AfterValidator(_positive_size)]
 
 def byte_count(quantity: str) -> int:
     """The bytes of a :data:`ByteQuantity`: ``1Mi`` is 1048576, ``500M`` is 500000000."""
-    number = quantity.rstrip("kMGTi")
-    return int(number) * _BYTE_SUFFIXES[quantity[len(number) :]]
+    return int(quantity_of(quantity))
 
 
 SecretKey = Annotated[str, AfterValidator(_secret_key)]

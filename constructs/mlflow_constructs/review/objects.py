@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from fractions import Fraction
 from typing import Any, NamedTuple
 
 import yaml
@@ -195,25 +194,6 @@ def secret_references(obj: Obj) -> Iterator[tuple[str, str | None]]:
                 yield from ((name, item["key"]) for item in items)
             else:
                 yield name, None
-
-
-_QUANTITY = re.compile(r"^(?P<number>[+-]?(\d+\.?\d*|\.\d+))(?P<suffix>[a-zA-Z]*)$")
-_SUFFIXES = {
-    "": Fraction(1),
-    **{s: Fraction(1024**i) for i, s in enumerate(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"], start=1)},
-    **{s: Fraction(1000**i) for i, s in enumerate(["k", "M", "G", "T", "P", "E"], start=1)},
-    "m": Fraction(1, 1000),
-    "u": Fraction(1, 1000**2),
-    "n": Fraction(1, 1000**3),
-}
-
-
-def quantity(value: Any) -> Fraction | None:
-    """A Kubernetes quantity (``10Gi``, ``500M``, ``1``) as a number; None if it is not one."""
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group("suffix") not in _SUFFIXES:
-        return None
-    return Fraction(match.group("number")) * _SUFFIXES[match.group("suffix")]
 
 
 def selector_matches(selector: dict[str, str], pod: dict[str, str]) -> bool:

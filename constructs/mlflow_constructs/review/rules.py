@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from mlflow_constructs.k8s.quantities import parse_quantity
 from mlflow_constructs.review.facts import (
     BUCKET_SETUP,
     MIGRATION,
@@ -43,7 +44,6 @@ from mlflow_constructs.review.objects import (
     key_of,
     operator_for,
     prerequisites,
-    quantity,
     ref_of,
     run_once_prefix,
 )
@@ -371,7 +371,7 @@ def pods_roll(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Iterab
 
 
 def _storage(old: object, new: object, growth: str) -> Found | None:
-    before, after = quantity(old), quantity(new)
+    before, after = parse_quantity(old), parse_quantity(new)
     if before is None or after is None or before == after:
         return None
     if after > before:
