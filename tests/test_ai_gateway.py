@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from helpers import DEFAULT_SECRET_KEYS, INGRESS, OIDC, OIDC_SERVER, config_error, container, env_of, find, synth
+from helpers import (
+    DEFAULT_SECRET_KEYS,
+    INGRESS,
+    OIDC,
+    OIDC_SERVER,
+    config_error,
+    container,
+    env_of,
+    find,
+    find_all,
+    synth,
+)
 
 from mlflow_constructs.config import ConfigError
 
@@ -30,20 +41,60 @@ def test_the_server_reads_the_passphrase_from_the_secret(tmp_path):
     assert settings(objs)["MLFLOW_ENABLE_AI_GATEWAY"] == "true"
 
 
-def test_only_the_server_container_sees_the_passphrase(tmp_path):
-    """Least privilege: migrations never decrypt a stored key, so the Job and the server's gate get nothing."""
-    objs = synth({}, tmp_path)
-    readers = [
-        (obj["kind"], c["name"])
+def passphrase_readers(objs) -> list[tuple[str, str, str]]:
+    """(kind, container, variable) of every container given a passphrase from the Secret."""
+    return [
+        (obj["kind"], c["name"], name)
         for obj in objs
         if "template" in obj.get("spec", {}) and "spec" in obj["spec"]["template"]
         for c in [
             *obj["spec"]["template"]["spec"].get("initContainers", []),
             *obj["spec"]["template"]["spec"]["containers"],
         ]
-        if "MLFLOW_CRYPTO_KEK_PASSPHRASE" in env_of(c)
+        for name in ("MLFLOW_CRYPTO_KEK_PASSPHRASE", "PREVIOUS_KEK_PASSPHRASE")
+        if name in env_of(c)
     ]
-    assert readers == [("Deployment", "mlflow")]
+
+
+def test_only_the_server_and_its_gate_see_the_passphrase(tmp_path):
+    """Least privilege: the server decrypts, its gate checks the stored keys unwrap before it starts; the
+    migration Job reads no passphrase unless it rotates."""
+    objs = synth({}, tmp_path)
+    assert passphrase_readers(objs) == [
+        ("Deployment", "wait-for-schema", "MLFLOW_CRYPTO_KEK_PASSPHRASE"),
+        ("Deployment", "mlflow", "MLFLOW_CRYPTO_KEK_PASSPHRASE"),
+    ]
+    gate = env_of(container(find(objs, "Deployment", "mlflow"), "wait-for-schema"))
+    assert gate["MLFLOW_CRYPTO_KEK_VERSION"] == "1" == settings(objs)["MLFLOW_CRYPTO_KEK_VERSION"]
+
+
+def test_a_rotation_gives_the_job_both_passphrases_and_the_new_version(tmp_path):
+    """``rotate_kek``: the migration Job alone reads the previous passphrase (from its own Secret key) beside
+    the new one, and the version the server, the gate and the Job use is ``kek_version``."""
+    objs = synth({"server": {"ai_gateway": {"kek_version": 2, "rotate_kek": True}}}, tmp_path)
+    (migration,) = [o for o in find_all(objs, "Job") if o["metadata"]["name"].startswith("mlflow-migrate-")]
+    job = env_of(container(migration, "upgrade"))
+    assert job["PREVIOUS_KEK_PASSPHRASE"] == {
+        "secretKeyRef": {"key": "previous-kek-passphrase", "name": "mlflow-credentials"}
+    }
+    assert job["MLFLOW_CRYPTO_KEK_PASSPHRASE"] == PASSPHRASE
+    assert job["MLFLOW_CRYPTO_KEK_VERSION"] == "2" and job["ROTATE_KEK"] == "true"
+    assert settings(objs)["MLFLOW_CRYPTO_KEK_VERSION"] == "2"
+    assert [r for r in passphrase_readers(objs) if r[2] == "PREVIOUS_KEK_PASSPHRASE"] == [
+        ("Job", "upgrade", "PREVIOUS_KEK_PASSPHRASE")
+    ]
+
+
+def test_an_external_secret_fetches_the_previous_passphrase_while_rotating(tmp_path):
+    """The provider produces the previous passphrase's key only while the rotation needs it."""
+    external = {"store_ref": {"name": "vault"}, "remote_refs": {k: {"key": f"mlflow/{k}"} for k in DEFAULT_SECRET_KEYS}}
+    secrets = {"provider": "external-secrets", "external_secrets": external}
+    rotating = {"kek_version": 2, "rotate_kek": True}
+    with pytest.raises(ConfigError, match="remote_refs: no entry for previous-kek-passphrase"):
+        synth({"secrets": secrets, "server": {"ai_gateway": rotating}}, tmp_path / "missing")
+    external["remote_refs"]["previous-kek-passphrase"] = {"key": "mlflow/previous"}
+    objs = synth({"secrets": secrets, "server": {"ai_gateway": rotating}}, tmp_path / "rotating")
+    assert "previous-kek-passphrase" in {d["secretKey"] for d in find(objs, "ExternalSecret")["spec"]["data"]}
 
 
 def test_a_gateway_turned_off_reads_no_passphrase(tmp_path):

@@ -43,6 +43,7 @@ from mlflow_constructs.config import (
     Server,
 )
 from mlflow_constructs.server.addon import NO_ADDON
+from mlflow_constructs.server.ai_gateway import ai_gateway_access
 
 NAMING = Naming(base="tracking", namespace="team")
 SECRETS = SecretSource(Secrets(name="team-credentials"))
@@ -60,7 +61,9 @@ def server_on_s3(
     scope: Construct, config: Server | None = None, addon: ServerAddon = NO_ADDON, metrics: Metrics | None = None
 ) -> MlflowServer:
     database = ExternalDatabase(scope, "db", secrets=SECRETS).access
-    pod = ServerPod(config=config or Server(), database=database, service_account="tracking", addon=addon)
+    config = config or Server()
+    gateway = ai_gateway_access(config.ai_gateway, SECRETS)
+    pod = ServerPod(config=config, database=database, service_account="tracking", addon=addon, gateway=gateway)
     return MlflowServer(
         scope,
         "server",
@@ -69,7 +72,6 @@ def server_on_s3(
         artifacts=S3ArtifactStore(scope, "s3", config=S3Artifacts(bucket="b"), secrets=SECRETS).access,
         metrics=metrics,
         scripts=SchemaScripts(scope, "schema", naming=NAMING),
-        secrets=SECRETS,
     )
 
 

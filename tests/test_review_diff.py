@@ -370,6 +370,13 @@ def test_a_newly_read_secret_key_must_be_added_to_the_secret(tmp_path):
     assert f"before applying: Secret mlflow-credentials in namespace mlflow with keys {keys}" in summary
 
 
+def test_a_passphrase_rotation_asks_for_the_previous_passphrase_first(tmp_path):
+    """Step 1 of the rotation procedure, surfaced by the diff: the Job reads the old passphrase from its own key."""
+    rotating = merged(BASE, server={"ai_gateway": {"kek_version": 2, "rotate_kek": True}})
+    summary = report(pair(BASE, rotating, tmp_path))
+    assert "before applying: Secret mlflow-credentials in namespace mlflow with key previous-kek-passphrase" in summary
+
+
 # --- the report -----------------------------------------------------------------------------------------
 
 

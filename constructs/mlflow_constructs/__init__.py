@@ -54,6 +54,7 @@ _EXPORTS = {
     "SchemaScripts": "mlflow_constructs.server.schema",
     "ServerAddon": "mlflow_constructs.server.addon",
     "ServerPod": "mlflow_constructs.server.pod",
+    "ai_gateway_access": "mlflow_constructs.server.ai_gateway",
     # auth
     "BasicAuth": "mlflow_constructs.auth.basic",
     "OidcAuth": "mlflow_constructs.auth.oidc",
@@ -115,6 +116,7 @@ __all__ = [
     "ServerAddon",
     "ServerPod",
     "TraefikIngressRoute",
+    "ai_gateway_access",
     "load_environment",
     "parse_environment",
 ]
@@ -152,6 +154,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from mlflow_constructs.secrets.sealed_secrets import SealedSecretProvider
     from mlflow_constructs.secrets.source import SecretSource
     from mlflow_constructs.server.addon import ServerAddon
+    from mlflow_constructs.server.ai_gateway import ai_gateway_access
     from mlflow_constructs.server.identity import MlflowServiceAccount
     from mlflow_constructs.server.migration import MlflowMigration
     from mlflow_constructs.server.pod import ServerPod

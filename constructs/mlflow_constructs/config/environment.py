@@ -148,6 +148,7 @@ class Environment(Model):
                 "the plugin's store through the server launcher, which job execution replaces by `mlflow server`; "
                 "turn job_execution off, or the gateway off (server.ai_gateway: false)"
             )
+        self._check_kek_rotation()
         if self.auth.mode == "oidc" and self.server.static_prefix:
             raise ValueError(
                 "server.static_prefix: the oidc plugin (mlflow-oidc-auth) serves its login (/login), callback "
@@ -155,6 +156,23 @@ class Environment(Model):
                 "--static-prefix, so a route for the prefix alone would leave sign-in unreachable, and routing "
                 "those root paths too would take them from the other applications on the host; give MLflow a "
                 "host name of its own (ingress.hosts) and remove server.static_prefix"
+            )
+
+    def _check_kek_rotation(self) -> None:
+        if not self.server.ai_gateway.rotate_kek:
+            return
+        keys = self.secrets.keys
+        if keys.previous_kek_passphrase == keys.kek_passphrase:
+            raise ValueError(
+                "secrets.keys.previous_kek_passphrase: the rotation reads the old passphrase from it and the new one "
+                f"from secrets.keys.kek_passphrase, and both name the Secret key {keys.kek_passphrase!r}; give the old "
+                "passphrase a key of its own (default previous-kek-passphrase)"
+            )
+        if self.secrets.cloud:
+            raise ValueError(
+                "server.ai_gateway.rotate_kek: with secrets.provider "
+                f"{self.secrets.provider!r} the passphrase comes from the plugin's store, which delivers no previous "
+                "passphrase to the migration Job; rotate with a Kubernetes Secret provider, or remove rotate_kek"
             )
 
     @property

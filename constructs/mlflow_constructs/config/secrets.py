@@ -71,8 +71,14 @@ class SecretKeys(Model):
     kek_passphrase: SecretKey = "kek-passphrase"
     """AI gateway: `MLFLOW_CRYPTO_KEK_PASSPHRASE`, the passphrase of the provider keys stored in it (a long
     random value, e.g. `openssl rand -hex 32`; never change it in place: the stored keys would no longer
-    decrypt). Read by the server container unless `server.ai_gateway: false`. With the oidc plugin's cloud
-    providers: an entry `MLFLOW_CRYPTO_KEK_PASSPHRASE` in the store instead."""
+    decrypt). Read by the server container and its `wait-for-schema` gate (and the migration Job while
+    rotating) unless `server.ai_gateway: false`. With the oidc plugin's cloud providers: an entry
+    `MLFLOW_CRYPTO_KEK_PASSPHRASE` in the store instead. To change it, rotate (`server.ai_gateway.rotate_kek`,
+    README "Rotating the AI gateway's passphrase")."""
+    previous_kek_passphrase: SecretKey = "previous-kek-passphrase"
+    """AI gateway, while `server.ai_gateway.rotate_kek` is on: the passphrase the stored provider keys are
+    wrapped with before the rotation (the old `kek_passphrase`); read by the migration Job only. Remove it once
+    the rotation has run."""
 
 
 # Folders the pods of this project mount volumes at (or below), and the image folders a mount would hide: the

@@ -175,6 +175,16 @@ class AiGateway(Model):
     api_base: ApiBase = Field(default_factory=ApiBase)
     """Where the gateway may send requests (SSRF protection; always written out, so a change of MLflow's
     defaults cannot relax it unseen)."""
+    kek_version: int = Field(1, ge=1, le=INT32_MAX)
+    """`MLFLOW_CRYPTO_KEK_VERSION`: the version of the passphrase in `secrets.keys.kek_passphrase`, which MLflow
+    folds into the key it derives from it and records with every stored key. Raise it by one with each
+    rotation (`rotate_kek`), and never lower it: the server pods wait, rather than serve, while a stored key
+    is wrapped under another version or passphrase."""
+    rotate_kek: bool = False
+    """Rotate the passphrase: the migration Job runs `mlflow crypto rotate-kek`, re-wrapping every stored key
+    from version `kek_version - 1` under `secrets.keys.previous_kek_passphrase` to `kek_version` under
+    `secrets.keys.kek_passphrase`, with the running servers fenced and the new ones held until it is done
+    (README "Rotating the AI gateway's passphrase"). Needs `kek_version` >= 2."""
 
     @model_validator(mode="before")
     @classmethod
@@ -194,6 +204,15 @@ class AiGateway(Model):
                 f"{', '.join(stray)}: the AI gateway is off (enabled: false), so MLflow would ignore "
                 f"{'it' if len(stray) == 1 else 'them'}; remove {'it' if len(stray) == 1 else 'them'}, or turn the "
                 "gateway on"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _rotation_needs_a_version(self) -> AiGateway:
+        if self.rotate_kek and self.kek_version < 2:
+            raise ValueError(
+                "rotate_kek: the rotation re-wraps the stored keys from version kek_version - 1 to kek_version; "
+                f"set kek_version: {self.kek_version + 1} (one more than the version they are wrapped under now)"
             )
         return self
 

@@ -36,6 +36,7 @@ from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
 from mlflow_constructs.secrets.provider import SecretProvider
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
+from mlflow_constructs.server.ai_gateway import ai_gateway_access
 from mlflow_constructs.server.identity import MlflowServiceAccount
 from mlflow_constructs.server.migration import MlflowMigration
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -128,6 +129,7 @@ class MlflowEnvironment(Construct):
             service_account=account.name,
             addon=addon,
             pod_labels=identity_labels,
+            gateway=ai_gateway_access(env.server.ai_gateway, secrets),
         )
         scripts = SchemaScripts(self, "schema", naming=naming)
         migration = MlflowMigration(
@@ -156,7 +158,6 @@ class MlflowEnvironment(Construct):
             naming=naming,
             artifacts=artifacts,
             scripts=scripts,
-            secrets=secrets,
             public_urls=public_urls(env),
             also_reachable_as=[OAuth2ProxyFront.service_name_for(naming)] if proxied else [],
             metrics=env.metrics,

@@ -49,7 +49,13 @@ class MlflowMigration(Construct):
             "upgrade",
             config.image,
             command=scripts.command("upgrade.py"),
-            env=[*pod.schema_env(), *addon.migration_env, *env_values(backup.env_settings()), *backup.env],
+            env=[
+                *pod.schema_env(),
+                *pod.gateway.rotation_env,
+                *addon.migration_env,
+                *env_values(backup.env_settings()),
+                *backup.env,
+            ],
             resources=resources(config.resources),
             mounts=[*pod.schema_mounts(), scripts.mount, *backup.mounts],
         )

@@ -12,6 +12,7 @@ from mlflow_constructs.config.server import Server
 from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.k8s.pods import TMP_MOUNT, env_values
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
+from mlflow_constructs.server.ai_gateway import AiGatewayAccess
 
 # MLflow's usage telemetry switches (`import mlflow` starts its client): either turns it off.
 TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
@@ -24,14 +25,15 @@ def telemetry_settings(config: Server) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ServerPod:
-    """The image and resources (``config``), the database, the auth ``addon`` and the identity
-    (``service_account``, extra ``pod_labels`` such as workload identity) of MLflow's pods."""
+    """The image and resources (``config``), the database, the auth ``addon``, the AI ``gateway`` and the
+    identity (``service_account``, extra ``pod_labels`` such as workload identity) of MLflow's pods."""
 
     config: Server
     database: DatabaseAccess
     service_account: str
     addon: ServerAddon = NO_ADDON
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    gateway: AiGatewayAccess = field(default_factory=AiGatewayAccess)
 
     @property
     def schema_stores(self) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """The schema scripts every pod of the MLflow image runs from: the server's gate and the migration Job.
 
-``schema_scripts/`` holds plain Python run with the image's own interpreter (``stores.py`` shared,
+``schema_scripts/`` holds plain Python run with the image's own interpreter (``stores.py`` and ``kek.py`` shared,
 ``wait_for_schema.py`` the gate, ``upgrade.py`` the Job); they reach the pods through one ConfigMap,
 ``<name>-schema``, mounted read-only at ``/mlflow/schema``. Its content is a checksum input of both pod
 templates, so a change to the scripts rolls the servers and gives the Job a new name.
@@ -20,7 +20,7 @@ from mlflow_constructs.k8s.objects import config_map
 from mlflow_constructs.k8s.pods import config_map_volume, container, env_values, fixed_resources, mount
 
 SCRIPTS_SOURCE = Path(__file__).with_name("schema_scripts")
-SCRIPTS = ("stores.py", "wait_for_schema.py", "upgrade.py")
+SCRIPTS = ("stores.py", "kek.py", "wait_for_schema.py", "upgrade.py")
 SCHEMA_DIR = "/mlflow/schema"
 VOLUME = "schema-scripts"
 # What the gate says it waits for (a name prefix, not the Job's hashed name: the server's template stays

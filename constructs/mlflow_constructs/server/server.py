@@ -22,8 +22,6 @@ from mlflow_constructs.k8s.pods import (
     resources,
 )
 from mlflow_constructs.observability.exporter import METRICS_PORT_NAME, metrics_exporter
-from mlflow_constructs.secrets.source import SecretSource
-from mlflow_constructs.server.ai_gateway import ai_gateway_access
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -51,11 +49,11 @@ class MlflowServer(Construct):
     ``""`` for the root), ``selector`` (its pods), ``service_labels``, ``metrics_port_name`` (the Service port of
     the metrics exporter, None without ``metrics.enabled``). ``public_urls`` (``https://mlflow.example.com``)
     become allowed Host headers and CORS origins; ``also_reachable_as`` names other Services that forward to it
-    (e.g. a proxy in front). ``secrets`` holds the AI gateway's passphrase (``server.ai_gateway``); the logical
-    keys the server reads from it are ``secret_keys``. The pods start only on databases at their image's schema
-    (``scripts``' ``wait-for-schema`` gate); they never migrate one themselves. A read replica the database names
-    (``read_replica_env``) serves their reads. With ``trace_archival`` (MLflow's ``trace_archival`` config
-    file) the server reads it through ``--trace-archival-config``.
+    (e.g. a proxy in front). The logical Secret keys the AI gateway reads (``pod.gateway``) are ``secret_keys``.
+    The pods start only on databases at their image's schema, and on stored gateway keys their passphrase
+    unwraps (``scripts``' ``wait-for-schema`` gate); they never migrate or re-wrap one themselves. A read
+    replica the database names (``read_replica_env``) serves their reads. With ``trace_archival`` (MLflow's
+    ``trace_archival`` config file) the server reads it through ``--trace-archival-config``.
     """
 
     def __init__(
@@ -67,7 +65,6 @@ class MlflowServer(Construct):
         naming: Naming,
         artifacts: ArtifactAccess,
         scripts: SchemaScripts,
-        secrets: SecretSource,
         public_urls: Sequence[str] = (),
         also_reachable_as: Sequence[str] = (),
         metrics: Metrics | None = None,
@@ -87,7 +84,7 @@ class MlflowServer(Construct):
         self.metrics_port_name = METRICS_PORT_NAME if exporter else None
         self.pod_labels = {**labels, **artifacts.pod_labels, **pod.pod_labels}
 
-        gateway = ai_gateway_access(config.ai_gateway, secrets)
+        gateway = pod.gateway
         self.secret_keys = gateway.secret_keys
         hook = transfers_hook(self, naming, labels) if artifacts.transfers_via_server else None
         hosts = allowed_hosts(
@@ -160,7 +157,11 @@ class MlflowServer(Construct):
             mounts=mounts,
         )
         gate = wait_for_schema(
-            image=config.image, naming=naming, scripts=scripts, env=pod.schema_env(), mounts=pod.schema_mounts()
+            image=config.image,
+            naming=naming,
+            scripts=scripts,
+            env=[*pod.schema_env(), *gateway.check_env],
+            mounts=pod.schema_mounts(),
         )
         volumes.append(scripts.volume)
         several = config.max_pods > 1

@@ -20,7 +20,14 @@ image's head), so this Job is the only migrator, and it runs the guide's steps i
 6. migrate each store with the image's own code: the tracking store inside the lock session (its commit
    lifts that fence), then basic-auth's or the oidc plugin's ``migrate`` in sessions that alone may write;
 7. lift the read-only fence for the new servers; old sessions opened under it stay read-only until their
-   servers are replaced.
+   servers are replaced;
+8. with ``ROTATE_KEK=true`` (``server.ai_gateway.rotate_kek``), rotate the AI gateway's passphrase: checked
+   before step 2 (every stored key must unwrap with the previous passphrase at ``MLFLOW_CRYPTO_KEK_VERSION``
+   - 1 or with the current one at that version, else a refusal), then, in one transaction holding the
+   ``secrets`` table, checked again and guarded (``kek.guard``: the old servers can no longer store a key
+   under the previous version), then ``mlflow crypto rotate-kek`` (one transaction of its own, only the keys
+   still at the previous version: running it again re-wraps nothing) and a check that the current
+   passphrase now unwraps every key, which is what the new servers' gate waits for.
 
 Any failure after step 4 releases the locks, lifts the read-only fence and ends the sessions opened under
 it, so the old servers write again (exit 1); PostgreSQL runs each store's migration in one transaction, so a
@@ -28,7 +35,8 @@ failed one leaves its store as it was.
 
 Env: ``SCHEMA_STORES``; ``BACKUP`` (``pg-dump``, ``cloudnativepg`` or ``none``), ``BACKUP_CONFIRMED``,
 ``HANDOFF_DIR`` and ``BACKUP_DIR`` (pg-dump), ``BACKUP_URI`` (upload), ``CNPG_CLUSTER`` and
-``CNPG_PLUGIN`` (cloudnativepg), ``ACCEPT_DROPPED_DENIES`` (basic-auth).
+``CNPG_PLUGIN`` (cloudnativepg), ``ACCEPT_DROPPED_DENIES`` (basic-auth); ``ROTATE_KEK``,
+``MLFLOW_CRYPTO_KEK_PASSPHRASE``, ``MLFLOW_CRYPTO_KEK_VERSION`` and ``PREVIOUS_KEK_PASSPHRASE`` (rotation).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import kek
 import sqlalchemy
 import stores
 
@@ -256,30 +265,108 @@ def run() -> int:
             say("another migration is running; waiting for it")
             lock.execute(sqlalchemy.text(f"SELECT pg_advisory_lock({ADVISORY_LOCK})"))
         dbs = {key: stack.enter_context(stores.autocommit(uri)) for key, uri in stores.databases(all_stores).items()}
-        states = {store.kind: store.state(dbs[store.database]) for store in all_stores}
-        for store in all_stores:
-            revision = store.revision(dbs[store.database])
-            say(f"{store.kind}: {states[store.kind]} (database at {revision}, image head {store.head()})")
-        behind = [s for s in all_stores if states[s.kind] != "current"]
-        if not behind:
-            for key, conn in dbs.items():
-                if stores.fenced(conn):
-                    stores.lift_fence(conn, end_sessions=True)
-                    say(f"lifted the fence an interrupted run left on {key}")
-            say("every store is at the image's head: nothing to migrate")
-            return 0
-        populated = [s for s in behind if states[s.kind] == "behind"]
-        for store in behind:
-            if store.kind == "basic-auth":
-                check_denies(store, dbs[store.database])
-        if populated:
-            mode = backup_plan()
-            migrate_fenced(all_stores, behind, dbs, mode, tracking_empty=states["tracking"] == "empty")
-        else:
-            for store in behind:
-                migrate_checked(store)
-        print("upgrade-summary " + json.dumps(events, sort_keys=True), flush=True)
+        tracking = all_stores[0]
+        keks = rotation_keys() if os.environ.get("ROTATE_KEK") == "true" else None
+        if keks is not None:
+            check_rotation(kek.stored(dbs[tracking.database]), keks)
+        migrate_schema(all_stores, dbs)
+        if keks is not None:
+            rotate(tracking, keks)
         return 0
+
+
+def migrate_schema(all_stores: list[stores.Store], dbs: dict[str, sqlalchemy.Connection]) -> None:
+    """Steps 2-7 on the databases ``dbs`` (autocommit connections), under the advisory lock."""
+    states = {store.kind: store.state(dbs[store.database]) for store in all_stores}
+    for store in all_stores:
+        revision = store.revision(dbs[store.database])
+        say(f"{store.kind}: {states[store.kind]} (database at {revision}, image head {store.head()})")
+    behind = [s for s in all_stores if states[s.kind] != "current"]
+    if not behind:
+        for key, conn in dbs.items():
+            if stores.fenced(conn):
+                stores.lift_fence(conn, end_sessions=True)
+                say(f"lifted the fence an interrupted run left on {key}")
+        say("every store is at the image's head: nothing to migrate")
+        return
+    populated = [s for s in behind if states[s.kind] == "behind"]
+    for store in behind:
+        if store.kind == "basic-auth":
+            check_denies(store, dbs[store.database])
+    if populated:
+        mode = backup_plan()
+        migrate_fenced(all_stores, behind, dbs, mode, tracking_empty=states["tracking"] == "empty")
+    else:
+        for store in behind:
+            migrate_checked(store)
+    print("upgrade-summary " + json.dumps(events, sort_keys=True), flush=True)
+
+
+def rotation_keys() -> dict[int, bytes]:
+    """The keys of the rotation by version: the previous passphrase's and the current one's."""
+    version = kek.current_version()
+    if version < 2:
+        raise Refusal(f"{kek.VERSION} is {version}: a rotation re-wraps the stored keys to a version >= 2")
+    return {
+        version - 1: kek.derive(os.environ[kek.PREVIOUS], version - 1),
+        version: kek.derive(os.environ[kek.PASSPHRASE], version),
+    }
+
+
+def check_rotation(rows: list[tuple[str, int, bytes]], keks: dict[int, bytes]) -> None:
+    """Refuse unless every stored key unwraps with the previous key or is already re-wrapped to the current."""
+    misfits = kek.misfits(rows, keks)
+    if misfits:
+        previous, version = sorted(keks)
+        raise Refusal(
+            f"the passphrase rotation cannot re-wrap {len(misfits)} stored AI gateway key(s): {kek.shown(misfits)}. "
+            f"Neither secrets.keys.previous_kek_passphrase at version {previous} nor secrets.keys.kek_passphrase at "
+            f"version {version} unwraps them. Put the passphrase they were stored with in the Secret key of "
+            "previous_kek_passphrase and set server.ai_gateway.kek_version to one more than their version, then "
+            "apply again"
+        )
+
+
+def rotate(tracking: stores.Store, keks: dict[int, bytes]) -> None:
+    """Step 8: guard the ``secrets`` table, re-wrap what is still at the previous version, check."""
+    previous, version = sorted(keks)
+    engine = tracking.engine()
+    try:
+        with engine.begin() as conn:
+            if kek.TABLE not in sqlalchemy.inspect(conn).get_table_names():
+                say("no AI gateway secrets table: nothing to rotate")
+                return
+            conn.execute(sqlalchemy.text(f"LOCK TABLE {kek.TABLE} IN SHARE ROW EXCLUSIVE MODE"))
+            rows = kek.stored(conn)
+            check_rotation(rows, keks)
+            kek.guard(conn, version)
+        say(f"{kek.TABLE} guarded: only keys under passphrase version {version} may be written")
+        pending = [name for name, at, _ in rows if at == previous]
+        if pending:
+            say(f"re-wrapping {len(pending)} stored key(s) from version {previous} to {version}")
+            run_rotate_kek(previous)
+        else:
+            say(f"every stored key ({len(rows)}) is at version {version}: nothing to re-wrap")
+        with engine.connect() as conn:
+            misfits = kek.misfits(kek.stored(conn), {version: keks[version]})
+    finally:
+        engine.dispose()
+    if misfits:
+        raise RuntimeError(f"after the rotation, the current passphrase does not unwrap {kek.shown(misfits)}")
+    say(f"the current passphrase (version {version}) unwraps every stored key")
+
+
+def run_rotate_kek(previous: int) -> None:
+    """``mlflow crypto rotate-kek`` in this process: the old passphrase and version in MLflow's own variables,
+    the new one in the option's environment variable (never an argument)."""
+    from mlflow.cli.crypto import rotate_kek
+
+    os.environ["ROTATE_KEK_NEW_PASSPHRASE"] = os.environ[kek.PASSPHRASE]
+    os.environ[kek.PASSPHRASE] = os.environ[kek.PREVIOUS]
+    os.environ[kek.VERSION] = str(previous)
+    rotate_kek.main(
+        args=["--yes"], prog_name="mlflow crypto rotate-kek", standalone_mode=False, auto_envvar_prefix="ROTATE_KEK"
+    )
 
 
 def check_current(store: stores.Store) -> None:
