@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from helpers import synth
 from repo_paths import REPO
 
 from mlflow_constructs.review.commands import DOCS_DIR, render_docs
 from mlflow_constructs.review.environments import environment_files
+from mlflow_constructs.review.explain import explain_environment
 
 REGENERATE = "run `python app.py explain --write` and commit docs/environments/"
 
@@ -45,3 +47,12 @@ def test_the_flow_count_counts_the_thick_arrows():
         diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
         assert int(counted.group(3)) == diagram.count(" ==>"), name
         assert int(counted.group(1)) == int(counted.group(2)) + text.count("denies all other ingress"), name
+
+
+def test_explain_says_https_where_tls_terminates_in_front_of_the_ingress(tmp_path):
+    """An Ingress without TLS behind a front that terminates it (`public_url: https://...`) is reached over
+    https: the page must not tell a reviewer that clients use plain HTTP."""
+    config = {"ingress": {"enabled": True, "hosts": ["mlflow.example.com"]}, "public_url": "https://mlflow.example.com"}
+    page = explain_environment("test", synth(config, tmp_path))
+    assert "It is reachable at https://mlflow.example.com through Ingress `mlflow`" in page
+    assert "http://mlflow.example.com" not in page

@@ -7,6 +7,7 @@ This module is the only one that reads the whole environment; every construct ge
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from cdk8s import App, Chart
 from constructs import Construct
@@ -69,8 +70,12 @@ def gateway_namespaces(env: Environment) -> list[str]:
 
 
 def public_urls(env: Environment) -> list[str]:
-    """``<scheme>://<host>`` for every ingress host."""
-    return [f"{env.ingress.scheme}://{host}" for host in env.ingress.hosts] if env.ingress.enabled else []
+    """``<scheme>://<host>`` of ``public_url`` first (the login callbacks derive from it), then of every ingress
+    host, in the scheme clients use (``public_url``'s, else the route's)."""
+    urls = [f"{url.scheme}://{url.netloc}" for url in [urlsplit(env.public_url)] if env.public_url]
+    if env.ingress.enabled:
+        urls += [f"{env.public_scheme}://{host}" for host in env.ingress.hosts]
+    return list(dict.fromkeys(urls))
 
 
 class MlflowEnvironment(Construct):
@@ -117,7 +122,7 @@ class MlflowEnvironment(Construct):
                 secrets=secrets,
                 database=database,
                 redirect_uri=str(oidc_config.redirect_uri or f"{public_urls(env)[0]}/callback"),
-                secure_cookies=env.ingress.enabled and env.ingress.scheme == "https",
+                secure_cookies=bool(public_urls(env)) and env.public_scheme == "https",
                 database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
             )
             addon = oidc.addon
@@ -186,7 +191,7 @@ class MlflowEnvironment(Construct):
                 naming=naming,
                 secrets=secrets,
                 upstream=server,
-                public_url=public_urls(env)[0] if env.ingress.enabled else None,
+                public_url=next(iter(public_urls(env)), None),
             )
             proxy_keys = front.secret_keys
         if env.ingress.enabled:
