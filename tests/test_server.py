@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from helpers import container, env_of, find, find_all, synth
+import pytest
+from helpers import config_error, container, env_of, find, find_all, synth
 
+from mlflow_constructs.config import ConfigError
 from mlflow_constructs.config.server import cpu_cores
 
 S3_IRSA = {
@@ -262,3 +264,43 @@ def test_every_container_requests_the_ephemeral_storage_it_writes(synthesized):
                 request = c["resources"]["requests"].get("ephemeral-storage")
                 assert request and request == c["resources"]["limits"].get("ephemeral-storage"), where
                 assert mebibytes(request) >= needed, where
+
+
+# Seeds of the oidc plugin set SESSION_TYPE/SESSION_CACHE_DIR, which the model does not name.
+EXTRA_ENV = {
+    "SESSION_TYPE": "cachelib",
+    "SESSION_CACHE_DIR": "/tmp/session",
+    "WORKERS": 4,
+    "UPSTREAM_TOKEN": {"secret_key_ref": {"name": "upstream", "key": "token"}},
+    "FEATURE": {"config_map_key_ref": {"name": "features", "key": "feature"}},
+}
+
+
+def test_extra_env_reaches_the_server_container_by_value_or_reference(tmp_path):
+    """`server.extra_env` is the escape hatch for settings the model does not name: literal values (YAML numbers
+    as text) and Secret/ConfigMap key references land on the server container, the objects referenced are listed
+    as prerequisites, and the Deployment names what was added by hand (what `explain` shows)."""
+    objs = synth({"server": {"extra_env": EXTRA_ENV}}, tmp_path)
+    server = find(objs, "Deployment", "mlflow")
+    env = {e["name"]: e for e in container(server, "mlflow")["env"]}
+    assert env["SESSION_TYPE"] == {"name": "SESSION_TYPE", "value": "cachelib"}
+    assert env["WORKERS"]["value"] == "4"
+    assert env["UPSTREAM_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "upstream", "key": "token"}}
+    assert env["FEATURE"]["valueFrom"] == {"configMapKeyRef": {"name": "features", "key": "feature"}}
+    listed = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"].split(",")
+    assert {"Secret/upstream", "ConfigMap/features"} <= set(listed)
+    assert server["metadata"]["annotations"]["mlflow-k8s/extra-env"] == ",".join(EXTRA_ENV)
+
+
+def test_extra_env_never_overrides_what_the_environment_sets(tmp_path):
+    """An env var of the container wins over the settings ConfigMap (`envFrom`) and a duplicate name is
+    ambiguous, so a name the environment sets, in its settings or its env, is refused naming the key."""
+    for name in ("MLFLOW_SERVER_ALLOWED_HOSTS", "MLFLOW_CRYPTO_KEK_PASSPHRASE"):
+        with pytest.raises(ConfigError, match=f"server.extra_env.{name}: this environment sets {name} itself"):
+            synth({"server": {"extra_env": {name: {"secret_key_ref": {"name": "x", "key": "y"}}}}}, tmp_path)
+
+
+def test_extra_env_refuses_a_secret_looking_name_with_a_literal_value():
+    """A literal value is written to `dist/`: names that look secret must come from a Secret."""
+    for name in ("DB_PASSWORD", "api_token", "SIGNING_KEY", "CLIENT_SECRET"):
+        assert "secret_key_ref" in config_error({"server": {"extra_env": {name: "literal"}}}), name

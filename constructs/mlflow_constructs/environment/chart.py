@@ -37,6 +37,7 @@ from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
 from mlflow_constructs.secrets.provider import SecretProvider
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
+from mlflow_constructs.server.extra import extra_prerequisites
 from mlflow_constructs.server.identity import MlflowServiceAccount
 from mlflow_constructs.server.migration import MlflowMigration
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -213,7 +214,11 @@ class MlflowEnvironment(Construct):
             namespace_slot,
             "namespace",
             naming=naming,
-            prerequisites=[*provider.prerequisites, *addon.plugin.prerequisites],
+            prerequisites=[
+                *provider.prerequisites,
+                *addon.plugin.prerequisites,
+                *extra_prerequisites(env.server.extra_env),
+            ],
         )
 
     def _database(self, env: Environment, naming: Naming, secrets: SecretSource) -> DatabaseAccess:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION
 from mlflow_constructs.review.facts import data_of, server_of
 from mlflow_constructs.review.objects import (
     WORKLOAD_KINDS,
@@ -447,6 +448,27 @@ def _needs(objects: list[Obj]) -> list[str]:
     return lines
 
 
+def _by_hand(objects: list[Obj]) -> list[str]:
+    """What the config adds beyond what the model names (``server.extra_env``), as a section of its own."""
+    lines = []
+    for owner in _of(objects, *WORKLOAD_KINDS):
+        names = [n for n in annotations(owner).get(EXTRA_ENV_ANNOTATION, "").split(",") if n]
+        for container, name in ((c, n) for c in containers(owner) for n in names if _env(c, n)):
+            var = _env(container, name) or {}
+            refs = var.get("valueFrom") or {}
+            kind, ref = (
+                ("Secret", refs["secretKeyRef"])
+                if "secretKeyRef" in refs
+                else ("ConfigMap", refs.get("configMapKeyRef"))
+            )
+            shown = f"{kind} `{ref['name']}` key `{ref['key']}`" if ref else f"`{var.get('value', '')}`"
+            lines.append(f"| {owner['kind']} `{_name(owner)}`, `{container['name']}` | `{name}` | {shown} |")
+    if not lines:
+        return []
+    heading = ["## Set by hand (`server.extra_env`)", "", "| where | env var | value |", "| --- | --- | --- |"]
+    return [*heading, *lines, ""]
+
+
 # ---------------------------------------------------------------- the diagram
 
 
@@ -654,6 +676,7 @@ def explain_environment(name: str, objects: list[Obj], source: str | None = None
         "",
         *_needs(objects),
         "",
+        *_by_hand(objects),
         "## Diagram",
         "",
         LEGEND,

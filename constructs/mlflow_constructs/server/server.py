@@ -10,7 +10,7 @@ from constructs import Construct
 
 from mlflow_constructs.config.server import Metrics
 from mlflow_constructs.k8s.hashing import digest
-from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION, Naming
 from mlflow_constructs.k8s.objects import SERVER_WAVE, config_map, deployment, disruption_budget, meta, service
 from mlflow_constructs.k8s.pods import (
     TMP_MOUNT,
@@ -24,6 +24,7 @@ from mlflow_constructs.k8s.pods import (
 from mlflow_constructs.observability.exporter import METRICS_PORT_NAME, metrics_exporter
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.ai_gateway import ai_gateway_access
+from mlflow_constructs.server.extra import with_extra_env
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -147,7 +148,11 @@ class MlflowServer(Construct):
             args=args,
             ports={HTTP_PORT_NAME: config.port},
             env_from_config_map=settings_name,
-            env=[*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env, *gateway.env],
+            env=with_extra_env(
+                [*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env, *gateway.env],
+                config.extra_env,
+                settings=settings,
+            ),
             resources=resources(config.resources),
             probes=Probes(
                 # The kubelet probes on each period from the container's start, and readiness only after
@@ -196,7 +201,10 @@ class MlflowServer(Construct):
             "deployment",
             component=component,
             replicas=None if config.autoscaling.enabled else config.replicas,
-            annotations={"argocd.argoproj.io/sync-wave": SERVER_WAVE},
+            annotations={
+                "argocd.argoproj.io/sync-wave": SERVER_WAVE,
+                **({EXTRA_ENV_ANNOTATION: ",".join(config.extra_env)} if config.extra_env else {}),
+            },
             strategy=strategy,
             revision_history_limit=5,
             template=pod_template(
