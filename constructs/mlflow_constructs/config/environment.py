@@ -97,6 +97,7 @@ class Environment(Model):
                 "in the same pod, so give it another port (default 9090)"
             )
         self._check_public_url()
+        self._check_extra_mounts()
         self._check_auth()
         self._check_secrets()
         self._check_backup()
@@ -200,6 +201,23 @@ class Environment(Model):
                 f"plain HTTP URLs (CORS origins, login callbacks): write public_url as https://{url.netloc}{url.path}"
                 f"{', or set ingress.gateway.scheme: http' if key.endswith('scheme') else ', or remove ingress.tls'}"
             )
+
+    def _check_extra_mounts(self) -> None:
+        names = [volume.name for volume in self.server.extra_volumes]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"server.extra_volumes: {twice[0]!r} is named twice; give each volume a name of its own")
+        paths = [m.mount_path for m in self.server.extra_mounts]
+        for mount in self.server.extra_mounts:
+            if mount.name not in names:
+                raise ValueError(
+                    f"server.extra_mounts: {mount.name!r} is none of server.extra_volumes "
+                    f"({', '.join(names) or 'none'}); add the volume there, or mount one of them"
+                )
+            if paths.count(mount.mount_path) > 1:
+                raise ValueError(
+                    f"server.extra_mounts: two mounts at {mount.mount_path}; give each a folder of its own"
+                )
 
     @property
     def public_scheme(self) -> str:

@@ -23,9 +23,11 @@ from pydantic_core import CoreSchema
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
+from mlflow_constructs.config.secrets import MountPath
 from mlflow_constructs.config.types import (
     INT32_MAX,
     Annotations,
+    DnsLabel,
     DnsSubdomain,
     EnvName,
     Labels,
@@ -241,6 +243,78 @@ class EnvFrom(Model):
         return self
 
 
+class ConfigMapVolume(Model):
+    name: DnsSubdomain
+    """The ConfigMap (yours: a prerequisite)."""
+
+
+class SecretVolume(Model):
+    secret_name: DnsSubdomain
+    """The Secret (yours: a prerequisite)."""
+
+
+class EmptyDirVolume(Model):
+    size_limit: VolumeBytes = "256Mi"
+    """`sizeLimit`; on disk, counted in the container's ephemeral storage when it writes there."""
+    medium: Literal["", "Memory"] = ""
+    """`Memory`: tmpfs, counted as the pod's memory."""
+
+
+class ClaimVolume(Model):
+    claim_name: DnsSubdomain
+    """The PersistentVolumeClaim (yours: a prerequisite)."""
+    read_only: bool = False
+    """Attach it read-only."""
+
+
+class CsiVolume(Model):
+    driver: DnsSubdomain
+    """The CSI driver, e.g. `secrets-store.csi.k8s.io`."""
+    read_only: bool = True
+    """Read-only."""
+    volume_attributes: dict[str, str] = Field(default_factory=dict)
+    """`volumeAttributes` the driver reads (e.g. `secretProviderClass`)."""
+
+
+class ExtraVolume(Model):
+    """A volume of the server pod the model does not name: exactly one of the sources Pod Security "restricted"
+    allows (and no `hostPath`)."""
+
+    name: DnsLabel
+    """Volume name, unique in the pod (the environment's own volumes are refused)."""
+    config_map: ConfigMapVolume | None = None
+    """A ConfigMap's keys as files."""
+    secret: SecretVolume | None = None
+    """A Secret's keys as files."""
+    empty_dir: EmptyDirVolume | None = None
+    """Scratch space."""
+    persistent_volume_claim: ClaimVolume | None = None
+    """A PersistentVolumeClaim."""
+    csi: CsiVolume | None = None
+    """An inline CSI volume (e.g. the Secrets Store CSI driver)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExtraVolume:
+        given = [key for key in VOLUME_SOURCES if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one source of {', '.join(VOLUME_SOURCES)}, not {len(given)}")
+        return self
+
+
+VOLUME_SOURCES = ("config_map", "secret", "empty_dir", "persistent_volume_claim", "csi")
+
+
+class ExtraMount(Model):
+    """Where the server container mounts one of `server.extra_volumes`."""
+
+    name: DnsLabel
+    """The volume (a name of `server.extra_volumes`)."""
+    mount_path: MountPath
+    """Absolute folder; not where the environment mounts its own volumes or an image folder."""
+    read_only: bool = True
+    """Read-only (the default); `false` for an emptyDir or claim the server writes."""
+
+
 class Server(Model):
     """The ``mlflow server`` process."""
 
@@ -289,6 +363,11 @@ class Server(Model):
     a name the environment already sets (its settings ConfigMap and the container's env, see `python app.py
     explain`), and a literal value for a name that looks secret (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*KEY*`,
     ...), which would be written to `dist/`: read it from a Secret."""
+    extra_volumes: tuple[ExtraVolume, ...] = Field((), max_length=32)
+    """More volumes of the server pod (`configMap`, `secret`, `emptyDir`, `persistentVolumeClaim`, `csi`), for
+    `server.extra_mounts`; the ConfigMaps, Secrets and claims are prerequisites."""
+    extra_mounts: tuple[ExtraMount, ...] = Field((), max_length=32)
+    """Where the server container mounts `server.extra_volumes` (read-only unless `read_only: false`)."""
     extra_allowed_hosts: tuple[ListItem, ...] = ()
     """More Host headers to accept (fnmatch patterns)."""
     cors_allowed_origins: tuple[HttpUrl, ...] = ()

@@ -217,7 +217,7 @@ class MlflowEnvironment(Construct):
             prerequisites=[
                 *provider.prerequisites,
                 *addon.plugin.prerequisites,
-                *extra_prerequisites(env.server.extra_env),
+                *extra_prerequisites(env.server),
             ],
         )
 

@@ -10,6 +10,8 @@ PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
 # On the server's Deployment (not its pod template: changing it rolls nothing): the env var names
 # `server.extra_env` adds, so a reader of the output tells them from the ones the environment sets.
 EXTRA_ENV_ANNOTATION = "mlflow-k8s/extra-env"
+# Beside it: the volume names `server.extra_volumes` adds.
+EXTRA_VOLUMES_ANNOTATION = "mlflow-k8s/extra-volumes"
 # Label keys `labels` (extra labels on every object) may not set, each with why: the project sets them itself,
 # so a user's value would be silently dropped (or, on the Namespace, change its Pod Security).
 RESERVED_LABELS = {

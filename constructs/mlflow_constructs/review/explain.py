@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION
+from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION, EXTRA_VOLUMES_ANNOTATION
 from mlflow_constructs.review.facts import data_of, server_of
 from mlflow_constructs.review.objects import (
     WORKLOAD_KINDS,
@@ -449,7 +449,8 @@ def _needs(objects: list[Obj]) -> list[str]:
 
 
 def _by_hand(objects: list[Obj]) -> list[str]:
-    """What the config adds beyond what the model names (``server.extra_env``), as a section of its own."""
+    """What the config adds beyond what the model names (``server.extra_env``, ``extra_volumes``), as a section of
+    its own."""
     lines = []
     for owner in _of(objects, *WORKLOAD_KINDS):
         names = [n for n in annotations(owner).get(EXTRA_ENV_ANNOTATION, "").split(",") if n]
@@ -462,10 +463,22 @@ def _by_hand(objects: list[Obj]) -> list[str]:
                 else ("ConfigMap", refs.get("configMapKeyRef"))
             )
             shown = f"{kind} `{ref['name']}` key `{ref['key']}`" if ref else f"`{var.get('value', '')}`"
-            lines.append(f"| {owner['kind']} `{_name(owner)}`, `{container['name']}` | `{name}` | {shown} |")
+            lines.append(f"| {owner['kind']} `{_name(owner)}`, `{container['name']}` | env `{name}` | {shown} |")
+        extra = [n for n in annotations(owner).get(EXTRA_VOLUMES_ANNOTATION, "").split(",") if n]
+        volumes = {v["name"]: v for v in (pod_template(owner) or {}).get("spec", {}).get("volumes", [])}
+        for name in (n for n in extra if n in volumes):
+            source = next((key for key in volumes[name] if key != "name"), "?")
+            where = [
+                f"`{c['name']}`:{m['mountPath']}{' (read-only)' if m.get('readOnly') else ''}"
+                for c in containers(owner)
+                for m in c.get("volumeMounts", [])
+                if m["name"] == name
+            ]
+            used = f"mounted at {', '.join(where)}" if where else "not mounted"
+            lines.append(f"| {owner['kind']} `{_name(owner)}` | volume `{name}` ({source}) | {used} |")
     if not lines:
         return []
-    heading = ["## Set by hand (`server.extra_env`)", "", "| where | env var | value |", "| --- | --- | --- |"]
+    heading = ["## Set by hand (`server.extra_*`)", "", "| where | what | value |", "| --- | --- | --- |"]
     return [*heading, *lines, ""]
 
 

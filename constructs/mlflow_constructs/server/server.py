@@ -10,7 +10,7 @@ from constructs import Construct
 
 from mlflow_constructs.config.server import Metrics
 from mlflow_constructs.k8s.hashing import digest
-from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION, Naming
+from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import SERVER_WAVE, config_map, deployment, disruption_budget, meta, service
 from mlflow_constructs.k8s.pods import (
     TMP_MOUNT,
@@ -24,7 +24,7 @@ from mlflow_constructs.k8s.pods import (
 from mlflow_constructs.observability.exporter import METRICS_PORT_NAME, metrics_exporter
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.ai_gateway import ai_gateway_access
-from mlflow_constructs.server.extra import with_extra_env
+from mlflow_constructs.server.extra import extra_annotations, with_extra_env, with_extra_volumes
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -78,8 +78,7 @@ class MlflowServer(Construct):
         config, database, addon = pod.config, pod.database, pod.addon
         component = naming.component("mlflow", name=naming.name())
         self.service_name, self.selector, labels = component.name, component.selector, component.labels
-        self.port = config.port
-        self.port_name = HTTP_PORT_NAME
+        self.port, self.port_name = config.port, HTTP_PORT_NAME
         self.path_prefix = config.static_prefix or ""
         self.service_labels = labels
         exporter = None
@@ -141,6 +140,7 @@ class MlflowServer(Construct):
         probe_prefix = self.path_prefix if addon.probes_follow_static_prefix else ""
         # Without job execution, `mlflow server` need not stay alive next to uvicorn (see launcher.py).
         command = addon.command if config.job_execution else launcher_command(addon.command)
+        volumes, mounts = with_extra_volumes(config, volumes, mounts, also=[scripts.volume])
         server = container(
             "mlflow",
             config.image,
@@ -203,7 +203,7 @@ class MlflowServer(Construct):
             replicas=None if config.autoscaling.enabled else config.replicas,
             annotations={
                 "argocd.argoproj.io/sync-wave": SERVER_WAVE,
-                **({EXTRA_ENV_ANNOTATION: ",".join(config.extra_env)} if config.extra_env else {}),
+                **extra_annotations(config),
             },
             strategy=strategy,
             revision_history_limit=5,
