@@ -19,6 +19,7 @@ from mlflow_constructs.config.backup_location import (
 from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.maintenance import Maintenance
+from mlflow_constructs.config.manifests import Manifest
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
@@ -68,6 +69,11 @@ class Environment(Model):
     """Exactly one auth mode (see "Authentication")."""
     maintenance: Maintenance = Field(default_factory=Maintenance)
     """Scheduled housekeeping: `mlflow gc`, trace archival (see "Maintenance")."""
+    extra_objects: tuple[Manifest, ...] = Field((), max_length=64)
+    """More objects written to the output as given (`apiVersion`, `kind`, `metadata.name`, ...; namespace: the
+    environment's unless `metadata.namespace` says otherwise), e.g. a SealedSecret, a ServiceMonitor of your own, a
+    ReferenceGrant. Refused: a Secret with `data`/`stringData` (its values would be in `dist/`), cluster-scoped
+    kinds, and an object the environment writes itself (same kind, namespace and name)."""
 
     @field_validator("labels")
     @classmethod

@@ -25,6 +25,7 @@ from mlflow_constructs.database.cnpg_backup import PLUGIN as CNPG_BACKUP_PLUGIN
 from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
 from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgradeBackup
+from mlflow_constructs.environment.extra_objects import ExtraObjects, refuse_taken_objects
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses, refuse_oversized_data
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
@@ -409,7 +410,9 @@ class MlflowChart(Chart):
         labels = {VERSION_LABEL: VERSION}
         super().__init__(scope, id, namespace=env.namespace, labels=labels, disable_resource_name_hashes=True)
         MlflowEnvironment(self, "mlflow", env=env)
+        ExtraObjects(self, "extra-objects", manifests=env.extra_objects)
         objects = self.to_json()
+        refuse_taken_objects(objects)
         refuse_oversized_data(objects)
         refuse_names_kubernetes_refuses(env, objects, build=environment_objects)
 

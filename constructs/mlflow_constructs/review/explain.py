@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION, EXTRA_VOLUMES_ANNOTATION
+from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION, EXTRA_OBJECT_ANNOTATION, EXTRA_VOLUMES_ANNOTATION
 from mlflow_constructs.review.facts import data_of, server_of
 from mlflow_constructs.review.objects import (
     WORKLOAD_KINDS,
@@ -476,9 +476,17 @@ def _by_hand(objects: list[Obj]) -> list[str]:
             ]
             used = f"mounted at {', '.join(where)}" if where else "not mounted"
             lines.append(f"| {owner['kind']} `{_name(owner)}` | volume `{name}` ({source}) | {used} |")
+    for obj in objects:
+        if annotations(obj).get(EXTRA_OBJECT_ANNOTATION) == "true":
+            lines.append(f"| `extra_objects` | {obj['kind']} `{_name(obj)}` | as written in the config |")
     if not lines:
         return []
-    heading = ["## Set by hand (`server.extra_*`)", "", "| where | what | value |", "| --- | --- | --- |"]
+    heading = [
+        "## Set by hand (`server.extra_*`, `extra_objects`)",
+        "",
+        "| where | what | value |",
+        "| --- | --- | --- |",
+    ]
     return [*heading, *lines, ""]
 
 
