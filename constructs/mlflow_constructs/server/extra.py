@@ -11,7 +11,7 @@ from cdk8s_plus_27 import k8s
 from mlflow_constructs.config.errors import ConfigError, required
 from mlflow_constructs.config.server import EnvFrom, ExtraVolume, Server
 from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION, EXTRA_VOLUMES_ANNOTATION
-from mlflow_constructs.k8s.pods import mount, quantity
+from mlflow_constructs.k8s.pods import SecretRef, mount, quantity, secret_env
 
 
 def with_extra_env(
@@ -31,9 +31,7 @@ def with_extra_env(
         if isinstance(value, str):
             found.append(k8s.EnvVar(name=name, value=value))
         elif value.secret_key_ref is not None:
-            ref = value.secret_key_ref
-            selector = k8s.SecretKeySelector(name=ref.name, key=ref.key)
-            found.append(k8s.EnvVar(name=name, value_from=k8s.EnvVarSource(secret_key_ref=selector)))
+            found.append(secret_env(name, SecretRef(value.secret_key_ref.name, value.secret_key_ref.key)))
         elif value.config_map_key_ref is not None:
             ref = value.config_map_key_ref
             source = k8s.EnvVarSource(config_map_key_ref=k8s.ConfigMapKeySelector(name=ref.name, key=ref.key))
