@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import INGRESS, OIDC, OIDC_SERVER, container, find, find_all, synth
+from helpers import INGRESS, OIDC, OIDC_SERVER, config_error, container, find, find_all, synth
 
 from mlflow_constructs.config.network import NGINX_BODY_SIZE
 
@@ -228,3 +228,71 @@ def test_a_wildcard_host_is_an_allowed_host_but_no_cors_origin(tmp_path):
     data = settings(synth({"ingress": ingress}, tmp_path))
     assert "*.example.org" in data["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
     assert data["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "https://mlflow.example.org"
+
+
+# TLS terminated in front of the cluster (a tunnel, a load balancer, Traefik's default certificate).
+PLAIN_INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"]}
+
+
+def test_public_url_makes_the_origins_https_without_ingress_tls(tmp_path):
+    """Behind a front that terminates TLS, the route itself is plain HTTP: `public_url: https://...` makes the
+    CORS origins https (browsers send `Origin: https://...`), and its host an allowed Host header."""
+    data = settings(synth({"ingress": PLAIN_INGRESS, "public_url": "https://mlflow.example.com"}, tmp_path))
+    assert data["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == "https://mlflow.example.com"
+    assert "mlflow.example.com" in data["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    assert "tls" not in find(synth({"ingress": PLAIN_INGRESS}, tmp_path / "plain"), "Ingress", "mlflow")["spec"]
+
+
+def test_oauth2_proxy_behind_a_tunnel_derives_its_callback_from_public_url(tmp_path):
+    """A tunnel sending clients straight to the proxy's Service needs no Ingress of this environment: the
+    redirect URL is `public_url`'s (path included), the cookie Secure, and the host one MLflow accepts."""
+    config = {"public_url": "https://tools.example.com/mlflow", "server": {"static_prefix": "/mlflow"}, "auth": PROXY}
+    objs = synth(config, tmp_path)
+    args = proxy_args(objs)
+    assert "--redirect-url=https://tools.example.com/mlflow/oauth2/callback" in args
+    assert "--cookie-secure=true" in args
+    assert not find_all(objs, "Ingress") and not find_all(objs, "HTTPRoute")
+    assert "tools.example.com" in settings(objs)["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+
+
+def test_oidc_callback_and_cookies_follow_public_url(tmp_path):
+    """The oidc plugin's redirect URI and Secure session cookie follow `public_url`, with the plain-HTTP ingress
+    behind the front or with no ingress at all."""
+    for name, ingress in {"plain-ingress": PLAIN_INGRESS, "no-ingress": {}}.items():
+        config = {"ingress": ingress, "public_url": "https://mlflow.example.com", "auth": OIDC, "server": OIDC_SERVER}
+        data = settings(synth(config, tmp_path / name))
+        assert data["OIDC_REDIRECT_URI"] == "https://mlflow.example.com/callback", name
+        assert data["SESSION_COOKIE_SECURE"] == "true", name
+
+
+def test_public_url_contradicting_the_route_is_refused():
+    """`public_url` may add TLS in front of the route, never contradict it: a host the route does not serve, or
+    `http://` where the route serves https, or a path MLflow does not serve, is refused naming the fix."""
+    refused = {
+        "a host the ingress does not serve": (
+            {"ingress": PLAIN_INGRESS, "public_url": "https://other.example.com"},
+            "add it to ingress.hosts",
+        ),
+        "http with ingress.tls": (
+            {"ingress": INGRESS, "public_url": "http://mlflow.example.com"},
+            "remove ingress.tls",
+        ),
+        "http with an https listener": (
+            {"ingress": GATEWAY, "public_url": "http://tools.example.com"},
+            "set ingress.gateway.scheme: http",
+        ),
+        "a path without static_prefix": ({"public_url": "https://tools.example.com/mlflow"}, "server.static_prefix"),
+    }
+    for case, (config, fix) in refused.items():
+        message = config_error(config)
+        assert "public_url" in message and fix in message, (case, message)
+    assert "public_url" in config_error({"public_url": "https://*.example.com"})
+
+
+def test_public_url_names_the_callback_host_under_a_wildcard_route(tmp_path):
+    """A wildcard first host gives no login callback; `public_url` names one host it serves (`*.example.com`
+    matches one label), so the OAuth2-Proxy mode works there, and a host it does not serve is refused."""
+    wildcard = {**INGRESS, "hosts": ["*.example.com"]}
+    config = {"ingress": wildcard, "public_url": "https://team.example.com", "auth": PROXY}
+    assert "--redirect-url=https://team.example.com/oauth2/callback" in proxy_args(synth(config, tmp_path))
+    assert "add it to ingress.hosts" in config_error({**config, "public_url": "https://a.team.example.com"})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from helpers import synth
 from repo_paths import REPO
 
 from mlflow_constructs.review.commands import DOCS_DIR, render_docs
 from mlflow_constructs.review.diagram import diagram
 from mlflow_constructs.review.environments import environment_files
+from mlflow_constructs.review.explain import explain_environment
 from mlflow_constructs.review.topology import artifact_store, login_of, routes_into, server_and_container
 
 EXPECTED_LOGIN = {"default": None, "basic-auth": "basic-auth", "oidc-keycloak": "oidc", "oauth2-proxy": None}
@@ -68,3 +70,12 @@ def test_an_unproxied_artifact_store_is_drawn_as_reached_by_the_clients(synthesi
         store = artifact_store(objects, server, container, namespace)
         direct = any("artifacts, directly" in line for line in diagram(objects, namespace))
         assert direct == bool(store and store.external_label and not store.proxied and routes_into(objects)), env
+
+
+def test_explain_says_https_where_tls_terminates_in_front_of_the_ingress(tmp_path):
+    """An Ingress without TLS behind a front that terminates it (`public_url: https://...`) is reached over
+    https: the page must not tell a reviewer that clients use plain HTTP."""
+    config = {"ingress": {"enabled": True, "hosts": ["mlflow.example.com"]}, "public_url": "https://mlflow.example.com"}
+    page = explain_environment("test", synth(config, tmp_path))
+    assert "It is reachable at https://mlflow.example.com through Ingress `mlflow`" in page
+    assert "http://mlflow.example.com" not in page

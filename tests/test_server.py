@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from helpers import container, env_of, find, find_all, synth
+import pytest
+from helpers import config_error, container, env_of, find, find_all, synth
 
+from mlflow_constructs.config import ConfigError
 from mlflow_constructs.config.server import cpu_cores
 
 S3_IRSA = {
@@ -262,3 +264,88 @@ def test_every_container_requests_the_ephemeral_storage_it_writes(synthesized):
                 request = c["resources"]["requests"].get("ephemeral-storage")
                 assert request and request == c["resources"]["limits"].get("ephemeral-storage"), where
                 assert mebibytes(request) >= needed, where
+
+
+# Seeds of the oidc plugin set SESSION_TYPE/SESSION_CACHE_DIR, which the model does not name.
+EXTRA_ENV = {
+    "SESSION_TYPE": "cachelib",
+    "SESSION_CACHE_DIR": "/tmp/session",
+    "WORKERS": 4,
+    "UPSTREAM_TOKEN": {"secret_key_ref": {"name": "upstream", "key": "token"}},
+    "FEATURE": {"config_map_key_ref": {"name": "features", "key": "feature"}},
+}
+
+
+def test_extra_env_reaches_the_server_container_by_value_or_reference(tmp_path):
+    """`server.extra_env` is the escape hatch for settings the model does not name: literal values (YAML numbers
+    as text) and Secret/ConfigMap key references land on the server container, the objects referenced are listed
+    as prerequisites, and the Deployment names what was added by hand (what `explain` shows)."""
+    objs = synth({"server": {"extra_env": EXTRA_ENV}}, tmp_path)
+    server = find(objs, "Deployment", "mlflow")
+    env = {e["name"]: e for e in container(server, "mlflow")["env"]}
+    assert env["SESSION_TYPE"] == {"name": "SESSION_TYPE", "value": "cachelib"}
+    assert env["WORKERS"]["value"] == "4"
+    assert env["UPSTREAM_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "upstream", "key": "token"}}
+    assert env["FEATURE"]["valueFrom"] == {"configMapKeyRef": {"name": "features", "key": "feature"}}
+    listed = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"].split(",")
+    assert {"Secret/upstream", "ConfigMap/features"} <= set(listed)
+    assert server["metadata"]["annotations"]["mlflow-k8s/extra-env"] == ",".join(EXTRA_ENV)
+
+
+def test_extra_env_never_overrides_what_the_environment_sets(tmp_path):
+    """An env var of the container wins over the settings ConfigMap (`envFrom`) and a duplicate name is
+    ambiguous, so a name the environment sets, in its settings or its env, is refused naming the key."""
+    for name in ("MLFLOW_SERVER_ALLOWED_HOSTS", "MLFLOW_CRYPTO_KEK_PASSPHRASE"):
+        with pytest.raises(ConfigError, match=f"server.extra_env.{name}: this environment sets {name} itself"):
+            synth({"server": {"extra_env": {name: {"secret_key_ref": {"name": "x", "key": "y"}}}}}, tmp_path)
+
+
+def test_extra_env_refuses_a_secret_looking_name_with_a_literal_value():
+    """A literal value is written to `dist/`: names that look secret must come from a Secret."""
+    for name in ("DB_PASSWORD", "api_token", "SIGNING_KEY", "CLIENT_SECRET"):
+        assert "secret_key_ref" in config_error({"server": {"extra_env": {name: "literal"}}}), name
+
+
+EXTRA_VOLUMES = [
+    {"name": "session", "empty_dir": {"size_limit": "64Mi"}},
+    {"name": "ca", "config_map": {"name": "corporate-ca"}},
+    {"name": "shared", "persistent_volume_claim": {"claim_name": "shared-data"}},
+]
+EXTRA_MOUNTS = [
+    {"name": "session", "mount_path": "/var/cache/session", "read_only": False},
+    {"name": "ca", "mount_path": "/etc/ssl/corporate"},
+]
+
+
+def test_extra_volumes_are_mounted_in_the_server_container(tmp_path):
+    """`server.extra_volumes`/`extra_mounts` add volumes to the server pod, mounted read-only unless said
+    otherwise; a disk-backed emptyDir the server writes counts in its ephemeral storage, and the ConfigMaps and
+    claims it names are prerequisites."""
+    base = container(find(synth({}, tmp_path / "base"), "Deployment", "mlflow"), "mlflow")
+    objs = synth({"server": {"extra_volumes": EXTRA_VOLUMES, "extra_mounts": EXTRA_MOUNTS}}, tmp_path / "extra")
+    server = find(objs, "Deployment", "mlflow")
+    volumes = {v["name"]: v for v in server["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["session"]["emptyDir"] == {"sizeLimit": "64Mi"}
+    assert volumes["ca"]["configMap"] == {"name": "corporate-ca"}
+    mounts = {m["mountPath"]: m for m in container(server, "mlflow")["volumeMounts"]}
+    assert mounts["/var/cache/session"] == {"name": "session", "mountPath": "/var/cache/session"}
+    assert mounts["/etc/ssl/corporate"] == {"name": "ca", "mountPath": "/etc/ssl/corporate", "readOnly": True}
+    before = int(base["resources"]["limits"]["ephemeral-storage"].removesuffix("Mi"))
+    assert container(server, "mlflow")["resources"]["limits"]["ephemeral-storage"] == f"{before + 64}Mi"
+    listed = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"].split(",")
+    assert {"ConfigMap/corporate-ca", "PersistentVolumeClaim/shared-data"} <= set(listed)
+    assert server["metadata"]["annotations"]["mlflow-k8s/extra-volumes"] == "session,ca,shared"
+
+
+def test_extra_volumes_never_take_a_name_or_folder_of_the_environment(tmp_path):
+    """The API server refuses two volumes of one name or two mounts at one path; a folder the environment mounts
+    (or one below it) is refused naming the key, as is a mount of no extra volume."""
+    with pytest.raises(ConfigError, match="server.extra_volumes: 'tmp' names a volume of this environment"):
+        synth({"server": {"extra_volumes": [{"name": "tmp", "empty_dir": {}}]}}, tmp_path)
+    volume = [{"name": "scratch", "empty_dir": {}}]
+    assert "overlaps /tmp" in config_error(
+        {"server": {"extra_volumes": volume, "extra_mounts": [{"name": "scratch", "mount_path": "/tmp/x"}]}}
+    )
+    assert "none of server.extra_volumes" in config_error(
+        {"server": {"extra_volumes": volume, "extra_mounts": [{"name": "other", "mount_path": "/srv"}]}}
+    )

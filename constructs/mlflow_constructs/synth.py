@@ -27,6 +27,7 @@ import yaml
 from mlflow_constructs.config import Environment, load_environment
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.config.types import _DNS_LABEL
+from mlflow_constructs.k8s.naming import CLUSTER_SCOPED_KINDS
 from mlflow_constructs.review.objects import ObjectKey
 
 if TYPE_CHECKING:
@@ -37,24 +38,6 @@ OUTPUT_SUFFIX = ".k8s.yaml"
 RESERVED_NAMES = ("synth", "check", "diff", "explain")
 # Below this many environments per worker, a second node runtime costs more than it saves.
 MIN_ENVS_PER_WORKER = 3
-# Kinds whose objects live outside any namespace: the same name collides across namespaces.
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "Namespace",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ClusterSecretStore",
-        "ClusterExternalSecret",
-        "ClusterIssuer",
-        "CustomResourceDefinition",
-        "IngressClass",
-        "PersistentVolume",
-        "PriorityClass",
-        "StorageClass",
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-    }
-)
 # How many colliding objects a collision error lists before "and N more".
 COLLISIONS_SHOWN = 5
 # How many files another program wrote an ``--outdir`` refusal lists before "and N more".

@@ -357,6 +357,38 @@ def test_session_cookie_flags_and_sign_out(stack):
     assert session.get(base + API, headers=JSON, allow_redirects=False, timeout=30).status_code == 401
 
 
+@pytest.fixture(scope="module")
+def tunnelled(stack):
+    """Variant: no route of this environment, TLS terminated in front of the cluster (a tunnel to the proxy's
+    Service; here the client's TLS-terminating adapter): ``public_url: https://<host>``, proxy on another port."""
+    port = free_port()
+
+    def edit(config):
+        config["ingress"] = {"enabled": False}
+        config["public_url"] = f"https://{stack['host']}"
+        config["auth"]["oauth2_proxy"]["port"] = port
+
+    objects = proxy_environment(stack["idp_port"], stack["workdir"] / "tunnelled", "tunnelled", edit)
+    with proxy_pod(objects):
+        yield {"objects": objects, "port": port}
+
+
+def test_behind_a_tls_terminating_front_the_cookie_is_secure_and_the_callback_https(stack, tunnelled):
+    """Without ``ingress.tls`` (nor any route) the mode is accepted with ``public_url``: the provider sends the
+    browser back to ``https://<host>/oauth2/callback``, the session cookie set there is ``Secure``, and it opens
+    the API."""
+    objects, host = tunnelled["objects"], stack["host"]
+    assert not [o for o in objects if o["kind"] in ("Ingress", "IngressRoute", "HTTPRoute")]
+    assert proxy_args(objects)["--redirect-url"] == [f"https://{host}/oauth2/callback"]
+    session, base = browser(stack, tunnelled["port"])
+    hops = login(session, base, "alice")
+    callback = callback_of(hops)
+    assert urlsplit(callback.url)[:3] == ("https", host, "/oauth2/callback"), callback.url
+    (set_cookie,) = [c for c in callback.raw.headers.getlist("Set-Cookie") if c.startswith("_oauth2_proxy=")]
+    assert "secure" in {part.strip().split("=")[0].lower() for part in set_cookie.split(";")}
+    assert session.get(base + API, headers=JSON, timeout=30).status_code == 200
+
+
 def test_a_person_signs_in_with_chromium(stack, tls_ingress, tmp_path):
     """Chromium (Playwright) opens https://mlflow.example.org/, is sent to the provider's page, where
     the user name and password are typed; it lands on MLflow's experiments page, which lists an

@@ -33,7 +33,7 @@ SCHEMA = json.loads((REPO / "schema" / "environment.schema.json").read_text())
 SEED = 25
 EXAMPLES = 60
 # A refusal's lines: "  - <key path>: <what is wrong and the fix>" (the key path starts with a top-level key).
-KEY_LINE = re.compile(r"^  - ([a-z_]+)[.:\s]", re.MULTILINE)
+KEY_LINE = re.compile(r"^  - ([a-z_]+)[.:\s[]", re.MULTILINE)
 
 
 def run_app(config: dict[str, Any], root: Path) -> tuple[int, str, Path]:

@@ -3,6 +3,8 @@ combinations of sections that cannot work together."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, field_validator, model_validator
 
 from mlflow_constructs import images
@@ -17,10 +19,11 @@ from mlflow_constructs.config.backup_location import (
 from mlflow_constructs.config.base import Model
 from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.maintenance import Maintenance
+from mlflow_constructs.config.manifests import Manifest
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
 from mlflow_constructs.config.server import Metrics, Server
-from mlflow_constructs.config.types import Dns1035Label, DnsLabel, DnsSubdomain, Labels
+from mlflow_constructs.config.types import Dns1035Label, DnsLabel, DnsSubdomain, Labels, PublicUrl
 from mlflow_constructs.k8s.naming import RESERVED_LABEL_PREFIXES, RESERVED_LABELS
 
 
@@ -47,6 +50,13 @@ class Environment(Model):
     """Prometheus metrics and the ServiceMonitor that scrapes them."""
     ingress: Ingress = Field(default_factory=Ingress)
     """How traffic reaches MLflow from outside the cluster."""
+    public_url: PublicUrl | None = None
+    """The URL clients use, `https://<host>[<server.static_prefix>]`, where TLS terminates in front of what this
+    environment deploys (Cloudflare Tunnel, a cloud load balancer, Traefik's default certificate): allowed Host
+    headers, CORS origins, Secure cookies, the oidc redirect URI and OAuth2-Proxy's redirect URL follow it, with or
+    without `ingress.enabled` (e.g. a tunnel to the Service). With the ingress enabled its host must be one of
+    `ingress.hosts`, whose origins take its scheme; `http://` is refused where the route serves https. None: the
+    scheme of the route (`ingress.tls`, `ingress.gateway.scheme`)."""
     secrets: Secrets = Field(default_factory=Secrets)
     """Where secret values come from (see "Secrets")."""
     database: Database = Field(default_factory=Database)
@@ -59,6 +69,11 @@ class Environment(Model):
     """Exactly one auth mode (see "Authentication")."""
     maintenance: Maintenance = Field(default_factory=Maintenance)
     """Scheduled housekeeping: `mlflow gc`, trace archival (see "Maintenance")."""
+    extra_objects: tuple[Manifest, ...] = Field((), max_length=64)
+    """More objects written to the output as given (`apiVersion`, `kind`, `metadata.name`, ...; namespace: the
+    environment's unless `metadata.namespace` says otherwise), e.g. a SealedSecret, a ServiceMonitor of your own, a
+    ReferenceGrant. Refused: a Secret with `data`/`stringData` (its values would be in `dist/`), cluster-scoped
+    kinds, and an object the environment writes itself (same kind, namespace and name)."""
 
     @field_validator("labels")
     @classmethod
@@ -87,6 +102,8 @@ class Environment(Model):
                 f"metrics.port: {self.metrics.port} is server.port too; the metrics container listens beside MLflow "
                 "in the same pod, so give it another port (default 9090)"
             )
+        self._check_public_url()
+        self._check_extra_mounts()
         self._check_auth()
         self._check_secrets()
         self._check_backup()
@@ -111,35 +128,42 @@ class Environment(Model):
                 f"(docker build -t <registry>/{built.name}:{built.tag} images/mlflow-oidc), then set "
                 f"server.image: <registry>/{built.name}:{built.tag}"
             )
-        if self.auth.mode == "oidc" and oidc is not None and oidc.redirect_uri is None and not self.ingress.enabled:
+        public = self.public_url is not None
+        reachable = self.ingress.enabled or public
+        if self.auth.mode == "oidc" and oidc is not None and oidc.redirect_uri is None and not reachable:
             raise ValueError(
-                "auth.oidc.redirect_uri: cannot be derived without an ingress; set it "
-                "(https://<public host>/callback) or enable the ingress with its hosts"
+                "auth.oidc.redirect_uri: cannot be derived without an ingress or public_url; set it "
+                "(https://<public host>/callback), or public_url (https://<public host>), or enable the ingress "
+                "with its hosts"
             )
         first_host = self.ingress.hosts[0] if self.ingress.hosts else ""
         derives_callback = self.auth.mode == "oauth2-proxy" or (
             self.auth.mode == "oidc" and oidc is not None and oidc.redirect_uri is None
         )
-        if derives_callback and self.ingress.enabled and first_host.startswith("*."):
+        if derives_callback and not public and self.ingress.enabled and first_host.startswith("*."):
             fix = "or set auth.oidc.redirect_uri" if self.auth.mode == "oidc" else "(the proxy's callback)"
             raise ValueError(
                 f"ingress.hosts: the login callback URL is derived from the first host, and {first_host!r} names no "
                 f"single host (https://{first_host}/... is no URL a provider redirects to); list a host without '*' "
-                f"first {fix}"
+                f"first {fix}, or set public_url"
             )
-        if self.auth.mode == "oauth2-proxy" and not self.ingress.enabled:
+        if self.auth.mode == "oauth2-proxy" and not reachable:
             raise ValueError(
-                "auth.oauth2_proxy: needs ingress.enabled with hosts, since the login callback URL "
-                "(https://<host>/oauth2/callback) is derived from the first ingress host"
+                "auth.oauth2_proxy: needs ingress.enabled with hosts, or public_url where something outside this "
+                "environment (a tunnel, a load balancer) sends clients to the proxy's Service, since the login "
+                "callback URL (https://<host>/oauth2/callback) is derived from it"
             )
-        if self.auth.mode == "oauth2-proxy" and self.ingress.scheme != "https":
+        if self.auth.mode == "oauth2-proxy" and self.public_scheme != "https":
             key, fix = ("ingress.tls", "set ingress.tls.secret_name")
             if self.ingress.kind == "httproute":
                 key, fix = ("ingress.gateway.scheme", "attach the route to an HTTPS listener and set scheme: https")
+            if public:
+                key, fix = ("public_url", "serve MLflow over https and write public_url as https://")
             raise ValueError(
                 f"{key}: oauth2-proxy mode needs TLS on the ingress; over plain HTTP cookies and bearer "
                 "tokens would travel in clear text and the Secure session cookie would never come back "
-                f"(a login loop); {fix}"
+                f"(a login loop); {fix}, or, where TLS terminates in front of the cluster (a tunnel, a load "
+                "balancer), set public_url: https://<host>"
             )
         if self.secrets.cloud and self.server.job_execution and self.server.ai_gateway.enabled:
             raise ValueError(
@@ -174,6 +198,55 @@ class Environment(Model):
                 f"{self.secrets.provider!r} the passphrase comes from the plugin's store, which delivers no previous "
                 "passphrase to the migration Job; rotate with a Kubernetes Secret provider, or remove rotate_kek"
             )
+
+    def _check_public_url(self) -> None:
+        if self.public_url is None:
+            return
+        url, prefix, ingress = urlsplit(self.public_url), self.server.static_prefix or "", self.ingress
+        if url.path != prefix:
+            raise ValueError(
+                f"public_url: its path {url.path or '(none)'!r} is not where MLflow serves (server.static_prefix: "
+                f"{prefix or 'none'}), and a front that rewrites paths is not supported; write public_url as "
+                f"{url.scheme}://{url.netloc}{prefix}, or set server.static_prefix: {url.path or '(remove it)'}"
+            )
+        if not ingress.enabled:
+            return
+        host = str(url.hostname)
+        if not any(_serves(pattern, host) for pattern in ingress.hosts):
+            raise ValueError(
+                f"public_url: {host} is none of ingress.hosts ({', '.join(ingress.hosts)}), so this environment's "
+                "route would not serve it; add it to ingress.hosts, or write public_url with one of them"
+            )
+        https = [kind for kind in ingress.route_kinds if ingress.route_scheme(kind) == "https"]
+        if url.scheme == "http" and https:
+            key = "ingress.gateway.scheme" if https[0] == "httproute" else "ingress.tls"
+            raise ValueError(
+                f"public_url: http:// contradicts {key}, by which the route serves https; clients would be sent to "
+                f"plain HTTP URLs (CORS origins, login callbacks): write public_url as https://{url.netloc}{url.path}"
+                f"{', or set ingress.gateway.scheme: http' if key.endswith('scheme') else ', or remove ingress.tls'}"
+            )
+
+    def _check_extra_mounts(self) -> None:
+        names = [volume.name for volume in self.server.extra_volumes]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"server.extra_volumes: {twice[0]!r} is named twice; give each volume a name of its own")
+        paths = [m.mount_path for m in self.server.extra_mounts]
+        for mount in self.server.extra_mounts:
+            if mount.name not in names:
+                raise ValueError(
+                    f"server.extra_mounts: {mount.name!r} is none of server.extra_volumes "
+                    f"({', '.join(names) or 'none'}); add the volume there, or mount one of them"
+                )
+            if paths.count(mount.mount_path) > 1:
+                raise ValueError(
+                    f"server.extra_mounts: two mounts at {mount.mount_path}; give each a folder of its own"
+                )
+
+    @property
+    def public_scheme(self) -> str:
+        """The scheme clients use: ``public_url``'s, else the route's (``ingress.tls``, the Gateway listener)."""
+        return urlsplit(self.public_url).scheme if self.public_url else self.ingress.scheme
 
     @property
     def backups_enabled(self) -> bool:
@@ -319,6 +392,14 @@ class Environment(Model):
                 f"the SealedSecret is named {self.secrets.name!r} (secrets.name), so the controller cannot decrypt "
                 f"them; set secrets.name: {name}, or {reseal}"
             )
+
+
+def _serves(pattern: str, host: str) -> bool:
+    """Whether a route host (``*.example.org`` matches one label) serves ``host``."""
+    if pattern.startswith("*."):
+        label, _, rest = host.partition(".")
+        return bool(label) and rest == pattern[2:]
+    return pattern == host
 
 
 # Workload identity -> (ServiceAccount annotation it relies on, name in messages).

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     GetJsonSchemaHandler,
     HttpUrl,
@@ -21,14 +23,19 @@ from pydantic_core import CoreSchema
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
+from mlflow_constructs.config.secrets import MountPath
 from mlflow_constructs.config.types import (
     INT32_MAX,
     Annotations,
+    DnsLabel,
+    DnsSubdomain,
+    EnvName,
     Labels,
     ListItem,
     PathPrefix,
     Port,
     PrometheusDuration,
+    SecretKey,
     VolumeBytes,
     list_item,
 )
@@ -217,6 +224,116 @@ class AiGateway(Model):
         return self
 
 
+# Names whose literal value would put a secret in the output (`dist/`): such a variable reads a Secret instead.
+SECRET_LOOKING = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE")
+
+
+def _env_text(value: Any) -> Any:
+    """A YAML scalar as the text of an env var (``4`` -> ``"4"``, ``true`` -> ``"true"``); mappings pass on."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, int | float) else value
+
+
+EnvText = Annotated[str, BeforeValidator(_env_text)]
+
+
+class KeyRef(Model):
+    """One key of a Secret or ConfigMap in the environment's namespace (created by you: a prerequisite)."""
+
+    name: DnsSubdomain
+    """Name of the Secret or ConfigMap."""
+    key: SecretKey
+    """Its key."""
+
+
+class EnvFrom(Model):
+    """An env var read from a key of a Secret or of a ConfigMap (exactly one)."""
+
+    secret_key_ref: KeyRef | None = None
+    """`valueFrom.secretKeyRef`: the value of a Secret key (never in the output)."""
+    config_map_key_ref: KeyRef | None = None
+    """`valueFrom.configMapKeyRef`: the value of a ConfigMap key."""
+
+    @model_validator(mode="after")
+    def _one(self) -> EnvFrom:
+        if (self.secret_key_ref is None) == (self.config_map_key_ref is None):
+            raise ValueError("give exactly one of secret_key_ref and config_map_key_ref, each with name and key")
+        return self
+
+
+class ConfigMapVolume(Model):
+    name: DnsSubdomain
+    """The ConfigMap (yours: a prerequisite)."""
+
+
+class SecretVolume(Model):
+    secret_name: DnsSubdomain
+    """The Secret (yours: a prerequisite)."""
+
+
+class EmptyDirVolume(Model):
+    size_limit: VolumeBytes = "256Mi"
+    """`sizeLimit`; on disk, counted in the container's ephemeral storage when it writes there."""
+    medium: Literal["", "Memory"] = ""
+    """`Memory`: tmpfs, counted as the pod's memory."""
+
+
+class ClaimVolume(Model):
+    claim_name: DnsSubdomain
+    """The PersistentVolumeClaim (yours: a prerequisite)."""
+    read_only: bool = False
+    """Attach it read-only."""
+
+
+class CsiVolume(Model):
+    driver: DnsSubdomain
+    """The CSI driver, e.g. `secrets-store.csi.k8s.io`."""
+    read_only: bool = True
+    """Read-only."""
+    volume_attributes: dict[str, str] = Field(default_factory=dict)
+    """`volumeAttributes` the driver reads (e.g. `secretProviderClass`)."""
+
+
+class ExtraVolume(Model):
+    """A volume of the server pod the model does not name: exactly one of the sources Pod Security "restricted"
+    allows (and no `hostPath`)."""
+
+    name: DnsLabel
+    """Volume name, unique in the pod (the environment's own volumes are refused)."""
+    config_map: ConfigMapVolume | None = None
+    """A ConfigMap's keys as files."""
+    secret: SecretVolume | None = None
+    """A Secret's keys as files."""
+    empty_dir: EmptyDirVolume | None = None
+    """Scratch space."""
+    persistent_volume_claim: ClaimVolume | None = None
+    """A PersistentVolumeClaim."""
+    csi: CsiVolume | None = None
+    """An inline CSI volume (e.g. the Secrets Store CSI driver)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExtraVolume:
+        given = [key for key in VOLUME_SOURCES if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one source of {', '.join(VOLUME_SOURCES)}, not {len(given)}")
+        return self
+
+
+VOLUME_SOURCES = ("config_map", "secret", "empty_dir", "persistent_volume_claim", "csi")
+
+
+class ExtraMount(Model):
+    """Where the server container mounts one of `server.extra_volumes`."""
+
+    name: DnsLabel
+    """The volume (a name of `server.extra_volumes`)."""
+    mount_path: MountPath
+    """Absolute folder; not where the environment mounts its own volumes or an image folder."""
+    read_only: bool = True
+    """Read-only (the default); `false` for an emptyDir or claim the server writes."""
+
+
 class Server(Model):
     """The ``mlflow server`` process."""
 
@@ -258,6 +375,18 @@ class Server(Model):
     """MLflow's usage telemetry (anonymous usage data sent to MLflow's maintainers). Off by default:
     `MLFLOW_DISABLE_TELEMETRY=true` and `DO_NOT_TRACK=true` in the server's settings and in the migration
     Job's MLflow containers. `true` leaves MLflow's own default (on, unless the environment says otherwise)."""
+    extra_env: dict[EnvName, EnvText | EnvFrom] = Field(default_factory=dict)
+    """More env vars for the server container, for settings this model does not name (e.g. the oidc plugin's
+    `SESSION_TYPE: cachelib`): name -> a literal value, or `{secret_key_ref: {name, key}}` /
+    `{config_map_key_ref: {name, key}}` (that Secret or ConfigMap is yours to create: a prerequisite). Refused:
+    a name the environment already sets (its settings ConfigMap and the container's env, see `python app.py
+    explain`), and a literal value for a name that looks secret (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*KEY*`,
+    ...), which would be written to `dist/`: read it from a Secret."""
+    extra_volumes: tuple[ExtraVolume, ...] = Field((), max_length=32)
+    """More volumes of the server pod (`configMap`, `secret`, `emptyDir`, `persistentVolumeClaim`, `csi`), for
+    `server.extra_mounts`; the ConfigMaps, Secrets and claims are prerequisites."""
+    extra_mounts: tuple[ExtraMount, ...] = Field((), max_length=32)
+    """Where the server container mounts `server.extra_volumes` (read-only unless `read_only: false`)."""
     extra_allowed_hosts: tuple[ListItem, ...] = ()
     """More Host headers to accept (fnmatch patterns)."""
     cors_allowed_origins: tuple[HttpUrl, ...] = ()
@@ -281,6 +410,18 @@ class Server(Model):
         ...,
     ] = POD_NETWORKS
     """Pod CIDRs (IPv4); requests addressed to a pod IP in them (probes, Prometheus) pass the Host check."""
+
+    @field_validator("extra_env")
+    @classmethod
+    def _no_inline_secret(cls, env: dict[str, str | EnvFrom]) -> dict[str, str | EnvFrom]:
+        for name, value in env.items():
+            if isinstance(value, str) and SECRET_LOOKING.search(name.upper()):
+                raise ValueError(
+                    f"{name}: looks like a secret, and a literal value would be written to dist/; put it in a "
+                    f"Secret and write {name}: {{secret_key_ref: {{name: <secret>, key: <key>}}}} (a value that is no "
+                    "secret: a ConfigMap, config_map_key_ref)"
+                )
+        return env
 
     @field_validator("cors_allowed_origins")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +35,10 @@ _PROMETHEUS_DURATION = re.compile(r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?
 _GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 # A URL path prefix: "/" and segments of RFC 3986 unreserved characters, none of them "." or "..", no trailing "/".
 _PATH_PREFIX = re.compile(r"^(/(?!\.{1,2}(/|$))[A-Za-z0-9._~-]+)+$")
+# The URL clients use: http(s), a host name (no wildcard, no IP address), an optional port and path prefix.
+_PUBLIC_URL = re.compile(
+    r"^https?://[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*$"
+)
 _CRON = re.compile(r"^[-*/,0-9A-Za-z?]+( [-*/,0-9A-Za-z?]+){4}$")
 # The fields of a 5-field cron expression as github.com/robfig/cron/v3 reads them (the parser of CronJobs and,
 # with a leading seconds field, of CloudNativePG's ScheduledBackups): name, lowest, highest, names (lowercase).
@@ -208,6 +213,22 @@ def _hostname(value: str) -> str:
     return value
 
 
+def _public_url(value: str) -> str:
+    what = (
+        "an http(s) URL of a host name with an optional path, such as https://mlflow.example.com or "
+        "https://tools.example.com/mlflow (lowercase host, no '*', no IP address, no trailing '/', no query)"
+    )
+    parts = urlsplit(value)
+    try:
+        port = parts.port  # None, or raises above 65535
+    except ValueError:
+        port = 0
+    if not _PUBLIC_URL.match(value) or port == 0 or (parts.path and not _PATH_PREFIX.match(parts.path)):
+        raise ValueError(f"{value!r} is not {what}")
+    _hostname(str(parts.hostname))
+    return value
+
+
 def _secret_key(value: str) -> str:
     """apimachinery's ``IsConfigMapKey``, the rule of Secret and ConfigMap keys."""
     if len(value) > 253 or not _SECRET_KEY.match(value) or value in (".", "..") or value.startswith(".."):
@@ -293,6 +314,10 @@ GatewayDuration = Annotated[
         )
     ),
 ]
+PublicUrl = Annotated[
+    str, AfterValidator(_public_url), WithJsonSchema({"type": "string", "pattern": _PUBLIC_URL.pattern})
+]
+"""The URL clients use (scheme, host, optional port and path), kept as written."""
 PathPrefix = Annotated[
     str,
     Matching(

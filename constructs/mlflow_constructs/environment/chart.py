@@ -7,6 +7,7 @@ This module is the only one that reads the whole environment; every construct ge
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from cdk8s import App, Chart
 from constructs import Construct
@@ -24,6 +25,7 @@ from mlflow_constructs.database.cnpg_backup import PLUGIN as CNPG_BACKUP_PLUGIN
 from mlflow_constructs.database.dumps import DumpUpload, PostgresDumps
 from mlflow_constructs.database.external import ExternalDatabase
 from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgradeBackup
+from mlflow_constructs.environment.extra_objects import ExtraObjects, refuse_taken_objects
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses, refuse_oversized_data
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
@@ -37,6 +39,7 @@ from mlflow_constructs.secrets.provider import SecretProvider
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
 from mlflow_constructs.server.ai_gateway import ai_gateway_access
+from mlflow_constructs.server.extra import extra_prerequisites
 from mlflow_constructs.server.identity import MlflowServiceAccount
 from mlflow_constructs.server.migration import MlflowMigration
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -70,8 +73,12 @@ def gateway_namespaces(env: Environment) -> list[str]:
 
 
 def public_urls(env: Environment) -> list[str]:
-    """``<scheme>://<host>`` for every ingress host."""
-    return [f"{env.ingress.scheme}://{host}" for host in env.ingress.hosts] if env.ingress.enabled else []
+    """``<scheme>://<host>`` of ``public_url`` first (the login callbacks derive from it), then of every ingress
+    host, in the scheme clients use (``public_url``'s, else the route's)."""
+    urls = [f"{url.scheme}://{url.netloc}" for url in [urlsplit(env.public_url)] if env.public_url]
+    if env.ingress.enabled:
+        urls += [f"{env.public_scheme}://{host}" for host in env.ingress.hosts]
+    return list(dict.fromkeys(urls))
 
 
 class MlflowEnvironment(Construct):
@@ -118,7 +125,7 @@ class MlflowEnvironment(Construct):
                 secrets=secrets,
                 database=database,
                 redirect_uri=str(oidc_config.redirect_uri or f"{public_urls(env)[0]}/callback"),
-                secure_cookies=env.ingress.enabled and env.ingress.scheme == "https",
+                secure_cookies=bool(public_urls(env)) and env.public_scheme == "https",
                 database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
             )
             addon = oidc.addon
@@ -187,7 +194,7 @@ class MlflowEnvironment(Construct):
                 naming=naming,
                 secrets=secrets,
                 upstream=server,
-                public_url=public_urls(env)[0] if env.ingress.enabled else None,
+                public_url=next(iter(public_urls(env)), None),
             )
             proxy_keys = front.secret_keys
         if env.ingress.enabled:
@@ -209,7 +216,11 @@ class MlflowEnvironment(Construct):
             namespace_slot,
             "namespace",
             naming=naming,
-            prerequisites=[*provider.prerequisites, *addon.plugin.prerequisites],
+            prerequisites=[
+                *provider.prerequisites,
+                *addon.plugin.prerequisites,
+                *extra_prerequisites(env.server),
+            ],
         )
 
     def _database(self, env: Environment, naming: Naming, secrets: SecretSource) -> DatabaseAccess:
@@ -400,7 +411,9 @@ class MlflowChart(Chart):
         labels = {VERSION_LABEL: VERSION}
         super().__init__(scope, id, namespace=env.namespace, labels=labels, disable_resource_name_hashes=True)
         MlflowEnvironment(self, "mlflow", env=env)
+        ExtraObjects(self, "extra-objects", manifests=env.extra_objects)
         objects = self.to_json()
+        refuse_taken_objects(objects)
         refuse_oversized_data(objects)
         refuse_names_kubernetes_refuses(env, objects, build=environment_objects)
 

@@ -7,6 +7,31 @@ from dataclasses import dataclass
 PART_OF = "mlflow"
 # On the Namespace: what the environment expects to exist before it works (`Secret/<name>`, operators' CRDs).
 PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
+# On the server's Deployment (not its pod template: changing it rolls nothing): the env var names
+# `server.extra_env` adds, so a reader of the output tells them from the ones the environment sets.
+EXTRA_ENV_ANNOTATION = "mlflow-k8s/extra-env"
+# Beside it: the volume names `server.extra_volumes` adds.
+EXTRA_VOLUMES_ANNOTATION = "mlflow-k8s/extra-volumes"
+# On each object of `extra_objects`: written as the config gave it, not by a construct.
+EXTRA_OBJECT_ANNOTATION = "mlflow-k8s/extra-object"
+# Kinds whose objects live outside any namespace: the same name collides across namespaces.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ClusterSecretStore",
+        "ClusterExternalSecret",
+        "ClusterIssuer",
+        "CustomResourceDefinition",
+        "IngressClass",
+        "PersistentVolume",
+        "PriorityClass",
+        "StorageClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    }
+)
 # Label keys `labels` (extra labels on every object) may not set, each with why: the project sets them itself,
 # so a user's value would be silently dropped (or, on the Namespace, change its Pod Security).
 RESERVED_LABELS = {

@@ -3,14 +3,18 @@ and ``docs/environments/<env>.md``. The facts come from ``topology``, the diagra
 
 from __future__ import annotations
 
+from mlflow_constructs.k8s.naming import EXTRA_ENV_ANNOTATION, EXTRA_OBJECT_ANNOTATION, EXTRA_VOLUMES_ANNOTATION
 from mlflow_constructs.review.diagram import LEGEND, allowed_flows, diagram
 from mlflow_constructs.review.objects import (
+    WORKLOAD_KINDS,
     Obj,
     annotations,
     component,
+    containers,
     is_custom,
     key_of,
     operator_for,
+    pod_template,
     prerequisites,
     run_once_prefix,
     secret_references,
@@ -21,6 +25,7 @@ from mlflow_constructs.review.topology import (
     POD_KINDS,
     artifact_store,
     database_store,
+    env_of,
     is_default_deny,
     login_of,
     name_of,
@@ -198,6 +203,48 @@ def _needs(objects: list[Obj]) -> list[str]:
     ]
 
 
+def _by_hand(objects: list[Obj]) -> list[str]:
+    """What the config adds beyond what the model names (``server.extra_env``, ``extra_volumes``), as a section of
+    its own."""
+    lines = []
+    for owner in of_kind(objects, *WORKLOAD_KINDS):
+        names = [n for n in annotations(owner).get(EXTRA_ENV_ANNOTATION, "").split(",") if n]
+        for container, name in ((c, n) for c in containers(owner) for n in names if env_of(c, n)):
+            var = env_of(container, name) or {}
+            refs = var.get("valueFrom") or {}
+            kind, ref = (
+                ("Secret", refs["secretKeyRef"])
+                if "secretKeyRef" in refs
+                else ("ConfigMap", refs.get("configMapKeyRef"))
+            )
+            shown = f"{kind} `{ref['name']}` key `{ref['key']}`" if ref else f"`{var.get('value', '')}`"
+            lines.append(f"| {owner['kind']} `{name_of(owner)}`, `{container['name']}` | env `{name}` | {shown} |")
+        extra = [n for n in annotations(owner).get(EXTRA_VOLUMES_ANNOTATION, "").split(",") if n]
+        volumes = {v["name"]: v for v in (pod_template(owner) or {}).get("spec", {}).get("volumes", [])}
+        for name in (n for n in extra if n in volumes):
+            source = next((key for key in volumes[name] if key != "name"), "?")
+            where = [
+                f"`{c['name']}`:{m['mountPath']}{' (read-only)' if m.get('readOnly') else ''}"
+                for c in containers(owner)
+                for m in c.get("volumeMounts", [])
+                if m["name"] == name
+            ]
+            used = f"mounted at {', '.join(where)}" if where else "not mounted"
+            lines.append(f"| {owner['kind']} `{name_of(owner)}` | volume `{name}` ({source}) | {used} |")
+    for obj in objects:
+        if annotations(obj).get(EXTRA_OBJECT_ANNOTATION) == "true":
+            lines.append(f"| `extra_objects` | {obj['kind']} `{name_of(obj)}` | as written in the config |")
+    if not lines:
+        return []
+    heading = [
+        "## Set by hand (`server.extra_*`, `extra_objects`)",
+        "",
+        "| where | what | value |",
+        "| --- | --- | --- |",
+    ]
+    return [*heading, *lines, ""]
+
+
 def explain_environment(name: str, objects: list[Obj], source: str | None = None) -> str:
     """The Markdown page of one environment."""
     namespace = next((name_of(o) for o in objects if o["kind"] == "Namespace"), None) or next(
@@ -219,6 +266,7 @@ def explain_environment(name: str, objects: list[Obj], source: str | None = None
         "",
         *_needs(objects),
         "",
+        *_by_hand(objects),
         "## Diagram",
         "",
         LEGEND,

@@ -84,15 +84,15 @@ def _below(host: str, path: str | None) -> str:
     return host + (path or "/").rstrip("/")
 
 
-def _origin_scheme(objects: list[Obj], host: str) -> str:
-    """How clients reach ``host`` through a Gateway (TLS is the listener's, not in the output): the scheme of
-    that host among the server's allowed CORS origins."""
+def _origin_scheme(objects: list[Obj], host: str, route_scheme: str = "http(s)") -> str:
+    """How clients reach ``host``: the scheme of that host among the server's allowed CORS origins (TLS at a
+    Gateway listener or in front of the cluster is not in the output), else the route's own."""
     for config_map in of_kind(objects, "ConfigMap"):
         origins = (config_map.get("data") or {}).get("MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "")
         for origin in origins.split(","):
             if urlparse(origin).hostname == host:
                 return urlparse(origin).scheme
-    return "http(s)"
+    return route_scheme
 
 
 def routes_into(objects: list[Obj]) -> list[tuple[Obj, list[str], str, str, str | None]]:
@@ -105,16 +105,19 @@ def routes_into(objects: list[Obj]) -> list[tuple[Obj, list[str], str, str, str 
             for path in rule.get("http", {}).get("paths", []):
                 backend = path["backend"]["service"]
                 port = backend.get("port", {})
-                where = [_below(rule.get("host", "*"), path.get("path"))]
-                found.append((ingress, where, scheme, backend["name"], port.get("name", port.get("number"))))
+                host = rule.get("host", "*")
+                where = [_below(host, path.get("path"))]
+                scheme_of = _origin_scheme(objects, host, scheme)
+                found.append((ingress, where, scheme_of, backend["name"], port.get("name", port.get("number"))))
     for route in of_kind(objects, "IngressRoute"):
         spec = route.get("spec", {})
         scheme = "https" if spec.get("tls") else "http"
         for rule in spec.get("routes", []):
             hosts = re.findall(r"Host\(`([^`]+)`\)", rule.get("match", "")) or ["*"]
             path = next(iter(re.findall(r"Path(?:Prefix)?\(`([^`]+)`\)", rule.get("match", ""))), None)
+            scheme_of = _origin_scheme(objects, hosts[0], scheme)  # one scheme for every host of a rule
             for service in rule.get("services", []):
-                found.append((route, [_below(h, path) for h in hosts], scheme, service["name"], service.get("port")))
+                found.append((route, [_below(h, path) for h in hosts], scheme_of, service["name"], service.get("port")))
     for route in of_kind(objects, "HTTPRoute"):
         spec = route.get("spec", {})
         hosts = spec.get("hostnames") or ["*"]

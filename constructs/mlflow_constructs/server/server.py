@@ -22,6 +22,7 @@ from mlflow_constructs.k8s.pods import (
     resources,
 )
 from mlflow_constructs.observability.exporter import METRICS_PORT_NAME, metrics_exporter
+from mlflow_constructs.server.extra import extra_annotations, with_extra_env, with_extra_volumes
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
 from mlflow_constructs.server.pod import ServerPod, telemetry_settings
@@ -74,8 +75,7 @@ class MlflowServer(Construct):
         config, database, addon = pod.config, pod.database, pod.addon
         component = naming.component("mlflow", name=naming.name())
         self.service_name, self.selector, labels = component.name, component.selector, component.labels
-        self.port = config.port
-        self.port_name = HTTP_PORT_NAME
+        self.port, self.port_name = config.port, HTTP_PORT_NAME
         self.path_prefix = config.static_prefix or ""
         self.service_labels = labels
         exporter = None
@@ -137,6 +137,7 @@ class MlflowServer(Construct):
         probe_prefix = self.path_prefix if addon.probes_follow_static_prefix else ""
         # Without job execution, `mlflow server` need not stay alive next to uvicorn (see launcher.py).
         command = addon.command if config.job_execution else launcher_command(addon.command)
+        volumes, mounts = with_extra_volumes(config, volumes, mounts, also=[scripts.volume])
         server = container(
             "mlflow",
             config.image,
@@ -144,7 +145,11 @@ class MlflowServer(Construct):
             args=args,
             ports={HTTP_PORT_NAME: config.port},
             env_from_config_map=settings_name,
-            env=[*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env, *gateway.env],
+            env=with_extra_env(
+                [*database.env, *database.read_replica_env, *artifacts.env, *plugin.env, *addon.env, *gateway.env],
+                config.extra_env,
+                settings=settings,
+            ),
             resources=resources(config.resources),
             probes=Probes(
                 # The kubelet probes on each period from the container's start, and readiness only after
@@ -197,7 +202,10 @@ class MlflowServer(Construct):
             "deployment",
             component=component,
             replicas=None if config.autoscaling.enabled else config.replicas,
-            annotations={"argocd.argoproj.io/sync-wave": SERVER_WAVE},
+            annotations={
+                "argocd.argoproj.io/sync-wave": SERVER_WAVE,
+                **extra_annotations(config),
+            },
             strategy=strategy,
             revision_history_limit=5,
             template=pod_template(
