@@ -46,9 +46,11 @@ lint: $(BIN)/.installed
 test: tools lint
 	RUNTIME_TESTS=require $(BIN)/python -m pytest
 
-## Everything but the runtime, API-server and browser tests (no servers or browsers started)
+## Everything but the runtime, API-server, browser, wheel and slow tests (no servers or browsers started), on
+## every core, with 12 of the 60 generated configs: the edit-test loop (`make test` runs all of it)
+test-fast: export MLFLOW_K8S_GENERATED_EXAMPLES = 12
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not runtime and not apiserver and not browser and not package"
+	$(BIN)/python -m pytest -m "not runtime and not apiserver and not browser and not package and not slow" -n auto
 
 ## Synthesis timings (medians), as quoted in the README
 bench: $(BIN)/.installed

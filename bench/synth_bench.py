@@ -3,10 +3,11 @@
     python bench/synth_bench.py [--runs 5] [--baseline REV]
 
 Cases: the shipped environments (the baseline's config/, which held them all, against the same set here:
-this tree's config/ and examples/ in one folder), then 1, 10 and 50 environments generated from this tree's
-config/default.yaml. Each run times the baseline and this tree back to back, so both see the
-same machine load; the report gives medians and the ratio this tree / baseline, and the cost of one extra
-environment ((median of 50 - median of 1) / 49).
+this tree's config/ and examples/ in one folder), then 1, 10 and 100 environments generated from this tree's
+config/default.yaml. Each run times the baseline and this tree back to back, so both see the same machine
+load; the report gives medians and the ratio this tree / baseline, and a least-squares line through the
+generated cases' medians: its intercept is the fixed start-up cost (Python, node and the jsii assemblies),
+its slope the cost of each environment (with `app.py`'s worker per core).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # The last commit that built objects as plain dicts (before the typed cdk8s-plus-27 construct library).
 DEFAULT_BASELINE = "5182b27"
+# Environment counts of the generated cases, the points of the fit.
+GENERATED = (1, 10, 100)
 
 
 # The editable install puts this tree's constructs/ on sys.path, and its regular package wins over the
@@ -66,6 +69,14 @@ def shipped(workdir: Path) -> Path:
     return directory
 
 
+def fit(points: dict[int, float]) -> tuple[float, float]:
+    """Least-squares ``(intercept, slope)`` of seconds against environment count."""
+    mean_n = statistics.fmean(points)
+    mean_t = statistics.fmean(points.values())
+    slope = sum((n - mean_n) * (t - mean_t) for n, t in points.items()) / sum((n - mean_n) ** 2 for n in points)
+    return mean_t - slope * mean_n, slope
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -93,7 +104,7 @@ def main() -> None:
         )
         try:
             cases = {"shipped environments": (baseline / "config", shipped(work))}
-            for count in (1, 10, 50):
+            for count in GENERATED:
                 directory = generated(count, work)
                 cases[f"{count} generated"] = (directory, directory)
             results: dict[str, tuple[float, float]] = {}
@@ -111,9 +122,13 @@ def main() -> None:
     print(f"  {'case':<{width}}  {'baseline':>9}  {'this tree':>9}  {'ratio':>5}")
     for case, (old, new) in results.items():
         print(f"  {case:<{width}}  {old:8.2f}s  {new:8.2f}s  {new / old:5.2f}")
-    per_old = (results["50 generated"][0] - results["1 generated"][0]) / 49
-    per_new = (results["50 generated"][1] - results["1 generated"][1]) / 49
-    label = "per extra environment"
+    fixed_old, per_old = fit({n: results[f"{n} generated"][0] for n in GENERATED})
+    fixed_new, per_new = fit({n: results[f"{n} generated"][1] for n in GENERATED})
+    counts = ", ".join(map(str, GENERATED))
+    print(f"least-squares fit of the generated cases' medians (N = {counts}): seconds = fixed + N x per environment")
+    label = "fixed start-up"
+    print(f"  {label:<{width}}  {fixed_old:8.2f}s  {fixed_new:8.2f}s  {fixed_new / fixed_old:5.2f}")
+    label = "per environment"
     print(f"  {label:<{width}}  {per_old * 1000:7.0f}ms  {per_new * 1000:7.0f}ms  {per_new / per_old:5.2f}")
     shutil.rmtree(ROOT / "bench" / "__pycache__", ignore_errors=True)
 

@@ -6,7 +6,9 @@ did not run is not a suite that passed.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,22 @@ from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
 def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh folder holding, for each environment folder (config/, examples/), the ``dist/`` its own run of
     the real synthesis path writes (``dist/config/``, ``dist/examples/``), and the chart of the README's
-    library example (``dist/library/``, so every validity check covers it too)."""
-    outdir = tmp_path_factory.mktemp("synth") / "dist"
-    for folder in ENVIRONMENT_DIRS:
-        synthesize(folder, outdir / folder.name)
-    run_example(outdir / "library")
+    library example (``dist/library/``, so every validity check covers it too).
+
+    Written once per run: pytest-xdist's workers (``make test-fast``) share the folder of the run, and the
+    first to take the lock synthesizes for all of them."""
+    run = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run = run.parent  # each worker's folder is inside the run's
+    outdir, done = run / "synth" / "dist", run / "synth" / "done"
+    with (run / "synth.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(outdir, ignore_errors=True)  # a worker that failed half-way
+            for folder in ENVIRONMENT_DIRS:
+                synthesize(folder, outdir / folder.name)
+            run_example(outdir / "library")
+            done.touch()
     return outdir
 
 

@@ -27,6 +27,10 @@ SUITES = "tests/test_snapshots.py tests/test_review_docs.py tests/test_gitops.py
 EDITOR = "#!/bin/sh\nsed -i 's/^cluster: eks-s3 .*/cluster: eu-prod/' \"$1\"\n"
 
 
+# A clone, `make`, the gate and a pytest run of its own: 30 s alone, the rest of `make test-fast` together.
+pytestmark = pytest.mark.slow
+
+
 def readme_steps() -> list[str]:
     """The command lines of the section's bash block, in order."""
     block = README.read_text().split(MARKER, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]

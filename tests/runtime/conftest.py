@@ -27,10 +27,6 @@ from postgres import PG_BIN, PG_MAJOR, PostgresServer  # noqa: E402
 RUNTIME_MARK = "runtime"
 
 
-class RuntimeSetupWarning(UserWarning):
-    """The runtime test environment is not set up; runtime tests were skipped."""
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -74,9 +70,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reason = "runtime environment not set up (run: bash tests/runtime/setup.sh); missing: " + "; ".join(missing)
     if os.environ.get("RUNTIME_TESTS") == "require":
         raise pytest.UsageError(reason)
-    config.issue_config_time_warning(
-        RuntimeSetupWarning(f"{len(runtime_items)} runtime tests skipped: {reason}"), stacklevel=2
-    )
+    # A built-in warning class: pytest-xdist's workers send warnings to the controller by class name, and a
+    # class defined in a conftest cannot be imported there by name.
+    config.issue_config_time_warning(UserWarning(f"{len(runtime_items)} runtime tests skipped: {reason}"), stacklevel=2)
     print(f"\nWARNING: {len(runtime_items)} runtime tests will be SKIPPED: {reason}", file=sys.stderr)
     for item in runtime_items:
         item.add_marker(pytest.mark.skip(reason=reason))

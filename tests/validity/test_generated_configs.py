@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -31,7 +32,8 @@ from mlflow_constructs.config import Environment
 
 SCHEMA = json.loads((REPO / "schema" / "environment.schema.json").read_text())
 SEED = 25
-EXAMPLES = 60
+# `make test-fast` draws fewer (MLFLOW_K8S_GENERATED_EXAMPLES); `make test` and a plain pytest run draw 60.
+EXAMPLES = int(os.environ.get("MLFLOW_K8S_GENERATED_EXAMPLES", "60"))
 # A refusal's lines: "  - <key path>: <what is wrong and the fix>" (the key path starts with a top-level key).
 KEY_LINE = re.compile(r"^  - ([a-z_]+)[.:\s[]", re.MULTILINE)
 
