@@ -1,10 +1,11 @@
 """Go programs standing in for Go images: ``ImageSpec``s of images.py with ``go_install``.
 
 Each is built once with ``go install <module>@<tag>`` (through the Go module proxy; ``go_version``
-instead of the tag where the tag is no module version, as MinIO's and mc's), statically and with the
-release's version stamped as the image's Makefile does, into ``<runtime dir>/images/<name>/<version>/bin/``
-(keyed by version). ``setup.sh`` runs this module;
-``pod_images.py`` maps the image reference to the binary.
+instead of the tag where the tag is no module version, as MinIO's and mc's), statically, into
+``<runtime dir>/images/<name>/<version>/bin/`` (keyed by version), with the version stamped where the
+module reads it from ``pkg/version.VERSION`` as OAuth2-Proxy's Makefile does (MinIO and mc report
+``DEVELOPMENT.GOGET``). ``setup.sh`` runs this module; ``pod_images.py`` maps the image reference to the
+binary.
 
     python tests/runtime/go_images.py          # build what is missing
 """
