@@ -21,8 +21,10 @@ class ImageSpec:
     python: str | None = None
     requirements: tuple[str, ...] = ()
     dockerfile: str | None = None
-    # Go images: the module `go install` builds the image's program from, at ``tag`` (runtime tests).
+    # Go images: the module `go install` builds the image's program from, at ``tag`` (runtime tests),
+    # or at ``go_version`` when the tag is no Go module version (MinIO's ``RELEASE.*`` tags).
     go_install: str | None = None
+    go_version: str | None = None
 
     @property
     def ref(self) -> str:
@@ -78,9 +80,23 @@ MLFLOW_OIDC = ImageSpec(
 POSTGRES = ImageSpec(
     registry="docker.io/library", name="postgres", tag="16.6", carries="PostgreSQL 16.6 (runs as UID 999)"
 )
-MINIO = ImageSpec(registry="quay.io/minio", name="minio", tag="RELEASE.2025-04-22T22-12-26Z", carries="MinIO server")
+# The module proxy serves MinIO and mc only at pseudo-versions, not at the RELEASE tags of the images: the
+# runtime tests build the commits below (mc: a month before the image's release; minio: the only one served).
+MINIO = ImageSpec(
+    registry="quay.io/minio",
+    name="minio",
+    tag="RELEASE.2025-04-22T22-12-26Z",
+    carries="MinIO server",
+    go_install="github.com/minio/minio",
+    go_version="v0.0.0-20260212201848-7aac2a2c5b7c",
+)
 MINIO_CLIENT = ImageSpec(
-    registry="quay.io/minio", name="mc", tag="RELEASE.2025-04-16T18-13-26Z", carries="MinIO client `mc`, /bin/sh"
+    registry="quay.io/minio",
+    name="mc",
+    tag="RELEASE.2025-04-16T18-13-26Z",
+    carries="MinIO client `mc`, /bin/sh",
+    go_install="github.com/minio/mc",
+    go_version="v0.0.0-20250313080218-cf909e1063a9",
 )
 REDIS = ImageSpec(registry="docker.io/library", name="redis", tag="7.4.2-alpine", carries="Redis 7.4.2, /bin/sh")
 OAUTH2_PROXY = ImageSpec(

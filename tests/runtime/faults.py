@@ -1,8 +1,6 @@
-"""Fault injection for the runtime scenarios: a switchable TCP forwarder, a continuously logging client,
-and a kubelet-style watch of a container's probes while something is down.
+"""Fault injection for the runtime scenarios: a continuously logging client and a kubelet-style watch of a
+container's probes while something is down (stopping PostgreSQL, MinIO or the server is the scenario's).
 
-``TcpSwitch`` stands in front of a stand-in that cannot be restarted without losing its state (moto
-keeps S3 objects in memory): switched off, its port refuses connections and open ones are cut.
 ``LoggingClient`` runs ``client_scripts/continuous_logging.py`` in the background and reads its journal
 (one line per ``log_metric`` call: step, start, end, ok/error, urllib3 retries). ``ProbeWatch`` runs a
 container's probes every second in a thread and reports the longest stretch each failed.
@@ -10,9 +8,7 @@ container's probes every second in a thread and reports the longest stretch each
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import statistics
 import threading
 import time
@@ -22,80 +18,6 @@ from pathlib import Path
 
 from client_venv import BackgroundClient, ClientFailed
 from pod_probes import probe_once
-
-
-class TcpSwitch:
-    """Forward 127.0.0.1:``port`` to 127.0.0.1:``target``; :meth:`off` refuses and cuts connections."""
-
-    def __init__(self, port: int, target: int) -> None:
-        self.port, self.target = port, target
-        self._listener: socket.socket | None = None
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-
-    def on(self) -> TcpSwitch:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        listener.settimeout(0.1)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-        return self
-
-    def off(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-        with self._lock:
-            for sock in self._open:
-                _close(sock)
-            self._open.clear()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while self._listener is listener:
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-            except OSError:
-                _close(client)
-                continue
-            client.settimeout(None)
-            upstream.settimeout(None)
-            with self._lock:
-                self._open.update((client, upstream))
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                _close(sock)
-                with self._lock:
-                    self._open.discard(sock)
-
-    def __enter__(self) -> TcpSwitch:
-        return self.on()
-
-    def __exit__(self, *exc: object) -> None:
-        self.off()
-
-
-def _close(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
-
 
 # --------------------------------------------------------------------------------------------------
 # The logging client

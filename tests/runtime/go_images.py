@@ -1,9 +1,11 @@
 """Go programs standing in for Go images: ``ImageSpec``s of images.py with ``go_install``.
 
-Each is built once with ``go install <module>@<tag>`` (through the Go module proxy), statically and
-with the release's version stamped as the image's Makefile does, into
-``<runtime dir>/images/<name>/<tag>/bin/`` (keyed by version). ``setup.sh`` runs this module;
-``pod_images.py`` maps the image reference to the binary.
+Each is built once with ``go install <module>@<tag>`` (through the Go module proxy; ``go_version``
+instead of the tag where the tag is no module version, as MinIO's and mc's), statically, into
+``<runtime dir>/images/<name>/<version>/bin/`` (keyed by version), with the version stamped where the
+module reads it from ``pkg/version.VERSION`` as OAuth2-Proxy's Makefile does (MinIO and mc report
+``DEVELOPMENT.GOGET``). ``setup.sh`` runs this module; ``pod_images.py`` maps the image reference to the
+binary.
 
     python tests/runtime/go_images.py          # build what is missing
 """
@@ -45,8 +47,9 @@ def go_images() -> dict[str, GoImage]:
             program = spec.go_install.rstrip("/").split("/")[-1]
             if program.startswith("v") and program[1:].isdigit():  # .../oauth2-proxy/v7 builds `oauth2-proxy`
                 program = spec.go_install.rstrip("/").split("/")[-2]
-            bin_dir = venvs.RUNTIME_DIR / "images" / spec.name / spec.tag / "bin"
-            found[spec.ref] = GoImage(spec.ref, spec.go_install, spec.tag, program, bin_dir)
+            version = spec.go_version or spec.tag
+            bin_dir = venvs.RUNTIME_DIR / "images" / spec.name / version / "bin"
+            found[spec.ref] = GoImage(spec.ref, spec.go_install, version, program, bin_dir)
     return found
 
 

@@ -9,8 +9,9 @@
   ``setup.sh``, so busybox-only flags behave as in the image), and PostgreSQL 16 client binaries for
   ``postgres`` (the tag's major version is not checked; the image's server entrypoint is not
   reproduced: a postgres container without ``command`` is refused, run databases with postgres.py).
-- Go images (``ImageSpec`` with ``go_install``, e.g. OAuth2-Proxy) run the program ``go_images.py``
-  built from the same module at the image's tag, as the image's ENTRYPOINT (distroless: no shell).
+- Go images (``ImageSpec`` with ``go_install``: OAuth2-Proxy, MinIO, mc) run the program ``go_images.py``
+  built from the same module (at the image's tag, or ``go_version``), as the image's ENTRYPOINT, also
+  on ``PATH`` (the mc image's ``/bin/sh`` scripts call ``mc``; ``sh`` is the host's).
 - ``redis`` images run the host's ``redis-server`` (Debian package, ``setup.sh``); the image's
   ``/bin/sh`` is busybox here, so shell commands behave as in the alpine variant.
 - A pinned ``repo@sha256:...`` reference maps to the ImageSpec of that repository (digest unchecked).
@@ -194,7 +195,11 @@ def resolve_image(ref: str, overrides: dict[str, ImageRuntime] | None = None) ->
         if not go_image.is_ready():
             raise UnknownImage(f"{ref}: {go_image.binary} is not built; run tests/runtime/setup.sh")
         return ImageRuntime(
-            ref=ref, entrypoint=(str(go_image.binary),), user="65532", ro_binds=(go_image.bin_dir.parent,)
+            ref=ref,
+            path=f"{go_image.bin_dir}:{SYSTEM_PATH}",
+            entrypoint=(str(go_image.binary),),
+            user="65532",
+            ro_binds=(go_image.bin_dir.parent,),
         )
     helper = helper_runtime(ref)
     if helper is not None:

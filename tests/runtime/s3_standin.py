@@ -1,12 +1,10 @@
-"""An S3-compatible server standing in for the bundled MinIO: ``moto_server`` from the client venv.
+"""An S3-compatible server standing in for an S3 endpoint outside the manifests: ``moto_server`` from the client venv.
 
-PyPI's ``minio`` is the client SDK, Debian packages only MinIO's Go libraries and npm has no server
-build; the Go module proxy serves MinIO and ``mc`` at pseudo-versions, but the harness does not build
-or run them yet (README, "Known limitations"), so the MinIO StatefulSet and its ``mc`` bucket Job are
-not run here. ``moto[server]`` (PyPI) listens where the ``mlflow-minio`` Service points, and
-:meth:`S3StandIn.provision` does what the bucket Job does (bucket, MLflow user and key, read-write
-policy). Request authentication is then switched on, so the server checks every SigV4 signature
-against the issued secret and the user's policy: MLflow's writes prove it got the Secret's keys.
+The bundled MinIO runs as synthesized (bundled_minio.py); an ``artifacts.s3.endpoint_url`` store (the backup
+scenario's) is no object of the manifests, so ``moto[server]`` (PyPI) listens where that host points, and
+:meth:`S3StandIn.provision` gives it what its owner would (bucket, MLflow user and key, read-write policy).
+Request authentication is then switched on, so the server checks every SigV4 signature against the issued
+secret and the user's policy: MLflow's writes prove it got the Secret's keys.
 """
 
 from __future__ import annotations
@@ -20,9 +18,10 @@ from pathlib import Path
 
 import requests
 from client_venv import client_bin, client_env, run_client
+from s3_access import S3Access
 
 
-class S3StandIn:
+class S3StandIn(S3Access):
     """moto_server on 127.0.0.1:<port> (context manager)."""
 
     def __init__(self, port: int) -> None:
@@ -62,24 +61,6 @@ class S3StandIn:
         """Bucket + user + key + read-write policy, then authentication on; returns the key."""
         self.credentials = run_client("s3_admin.py", "provision", self.endpoint, bucket, user, timeout=120)
         return self.credentials
-
-    def _as_user(self) -> dict[str, str]:
-        return {
-            "AWS_ACCESS_KEY_ID": self.credentials["access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": self.credentials["secret_access_key"],
-        }
-
-    def keys(self, bucket: str) -> list[str]:
-        return run_client("s3_admin.py", "objects", self.endpoint, bucket, env=self._as_user())["keys"]
-
-    def read(self, bucket: str, key: str) -> str:
-        return run_client("s3_admin.py", "get", self.endpoint, bucket, key, env=self._as_user())["body"]
-
-    def put(self, bucket: str, key: str, body: str) -> None:
-        run_client("s3_admin.py", "put", self.endpoint, bucket, key, body, env=self._as_user())
-
-    def wrong_secret_error(self, bucket: str) -> str | None:
-        return run_client("s3_admin.py", "check-auth", self.endpoint, bucket, env=self._as_user())["wrong_secret"]
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

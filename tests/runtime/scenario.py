@@ -6,8 +6,8 @@ fixture ``synthesized`` (``synth.synthesize``), test-local variants from :func:`
 
 Pods share the host network and every Service name resolves to 127.0.0.1 in the runner, so each
 stand-in listens on the port its Service (and the container behind it) declares: PostgreSQL on the
-``mlflow-postgresql`` Service port (5432), the S3 stand-in on the ``mlflow-minio`` port (9000), MLflow
-on its container port (5000). :func:`service_port` checks that the Service port and the target
+``mlflow-postgresql`` Service port (5432), MinIO on the ``mlflow-minio`` port (9000), MLflow on its
+container port (5000). :func:`service_port` checks that the Service port and the target
 container port agree, since there is no kube-proxy here to translate one into the other.
 """
 
@@ -242,9 +242,17 @@ def assert_own_passphrase(response: requests.Response) -> None:
     assert response.json() == {"secrets_available": True, "using_default_passphrase": False}, response.json()
 
 
-def default_credentials(postgres_password: str, s3_keys: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """Test values for the ``mlflow-credentials`` Secret the default environment expects you to create,
-    with the S3 key the stand-in issued (:meth:`s3_standin.S3StandIn.provision`)."""
+# The MLflow user's S3 key in the default environment's Secret, which its bucket Job creates in the bundled
+# MinIO (piped to `mc` on stdin: any character but a newline).
+MINIO_USER_KEYS = {"access_key_id": "mlflow-server", "secret_access_key": "s3/se cret+'\"%&#?"}
+
+
+def default_credentials(
+    postgres_password: str, s3_keys: Mapping[str, str] = MINIO_USER_KEYS
+) -> dict[str, dict[str, str]]:
+    """Test values for the ``mlflow-credentials`` Secret the default environment expects you to create: the
+    MLflow user's S3 key is the one the bucket Job creates in MinIO (bundled_minio.py) unless ``s3_keys`` gives
+    the one the moto stand-in issued (:meth:`s3_standin.S3StandIn.provision`)."""
     return {
         "mlflow-credentials": {
             "postgres-password": postgres_password,

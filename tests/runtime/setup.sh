@@ -7,8 +7,9 @@
 #   - one venv per ImageSpec in constructs/mlflow_constructs/images.py, plus a test-client venv and the
 #     old releases the upgrade scenarios start from (venvs.OLD_RELEASES), under <repo>/.runtime/venvs/,
 #     or $MLFLOW_K8S_RUNTIME_DIR/venvs (see tests/runtime/venvs.py)
-#   - the programs of Go images (OAuth2-Proxy), built with `go install <module>@<image tag>` into
-#     <runtime dir>/images/<name>/<tag>/bin/ (go_images.py); Go from the machine, or apt's golang-go
+#   - the programs of Go images (OAuth2-Proxy; MinIO and mc at the pseudo-versions images.py names), built
+#     with `go install <module>@<version>` into <runtime dir>/images/<name>/<version>/bin/ (go_images.py);
+#     Go from the machine, or apt's golang-go
 #   - Redis (redis-server, stands in for the redis image), Chromium (driven by Playwright in the
 #     browser scenarios) and nginx (Ingress-NGINX's data plane, nginx_ingress.py) from apt
 #   - npm packages of tests/runtime/package.json (oidc-provider, playwright-core) from the lock file
@@ -114,7 +115,7 @@ PY
     "$PY" "$HERE/venvs.py"
   fi
 
-  # Go images (OAuth2-Proxy): one build per image tag; a Go older than the module's `go` line fetches
+  # Go images (OAuth2-Proxy, MinIO, mc): one build per version; a Go older than the module's `go` line fetches
   # the toolchain it names through the module proxy (GOTOOLCHAIN=auto, the default).
   if [ "$DO_VENVS" = 1 ]; then
     PY="$(command -v python3.11 || command -v python3)"

@@ -1,10 +1,10 @@
 """Faults while a client logs continuously, in the default environment: nothing acknowledged is lost.
 
-The stack is test_scenario_default's (PostgreSQL 16 for the bundled StatefulSet, moto for the bundled
-MinIO, the server pod as synthesized), except that moto sits behind a :class:`faults.TcpSwitch` on the
-``mlflow-minio`` Service port, since restarting moto would lose the objects it keeps in memory. The
-client is MLflow's, with its default settings (built-in HTTP retries with backoff). Each test prints
-its figures; docs/measurements.md, "Faults under load", quotes them.
+The stack is test_scenario_default's: the bundled MinIO run as synthesized with its bucket Job (its data
+directory kept, so stopping and starting its pod is a restart on the same volume), PostgreSQL 16 for the
+bundled StatefulSet, the server pod as synthesized. The client is MLflow's, with its default settings
+(built-in HTTP retries with backoff). Each test prints its figures; docs/measurements.md, "Faults under
+load", quotes them.
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ import signal
 import time
 
 import pytest
+from bundled_minio import BundledMinio
 from client_venv import BackgroundClient, run_client
-from faults import LoggingClient, ProbeWatch, TcpSwitch, restart_budget
+from faults import LoggingClient, ProbeWatch, restart_budget
 from podrunner import find_object, run_pod
-from postgres import free_port
-from s3_standin import S3StandIn
 from scenario import (
     container_of,
     default_credentials,
-    hashed_job,
     literal_env,
     migrated_bundled_postgres,
     require_free_port,
@@ -41,32 +39,28 @@ ACKS = 20  # acknowledged calls before a fault and after recovery
 
 
 @pytest.fixture(scope="module")
-def stack(synthesized):
-    """Stand-ins, the migration Job, the server pod (ready); the S3 stand-in behind a switch."""
+def stack(synthesized, tmp_path_factory):
+    """MinIO and its bucket Job, the PostgreSQL stand-in, the migration Job, the server pod (ready)."""
     objects = synthesized[ENV]
     deployment = find_object(objects, "Deployment", "mlflow")
-    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
-    store_port = service_port(objects, "mlflow-minio")
-    require_free_port(store_port, "the S3 stand-in's switch")
-    with S3StandIn(free_port()) as s3, TcpSwitch(store_port, s3.port) as store:
-        keys = s3.provision(bucket, user="mlflow")
-        secrets = default_credentials("faults-pg-password", keys)
-        with migrated_bundled_postgres(objects, secrets) as pg:
-            # The stand-in runs with synchronous_commit off for speed; the postgres image keeps it on,
-            # which is what makes a commit survive a crash of the server (set before the server connects).
-            pg.psql(f"ALTER DATABASE {DATABASE} SET synchronous_commit = on")
-            require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-            with run_pod(deployment, objects, secrets) as pod:
-                pod.wait_for_probe(timeout=180)
-                yield {
-                    "objects": objects,
-                    "secrets": secrets,
-                    "deployment": deployment,
-                    "pod": pod,
-                    "pg": pg,
-                    "store": store,
-                    "url": service_url(objects),
-                }
+    secrets = default_credentials("faults-pg-password")
+    minio = BundledMinio(objects, secrets, tmp_path_factory.mktemp("minio-data"))
+    with minio as store, migrated_bundled_postgres(objects, secrets) as pg:
+        # The stand-in runs with synchronous_commit off for speed; the postgres image keeps it on,
+        # which is what makes a commit survive a crash of the server (set before the server connects).
+        pg.psql(f"ALTER DATABASE {DATABASE} SET synchronous_commit = on")
+        require_free_port(service_port(objects, "mlflow"), "the MLflow server")
+        with run_pod(deployment, objects, secrets) as pod:
+            pod.wait_for_probe(timeout=180)
+            yield {
+                "objects": objects,
+                "secrets": secrets,
+                "deployment": deployment,
+                "pod": pod,
+                "pg": pg,
+                "store": store,
+                "url": service_url(objects),
+            }
 
 
 def logging_client(stack, tmp_path) -> LoggingClient:
@@ -127,23 +121,23 @@ def artifact(stack, run_id: str, name: str, **env: str) -> dict:
 
 
 def test_artifact_store_outage_is_reported_then_over(stack):
-    """With the object store unreachable, ``log_artifact`` raises (nothing unstored is acknowledged) and
-    the server's log names the store's endpoint; once the store is back, uploads work again and the
+    """With MinIO's pod stopped, ``log_artifact`` raises (nothing unstored is acknowledged) and the server's
+    log names the store's endpoint; once the pod is started again on its volume, uploads work again and the
     artifacts logged before are intact."""
     store, pod = stack["store"], stack["pod"]
     endpoint = literal_env(container_of(stack["deployment"], "mlflow"))["MLFLOW_S3_ENDPOINT_URL"]
     first = artifact(stack, "new", "before.txt")
     assert first["ok"], first
     logged_before = len(pod.logs())
-    store.off()
+    store.stop()
     try:
         # MLflow's client retries a 5xx for about four minutes by default; one retry shows the error.
         failed = artifact(stack, first["run_id"], "during.txt", MLFLOW_HTTP_REQUEST_MAX_RETRIES="1")
     finally:
-        store.on()
+        store.start()
     server_log = pod.logs()[logged_before:]
     after = artifact(stack, first["run_id"], "after.txt")
-    print(f"\n[faults] object store refused: log_artifact raised after {failed['seconds']:.1f} s: {failed['error']}")
+    print(f"\n[faults] MinIO stopped: log_artifact raised after {failed['seconds']:.1f} s: {failed['error']}")
     assert not failed["ok"]
     assert f'EndpointConnectionError: Could not connect to the endpoint URL: "{endpoint}/' in server_log
     assert after["ok"], after
@@ -151,10 +145,10 @@ def test_artifact_store_outage_is_reported_then_over(stack):
 
 
 def test_artifact_store_back_within_the_client_retries(stack, tmp_path):
-    """An upload started while the store is unreachable succeeds once it is back, through the client's
+    """An upload started while MinIO's pod is stopped succeeds once it is started again, through the client's
     default retries, without the caller seeing an error."""
     store = stack["store"]
-    store.off()
+    store.stop()
     try:
         upload = BackgroundClient(
             "artifact_logging.py",
@@ -167,9 +161,12 @@ def test_artifact_store_back_within_the_client_retries(stack, tmp_path):
         )
         time.sleep(STORE_DOWN_SECONDS)
     finally:
-        store.on()
+        store.start()
     result = upload.result()
-    print(f"\n[faults] object store down {STORE_DOWN_SECONDS} s: upload returned after {result['seconds']:.1f} s")
+    print(
+        f"\n[faults] MinIO stopped, started again {STORE_DOWN_SECONDS} s later (ready {store.ready_seconds:.1f} s "
+        f"after its start): upload returned after {result['seconds']:.1f} s"
+    )
     assert result["ok"], result
     assert result["artifacts"] == {"retried.txt": "retried.txt text\n"}
 

@@ -1,23 +1,24 @@
 """The default environment (config/default.yaml) run for real: migration Job, server, seed workload.
 
-Stand-ins: PostgreSQL 16 for the bundled PostgreSQL StatefulSet (role, database and init SQL from the
-manifest, password enforced), and moto's S3 server for the bundled MinIO (see s3_standin.py and
-README, "Known limitations"), each on its Service's port. The manifests are the ones the app
-writes; only the ``mlflow-credentials`` Secret, which the environment expects you to create, is
+The bundled MinIO runs as synthesized (its StatefulSet's pod, then the bucket Job's pod against it: see
+bundled_minio.py); PostgreSQL 16 stands in for the bundled PostgreSQL StatefulSet (role, database and
+init SQL from the manifest, password enforced), on its Service's port. The manifests are the ones the
+app writes; only the ``mlflow-credentials`` Secret, which the environment expects you to create, is
 supplied with test values.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import requests
+from bundled_minio import BundledMinio
 from client_venv import run_client
 from podrunner import find_object, run_job, run_pod
-from s3_standin import S3StandIn
 from scenario import (
     SECRETS_CONFIG,
     arg_after,
@@ -28,7 +29,6 @@ from scenario import (
     container_of,
     databases_of,
     default_credentials,
-    hashed_job,
     literal_env,
     migration_job,
     password_required,
@@ -57,17 +57,17 @@ LARGE_FILE_SIZE = 12 * MIB + 123
 
 
 @pytest.fixture(scope="module")
-def stack(synthesized):
-    """S3 and PostgreSQL stand-ins, the migration Job run to completion, then the server pod (ready)."""
+def stack(synthesized, tmp_path_factory):
+    """MinIO's pod and the bucket Job run to completion against it, the PostgreSQL stand-in, the migration
+    Job run to completion, then the server pod (ready)."""
     objects = synthesized[ENV]
     deployment = find_object(objects, "Deployment", "mlflow")
     server = container_of(deployment, "mlflow")
-    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
-    assert arg_after(server, "--artifacts-destination") == f"s3://{bucket}"
+    secrets = default_credentials(POSTGRES_PASSWORD)
 
-    with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
-        keys = s3.provision(bucket, user="mlflow")
-        secrets = default_credentials(POSTGRES_PASSWORD, keys)
+    with BundledMinio(objects, secrets, tmp_path_factory.mktemp("minio-data")) as s3:
+        assert arg_after(server, "--artifacts-destination") == f"s3://{s3.bucket}"
+        bucket_job = s3.bucket_setup
         pg = start_bundled_postgres(objects, secrets)
         try:
             started = time.monotonic()
@@ -75,13 +75,18 @@ def stack(synthesized):
             require_free_port(service_port(objects, "mlflow"), "the MLflow server")
             with run_pod(deployment, objects, secrets) as pod:
                 ready_after = pod.wait_for_probe(timeout=180)
-                print(f"\n[{ENV}] migration {migration.seconds:.1f} s, server ready {ready_after:.1f} s after start")
+                print(
+                    f"\n[{ENV}] MinIO ready {s3.ready_seconds:.1f} s after start, bucket Job "
+                    f"{bucket_job.seconds:.1f} s, migration {migration.seconds:.1f} s, "
+                    f"server ready {ready_after:.1f} s after start"
+                )
                 yield {
                     "objects": objects,
                     "pod": pod,
                     "pg": pg,
                     "s3": s3,
-                    "bucket": bucket,
+                    "bucket": s3.bucket,
+                    "bucket_job": bucket_job,
                     "migration": migration,
                     "url": service_url(objects),
                     "store_host": urlparse(literal_env(server)["MLFLOW_S3_ENDPOINT_URL"]).hostname,
@@ -89,6 +94,74 @@ def stack(synthesized):
                 }
         finally:
             pg.stop()
+
+
+def user_info(s3: BundledMinio, access_key: str) -> dict:
+    """``mc admin user info --json`` of a MinIO user."""
+    info = s3.admin("admin", "user", "info", "local", access_key, "--json")
+    assert info.returncode == 0, info.stderr
+    return json.loads(info.stdout)
+
+
+def test_bucket_job_makes_a_private_bucket_and_the_servers_user(stack):
+    """The bucket Job, run as synthesized against MinIO's pod, exits 0 and leaves what the server relies on:
+    the bucket, closed to anonymous requests, and the Secret's key as a MinIO user with the readwrite policy
+    (the server's keys are the ones the Job created: the server's uploads below prove they work)."""
+    s3, job = stack["s3"], stack["bucket_job"]
+    assert job.succeeded, job.logs
+    assert f"bucket {s3.bucket} ready" in job.logs["mc"], job.logs
+    assert s3.anonymous_status() == 403
+    info = user_info(s3, s3.credentials["access_key_id"])
+    assert (info["policyName"], info["userStatus"]) == ("readwrite", "enabled"), info
+
+
+def test_bucket_job_runs_again(stack):
+    """The Job runs again on every change of its hash and every Argo CD sync: a second run against the same
+    MinIO, with the bucket, the user and its policy already there, exits 0 and leaves them as they were."""
+    s3 = stack["s3"]
+    again = s3.run_bucket_job()
+    assert again.succeeded, again.logs
+    assert s3.anonymous_status() == 403
+    assert user_info(s3, s3.credentials["access_key_id"])["policyName"] == "readwrite"
+
+
+def with_credentials(s3: BundledMinio, **values: str) -> dict[str, dict[str, str]]:
+    return {"mlflow-credentials": {**s3.secret_values["mlflow-credentials"], **values}}
+
+
+def test_bucket_job_fails_on_a_wrong_root_password(stack):
+    """With a root password MinIO does not accept, the Job exits non-zero with MinIO's refusal in its log."""
+    s3 = stack["s3"]
+    refused = s3.run_bucket_job(with_credentials(s3, **{"minio-root-password": "not-the-password"}))
+    assert refused.exit_codes["mc"] != 0, refused.logs
+    assert "signature we calculated does not match" in refused.logs["mc"], refused.logs
+    assert f"bucket {s3.bucket} ready" not in refused.logs["mc"]
+
+
+def test_bucket_job_fails_when_the_policy_cannot_be_attached(stack, tmp_path):
+    """The last step refused (an admin who may make buckets and users but not attach policies): the Job
+    exits non-zero with MinIO's refusal instead of reporting the bucket ready for a user without rights."""
+    s3 = stack["s3"]
+    policy = tmp_path / "no-attach.json"
+    statements = [
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::*"]},
+        {"Effect": "Allow", "Action": ["admin:CreateUser"]},
+    ]
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    for step in (
+        ["admin", "policy", "create", "local", "no-attach", str(policy)],
+        ["admin", "user", "add", "local", "bucket-admin", "bucket-admin-password"],
+        ["admin", "policy", "attach", "local", "no-attach", "--user", "bucket-admin"],
+    ):
+        done = s3.admin(*step)
+        assert done.returncode == 0, (step, done.stderr)
+    keys = {"s3-access-key-id": "unattached-user", "s3-secret-access-key": "unattached-secret"}
+    admin = {"minio-root-user": "bucket-admin", "minio-root-password": "bucket-admin-password"}
+    refused = s3.run_bucket_job(with_credentials(s3, **admin, **keys))
+    assert refused.exit_codes["mc"] != 0, refused.logs
+    assert "Added user `unattached-user` successfully" in refused.logs["mc"], refused.logs
+    assert "Unable to make user/group policy association. Access Denied." in refused.logs["mc"], refused.logs
+    assert f"bucket {s3.bucket} ready" not in refused.logs["mc"]
 
 
 def test_migration_job_creates_the_tracking_schema(stack):
@@ -157,7 +230,7 @@ def test_artifacts_land_in_the_configured_bucket(stack, seed):
     assert f"{model_prefix}/MLmodel" in keys, keys
     assert f"{model_prefix}/model.skops" in keys, keys
     assert s3.read(bucket, f"{run_prefix}/notes.txt") == ARTIFACT_TEXT
-    assert s3.wrong_secret_error(bucket) == "SignatureDoesNotMatch"  # the stand-in checks signatures
+    assert s3.wrong_secret_error(bucket) == "SignatureDoesNotMatch"
 
 
 def test_server_does_not_send_clients_to_the_in_cluster_store(stack):

@@ -3,9 +3,10 @@ reached through the HTTPRoute's host name and path.
 
 Manifests: the shipped example (MLflow's basic-auth, metrics on) and the same file with ``auth.mode: none``
 (MLflow without a login of its own), each started once for all the tests of this module.
-PostgreSQL 16 and moto's S3 server stand in for the bundled StatefulSets on their Service ports; the
-migration Job runs, then the server pod. The Gateway is played by :class:`tls_ingress.TlsIngress` (for the
-MLflow client) and :func:`ingress_client.ingress_session` (for ``requests``), both routing by the
+The bundled MinIO runs as synthesized with its bucket Job (bundled_minio.py) and PostgreSQL 16 stands in
+for the bundled PostgreSQL StatefulSet on its Service port; the migration Job runs, then the server pod.
+The Gateway is played by :class:`tls_ingress.TlsIngress` (for the MLflow client) and
+:func:`ingress_client.ingress_session` (for ``requests``), both routing by the
 synthesized HTTPRoute (:mod:`gateway`): its hostnames, its PathPrefix and its backendRef's Service port,
 TLS terminated there as at the Gateway's HTTPS listener, 404 for what no route matches. No test names the
 host or the prefix: both are read from the manifests (the HTTPRoute, ``--static-prefix``).
@@ -19,11 +20,11 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
+from bundled_minio import BundledMinio
 from client_venv import run_client
 from gateway import Route, http_routes
 from ingress_client import ingress_session
 from podrunner import PodRun, find_object, run_pod
-from s3_standin import S3StandIn
 from scenario import (
     SECRETS_CONFIG,
     arg_after,
@@ -31,9 +32,7 @@ from scenario import (
     assert_probes_answer_200,
     container_of,
     default_credentials,
-    hashed_job,
     kubelet_get,
-    literal_env,
     migrated_bundled_postgres,
     require_free_port,
     scrape_as_prometheus,
@@ -60,7 +59,7 @@ class Stack:
     mode: str  # auth.mode
     objects: list[dict]
     pod: PodRun
-    s3: S3StandIn
+    s3: BundledMinio
     bucket: str
     routes: list[Route]
     gateway: TlsIngress
@@ -100,18 +99,16 @@ def stack(request, synthesized, tmp_path_factory):
         objects = synth_environment(config, f"{ENV}-{mode}", workdir)
     deployment = find_object(objects, "Deployment", "mlflow")
     prefix = arg_after(container_of(deployment, "mlflow"), "--static-prefix")
-    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
     routes = http_routes(objects)
-    with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
-        secrets = default_credentials("gateway-db-password", s3.provision(bucket, user="mlflow"))
-        secrets["mlflow-credentials"].update(BASIC_AUTH_KEYS)
-        with migrated_bundled_postgres(objects, secrets):
-            require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-            with run_pod(deployment, objects, secrets) as pod:
-                ready_after = pod.wait_for_probe(timeout=180)
-                print(f"\n[{ENV}, auth {mode}] server ready {ready_after:.1f} s after start")
-                with TlsIngress(routes[0].hostnames[0], routes, workdir) as gateway:
-                    yield Stack(mode, objects, pod, s3, bucket, routes, gateway, prefix)
+    secrets = default_credentials("gateway-db-password")
+    secrets["mlflow-credentials"].update(BASIC_AUTH_KEYS)
+    with BundledMinio(objects, secrets) as s3, migrated_bundled_postgres(objects, secrets):
+        require_free_port(service_port(objects, "mlflow"), "the MLflow server")
+        with run_pod(deployment, objects, secrets) as pod:
+            ready_after = pod.wait_for_probe(timeout=180)
+            print(f"\n[{ENV}, auth {mode}] server ready {ready_after:.1f} s after start")
+            with TlsIngress(routes[0].hostnames[0], routes, workdir) as gateway:
+                yield Stack(mode, objects, pod, s3, s3.bucket, routes, gateway, prefix)
 
 
 def test_every_probe_answers_under_the_prefix(stack):

@@ -1,11 +1,12 @@
 """The maintenance CronJobs of the default environment run for real against a server's records.
 
-The default environment with ``maintenance.gc`` (``older_than: 1s``) and ``maintenance.trace_archival`` on:
-moto stands in for the bundled MinIO and PostgreSQL 15 for the bundled StatefulSet; the migration Job runs,
-then the server pod. Through the server the client logs two runs with an artifact each and deletes one, and
-records two traces in an experiment that asks for archival at the next pass; each CronJob's pod template then
-runs once as synthesized (``wait-for-schema``, then gc with its loopback artifacts server; then MLflow's
-archival pass) and the database, the bucket and the server say what is left and where.
+The default environment with ``maintenance.gc`` (``older_than: 1s``) and ``maintenance.trace_archival`` on: the
+bundled MinIO runs as synthesized with its bucket Job (bundled_minio.py), PostgreSQL 16 stands in for the
+bundled StatefulSet; the migration Job runs, then the server pod. Through the server the client logs two runs
+with an artifact each and deletes one, and records two traces in an experiment that asks for archival at the
+next pass; each CronJob's pod template then runs once as synthesized (``wait-for-schema``, then gc with its
+loopback artifacts server; then MLflow's archival pass) and the database, the bucket and the server say what is
+left and where.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from bundled_minio import BundledMinio
 from client_venv import run_client
 from podrunner import find_object, run_job, run_pod
-from s3_standin import S3StandIn
 from scenario import (
-    container_of,
     default_credentials,
-    hashed_job,
-    literal_env,
     migration_job,
     require_free_port,
     service_port,
@@ -46,9 +44,9 @@ def scenario(tmp_path_factory):
     read back."""
     objects = synth_environment(CONFIG, "default-gc", tmp_path_factory.mktemp("gc"))
     gc_job, archival_job = (find_object(objects, "CronJob", f"mlflow-{task}") for task in ("gc", "trace-archival"))
-    bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
-    with S3StandIn(service_port(objects, "mlflow-minio")) as s3:
-        secrets = default_credentials(POSTGRES_PASSWORD, s3.provision(bucket, user="mlflow"))
+    secrets = default_credentials(POSTGRES_PASSWORD)
+    with BundledMinio(objects, secrets) as s3:
+        bucket = s3.bucket
         pg = start_bundled_postgres(objects, secrets)
         try:
             run_job(migration_job(objects), objects, secrets, timeout=300)

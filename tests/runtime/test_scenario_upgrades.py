@@ -3,7 +3,8 @@ then ``mlflow db upgrade``, then the new server), under a client that never stop
 path, with rollback by restore.
 
 For each old release (the last MLflow 2.x and the first 3.x; test-only venvs, ``venvs.OLD_RELEASES``) and
-each environment (default, basic-auth), on the stand-ins of the bundled PostgreSQL (and MinIO):
+each environment (default, basic-auth), on the stand-in of the bundled PostgreSQL (and the bundled MinIO run as
+synthesized with its bucket Job, bundled_minio.py):
 
 1. the old release's ``mlflow server`` (the old pod) creates its schema and the old client writes records
    through it (``client_scripts/upgrade_records.py``); that client's reading of them is the capture;
@@ -37,20 +38,18 @@ from pathlib import Path
 import pytest
 import requests
 import venvs
+from bundled_minio import BundledMinio
 from client_venv import client_env, run_client
 from faults import LoggingClient
 from pod_images import ImageRuntime, helper_runtime
 from podrunner import JobResult, find_object, pod_template, run_job
 from postgres import PostgresServer, free_port
 from rolling import BackgroundPod, ServiceBalancer, roll_out
-from s3_standin import S3StandIn
 from scenario import (
     KEK_PASSPHRASE,
     container_of,
     database_state,
     default_credentials,
-    hashed_job,
-    literal_env,
     migration_job,
     readme_exec_line,
     replica_on_port,
@@ -122,7 +121,7 @@ class OldServer:
     PostgreSQL stand-in: the pod of the previous rollout."""
 
     def __init__(
-        self, venv: venvs.VenvSpec, pg: PostgresServer, workdir: Path, env: str, s3: S3StandIn | None, bucket: str
+        self, venv: venvs.VenvSpec, pg: PostgresServer, workdir: Path, env: str, s3: BundledMinio | None, bucket: str
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -333,13 +332,13 @@ class Scenario:
         self.backups = workdir / "backups"
         self.backups.mkdir()
         self.pvc = {BACKUP_CLAIM: self.backups}
-        self.s3: S3StandIn | None = None
+        self.s3: BundledMinio | None = None
         self.bucket = ""
         self.secrets: dict = BASIC_AUTH_SECRETS
         if self.env == "default":
-            self.bucket = literal_env(container_of(hashed_job(objects, "mlflow-minio-bucket"), "mc"))["BUCKET"]
-            self.s3 = stack.enter_context(S3StandIn(service_port(objects, "mlflow-minio")))
-            self.secrets = default_credentials(POSTGRES_PASSWORD, self.s3.provision(self.bucket, user="mlflow"))
+            self.secrets = default_credentials(POSTGRES_PASSWORD)
+            self.s3 = stack.enter_context(BundledMinio(objects, self.secrets))
+            self.bucket = self.s3.bucket
         self.pg = start_bundled_postgres(objects, self.secrets)
         stack.callback(self.pg.stop)
         self.service = stack.enter_context(ServiceBalancer(service_port(objects, "mlflow")))

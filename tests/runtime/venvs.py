@@ -36,7 +36,7 @@ STAMP_NAME = ".runtime-stamp"
 
 # What the test clients (seeding experiments, logging a model, talking to S3) need. Kept in its own
 # venv so the server venvs stay exactly what the images carry. `mlflow[auth]` brings the basic-auth
-# client (AuthServiceClient); `moto[server]` is the S3 stand-in for the bundled MinIO (s3_standin.py);
+# client (AuthServiceClient); `moto[server]` stands in for S3 endpoints outside the manifests (s3_standin.py);
 # `opentelemetry-exporter-otlp` is the OTLP exporter an OpenTelemetry application sends traces with, at the
 # release of the opentelemetry-sdk that mlflow brings.
 CLIENT_PYTHON = "3.11"
