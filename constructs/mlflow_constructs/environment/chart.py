@@ -118,7 +118,7 @@ class MlflowEnvironment(Construct):
                 database=database,
                 redirect_uri=str(oidc_config.redirect_uri or f"{public_urls(env)[0]}/callback"),
                 secure_cookies=env.ingress.enabled and env.ingress.scheme == "https",
-                database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
+                database_uri_from_plugin=self._uri_from_plugin(env),
             )
             addon = oidc.addon
 
@@ -203,6 +203,7 @@ class MlflowEnvironment(Construct):
             source=secrets,
             naming=naming,
             keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
+            refs=database.secret_refs,
         )
         MlflowNamespace(
             namespace_slot,
@@ -237,10 +238,24 @@ class MlflowEnvironment(Construct):
                 store=env.backup_object_store if backed_up else None,
                 read_replica=db.read_replica.enabled,
             ).access
-        from_plugin = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
         return ExternalDatabase(
-            self, "database", secrets=secrets, uri_from_plugin=from_plugin, read_replica=db.read_replica.enabled
+            self,
+            "database",
+            secrets=secrets,
+            uri_from_plugin=self._uri_from_plugin(env),
+            read_replica=db.read_replica.enabled,
+            config=db.external,
+            database=db.name,
+            auth_database=db.auth_name,
         ).access
+
+    @staticmethod
+    def _uri_from_plugin(env: Environment) -> bool:
+        """Whether the oidc plugin's providers (files, cloud) deliver the tracking store's URI: an external
+        database's full URI, when the plugin's settings do not come as env vars."""
+        db = env.database
+        plugin_delivered = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
+        return db.type == "external" and db.external is None and plugin_delivered
 
     @staticmethod
     def _dumps(
