@@ -72,3 +72,32 @@ def test_credentials_in_the_environments_secret_come_from_its_provider(tmp_path)
     assert produced == ["kek-passphrase", "password", "username"]
     prerequisites = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
     assert prerequisites == "ClusterSecretStore/vault"
+
+
+S3 = {"type": "s3", "s3": {"bucket": "mlflow", "endpoint_url": "http://minio.minio.svc.cluster.local:9000"}}
+
+
+def test_s3_keys_come_from_the_secret_the_access_keys_name(tmp_path):
+    """`artifacts.s3.access_keys` points boto3's variables at the store's own Secret (defaults: the keys named
+    like the variables); the environment's Secret is no longer asked for S3 keys, and the Namespace lists both."""
+    artifacts = {**S3, "s3": {**S3["s3"], "access_keys": {"secret": "mlflow-s3-secret"}}}
+    objs = synth({"database": EXTERNAL, "artifacts": artifacts}, tmp_path)
+    env = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert env[variable] == {"secretKeyRef": {"name": "mlflow-s3-secret", "key": variable}}
+    assert "s3-access-key-id" not in str(objs)
+    prerequisites = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
+    assert prerequisites.split(",") == [
+        "Secret/mlflow-credentials",
+        "Secret/mlflow-db-secret",
+        "Secret/mlflow-s3-secret",
+    ]
+
+
+def test_cloudnativepg_backups_are_not_derived_from_keys_the_instances_cannot_read(tmp_path):
+    """The Barman Cloud Plugin reads S3 keys from the environment's Secret; with the artifacts' keys elsewhere,
+    a backup destination beside the artifacts would fail at the first WAL archive, so the config is refused."""
+    artifacts = {**S3, "s3": {**S3["s3"], "prefix": "artifacts", "access_keys": {"secret": "mlflow-s3-secret"}}}
+    with pytest.raises(ConfigError) as refused:
+        synth({"database": {"type": "cloudnativepg"}, "artifacts": artifacts}, tmp_path)
+    assert "database.backup.object_store" in str(refused.value) and "artifacts.s3.access_keys" in str(refused.value)

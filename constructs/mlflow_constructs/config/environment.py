@@ -177,11 +177,18 @@ class Environment(Model):
         backup, artifacts = self.database.backup, self.artifacts
         if backup.object_store is not None:
             return backup.object_store
-        if not artifacts.identity.endswith(":secret"):
+        if not artifacts.identity.endswith(":secret") or self._s3_keys_elsewhere:
             return None
         path = beside_artifacts(artifacts, "cloudnativepg", barman=True)
         endpoint = artifacts.s3.endpoint_url if artifacts.type == "s3" else None
         return BackupObjectStore(destination_path=path, endpoint_url=endpoint) if path else None
+
+    @property
+    def _s3_keys_elsewhere(self) -> bool:
+        """Whether the S3 artifacts' keys come from a Secret of their own (``artifacts.s3.access_keys``)."""
+        return (
+            self.artifacts.type == "s3" and self.artifacts.s3 is not None and self.artifacts.s3.access_keys is not None
+        )
 
     @property
     def dump_upload_uri(self) -> str | None:
@@ -231,7 +238,10 @@ class Environment(Model):
             )
         if self.backup_object_store is None:
             why = refusal(self.artifacts) or (
-                "the artifacts' workload identity is bound to the server's ServiceAccount, not the instances'"
+                "the artifacts' keys are named in artifacts.s3.access_keys, which the instances' backup "
+                "credentials (secrets.keys.s3_access_key_id, s3_secret_access_key) do not follow"
+                if self._s3_keys_elsewhere
+                else "the artifacts' workload identity is bound to the server's ServiceAccount, not the instances'"
             )
             raise ValueError(
                 "database.backup.object_store: CloudNativePG backups need an object store, and none can be "

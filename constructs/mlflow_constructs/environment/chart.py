@@ -203,7 +203,7 @@ class MlflowEnvironment(Construct):
             source=secrets,
             naming=naming,
             keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
-            refs=database.secret_refs,
+            refs=[*database.secret_refs, *artifacts.secret_refs],
         )
         MlflowNamespace(
             namespace_slot,
