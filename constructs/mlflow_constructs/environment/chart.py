@@ -27,6 +27,7 @@ from mlflow_constructs.database.pre_upgrade import CnpgUpgradeBackups, PreUpgrad
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses, refuse_oversized_data
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.pods import SecretRef
 from mlflow_constructs.maintenance import MlflowGc, MlflowTraceArchival, TraceArchivalConfig
 from mlflow_constructs.maintenance.task import ServerContext
 from mlflow_constructs.maintenance.trace_archival import location_uri
@@ -177,6 +178,7 @@ class MlflowEnvironment(Construct):
             )
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
+        proxy_refs: tuple[SecretRef, ...] = ()
         if proxied:
             proxy_config = required(env.auth.oauth2_proxy, "auth.oauth2_proxy")
             front = OAuth2ProxyFront(
@@ -188,7 +190,7 @@ class MlflowEnvironment(Construct):
                 upstream=server,
                 public_url=public_urls(env)[0] if env.ingress.enabled else None,
             )
-            proxy_keys = front.secret_keys
+            proxy_keys, proxy_refs = front.secret_keys, front.secret_refs
         if env.ingress.enabled:
             routes_for(self, "ingress", config=env.ingress, naming=naming, backend=front)
         if env.metrics.enabled and env.metrics.service_monitor:
@@ -203,7 +205,7 @@ class MlflowEnvironment(Construct):
             source=secrets,
             naming=naming,
             keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
-            refs=[*database.secret_refs, *artifacts.secret_refs],
+            refs=[*database.secret_refs, *artifacts.secret_refs, *proxy_refs],
         )
         MlflowNamespace(
             namespace_slot,

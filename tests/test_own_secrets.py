@@ -1,5 +1,7 @@
-"""Contracts of ``database.external`` with credentials: the store URIs are composed from host, port and name,
-and the user name and password come from a Secret of their own (CloudNativePG's ``<cluster>-app`` shape)."""
+"""Contracts of the Secrets a config section names for its own concern: the database's user and password
+(CloudNativePG's ``<cluster>-app`` shape, with the store URIs composed from host, port and name), the S3 keys,
+the OAuth2-Proxy's client and cookie secrets. Each is read by reference, and a Secret of another name than the
+environment's is a prerequisite."""
 
 from __future__ import annotations
 
@@ -101,3 +103,38 @@ def test_cloudnativepg_backups_are_not_derived_from_keys_the_instances_cannot_re
     with pytest.raises(ConfigError) as refused:
         synth({"database": {"type": "cloudnativepg"}, "artifacts": artifacts}, tmp_path)
     assert "database.backup.object_store" in str(refused.value) and "artifacts.s3.access_keys" in str(refused.value)
+
+
+PROXY = {
+    "mode": "oauth2-proxy",
+    "oauth2_proxy": {
+        "issuer_url": "https://keycloak.example.com/realms/ncsa",
+        "client_id": "mlflow",
+        "allowed_groups": ["mlflow"],
+        "credentials": {"secret": "mlflow-oauth2-proxy"},
+    },
+}
+
+
+def test_oauth2_proxy_reads_its_two_key_secret(tmp_path):
+    """A proxy Secret holding just `client_secret` and `cookie_secret` is read as it is; the environment's
+    Secret is no longer asked for either, and the Namespace lists the proxy's."""
+    objs = synth({"auth": PROXY, "ingress": INGRESS}, tmp_path)
+    env = env_of(container(find(objs, "Deployment", "mlflow-oauth2-proxy"), "oauth2-proxy"))
+    assert env["OAUTH2_PROXY_CLIENT_SECRET"] == {
+        "secretKeyRef": {"name": "mlflow-oauth2-proxy", "key": "client_secret"}
+    }
+    assert env["OAUTH2_PROXY_COOKIE_SECRET"] == {
+        "secretKeyRef": {"name": "mlflow-oauth2-proxy", "key": "cookie_secret"}
+    }
+    prerequisites = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
+    assert prerequisites.split(",") == ["Secret/mlflow-credentials", "Secret/mlflow-oauth2-proxy"]
+    default_keys = {"client_secret", "cookie_secret"}
+    read_from_environment = {
+        e["valueFrom"]["secretKeyRef"]["key"]
+        for o in objs
+        for c in o.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        for e in c.get("env", [])
+        if e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "mlflow-credentials"
+    }
+    assert not default_keys & read_from_environment
