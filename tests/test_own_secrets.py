@@ -5,6 +5,8 @@ environment's is a prerequisite."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from helpers import INGRESS, OIDC, OIDC_SERVER, container, env_of, find, synth
 
@@ -138,3 +140,39 @@ def test_oauth2_proxy_reads_its_two_key_secret(tmp_path):
         if e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "mlflow-credentials"
     }
     assert not default_keys & read_from_environment
+
+
+def test_sealed_secrets_make_one_sealed_secret_per_secret_named(tmp_path):
+    """With sealed-secrets, each Secret a section names and `other_secrets` lists becomes a SealedSecret of
+    that name holding exactly its ciphertexts (strict: bound to that name, no scope annotation); one not listed
+    stays a prerequisite."""
+    ciphertext = base64.b64encode(bytes(range(64))).decode()
+    sealed = {
+        "scope": "strict",
+        "namespace": "mlflow",
+        "encrypted_data": {"username": ciphertext, "password": ciphertext},
+    }
+    secrets = {
+        "provider": "sealed-secrets",
+        "sealed_secrets": {
+            "scope": "cluster-wide",
+            "encrypted_data": {"kek-passphrase": ciphertext},
+            "other_secrets": {"mlflow-db-secret": {**sealed, "name": "mlflow-db-secret"}},
+        },
+    }
+    objs = synth(
+        {
+            "database": EXTERNAL,
+            "artifacts": {**S3, "s3": {**S3["s3"], "access_keys": {"secret": "mlflow-s3-secret"}}},
+            "secrets": secrets,
+        },
+        tmp_path,
+    )
+    database = find(objs, "SealedSecret", "mlflow-db-secret")
+    assert sorted(database["spec"]["encryptedData"]) == ["password", "username"]
+    assert not database["metadata"].get("annotations")
+    assert database["spec"]["template"]["metadata"]["name"] == "mlflow-db-secret"
+    own = find(objs, "SealedSecret", "mlflow-credentials")
+    assert sorted(own["spec"]["encryptedData"]) == ["kek-passphrase"]
+    prerequisites = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
+    assert prerequisites == "Secret/mlflow-s3-secret"

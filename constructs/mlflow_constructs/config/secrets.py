@@ -215,8 +215,8 @@ def _ciphertext(value: str) -> str:
     return value
 
 
-class SealedSecrets(Model):
-    """A SealedSecret whose ciphertexts (``kubeseal`` output) live in the config file.
+class SealedValues(Model):
+    """The ``kubeseal`` ciphertexts of one Secret, and what they were sealed for.
 
     The controller decrypts a value only where it was sealed for: ``strict`` binds it to a namespace and a
     Secret name, ``namespace-wide`` to a namespace, ``cluster-wide`` to nothing. The file states what the values
@@ -233,7 +233,7 @@ class SealedSecrets(Model):
     """`kubeseal --raw` ciphertext of each key the pods read (Secret key -> ciphertext)."""
 
     @model_validator(mode="after")
-    def _bound_to(self) -> SealedSecrets:
+    def _bound_to(self) -> SealedValues:
         needed = {"strict": ("namespace", "name"), "namespace-wide": ("namespace",), "cluster-wide": ()}[self.scope]
         missing = [key for key in needed if getattr(self, key) is None]
         if missing:
@@ -249,6 +249,16 @@ class SealedSecrets(Model):
                 f"{' and '.join(extra)}, or set the scope you sealed with"
             )
         return self
+
+
+class SealedSecrets(SealedValues):
+    """A SealedSecret whose ciphertexts (``kubeseal`` output) live in the config file, for the environment's
+    Secret and for each Secret a section names for its own concern (``other_secrets``)."""
+
+    other_secrets: dict[DnsSubdomain, SealedValues] = Field(default_factory=dict)
+    """A SealedSecret of its own for a Secret a section names (e.g. `database.external.credentials.secret`):
+    Secret name -> `scope`, `namespace`, `name` and `encrypted_data`, as above (strict: sealed with
+    `--name <that Secret>`). A Secret named by a section and not listed here is a prerequisite."""
 
 
 class AwsSecretsManagerProvider(Model):
