@@ -16,15 +16,15 @@ import json
 import pytest
 from oidc_scenario import CLIENT_ID, CLIENT_SECRET, logged_in, provider_for
 from podrunner import find_object, run_job, run_pod
-from postgres import PostgresServer, free_port
+from postgres import free_port
 from scenario import (
     KEK_PASSPHRASE,
     migration_job,
     password_required,
     require_free_port,
-    require_passwords,
     service_port,
     shipped_config,
+    start_external_postgres,
     synth_environment,
 )
 
@@ -58,19 +58,19 @@ def stack(tmp_path_factory):
         "mlflow-db-secret": {"username": DB_USER, "password": DB_PASSWORD},
         "mlflow-s3-secret": {"AWS_ACCESS_KEY_ID": "unused-here", "AWS_SECRET_ACCESS_KEY": "unused-here"},
     }
-    with provider_for(objects, idp_port), PostgresServer(port=db_port) as pg:
-        pg.create_role(DB_USER, DB_PASSWORD)
-        for database in ("mlflow", "mlflow_auth"):
-            pg.psql(f'CREATE DATABASE "{database}" OWNER "{DB_USER}"')
-        require_passwords(pg)
-        hosts = {host: "127.0.0.1"}
-        migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
-        assert migration.succeeded, migration.logs
-        port = service_port(objects, "mlflow")
-        require_free_port(port, "the MLflow server")
-        with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
-            pod.wait_for_probe(timeout=180)
-            yield {"objects": objects, "pg": pg, "port": port}
+    pg = start_external_postgres(db_port, DB_USER, DB_PASSWORD, ("mlflow", "mlflow_auth"))
+    try:
+        with provider_for(objects, idp_port):
+            hosts = {host: "127.0.0.1"}
+            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
+            assert migration.succeeded, migration.logs
+            port = service_port(objects, "mlflow")
+            require_free_port(port, "the MLflow server")
+            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
+                pod.wait_for_probe(timeout=180)
+                yield {"objects": objects, "pg": pg, "port": port}
+    finally:
+        pg.stop()
 
 
 def test_each_concern_reads_its_own_secret(stack):
