@@ -176,3 +176,30 @@ def test_sealed_secrets_make_one_sealed_secret_per_secret_named(tmp_path):
     assert sorted(own["spec"]["encryptedData"]) == ["kek-passphrase"]
     prerequisites = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
     assert prerequisites == "Secret/mlflow-s3-secret"
+
+
+def test_external_secrets_make_one_external_secret_per_secret_named(tmp_path):
+    """With external-secrets, a Secret a section names and `other_secrets` lists gets an ExternalSecret of its
+    own, from the environment's store, with exactly the keys read from it (a missing remote_ref is refused
+    naming that entry); the store is made once."""
+    remote = {"key": "mlflow/postgres"}
+    store = {"type": "vault", "vault": {"server": "https://vault.example.com", "role": "mlflow"}}
+    secrets = {
+        "provider": "external-secrets",
+        "external_secrets": {
+            "create_store": store,
+            "remote_refs": {"kek-passphrase": {"key": "mlflow/kek"}},
+            "other_secrets": {"mlflow-db-secret": {"remote_refs": {"username": remote}}},
+        },
+    }
+    config = {"database": EXTERNAL, "artifacts": {"type": "pvc"}, "secrets": secrets}
+    with pytest.raises(ConfigError, match=r"other_secrets\.mlflow-db-secret\.remote_refs: no entry for password"):
+        synth(config, tmp_path / "refused")
+    secrets["external_secrets"]["other_secrets"]["mlflow-db-secret"]["remote_refs"]["password"] = remote
+    objs = synth(config, tmp_path)
+    database = find(objs, "ExternalSecret", "mlflow-db-secret")
+    assert database["spec"]["target"]["name"] == "mlflow-db-secret"
+    assert [d["secretKey"] for d in database["spec"]["data"]] == ["password", "username"]
+    assert database["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "mlflow-secret-store"}
+    assert len([o for o in objs if o["kind"] == "SecretStore"]) == 1
+    assert "mlflow-k8s/prerequisites" not in str(find(objs, "Namespace")["metadata"])

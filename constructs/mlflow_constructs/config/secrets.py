@@ -186,6 +186,13 @@ class CreatedStore(Model):
         return self
 
 
+class OtherExternalSecret(Model):
+    """Where the keys of a Secret a section names come from in the store."""
+
+    remote_refs: dict[SecretKey, RemoteRef] = Field(default_factory=dict)
+    """Where each of its keys comes from in the store; every key the pods read needs one."""
+
+
 class ExternalSecrets(Model):
     """An ExternalSecret (External Secrets Operator) that produces the environment's Secret."""
 
@@ -197,6 +204,10 @@ class ExternalSecrets(Model):
     """ExternalSecret refresh, a Go duration (`1h`, `30m`)."""
     remote_refs: dict[SecretKey, RemoteRef] = Field(default_factory=dict)
     """Where each Secret key comes from in the store; every key the pods read needs one."""
+    other_secrets: dict[DnsSubdomain, OtherExternalSecret] = Field(default_factory=dict)
+    """An ExternalSecret of its own, from the same store, for a Secret a section names (e.g.
+    `database.external.credentials.secret`): Secret name -> `remote_refs`. A Secret named by a section and not
+    listed here is a prerequisite."""
 
     @model_validator(mode="after")
     def _one_store(self) -> ExternalSecrets:

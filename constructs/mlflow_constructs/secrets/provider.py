@@ -19,7 +19,7 @@ class SecretProvider(Construct):
     construct that reads it): an ``ExternalSecret`` or a ``SealedSecret``; with ``existing-secret`` nothing
     is created and the Secret becomes a prerequisite. ``refs`` are keys of Secrets named per concern: those of
     the environment's Secret join ``keys``, the others are Secrets the user (or an operator) provides.
-    A SealedSecret is made for each of those listed in ``secrets.sealed_secrets.other_secrets``.
+    An ExternalSecret or a SealedSecret is made for each of those listed in the provider's ``other_secrets``.
     ``prerequisites`` lists what the user must provide."""
 
     def __init__(
@@ -42,6 +42,7 @@ class SecretProvider(Construct):
             if ref.name != source.name:
                 others.setdefault(ref.name, set()).add(ref.key)
         sealed = config.sealed_secrets if config.provider == "sealed-secrets" else None
+        external = config.external_secrets if config.provider == "external-secrets" else None
         if names and config.provider == "external-secrets":
             ExternalSecretProvider(self, "external-secret", config=config, naming=naming, keys=names)
             store = config.external_secrets.store_ref if config.external_secrets else None
@@ -59,8 +60,23 @@ class SecretProvider(Construct):
             )
         elif names:
             self.prerequisites.append(f"Secret/{source.name}")
+        made_store = False
         for secret, secret_keys in sorted(others.items()):
-            if sealed and secret in sealed.other_secrets:
+            if external and secret in external.other_secrets:
+                ExternalSecretProvider(
+                    self,
+                    secret,
+                    config=config,
+                    naming=naming,
+                    keys=sorted(secret_keys),
+                    other=secret,
+                    creates_store=not (names or made_store),
+                )
+                made_store = True
+                store = external.store_ref
+                if store:
+                    self.prerequisites.append(f"{store.kind}/{store.name}")
+            elif sealed and secret in sealed.other_secrets:
                 key_path = f"secrets.sealed_secrets.other_secrets.{secret}"
                 values = sealed.other_secrets[secret]
                 SealedSecretProvider(
@@ -68,10 +84,11 @@ class SecretProvider(Construct):
                 )
             else:
                 self.prerequisites.append(f"Secret/{secret}")
-        unread = sorted(set(sealed.other_secrets) - set(others)) if sealed else []
+        listed, section = (sealed, "sealed_secrets") if sealed else (external, "external_secrets")
+        unread = sorted(set(listed.other_secrets) - set(others)) if listed else []
         if unread:
             raise ConfigError(
-                f"secrets.sealed_secrets.other_secrets.{unread[0]}: no section of this environment reads a Secret of "
+                f"secrets.{section}.other_secrets.{unread[0]}: no section of this environment reads a Secret of "
                 f"that name (the environment's own is secrets.name, {source.name!r}); name it in the section that "
                 "needs it (e.g. database.external.credentials.secret), or remove the entry"
             )
