@@ -477,6 +477,21 @@ def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) ->
     return pg
 
 
+def start_external_postgres(port: int, user: str, password: str, databases: Iterable[str]) -> PostgresServer:
+    """Stand in for an external PostgreSQL (``database.external``) on ``port``: the role ``user`` with
+    ``password``, enforced over TCP, owning each of ``databases``, made beforehand as a DBA would."""
+    pg = PostgresServer(port=port).start()
+    try:
+        pg.create_role(user, password)
+        for database in databases:
+            pg.psql(f'CREATE DATABASE "{database}" OWNER "{user}"')
+        require_passwords(pg)
+    except BaseException:
+        pg.stop()
+        raise
+    return pg
+
+
 def readme_exec_line(marker: str, job: str, stamp: str) -> list[str]:
     """The argv after ``kubectl exec job/<job> --`` in the README's ``sh`` block that follows ``marker``, as a
     shell passes it with ``STAMP`` set."""

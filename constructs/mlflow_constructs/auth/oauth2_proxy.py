@@ -15,7 +15,17 @@ from constructs import Construct
 from mlflow_constructs.config.auth import OAuth2Proxy
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import config_map, deployment, disruption_budget, service
-from mlflow_constructs.k8s.pods import Probes, config_map_volume, container, http_probe, mount, pod_template, resources
+from mlflow_constructs.k8s.pods import (
+    Probes,
+    SecretRef,
+    config_map_volume,
+    container,
+    http_probe,
+    mount,
+    pod_template,
+    resources,
+    secret_env,
+)
 from mlflow_constructs.secrets.source import SecretSource
 
 COMPONENT = "oauth2-proxy"
@@ -51,8 +61,8 @@ class OAuth2ProxyFront(Construct):
     ``public_url`` (``https://mlflow.example.com``) gives the login callback. The proxy serves under the
     upstream's ``path_prefix``: only that path is forwarded, and its own pages (sign-in, callback) and session
     cookie live below it. Handles: ``service_name``, ``port``, ``port_name``, ``path_prefix``, ``selector``,
-    ``secret_keys``. The upstream must accept the proxy's Service name as a Host header: pass
-    ``OAuth2ProxyFront.service_name_for(naming)`` to the server.
+    ``secret_keys`` (or, with ``config.credentials``, ``secret_refs``). The upstream must accept the proxy's
+    Service name as a Host header: pass ``OAuth2ProxyFront.service_name_for(naming)`` to the server.
     """
 
     @staticmethod
@@ -108,13 +118,24 @@ class OAuth2ProxyFront(Construct):
             args += [f"--proxy-prefix={prefix}{PROXY_PAGES}", f"--cookie-path={prefix}"]
         if public_url:
             args.append(f"--redirect-url={public_url}{prefix}{PROXY_PAGES}/callback")
-        env = [secrets.env("OAUTH2_PROXY_COOKIE_SECRET", COOKIE_SECRET_KEY)]
-        self.secret_keys: tuple[str, ...] = (COOKIE_SECRET_KEY,)
+        confidential = config.client_type == "confidential"
+        own = config.credentials
+        if own:  # a Secret (and keys) of the proxy's own
+            refs = {"OAUTH2_PROXY_COOKIE_SECRET": secrets.named(own.secret, own.cookie_secret_key)}
+            if confidential:
+                refs = {"OAUTH2_PROXY_CLIENT_SECRET": secrets.named(own.secret, own.client_secret_key), **refs}
+            env = [secret_env(variable, ref) for variable, ref in refs.items()]
+            self.secret_keys: tuple[str, ...] = ()
+            self.secret_refs: tuple[SecretRef, ...] = tuple(refs.values())
+        else:
+            env = [secrets.env("OAUTH2_PROXY_COOKIE_SECRET", COOKIE_SECRET_KEY)]
+            self.secret_keys = (COOKIE_SECRET_KEY,)
+            if confidential:
+                env.insert(0, secrets.env("OAUTH2_PROXY_CLIENT_SECRET", CLIENT_SECRET_KEY))
+                self.secret_keys = (CLIENT_SECRET_KEY, *self.secret_keys)
+            self.secret_refs = ()
         volumes, mounts = [], []
-        if config.client_type == "confidential":
-            env.insert(0, secrets.env("OAUTH2_PROXY_CLIENT_SECRET", CLIENT_SECRET_KEY))
-            self.secret_keys = (CLIENT_SECRET_KEY, *self.secret_keys)
-        else:  # a public client (device flow): no secret; PKCE protects the code exchange
+        if not confidential:  # a public client (device flow): no secret; PKCE protects the code exchange
             public_client = naming.name("oauth2-proxy-public-client")
             config_map(self, "public-client", name=public_client, labels=labels, data={"client-secret": ""})
             args.append(f"--client-secret-file={PUBLIC_CLIENT_DIR}/client-secret")

@@ -27,6 +27,19 @@ class PvcArtifacts(Model):
     """More than one server pod requires `ReadWriteMany`."""
 
 
+class S3AccessKeys(Model):
+    """The S3 access key pair kept in a Secret of its own, e.g. one an ExternalSecret of yours produces with the
+    keys boto3 reads (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`)."""
+
+    secret: DnsSubdomain | None = None
+    """The Secret holding them (none: the environment's Secret, `secrets.name`). A Secret of another name is
+    created by you or an operator and listed in the Namespace's prerequisites."""
+    access_key_id_key: SecretKey = "AWS_ACCESS_KEY_ID"
+    """Key of the access key id."""
+    secret_access_key_key: SecretKey = "AWS_SECRET_ACCESS_KEY"
+    """Key of the secret access key."""
+
+
 class S3Artifacts(Model):
     bucket: DnsSubdomain
     """Bucket."""
@@ -38,9 +51,21 @@ class S3Artifacts(Model):
     """`AWS_DEFAULT_REGION`."""
     credentials: Literal["secret", "irsa"] = "secret"
     """`secret` (keys from the Secret) or `irsa` (needs the role annotation)."""
+    access_keys: S3AccessKeys | None = None
+    """`credentials: secret`: the Secret and keys of the access key pair (none: the environment's Secret, keys
+    `secrets.keys.s3_access_key_id` and `s3_secret_access_key`)."""
     direct_client_access: bool | None = None
     """Whether MLflow clients can reach the S3 endpoint themselves. With proxied artifacts, `false` keeps
     every transfer on the server (no presigned URLs); none: `true` for AWS S3, `false` with an `endpoint_url`."""
+
+    @model_validator(mode="after")
+    def _keys_with_secret(self) -> S3Artifacts:
+        if self.access_keys is not None and self.credentials != "secret":
+            raise ValueError(
+                f"access_keys: names the Secret of static keys, but credentials is {self.credentials!r} (no keys "
+                "are read); remove access_keys, or set credentials: secret"
+            )
+        return self
 
     @property
     def clients_reach_store(self) -> bool:

@@ -10,11 +10,13 @@ from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
 from mlflow_constructs.config.types import (
     ByteQuantity,
+    DnsSubdomain,
     ExactHttpUrl,
     GoDuration,
     ListItem,
     NonEmpty,
     ProxyNetwork,
+    SecretKey,
     exact_url,
     list_item,
 )
@@ -167,6 +169,19 @@ class Oidc(Model):
         return self
 
 
+class OAuth2ProxyCredentials(Model):
+    """The proxy's client and cookie secrets kept in a Secret of their own, e.g. a two-key Secret an existing
+    proxy setup already has."""
+
+    secret: DnsSubdomain | None = None
+    """The Secret holding them (none: the environment's Secret, `secrets.name`). A Secret of another name is
+    created by you and listed in the Namespace's prerequisites."""
+    client_secret_key: SecretKey = "client_secret"
+    """Key of the client secret (`confidential` clients)."""
+    cookie_secret_key: SecretKey = "cookie_secret"
+    """Key of the cookie secret (16, 24 or 32 bytes)."""
+
+
 class OAuth2Proxy(Model):
     """An OAuth2-Proxy in front of MLflow; MLflow itself is reachable only through it."""
 
@@ -202,6 +217,9 @@ class OAuth2Proxy(Model):
     """`--cookie-expire`, a Go duration (`8h`, `168h0m0s`)."""
     port: int = Field(4180, ge=1024, le=65535)
     """Proxy container port."""
+    credentials: OAuth2ProxyCredentials | None = None
+    """The Secret and keys of the client and cookie secrets (none: the environment's Secret, keys
+    `secrets.keys.oauth2_proxy_client_secret` and `oauth2_proxy_cookie_secret`)."""
 
     @model_validator(mode="after")
     def _who_may_enter(self) -> OAuth2Proxy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from mlflow_constructs import images
 from mlflow_constructs.config.base import Image, Model, Resources, resources_of
@@ -15,7 +15,9 @@ from mlflow_constructs.config.types import (
     CronSchedule,
     DnsLabel,
     DnsSubdomain,
+    Port,
     RetentionPolicy,
+    SecretKey,
     StorageSize,
 )
 
@@ -157,6 +159,32 @@ class ReadReplica(Model):
     down (README, "Read replica")."""
 
 
+class DatabaseCredentials(Model):
+    """A user name and password kept in a Secret of their own, e.g. the `<cluster>-app` Secret of a
+    CloudNativePG cluster run elsewhere (keys `username` and `password`)."""
+
+    secret: DnsSubdomain | None = None
+    """The Secret holding them (none: the environment's Secret, `secrets.name`). A Secret of another name is
+    created by you or an operator and listed in the Namespace's prerequisites."""
+    username_key: SecretKey = "username"
+    """Key of the user name (read as `PGUSER`)."""
+    password_key: SecretKey = "password"
+    """Key of the password (read as `PGPASSWORD`: never in a URI, so any character is safe)."""
+
+
+class ExternalPostgres(Model):
+    """An external PostgreSQL reached by host and port, with the user name and password from a Secret: the
+    store URIs are written without credentials and libpq reads them from `PGUSER` and `PGPASSWORD`."""
+
+    host: DnsSubdomain
+    """Host name or IPv4 address of the server, e.g. `postgres-cluster-rw.postgres` (a CloudNativePG `-rw`
+    Service in another namespace)."""
+    port: Port = 5432
+    """Its port."""
+    credentials: DatabaseCredentials = Field(default_factory=DatabaseCredentials)
+    """Where the user name and password come from."""
+
+
 class Database(Model):
     """The PostgreSQL database behind the tracking and model-registry stores."""
 
@@ -174,6 +202,18 @@ class Database(Model):
     """Schema migrations (the migration Job)."""
     read_replica: ReadReplica = Field(default_factory=ReadReplica)
     """Reads from a standby (`cloudnativepg` with 2+ instances, or `external`)."""
+    external: ExternalPostgres | None = None
+    """`type: external`: host, port and a user name/password Secret; the URIs are composed in the pods (none:
+    full URIs in the Secret keys `secrets.keys.database_uri` and `auth_database_uri`)."""
+
+    @model_validator(mode="after")
+    def _external_only(self) -> Database:
+        if self.external is not None and self.type != "external":
+            raise ValueError(
+                f"database.external: describes an external database, but database.type is {self.type!r}; "
+                "set database.type: external, or remove database.external"
+            )
+        return self
 
     @field_validator("name")
     @classmethod

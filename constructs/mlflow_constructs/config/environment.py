@@ -21,7 +21,7 @@ from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.maintenance import Maintenance
 from mlflow_constructs.config.manifests import Manifest
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
-from mlflow_constructs.config.secrets import Secrets
+from mlflow_constructs.config.secrets import SealedValues, Secrets
 from mlflow_constructs.config.server import Metrics, Server
 from mlflow_constructs.config.types import Dns1035Label, DnsLabel, DnsSubdomain, Labels, PublicUrl
 from mlflow_constructs.k8s.naming import RESERVED_LABEL_PREFIXES, RESERVED_LABELS
@@ -268,11 +268,18 @@ class Environment(Model):
         backup, artifacts = self.database.backup, self.artifacts
         if backup.object_store is not None:
             return backup.object_store
-        if not artifacts.identity.endswith(":secret"):
+        if not artifacts.identity.endswith(":secret") or self._s3_keys_elsewhere:
             return None
         path = beside_artifacts(artifacts, "cloudnativepg", barman=True)
         endpoint = artifacts.s3.endpoint_url if artifacts.type == "s3" else None
         return BackupObjectStore(destination_path=path, endpoint_url=endpoint) if path else None
+
+    @property
+    def _s3_keys_elsewhere(self) -> bool:
+        """Whether the S3 artifacts' keys come from a Secret of their own (``artifacts.s3.access_keys``)."""
+        return (
+            self.artifacts.type == "s3" and self.artifacts.s3 is not None and self.artifacts.s3.access_keys is not None
+        )
 
     @property
     def dump_upload_uri(self) -> str | None:
@@ -322,7 +329,10 @@ class Environment(Model):
             )
         if self.backup_object_store is None:
             why = refusal(self.artifacts) or (
-                "the artifacts' workload identity is bound to the server's ServiceAccount, not the instances'"
+                "the artifacts' keys are named in artifacts.s3.access_keys, which the instances' backup "
+                "credentials (secrets.keys.s3_access_key_id, s3_secret_access_key) do not follow"
+                if self._s3_keys_elsewhere
+                else "the artifacts' workload identity is bound to the server's ServiceAccount, not the instances'"
             )
             raise ValueError(
                 "database.backup.object_store: CloudNativePG backups need an object store, and none can be "
@@ -361,7 +371,9 @@ class Environment(Model):
             )
         sealed = secrets.sealed_secrets
         if secrets.provider == "sealed-secrets" and sealed is not None:
-            self._check_sealing(sealed.scope, sealed.namespace, sealed.name)
+            self._check_sealing(sealed, self.secrets.name, "secrets.sealed_secrets")
+            for secret, values in sealed.other_secrets.items():
+                self._check_sealing(values, secret, f"secrets.sealed_secrets.other_secrets.{secret}")
         needed = {
             "aws-secrets-manager": ("eks.amazonaws.com/role-arn", "IRSA"),
             "aws-parameter-store": ("eks.amazonaws.com/role-arn", "IRSA"),
@@ -373,24 +385,28 @@ class Environment(Model):
                 f"annotation '{needed[0]}' under server.service_account_annotations"
             )
 
-    def _check_sealing(self, scope: str, namespace: str | None, name: str | None) -> None:
-        """Sealed values decrypt only where they were sealed for (see ``SealedSecrets``)."""
+    def _check_sealing(self, sealed: SealedValues, secret: str, key_path: str) -> None:
+        """Sealed values decrypt only where they were sealed for (see ``SealedValues``): the environment's
+        namespace and, with ``strict``, the Secret ``secret`` the SealedSecret is named after."""
+        scope, namespace, name = sealed.scope, sealed.namespace, sealed.name
         reseal = (
             f"re-seal every value for where it is deployed (`kubeseal --raw --scope {scope} --namespace "
-            f"{self.namespace}{f' --name {self.secrets.name}' if name else ''}`) and put the new ciphertexts, "
-            f"namespace{' and name' if name else ''} in secrets.sealed_secrets, or seal with --scope cluster-wide"
+            f"{self.namespace}{f' --name {secret}' if name else ''}`) and put the new ciphertexts, "
+            f"namespace{' and name' if name else ''} in {key_path}, or seal with --scope cluster-wide"
         )
         if namespace is not None and namespace != self.namespace:
             raise ValueError(
-                f"secrets.sealed_secrets.namespace: the values were sealed for namespace {namespace!r} ({scope}), "
+                f"{key_path}.namespace: the values were sealed for namespace {namespace!r} ({scope}), "
                 f"but this environment deploys the SealedSecret to namespace {self.namespace!r}, where the "
                 f"controller cannot decrypt them; {reseal}"
             )
-        if name is not None and name != self.secrets.name:
+        if name is not None and name != secret:
+            where = "secrets.name" if key_path == "secrets.sealed_secrets" else "the Secret it is listed under"
+            fix = f"set secrets.name: {name}, or " if key_path == "secrets.sealed_secrets" else ""
             raise ValueError(
-                f"secrets.sealed_secrets.name: the values were sealed for a Secret named {name!r} (strict), but "
-                f"the SealedSecret is named {self.secrets.name!r} (secrets.name), so the controller cannot decrypt "
-                f"them; set secrets.name: {name}, or {reseal}"
+                f"{key_path}.name: the values were sealed for a Secret named {name!r} (strict), but "
+                f"the SealedSecret is named {secret!r} ({where}), so the controller cannot decrypt "
+                f"them; {fix}{reseal}"
             )
 
 

@@ -192,6 +192,13 @@ class CreatedStore(Model):
         return self
 
 
+class OtherExternalSecret(Model):
+    """Where the keys of a Secret a section names come from in the store."""
+
+    remote_refs: dict[SecretKey, RemoteRef] = Field(default_factory=dict)
+    """Where each of its keys comes from in the store; every key the pods read needs one."""
+
+
 class ExternalSecrets(Model):
     """An ExternalSecret (External Secrets Operator) that produces the environment's Secret."""
 
@@ -203,6 +210,10 @@ class ExternalSecrets(Model):
     """ExternalSecret refresh, a Go duration (`1h`, `30m`)."""
     remote_refs: dict[SecretKey, RemoteRef] = Field(default_factory=dict)
     """Where each Secret key comes from in the store; every key the pods read needs one."""
+    other_secrets: dict[DnsSubdomain, OtherExternalSecret] = Field(default_factory=dict)
+    """An ExternalSecret of its own, from the same store, for a Secret a section names (e.g.
+    `database.external.credentials.secret`): Secret name -> `remote_refs`. A Secret named by a section and not
+    listed here is a prerequisite."""
 
     @model_validator(mode="after")
     def _one_store(self) -> ExternalSecrets:
@@ -221,8 +232,8 @@ def _ciphertext(value: str) -> str:
     return value
 
 
-class SealedSecrets(Model):
-    """A SealedSecret whose ciphertexts (``kubeseal`` output) live in the config file.
+class SealedValues(Model):
+    """The ``kubeseal`` ciphertexts of one Secret, and what they were sealed for.
 
     The controller decrypts a value only where it was sealed for: ``strict`` binds it to a namespace and a
     Secret name, ``namespace-wide`` to a namespace, ``cluster-wide`` to nothing. The file states what the values
@@ -239,7 +250,7 @@ class SealedSecrets(Model):
     """`kubeseal --raw` ciphertext of each key the pods read (Secret key -> ciphertext)."""
 
     @model_validator(mode="after")
-    def _bound_to(self) -> SealedSecrets:
+    def _bound_to(self) -> SealedValues:
         needed = {"strict": ("namespace", "name"), "namespace-wide": ("namespace",), "cluster-wide": ()}[self.scope]
         missing = [key for key in needed if getattr(self, key) is None]
         if missing:
@@ -255,6 +266,16 @@ class SealedSecrets(Model):
                 f"{' and '.join(extra)}, or set the scope you sealed with"
             )
         return self
+
+
+class SealedSecrets(SealedValues):
+    """A SealedSecret whose ciphertexts (``kubeseal`` output) live in the config file, for the environment's
+    Secret and for each Secret a section names for its own concern (``other_secrets``)."""
+
+    other_secrets: dict[DnsSubdomain, SealedValues] = Field(default_factory=dict)
+    """A SealedSecret of its own for a Secret a section names (e.g. `database.external.credentials.secret`):
+    Secret name -> `scope`, `namespace`, `name` and `encrypted_data`, as above (strict: sealed with
+    `--name <that Secret>`). A Secret named by a section and not listed here is a prerequisite."""
 
 
 class AwsSecretsManagerProvider(Model):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cdk8s_plus_27 import k8s
 
-from mlflow_constructs.k8s.pods import env_values
+from mlflow_constructs.k8s.pods import SecretRef, env_values
 
 POSTGRES_PORT = 5432
 
@@ -20,6 +20,7 @@ class DatabaseAccess:
     auth_database_uri: str | None = None  # derived (no password) where this project creates the database
     operator_namespace: str | None = None  # an operator that must reach the database pods
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
+    secret_refs: tuple[SecretRef, ...] = ()  # keys of a Secret named in the database's own section
     port: int = POSTGRES_PORT
     read_replica_env: tuple[k8s.EnvVar, ...] = ()  # the server's read replica, beside ``env``
 
@@ -31,6 +32,7 @@ def store_env(uri: str) -> list[k8s.EnvVar]:
     return env_values({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": uri})
 
 
-def psycopg2_uri(*, user: str, host: str, database: str) -> str:
-    """A URI without password: libpq reads it from ``PGPASSWORD``, so it may hold any character."""
-    return f"postgresql+psycopg2://{user}@{host}:{POSTGRES_PORT}/{database}"
+def psycopg2_uri(*, user: str | None, host: str, database: str, port: int = POSTGRES_PORT) -> str:
+    """A URI without password: libpq reads it from ``PGPASSWORD``, so it may hold any character; without
+    ``user``, libpq reads the user name from ``PGUSER`` as well."""
+    return f"postgresql+psycopg2://{f'{user}@' if user else ''}{host}:{port}/{database}"

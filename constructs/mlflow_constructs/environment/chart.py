@@ -29,6 +29,7 @@ from mlflow_constructs.environment.extra_objects import ExtraObjects, refuse_tak
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses, refuse_oversized_data
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
+from mlflow_constructs.k8s.pods import SecretRef
 from mlflow_constructs.maintenance import MlflowGc, MlflowTraceArchival, TraceArchivalConfig
 from mlflow_constructs.maintenance.task import ServerContext
 from mlflow_constructs.maintenance.trace_archival import location_uri
@@ -126,7 +127,7 @@ class MlflowEnvironment(Construct):
                 database=database,
                 redirect_uri=str(oidc_config.redirect_uri or f"{public_urls(env)[0]}/callback"),
                 secure_cookies=bool(public_urls(env)) and env.public_scheme == "https",
-                database_uri_from_plugin=env.database.type == "external" and env.secrets.plugin_delivery != "env",
+                database_uri_from_plugin=self._uri_from_plugin(env),
             )
             addon = oidc.addon
 
@@ -185,6 +186,7 @@ class MlflowEnvironment(Construct):
             )
         front: MlflowServer | OAuth2ProxyFront = server
         proxy_keys: tuple[str, ...] = ()
+        proxy_refs: tuple[SecretRef, ...] = ()
         if proxied:
             proxy_config = required(env.auth.oauth2_proxy, "auth.oauth2_proxy")
             front = OAuth2ProxyFront(
@@ -196,7 +198,7 @@ class MlflowEnvironment(Construct):
                 upstream=server,
                 public_url=next(iter(public_urls(env)), None),
             )
-            proxy_keys = front.secret_keys
+            proxy_keys, proxy_refs = front.secret_keys, front.secret_refs
         if env.ingress.enabled:
             routes_for(self, "ingress", config=env.ingress, naming=naming, backend=front)
         if env.metrics.enabled and env.metrics.service_monitor:
@@ -211,6 +213,7 @@ class MlflowEnvironment(Construct):
             source=secrets,
             naming=naming,
             keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
+            refs=[*database.secret_refs, *artifacts.secret_refs, *proxy_refs],
         )
         MlflowNamespace(
             namespace_slot,
@@ -249,10 +252,24 @@ class MlflowEnvironment(Construct):
                 store=env.backup_object_store if backed_up else None,
                 read_replica=db.read_replica.enabled,
             ).access
-        from_plugin = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
         return ExternalDatabase(
-            self, "database", secrets=secrets, uri_from_plugin=from_plugin, read_replica=db.read_replica.enabled
+            self,
+            "database",
+            secrets=secrets,
+            uri_from_plugin=self._uri_from_plugin(env),
+            read_replica=db.read_replica.enabled,
+            config=db.external,
+            database=db.name,
+            auth_database=db.auth_name,
         ).access
+
+    @staticmethod
+    def _uri_from_plugin(env: Environment) -> bool:
+        """Whether the oidc plugin's providers (files, cloud) deliver the tracking store's URI: an external
+        database's full URI, when the plugin's settings do not come as env vars."""
+        db = env.database
+        plugin_delivered = env.auth.mode == "oidc" and env.secrets.plugin_delivery != "env"
+        return db.type == "external" and db.external is None and plugin_delivered
 
     @staticmethod
     def _dumps(

@@ -15,9 +15,21 @@ _CONSTANT = {"SecretStore": "SECRET_STORE", "ClusterSecretStore": "CLUSTER_SECRE
 
 
 class ExternalSecretProvider(Construct):
-    """An ``ExternalSecret`` whose target is the environment's Secret (and optionally its SecretStore)."""
+    """An ``ExternalSecret`` whose target is the environment's Secret (and optionally its SecretStore), or, with
+    ``other``, the Secret of that name a section reads (its ``remote_refs`` in ``other_secrets``). All read the
+    environment's store; ``creates_store``: this one makes it (with ``create_store``), once per environment."""
 
-    def __init__(self, scope: Construct, id: str, *, config: Secrets, naming: Naming, keys: list[str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: Secrets,
+        naming: Naming,
+        keys: list[str],
+        other: str | None = None,
+        creates_store: bool = True,
+    ) -> None:
         super().__init__(scope, id)
         from mlflow_constructs.imports.externalsecrets.io.external_secrets import (  # noqa: PLC0415  (CRD bindings load slowly)
             ExternalSecret,
@@ -31,15 +43,20 @@ class ExternalSecretProvider(Construct):
         )
 
         cfg = required(config.external_secrets, "secrets.external_secrets")
+        remote_refs = cfg.other_secrets[other].remote_refs if other else cfg.remote_refs
+        target = other or config.name
         require_keys(
             keys,
-            cfg.remote_refs,
-            key_path="secrets.external_secrets.remote_refs",
+            remote_refs,
+            key_path=f"secrets.external_secrets.other_secrets.{other}.remote_refs"
+            if other
+            else "secrets.external_secrets.remote_refs",
             example="'<key>: {key: <path in the store>, property: <field>}' for each",
         )
         if cfg.create_store:
             store_name, store_kind = naming.name("secret-store"), "SecretStore"
-            SecretStoreWithIdentity(self, "store", config=cfg.create_store, naming=naming, name=store_name)
+            if creates_store:
+                SecretStoreWithIdentity(self, "store", config=cfg.create_store, naming=naming, name=store_name)
         else:
             store_ref = required(cfg.store_ref, "secrets.external_secrets.store_ref")
             store_name, store_kind = store_ref.name, store_ref.kind
@@ -47,20 +64,20 @@ class ExternalSecretProvider(Construct):
         ExternalSecret(
             self,
             "externalsecret",
-            metadata={"name": config.name, "labels": labels},
+            metadata={"name": target, "labels": labels},
             spec=ExternalSecretSpec(
                 refresh_interval=cfg.refresh_interval,
                 secret_store_ref=ExternalSecretSpecSecretStoreRef(
                     name=store_name, kind=getattr(ExternalSecretSpecSecretStoreRefKind, _CONSTANT[store_kind])
                 ),
                 target=ExternalSecretSpecTarget(
-                    name=config.name, creation_policy=ExternalSecretSpecTargetCreationPolicy.OWNER
+                    name=target, creation_policy=ExternalSecretSpecTargetCreationPolicy.OWNER
                 ),
                 data=[
                     ExternalSecretSpecData(
                         secret_key=key,
                         remote_ref=ExternalSecretSpecDataRemoteRef(
-                            key=cfg.remote_refs[key].key, property=cfg.remote_refs[key].property
+                            key=remote_refs[key].key, property=remote_refs[key].property
                         ),
                     )
                     for key in keys

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlflow_constructs.config.errors import required
-from mlflow_constructs.config.secrets import Secrets
+from mlflow_constructs.config.secrets import SealedValues
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.secrets.source import require_keys
 
@@ -17,9 +16,20 @@ SCOPE_ANNOTATIONS = {
 
 
 class SealedSecretProvider(Construct):
-    """A ``SealedSecret`` holding the ``kubeseal`` ciphertexts from the config file."""
+    """A ``SealedSecret`` producing the Secret ``name`` from ``values`` (configured at ``key_path``), which must
+    hold a ciphertext for each of ``keys``."""
 
-    def __init__(self, scope: Construct, id: str, *, config: Secrets, naming: Naming, keys: list[str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        values: SealedValues,
+        key_path: str,
+        naming: Naming,
+        keys: list[str],
+    ) -> None:
         super().__init__(scope, id)
         from mlflow_constructs.imports.sealedsecrets.com.bitnami import (  # noqa: PLC0415  (CRD bindings load slowly)
             SealedSecret,
@@ -28,24 +38,23 @@ class SealedSecretProvider(Construct):
             SealedSecretSpecTemplateMetadata,
         )
 
-        cfg = required(config.sealed_secrets, "secrets.sealed_secrets")
         require_keys(
             keys,
-            cfg.encrypted_data,
-            key_path="secrets.sealed_secrets.encrypted_data",
+            values.encrypted_data,
+            key_path=f"{key_path}.encrypted_data",
             example="the kubeseal ciphertext of each (see README, 'Sealed Secrets')",
         )
-        annotations = SCOPE_ANNOTATIONS[cfg.scope]
+        annotations = SCOPE_ANNOTATIONS[values.scope]
         labels = naming.labels("secrets")
         SealedSecret(
             self,
             "sealedsecret",
-            metadata={"name": config.name, "labels": labels, "annotations": annotations},
+            metadata={"name": name, "labels": labels, "annotations": annotations},
             spec=SealedSecretSpec(
-                encrypted_data=dict(sorted(cfg.encrypted_data.items())),
+                encrypted_data=dict(sorted(values.encrypted_data.items())),
                 template=SealedSecretSpecTemplate(
                     metadata=SealedSecretSpecTemplateMetadata(
-                        name=config.name, labels=labels, annotations=annotations or None
+                        name=name, labels=labels, annotations=annotations or None
                     ),
                     type="Opaque",
                 ),

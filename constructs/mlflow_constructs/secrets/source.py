@@ -30,14 +30,24 @@ class SecretSource:
 
     def ref(self, logical_key: str) -> SecretRef:
         """The Secret key holding one value (a field name of ``SecretKeys``)."""
+        self._served(logical_key)
+        return SecretRef(name=self.name, key=getattr(self.config.keys, logical_key))
+
+    def named(self, secret: str | None, key: str) -> SecretRef:
+        """A key of a Secret a config section names for its own concern (``None``: the environment's Secret,
+        whose provider then produces the key too; see ``SecretProvider``)."""
+        if secret is None or secret == self.name:
+            self._served(key)
+        return SecretRef(name=secret or self.name, key=key)
+
+    def _served(self, key: str) -> None:
         if self.config.cloud:
             raise ConfigError(
                 f"secrets.provider: {self.config.provider!r} only serves the oidc plugin's own settings "
                 f"({', '.join(PLUGIN_KEYS.values())}), but this environment also needs "
-                f"'{logical_key}' from a Secret; use workload identity for artifacts and an external or "
+                f"'{key}' from a Secret; use workload identity for artifacts and an external or "
                 "CloudNativePG database, or choose provider external-secrets"
             )
-        return SecretRef(name=self.name, key=getattr(self.config.keys, logical_key))
 
     def env(self, variable: str, logical_key: str) -> k8s.EnvVar:
         """An env var read from the Secret."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from cdk8s_plus_27 import k8s
 
+from mlflow_constructs.k8s.pods import SecretRef, secret_env
 from mlflow_constructs.secrets.source import SecretSource
 
 ARTIFACTS_ROOT = "mlflow-artifacts:/"
@@ -26,6 +27,7 @@ class ArtifactAccess:
     store_clients: tuple[dict[str, str], ...] = ()  # pods besides the server that reach the store
     single_attach: bool = False  # one ReadWriteOnce volume: pods must be replaced, not rolled
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
+    secret_refs: tuple[SecretRef, ...] = ()  # keys of a Secret named in the store's own section
     # Clients cannot reach the store (e.g. in-cluster MinIO): the server must proxy every transfer and
     # never hand out presigned URLs of the store (see server/transfers_hook.py).
     transfers_via_server: bool = False
@@ -57,9 +59,8 @@ def join(base: str, prefix: str) -> str:
 S3_KEYS = ("s3_access_key_id", "s3_secret_access_key")
 
 
-def s3_key_env(secrets: SecretSource) -> tuple[k8s.EnvVar, ...]:
-    """The S3 access key pair MLflow's boto3 client reads."""
-    return (
-        secrets.env("AWS_ACCESS_KEY_ID", "s3_access_key_id"),
-        secrets.env("AWS_SECRET_ACCESS_KEY", "s3_secret_access_key"),
-    )
+def s3_key_env(secrets: SecretSource, refs: tuple[SecretRef, SecretRef] | None = None) -> tuple[k8s.EnvVar, ...]:
+    """The S3 access key pair MLflow's boto3 client reads: from the environment's Secret, or from ``refs``
+    (access key id, secret access key) of a Secret named for the store."""
+    access_key_id, secret_access_key = refs or (secrets.ref("s3_access_key_id"), secrets.ref("s3_secret_access_key"))
+    return (secret_env("AWS_ACCESS_KEY_ID", access_key_id), secret_env("AWS_SECRET_ACCESS_KEY", secret_access_key))

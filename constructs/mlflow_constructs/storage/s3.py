@@ -11,7 +11,8 @@ from mlflow_constructs.storage.access import S3_KEYS, ArtifactAccess, join, s3_k
 
 
 class S3ArtifactStore(Construct):
-    """No objects: ``access`` points MLflow at ``s3://<bucket>/<prefix>``."""
+    """No objects: ``access`` points MLflow at ``s3://<bucket>/<prefix>``, with the access key pair from the
+    environment's Secret or, with ``access_keys``, from the Secret and keys named there."""
 
     def __init__(
         self, scope: Construct, id: str, *, config: S3Artifacts, secrets: SecretSource, proxied: bool = True
@@ -23,9 +24,16 @@ class S3ArtifactStore(Construct):
         if config.region:
             values["AWS_DEFAULT_REGION"] = config.region
         static_keys = config.credentials == "secret"
+        own = config.access_keys
+        refs = (
+            (secrets.named(own.secret, own.access_key_id_key), secrets.named(own.secret, own.secret_access_key_key))
+            if own
+            else None
+        )
         self.access = ArtifactAccess(
             args=server_args(join(f"s3://{config.bucket}", config.prefix), proxied=proxied),
-            env=(*(s3_key_env(secrets) if static_keys else ()), *env_values(values)),
-            secret_keys=S3_KEYS if static_keys else (),
+            env=(*(s3_key_env(secrets, refs) if static_keys else ()), *env_values(values)),
+            secret_keys=S3_KEYS if static_keys and not refs else (),
+            secret_refs=refs or (),
             transfers_via_server=proxied and not config.clients_reach_store,
         )
