@@ -19,7 +19,7 @@ from mlflow_constructs.config.database import BackupObjectStore, Database
 from mlflow_constructs.config.maintenance import Maintenance
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import Secrets
-from mlflow_constructs.config.server import Metrics, Server
+from mlflow_constructs.config.server import WORKSPACES_SINCE, Metrics, Server, image_release
 from mlflow_constructs.config.types import Dns1035Label, DnsLabel, DnsSubdomain, Labels
 from mlflow_constructs.k8s.naming import RESERVED_LABEL_PREFIXES, RESERVED_LABELS
 
@@ -88,6 +88,7 @@ class Environment(Model):
                 "in the same pod, so give it another port (default 9090)"
             )
         self._check_auth()
+        self._check_workspaces()
         self._check_secrets()
         self._check_backup()
         self._check_read_replica()
@@ -155,6 +156,23 @@ class Environment(Model):
                 "--static-prefix, so a route for the prefix alone would leave sign-in unreachable, and routing "
                 "those root paths too would take them from the other applications on the host; give MLflow a "
                 "host name of its own (ingress.hosts) and remove server.static_prefix"
+            )
+
+    def _check_workspaces(self) -> None:
+        if not self.server.workspaces.enabled:
+            return
+        if self.auth.mode not in ("basic", "oidc"):
+            raise ValueError(
+                f"server.workspaces: auth.mode {self.auth.mode!r} grants nothing per user, so every user would list "
+                "and read every workspace; use auth.mode basic or oidc (their workspace permissions isolate "
+                "workspaces), or turn workspaces off"
+            )
+        version = image_release(self.server.image)
+        if version is not None and version < WORKSPACES_SINCE:
+            raise ValueError(
+                f"server.image: {self.server.image.ref} carries MLflow {'.'.join(map(str, version))}, and workspaces "
+                f"(--enable-workspaces) came with MLflow {'.'.join(map(str, WORKSPACES_SINCE))}; use a newer image "
+                "or turn server.workspaces off"
             )
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
@@ -198,6 +199,41 @@ class AiGateway(Model):
         return self
 
 
+WORKSPACES_SINCE = (3, 10)  # the MLflow release that brought --enable-workspaces
+_RELEASE_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:[.-]|$)")
+
+
+def image_release(image: Image) -> tuple[int, int] | None:
+    """The MLflow ``(major, minor)`` an image's tag names (``v3.17.2-full``, ``3.17.2-oidc11.0.2``); ``None``
+    for a tag that names no release (or a digest alone): nothing to check."""
+    match = _RELEASE_TAG.match(image.tag or "") if image.digest is None else None
+    return (int(match[1]), int(match[2])) if match else None
+
+
+class Workspaces(Model):
+    """MLflow's workspaces (MLflow 3.10 or newer): experiments, registered models, prompts and their runs,
+    traces and artifacts belong to one workspace each, and each user sees only the workspaces granted to them.
+    ``server.workspaces: true`` turns them on."""
+
+    enabled: bool = False
+    """`MLFLOW_ENABLE_WORKSPACES` (`--enable-workspaces`), for the server, its plugin and the migration Job. Needs
+    an auth mode that grants per user (`basic` or `oidc`): with `none` or `oauth2-proxy` every user would see
+    every workspace. Data logged before stays in the workspace `default`; each workspace's artifacts go to
+    `<artifact root>/workspaces/<workspace>/<experiment id>` (MLflow's per-workspace root; a workspace created
+    with its own `default_artifact_root` uses that instead). Workspaces and who may use them are managed at
+    runtime (MLflow's workspace API, basic-auth's workspace permissions, the oidc plugin's admin pages)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flag(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        flag = {"type": "boolean", "description": "`true`: workspaces on (same as `enabled: true`)"}
+        return {"anyOf": [flag, handler(core_schema)]}
+
+
 class Server(Model):
     """The ``mlflow server`` process."""
 
@@ -247,6 +283,8 @@ class Server(Model):
     """MLflow's job execution (costs ~2 GB RAM); periodic tasks off when >1 pod."""
     ai_gateway: AiGateway = Field(default_factory=AiGateway)
     """MLflow's AI gateway and the passphrase of the secrets stored in it (`false`: off)."""
+    workspaces: Workspaces = Field(default_factory=Workspaces)
+    """MLflow's workspaces, isolated per user by the auth mode (`true`: on; see "Workspaces")."""
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     """A HorizontalPodAutoscaler on CPU; replaces `server.replicas` when enabled."""
     service_account_annotations: Annotations = Field(default_factory=dict)
