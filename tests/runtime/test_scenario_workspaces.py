@@ -87,6 +87,18 @@ def experiment_names(api: Api, workspace: str | None) -> set[str]:
     return {e["name"] for e in found.get("experiments", [])}
 
 
+def database_rows(pg) -> str:
+    """The workspace catalog and which workspace each experiment and registered model is in."""
+    return "\n".join(
+        pg.psql(query, database="mlflow")
+        for query in (
+            "SELECT string_agg(name || ':' || coalesce(description, ''), ',' ORDER BY name) FROM workspaces",
+            "SELECT string_agg(name || '@' || workspace, ',' ORDER BY name) FROM experiments",
+            "SELECT string_agg(name || '@' || workspace, ',' ORDER BY name) FROM registered_models",
+        )
+    )
+
+
 @pytest.fixture(scope="module")
 def stack(synthesized, tmp_path_factory):
     """Workspaces off: migration, server, the admin's legacy experiment. Then workspaces on: the migration Job
@@ -113,7 +125,10 @@ def stack(synthesized, tmp_path_factory):
             with run_pod(find_object(off, "Deployment", "mlflow"), off, secrets) as pod:
                 pod.wait_for_probe(timeout=180)
                 legacy = log_experiment(admin, None, "legacy")
-            migrations = [run_job(migration_job(on), on, secrets, timeout=300) for _ in range(2)]
+            migrations, catalogs = [], []
+            for _ in range(2):
+                migrations.append(run_job(migration_job(on), on, secrets, timeout=300))
+                catalogs.append(database_rows(pg))
             require_free_port(port, "the MLflow server")
             with run_pod(find_object(on, "Deployment", "mlflow"), on, secrets) as pod:
                 pod.wait_for_probe(timeout=180)
@@ -128,6 +143,8 @@ def stack(synthesized, tmp_path_factory):
                     "pod": pod,
                     "pg": pg,
                     "migrations": migrations,
+                    "catalogs": catalogs,
+                    "rerun": lambda: run_job(migration_job(on), on, secrets, timeout=300),
                     "admin": admin,
                     "users": {user: Api(port, user, password) for user, password in USERS.items()},
                     "legacy": legacy,
@@ -135,6 +152,20 @@ def stack(synthesized, tmp_path_factory):
                 }
         finally:
             pg.stop()
+
+
+def test_the_migration_job_keeps_the_data_from_before_in_default_and_a_second_run_changes_nothing(stack):
+    """Turning workspaces on runs the Job again (its env changed): the schema is current, the workspace
+    ``default`` is there holding the experiments and model logged before, and the Job says so; run again, it
+    changes nothing in the database."""
+    for migration in stack["migrations"]:
+        assert migration.exit_codes == {"upgrade": 0}, migration.logs
+        log = migration.logs["upgrade"]
+        assert "nothing to migrate" in log, log
+        assert "workspace 'default' present, nothing changed; it holds 2 experiments, 1 registered_models" in log, log
+    first, second = stack["catalogs"]
+    assert first == second, (first, second)
+    assert "legacy@default" in first and "legacy-model@default" in first, first
 
 
 def test_the_server_runs_with_workspaces_on(stack):
@@ -213,3 +244,14 @@ def test_data_from_before_workspaces_is_in_the_default_workspace(stack):
     query = "SELECT workspace FROM {} WHERE name = '{}'"
     assert pg.psql(query.format("experiments", "legacy"), database="mlflow") == "default"
     assert pg.psql(query.format("registered_models", legacy["model"]), database="mlflow") == "default"
+
+
+def test_the_migration_job_restores_a_missing_default_workspace(stack):
+    """Should the workspace ``default`` be missing (MLflow's API refuses to delete it; a database edited by
+    hand), the Job creates it again, so the data from before stays reachable; the server gate waits for it."""
+    pg = stack["pg"]
+    pg.psql("DELETE FROM workspaces WHERE name = 'default'", database="mlflow")
+    migration = stack["rerun"]()
+    assert migration.exit_codes == {"upgrade": 0}, migration.logs
+    assert "workspace 'default' created; it holds 2 experiments, 1 registered_models" in migration.logs["upgrade"]
+    assert database_rows(pg).startswith("default:Default workspace for legacy resources,"), database_rows(pg)

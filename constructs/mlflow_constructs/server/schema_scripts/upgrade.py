@@ -20,7 +20,12 @@ image's head), so this Job is the only migrator, and it runs the guide's steps i
 6. migrate each store with the image's own code: the tracking store inside the lock session (its commit
    lifts that fence), then basic-auth's or the oidc plugin's ``migrate`` in sessions that alone may write;
 7. lift the read-only fence for the new servers; old sessions opened under it stay read-only until their
-   servers are replaced.
+   servers are replaced;
+8. with workspaces on (``MLFLOW_ENABLE_WORKSPACES``), still holding the lock: the data from before workspaces
+   is in MLflow's workspace ``default``. MLflow's schema migration gave every experiment, model and prompt
+   that workspace and created it; the Job creates it if it is missing and reports what it holds, and changes
+   nothing when it is there (a second run, a config change). It never runs ``mlflow db
+   migrate-to-default-workspace``, which would move every other workspace's data into ``default`` too.
 
 Any failure after step 4 releases the locks, lifts the read-only fence and ends the sessions opened under
 it, so the old servers write again (exit 1); PostgreSQL runs each store's migration in one transaction, so a
@@ -267,6 +272,7 @@ def run() -> int:
                     stores.lift_fence(conn, end_sessions=True)
                     say(f"lifted the fence an interrupted run left on {key}")
             say("every store is at the image's head: nothing to migrate")
+            adopt_default_workspace(all_stores[0])
             return 0
         populated = [s for s in behind if states[s.kind] == "behind"]
         for store in behind:
@@ -278,8 +284,42 @@ def run() -> int:
         else:
             for store in behind:
                 migrate_checked(store)
+        adopt_default_workspace(all_stores[0])
         print("upgrade-summary " + json.dumps(events, sort_keys=True), flush=True)
         return 0
+
+
+# What the workspace `default` is reported to hold (workspace-scoped tables of MLflow's catalog).
+WORKSPACE_TABLES = ("experiments", "registered_models")
+
+
+def adopt_default_workspace(tracking: stores.Store) -> None:
+    """With workspaces on: make sure the tracking database (at the image's head) holds the workspace
+    ``default``, where MLflow's migration put the data from before workspaces, and report what it holds."""
+    if not stores.workspaces_enabled():
+        return
+    engine = tracking.engine()
+    try:
+        with engine.begin() as conn:
+            created = conn.execute(
+                sqlalchemy.text(
+                    "INSERT INTO workspaces (name, description) VALUES (:name, :description) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                {"name": stores.DEFAULT_WORKSPACE, "description": "Default workspace for legacy resources"},
+            ).rowcount
+            held = {
+                table: conn.execute(
+                    sqlalchemy.text(f"SELECT count(*) FROM {table} WHERE workspace = :name"),
+                    {"name": stores.DEFAULT_WORKSPACE},
+                ).scalar()
+                for table in WORKSPACE_TABLES
+            }
+    finally:
+        engine.dispose()
+    contents = ", ".join(f"{count} {table}" for table, count in held.items())
+    action = "created" if created else "present, nothing changed"
+    say(f"workspaces on: workspace {stores.DEFAULT_WORKSPACE!r} {action}; it holds {contents}")
 
 
 def check_current(store: stores.Store) -> None:
