@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -159,12 +159,28 @@ class ApiBase(Model):
     for an in-cluster model server (vLLM, a private endpoint)."""
 
 
-class AiGateway(Model):
+class Switch(Model):
+    """A section a bare boolean may stand for: `true`/`false` is `enabled: true`/`false`."""
+
+    FLAG: ClassVar[str]  # what the boolean means, for the JSON schema
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flag(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"anyOf": [{"type": "boolean", "description": cls.FLAG}, handler(core_schema)]}
+
+
+class AiGateway(Switch):
     """MLflow's AI gateway (on by default in MLflow 3.17): the provider API keys users store in it are
     encrypted with a key derived from ``MLFLOW_CRYPTO_KEK_PASSPHRASE``, taken here from the environment's
     Secret (``secrets.keys.kek_passphrase``), never MLflow's public default. ``server.ai_gateway: false``
     turns it off."""
 
+    FLAG = "`false`: the AI gateway off (same as `enabled: false`)"
     enabled: bool = True
     """`MLFLOW_ENABLE_AI_GATEWAY`. On: the server container reads `MLFLOW_CRYPTO_KEK_PASSPHRASE` from
     `secrets.keys.kek_passphrase`. `false` (or `server.ai_gateway: false`): MLflow answers 501
@@ -176,16 +192,6 @@ class AiGateway(Model):
     api_base: ApiBase = Field(default_factory=ApiBase)
     """Where the gateway may send requests (SSRF protection; always written out, so a change of MLflow's
     defaults cannot relax it unseen)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_flag(cls, data: Any) -> Any:
-        return {"enabled": data} if isinstance(data, bool) else data
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        flag = {"type": "boolean", "description": "`false`: the AI gateway off (same as `enabled: false`)"}
-        return {"anyOf": [flag, handler(core_schema)]}
 
     @model_validator(mode="after")
     def _only_when_on(self) -> AiGateway:
@@ -210,11 +216,12 @@ def image_release(image: Image) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-class Workspaces(Model):
+class Workspaces(Switch):
     """MLflow's workspaces (MLflow 3.10 or newer): experiments, registered models, prompts and their runs,
     traces and artifacts belong to one workspace each, and each user sees only the workspaces granted to them.
     ``server.workspaces: true`` turns them on."""
 
+    FLAG = "`true`: workspaces on (same as `enabled: true`)"
     enabled: bool = False
     """`MLFLOW_ENABLE_WORKSPACES` (`--enable-workspaces`), for the server, its plugin and the migration Job. Needs
     an auth mode that grants per user (`basic` or `oidc`): with `none` or `oauth2-proxy` every user would see
@@ -222,16 +229,6 @@ class Workspaces(Model):
     `<artifact root>/workspaces/<workspace>/<experiment id>` (MLflow's per-workspace root; a workspace created
     with its own `default_artifact_root` uses that instead). Workspaces and who may use them are managed at
     runtime (MLflow's workspace API, basic-auth's workspace permissions, the oidc plugin's admin pages)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_flag(cls, data: Any) -> Any:
-        return {"enabled": data} if isinstance(data, bool) else data
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        flag = {"type": "boolean", "description": "`true`: workspaces on (same as `enabled: true`)"}
-        return {"anyOf": [flag, handler(core_schema)]}
 
 
 class Server(Model):
