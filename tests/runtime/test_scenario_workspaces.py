@@ -28,6 +28,7 @@ from scenario import (
     start_bundled_postgres,
     synth_environment,
 )
+from workspace_checks import Api, assert_unreadable, experiment_names, workspace_names
 
 pytestmark = pytest.mark.runtime
 
@@ -36,24 +37,7 @@ SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-for-tests-0123"
 USERS = {"alice": "alice-password-0123", "bob": "bob-password-0123"}
 TEAMS = {"alice": "team-a", "bob": "team-b"}
-WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 ARTIFACT = "report.txt"
-
-
-class Api:
-    """MLflow's REST API on the server pod's port, as one user."""
-
-    def __init__(self, port: int, user: str, password: str) -> None:
-        self.base, self.auth = f"http://127.0.0.1:{port}", (user, password)
-
-    def call(self, method: str, path: str, workspace: str | None = None, **kwargs) -> requests.Response:
-        headers = {"Host": SERVICE_HOST, **({WORKSPACE_HEADER: workspace} if workspace else {})}
-        return requests.request(method, self.base + path, headers=headers, auth=self.auth, timeout=60, **kwargs)
-
-    def ok(self, method: str, path: str, workspace: str | None = None, **kwargs) -> dict:
-        response = self.call(method, path, workspace, **kwargs)
-        assert response.status_code in (200, 201), (method, path, workspace, response.status_code, response.text)
-        return response.json() if response.content else {}
 
 
 def log_experiment(api: Api, workspace: str | None, name: str) -> dict[str, str]:
@@ -82,11 +66,6 @@ def grant_workspace(admin: Api, workspace: str, user: str) -> None:
     admin.ok("POST", "/api/3.0/mlflow/roles/assign", json={"username": user, "role_id": role_id})
 
 
-def experiment_names(api: Api, workspace: str | None) -> set[str]:
-    found = api.ok("POST", "/api/2.0/mlflow/experiments/search", workspace, json={"max_results": 100})
-    return {e["name"] for e in found.get("experiments", [])}
-
-
 def database_rows(pg) -> str:
     """The workspace catalog and which workspace each experiment and registered model is in."""
     return "\n".join(
@@ -97,6 +76,13 @@ def database_rows(pg) -> str:
             "SELECT string_agg(name || '@' || workspace, ',' ORDER BY name) FROM registered_models",
         )
     )
+
+
+def basic_auth_api(port: int, user: str, password: str) -> Api:
+    """The API on the server pod's port with ``user``'s basic-auth credentials, addressed to its Service name."""
+    session = requests.Session()
+    session.auth, session.headers["Host"] = (user, password), SERVICE_HOST
+    return Api(session, f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +104,7 @@ def stack(synthesized, tmp_path_factory):
             "flask-secret-key": "flask-secret-key-for-tests-0123456789abcdef",
         }
         pg = start_bundled_postgres(on, secrets)
-        admin = Api(port, ADMIN, ADMIN_PASSWORD)
+        admin = basic_auth_api(port, ADMIN, ADMIN_PASSWORD)
         try:
             assert run_job(migration_job(off), off, secrets, timeout=300).succeeded
             require_free_port(port, "the MLflow server")
@@ -146,7 +132,7 @@ def stack(synthesized, tmp_path_factory):
                     "catalogs": catalogs,
                     "rerun": lambda: run_job(migration_job(on), on, secrets, timeout=300),
                     "admin": admin,
-                    "users": {user: Api(port, user, password) for user, password in USERS.items()},
+                    "users": {user: basic_auth_api(port, user, password) for user, password in USERS.items()},
                     "legacy": legacy,
                     "teams": teams,
                 }
@@ -170,14 +156,14 @@ def test_the_migration_job_keeps_the_data_from_before_in_default_and_a_second_ru
 
 def test_the_server_runs_with_workspaces_on(stack):
     """The server pod as synthesized has workspaces on: MLflow lists the admin's workspaces."""
-    names = {w["name"] for w in stack["admin"].ok("GET", "/api/3.0/mlflow/workspaces").get("workspaces", [])}
+    names = workspace_names(stack["admin"])
     assert {"default", "team-a", "team-b"} <= names, names
 
 
 def test_a_user_lists_only_the_workspaces_granted_to_them(stack):
     """alice, granted team-a, does not even learn that team-b exists."""
     alice = stack["users"]["alice"]
-    names = {w["name"] for w in alice.ok("GET", "/api/3.0/mlflow/workspaces").get("workspaces", [])}
+    names = workspace_names(alice)
     assert "team-a" in names and "team-b" not in names, names
 
 
@@ -194,31 +180,7 @@ def test_a_user_works_in_their_own_workspace(stack):
 def test_a_user_can_neither_list_nor_read_another_workspace(stack):
     """alice names team-b: no experiment listed, and its experiment, run, registered model and artifact are
     refused, whether she asks in team-b or reaches for team-b's ids and paths from team-a."""
-    alice, theirs = stack["users"]["alice"], stack["teams"]["team-b"]
-    listed = alice.call("POST", "/api/2.0/mlflow/experiments/search", "team-b", json={"max_results": 100})
-    assert listed.status_code != 200 or theirs["name"] not in str(listed.json()), listed.text
-    for workspace in ("team-b", "team-a"):
-        reads = {
-            "experiment": alice.call(
-                "GET", "/api/2.0/mlflow/experiments/get", workspace, params={"experiment_id": theirs["experiment_id"]}
-            ),
-            "run": alice.call("GET", "/api/2.0/mlflow/runs/get", workspace, params={"run_id": theirs["run_id"]}),
-            "model": alice.call(
-                "GET", "/api/2.0/mlflow/registered-models/get", workspace, params={"name": theirs["model"]}
-            ),
-            "models": alice.call(
-                "GET", "/api/2.0/mlflow/registered-models/search", workspace, params={"max_results": 100}
-            ),
-            "artifact": alice.call("GET", f"/api/2.0/mlflow-artifacts/artifacts/{theirs['artifact_path']}", workspace),
-        }
-        for what, response in reads.items():
-            leaked = theirs["name"] in response.text
-            assert not leaked and (what == "models" or response.status_code >= 400), (
-                workspace,
-                what,
-                response.status_code,
-                response.text,
-            )
+    assert_unreadable(stack["users"]["alice"], stack["teams"]["team-b"], "team-a", "team-b")
 
 
 def test_the_admin_sees_every_workspace(stack):
