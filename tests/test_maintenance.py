@@ -178,3 +178,14 @@ def test_retention_refuses_what_mlflow_archival_cannot_parse(retention):
     would fail to start on it."""
     message = config_error({"maintenance": {"trace_archival": {"enabled": True, "retention": retention}}})
     assert "maintenance.trace_archival.retention" in message and "30d" in message
+
+
+def test_gc_collects_every_workspace(tmp_path):
+    """With workspaces on, `mlflow gc` alone collects the workspace `default` only: the CronJob passes
+    `--all-workspaces`, and its loopback artifacts server (which MLflow would refuse with workspaces) runs without."""
+    config = {"server": {"workspaces": True}, "auth": {"mode": "basic"}, "maintenance": {"gc": {"enabled": True}}}
+    gc = gc_pod(synth(config, tmp_path))["spec"]["containers"][0]
+    assert env_of(gc)["MLFLOW_ENABLE_WORKSPACES"] == "true"
+    script = gc["command"][2]
+    assert 'if os.environ.get("MLFLOW_ENABLE_WORKSPACES") == "true":\n    args.append("--all-workspaces")' in script
+    assert '"MLFLOW_ENABLE_WORKSPACES")\n    env = {k: v for k, v in os.environ.items() if k not in drop}' in script

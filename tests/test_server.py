@@ -63,6 +63,18 @@ def test_telemetry_is_off_in_every_container_that_runs_mlflow(tmp_path):
     assert "MLFLOW_DISABLE_TELEMETRY" not in find(objects, "ConfigMap", "mlflow-settings")["data"]
 
 
+def test_workspaces_reach_the_server_its_gate_and_the_migration(tmp_path):
+    """`mlflow server`, the oidc plugin and MLflow's stores all read `MLFLOW_ENABLE_WORKSPACES`: the server (its
+    settings), its schema gate and the migration Job carry it when workspaces are on, and nothing does when off."""
+    on = synth({"server": {"workspaces": True}, "auth": {"mode": "basic"}}, tmp_path / "on")
+    assert find(on, "ConfigMap", "mlflow-settings")["data"]["MLFLOW_ENABLE_WORKSPACES"] == "true"
+    (job,) = [o for o in on if o["kind"] == "Job" and o["metadata"]["name"].startswith("mlflow-migrate-")]
+    for workload, name in ((job, "upgrade"), (find(on, "Deployment", "mlflow"), "wait-for-schema")):
+        assert env_of(container(workload, name))["MLFLOW_ENABLE_WORKSPACES"] == "true", name
+    off = synth({"auth": {"mode": "basic"}}, tmp_path / "off")
+    assert "MLFLOW_ENABLE_WORKSPACES" not in find(off, "ConfigMap", "mlflow-settings")["data"]
+
+
 def test_probes_make_the_pod_ready_soon_after_the_server_answers(tmp_path):
     """The kubelet probes every period from the container's start, readiness only after startup passed:
     short periods so a ~7 s start is not rounded up by tens of seconds; still 180 s allowed to start."""

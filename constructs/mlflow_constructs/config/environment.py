@@ -22,7 +22,7 @@ from mlflow_constructs.config.maintenance import Maintenance
 from mlflow_constructs.config.manifests import Manifest
 from mlflow_constructs.config.network import Ingress, NetworkPolicies
 from mlflow_constructs.config.secrets import SealedValues, Secrets
-from mlflow_constructs.config.server import Metrics, Server
+from mlflow_constructs.config.server import WORKSPACES_SINCE, Metrics, Server, image_release
 from mlflow_constructs.config.types import Dns1035Label, DnsLabel, DnsSubdomain, Labels, PublicUrl
 from mlflow_constructs.k8s.naming import RESERVED_LABEL_PREFIXES, RESERVED_LABELS
 
@@ -105,6 +105,7 @@ class Environment(Model):
         self._check_public_url()
         self._check_extra_mounts()
         self._check_auth()
+        self._check_workspaces()
         self._check_secrets()
         self._check_backup()
         self._check_read_replica()
@@ -247,6 +248,23 @@ class Environment(Model):
     def public_scheme(self) -> str:
         """The scheme clients use: ``public_url``'s, else the route's (``ingress.tls``, the Gateway listener)."""
         return urlsplit(self.public_url).scheme if self.public_url else self.ingress.scheme
+
+    def _check_workspaces(self) -> None:
+        if not self.server.workspaces.enabled:
+            return
+        if self.auth.mode not in ("basic", "oidc"):
+            raise ValueError(
+                f"server.workspaces: auth.mode {self.auth.mode!r} grants nothing per user, so every user would list "
+                "and read every workspace; use auth.mode basic or oidc (their workspace permissions isolate "
+                "workspaces), or turn workspaces off"
+            )
+        version = image_release(self.server.image)
+        if version is not None and version < WORKSPACES_SINCE:
+            raise ValueError(
+                f"server.image: {self.server.image.ref} carries MLflow {'.'.join(map(str, version))}, and workspaces "
+                f"(--enable-workspaces) came with MLflow {'.'.join(map(str, WORKSPACES_SINCE))}; use a newer image "
+                "or turn server.workspaces off"
+            )
 
     @property
     def backups_enabled(self) -> bool:

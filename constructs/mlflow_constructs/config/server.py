@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -165,12 +165,28 @@ class ApiBase(Model):
     for an in-cluster model server (vLLM, a private endpoint)."""
 
 
-class AiGateway(Model):
+class Switch(Model):
+    """A section a bare boolean may stand for: `true`/`false` is `enabled: true`/`false`."""
+
+    FLAG: ClassVar[str]  # what the boolean means, for the JSON schema
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flag(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"anyOf": [{"type": "boolean", "description": cls.FLAG}, handler(core_schema)]}
+
+
+class AiGateway(Switch):
     """MLflow's AI gateway (on by default in MLflow 3.17): the provider API keys users store in it are
     encrypted with a key derived from ``MLFLOW_CRYPTO_KEK_PASSPHRASE``, taken here from the environment's
     Secret (``secrets.keys.kek_passphrase``), never MLflow's public default. ``server.ai_gateway: false``
     turns it off."""
 
+    FLAG = "`false`: the AI gateway off (same as `enabled: false`)"
     enabled: bool = True
     """`MLFLOW_ENABLE_AI_GATEWAY`. On: the server container reads `MLFLOW_CRYPTO_KEK_PASSPHRASE` from
     `secrets.keys.kek_passphrase`. `false` (or `server.ai_gateway: false`): MLflow answers 501
@@ -192,16 +208,6 @@ class AiGateway(Model):
     from version `kek_version - 1` under `secrets.keys.previous_kek_passphrase` to `kek_version` under
     `secrets.keys.kek_passphrase`, with the running servers fenced and the new ones held until it is done
     (README "Rotating the AI gateway's passphrase"). Needs `kek_version` >= 2."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_flag(cls, data: Any) -> Any:
-        return {"enabled": data} if isinstance(data, bool) else data
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        flag = {"type": "boolean", "description": "`false`: the AI gateway off (same as `enabled: false`)"}
-        return {"anyOf": [flag, handler(core_schema)]}
 
     @model_validator(mode="after")
     def _only_when_on(self) -> AiGateway:
@@ -334,6 +340,32 @@ class ExtraMount(Model):
     """Read-only (the default); `false` for an emptyDir or claim the server writes."""
 
 
+WORKSPACES_SINCE = (3, 10)  # the MLflow release that brought --enable-workspaces
+_RELEASE_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:[.-]|$)")
+
+
+def image_release(image: Image) -> tuple[int, int] | None:
+    """The MLflow ``(major, minor)`` an image's tag names (``v3.17.2-full``, ``3.17.2-oidc11.0.2``); ``None``
+    for a tag that names no release (or a digest alone): nothing to check."""
+    match = _RELEASE_TAG.match(image.tag or "") if image.digest is None else None
+    return (int(match[1]), int(match[2])) if match else None
+
+
+class Workspaces(Switch):
+    """MLflow's workspaces (MLflow 3.10 or newer): experiments, registered models, prompts and their runs,
+    traces and artifacts belong to one workspace each, and each user sees only the workspaces granted to them.
+    ``server.workspaces: true`` turns them on."""
+
+    FLAG = "`true`: workspaces on (same as `enabled: true`)"
+    enabled: bool = False
+    """`MLFLOW_ENABLE_WORKSPACES` (`--enable-workspaces`), for the server, its plugin and the migration Job. Needs
+    an auth mode that grants per user (`basic` or `oidc`): with `none` or `oauth2-proxy` every user would see
+    every workspace. Data logged before stays in the workspace `default`; each workspace's artifacts go to
+    `<artifact root>/workspaces/<workspace>/<experiment id>` (MLflow's per-workspace root; a workspace created
+    with its own `default_artifact_root` uses that instead). Workspaces and who may use them are managed at
+    runtime (MLflow's workspace API, basic-auth's workspace permissions, the oidc plugin's admin pages)."""
+
+
 class Server(Model):
     """The ``mlflow server`` process."""
 
@@ -395,6 +427,8 @@ class Server(Model):
     """MLflow's job execution (costs ~2 GB RAM); periodic tasks off when >1 pod."""
     ai_gateway: AiGateway = Field(default_factory=AiGateway)
     """MLflow's AI gateway and the passphrase of the secrets stored in it (`false`: off)."""
+    workspaces: Workspaces = Field(default_factory=Workspaces)
+    """MLflow's workspaces, isolated per user by the auth mode (`true`: on; see "Workspaces")."""
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     """A HorizontalPodAutoscaler on CPU; replaces `server.replicas` when enabled."""
     service_account_annotations: Annotations = Field(default_factory=dict)

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from mlflow_constructs.config.maintenance import GarbageCollection
 from mlflow_constructs.maintenance.task import ServerContext, scheduled_task
+from mlflow_constructs.server.pod import workspace_settings
 
 COMPONENT = "gc"
 ARTIFACTS_PORT = 5050  # the loopback artifacts server's port (the pod's own network namespace)
@@ -15,14 +16,19 @@ ARTIFACTS_PORT = 5050  # the loopback artifacts server's port (the pod's own net
 # through the server's proxy have `mlflow-artifacts:/` URIs, which MLflow resolves only through a tracking
 # server: an artifacts-only `mlflow server` on loopback serves the same destination with the same credentials,
 # so gc deletes the files in the store itself. Without it (`proxied: false`) run URIs name the store directly.
+# With workspaces on, gc collects every workspace (`--all-workspaces`; by default it would collect `default`
+# alone), and the loopback server serves the destination without them (its paths already name the workspace).
 GC_SCRIPT = """import os, subprocess, sys, time, urllib.request
 from mlflow.cli import cli
 
 args = ["gc", "--backend-store-uri", os.environ["MLFLOW_BACKEND_STORE_URI"], "--older-than", os.environ["OLDER_THAN"]]
+if os.environ.get("MLFLOW_ENABLE_WORKSPACES") == "true":
+    args.append("--all-workspaces")
 server, destination = None, os.environ.get("ARTIFACTS_DESTINATION")
 if destination:
     port = os.environ["ARTIFACTS_PORT"]
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_REGISTRY_STORE_URI")}
+    drop = ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_REGISTRY_STORE_URI", "MLFLOW_ENABLE_WORKSPACES")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     command = ["server", "--artifacts-only", "--serve-artifacts", "--artifacts-destination", destination]
     command += ["--host", "127.0.0.1", "--port", port, "--workers", "1"]
     server = subprocess.Popen([sys.executable, "-m", "mlflow", *command], env=env)
@@ -62,7 +68,7 @@ class MlflowGc(Construct):
         super().__init__(scope, id)
         component = server.naming.component(COMPONENT)
         self.selector = component.selector
-        settings = {"OLDER_THAN": config.older_than}
+        settings = {"OLDER_THAN": config.older_than, **workspace_settings(server.pod.config)}
         if server.artifacts.proxied:
             destination = server.artifacts.destination
             settings |= {"ARTIFACTS_DESTINATION": destination, "ARTIFACTS_PORT": str(ARTIFACTS_PORT)}

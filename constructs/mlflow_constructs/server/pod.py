@@ -23,6 +23,12 @@ def telemetry_settings(config: Server) -> dict[str, str]:
     return {} if config.telemetry else dict(TELEMETRY_OFF)
 
 
+def workspace_settings(config: Server) -> dict[str, str]:
+    """Env for the server, its plugin and the schema scripts: ``MLFLOW_ENABLE_WORKSPACES`` when workspaces are on
+    (the variable ``mlflow server``, the oidc plugin and MLflow's stores all read)."""
+    return {"MLFLOW_ENABLE_WORKSPACES": "true"} if config.workspaces.enabled else {}
+
+
 @dataclass(frozen=True)
 class ServerPod:
     """The image and resources (``config``), the database, the auth ``addon``, the AI ``gateway`` and the
@@ -43,7 +49,11 @@ class ServerPod:
     def schema_env(self) -> list[k8s.EnvVar]:
         """What the schema scripts need to find every store (see ``server/schema.py``)."""
         plugin = self.addon.plugin
-        settings = {"SCHEMA_STORES": " ".join(self.schema_stores), **telemetry_settings(self.config)}
+        settings = {
+            "SCHEMA_STORES": " ".join(self.schema_stores),
+            **telemetry_settings(self.config),
+            **workspace_settings(self.config),
+        }
         if plugin.loads_providers:
             settings["LOAD_PLUGIN_PROVIDERS"] = "true"
         return [*self.database.env, *plugin.env, *self.addon.schema_env, *env_values(settings)]

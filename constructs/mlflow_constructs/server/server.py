@@ -25,7 +25,7 @@ from mlflow_constructs.observability.exporter import METRICS_PORT_NAME, metrics_
 from mlflow_constructs.server.extra import extra_annotations, with_extra_env, with_extra_volumes
 from mlflow_constructs.server.hosts import allowed_hosts, cors_origins
 from mlflow_constructs.server.launcher import launcher_command
-from mlflow_constructs.server.pod import ServerPod, telemetry_settings
+from mlflow_constructs.server.pod import ServerPod, telemetry_settings, workspace_settings
 from mlflow_constructs.server.schema import SchemaScripts, wait_for_schema
 from mlflow_constructs.server.transfers import transfers_hook
 from mlflow_constructs.storage.access import ArtifactAccess
@@ -99,6 +99,7 @@ class MlflowServer(Construct):
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(config.job_execution).lower(),
             "HOME": "/tmp",
             **telemetry_settings(config),
+            **workspace_settings(config),
             **gateway.settings,
             **addon.settings,
             **(hook.settings if hook else {}),

@@ -32,6 +32,7 @@ import sqlalchemy
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+DEFAULT_WORKSPACE = "default"  # MLflow's workspace of everything logged before workspaces were on
 UPGRADE_APP = "mlflow-k8s-upgrade"  # application_name of the migration's sessions: never ended by the fence
 READ_ONLY_SETTING = "default_transaction_read_only=on"
 
@@ -132,6 +133,20 @@ def stores_from_env() -> list[Store]:
         else:
             raise SchemaError(f"unknown store {kind!r} in SCHEMA_STORES")
     return stores
+
+
+def workspaces_enabled() -> bool:
+    """Whether the servers of this image run with workspaces (``MLFLOW_ENABLE_WORKSPACES``)."""
+    return os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("true", "1")
+
+
+def has_default_workspace(conn: sqlalchemy.Connection) -> bool:
+    """Whether the tracking database (at the image's head) holds MLflow's ``default`` workspace."""
+    return bool(
+        conn.execute(
+            sqlalchemy.text("SELECT EXISTS (SELECT 1 FROM workspaces WHERE name = :name)"), {"name": DEFAULT_WORKSPACE}
+        ).scalar()
+    )
 
 
 def load_plugin_providers() -> None:

@@ -21,7 +21,12 @@ image's head), so this Job is the only migrator, and it runs the guide's steps i
    lifts that fence), then basic-auth's or the oidc plugin's ``migrate`` in sessions that alone may write;
 7. lift the read-only fence for the new servers; old sessions opened under it stay read-only until their
    servers are replaced;
-8. with ``ROTATE_KEK=true`` (``server.ai_gateway.rotate_kek``), rotate the AI gateway's passphrase: checked
+8. with workspaces on (``MLFLOW_ENABLE_WORKSPACES``), still holding the lock: the data from before workspaces
+   is in MLflow's workspace ``default``. MLflow's schema migration gave every experiment, model and prompt
+   that workspace and created it; the Job creates it if it is missing and reports what it holds, and changes
+   nothing when it is there (a second run, a config change). It never runs ``mlflow db
+   migrate-to-default-workspace``, which would move every other workspace's data into ``default`` too.
+9. with ``ROTATE_KEK=true`` (``server.ai_gateway.rotate_kek``), rotate the AI gateway's passphrase: checked
    before step 2 (every stored key must unwrap with the previous passphrase at ``MLFLOW_CRYPTO_KEK_VERSION``
    - 1 or with the current one at that version, else a refusal), then, in one transaction holding the
    ``secrets`` table, checked again and guarded (``kek.guard``: the old servers can no longer store a key
@@ -276,7 +281,7 @@ def run() -> int:
 
 
 def migrate_schema(all_stores: list[stores.Store], dbs: dict[str, sqlalchemy.Connection]) -> None:
-    """Steps 2-7 on the databases ``dbs`` (autocommit connections), under the advisory lock."""
+    """Steps 2-8 on the databases ``dbs`` (autocommit connections), under the advisory lock."""
     states = {store.kind: store.state(dbs[store.database]) for store in all_stores}
     for store in all_stores:
         revision = store.revision(dbs[store.database])
@@ -288,6 +293,7 @@ def migrate_schema(all_stores: list[stores.Store], dbs: dict[str, sqlalchemy.Con
                 stores.lift_fence(conn, end_sessions=True)
                 say(f"lifted the fence an interrupted run left on {key}")
         say("every store is at the image's head: nothing to migrate")
+        adopt_default_workspace(all_stores[0])
         return
     populated = [s for s in behind if states[s.kind] == "behind"]
     for store in behind:
@@ -299,6 +305,7 @@ def migrate_schema(all_stores: list[stores.Store], dbs: dict[str, sqlalchemy.Con
     else:
         for store in behind:
             migrate_checked(store)
+    adopt_default_workspace(all_stores[0])
     print("upgrade-summary " + json.dumps(events, sort_keys=True), flush=True)
 
 
@@ -328,7 +335,7 @@ def check_rotation(rows: list[tuple[str, int, bytes]], keks: dict[int, bytes]) -
 
 
 def rotate(tracking: stores.Store, keks: dict[int, bytes]) -> None:
-    """Step 8: guard the ``secrets`` table, re-wrap what is still at the previous version, check."""
+    """Step 9: guard the ``secrets`` table, re-wrap what is still at the previous version, check."""
     previous, version = sorted(keks)
     engine = tracking.engine()
     try:
@@ -367,6 +374,39 @@ def run_rotate_kek(previous: int) -> None:
     rotate_kek.main(
         args=["--yes"], prog_name="mlflow crypto rotate-kek", standalone_mode=False, auto_envvar_prefix="ROTATE_KEK"
     )
+
+
+# What the workspace `default` is reported to hold (workspace-scoped tables of MLflow's catalog).
+WORKSPACE_TABLES = ("experiments", "registered_models")
+
+
+def adopt_default_workspace(tracking: stores.Store) -> None:
+    """With workspaces on: make sure the tracking database (at the image's head) holds the workspace
+    ``default``, where MLflow's migration put the data from before workspaces, and report what it holds."""
+    if not stores.workspaces_enabled():
+        return
+    engine = tracking.engine()
+    try:
+        with engine.begin() as conn:
+            created = conn.execute(
+                sqlalchemy.text(
+                    "INSERT INTO workspaces (name, description) VALUES (:name, :description) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                {"name": stores.DEFAULT_WORKSPACE, "description": "Default workspace for legacy resources"},
+            ).rowcount
+            held = {
+                table: conn.execute(
+                    sqlalchemy.text(f"SELECT count(*) FROM {table} WHERE workspace = :name"),
+                    {"name": stores.DEFAULT_WORKSPACE},
+                ).scalar()
+                for table in WORKSPACE_TABLES
+            }
+    finally:
+        engine.dispose()
+    contents = ", ".join(f"{count} {table}" for table, count in held.items())
+    action = "created" if created else "present, nothing changed"
+    say(f"workspaces on: workspace {stores.DEFAULT_WORKSPACE!r} {action}; it holds {contents}")
 
 
 def check_current(store: stores.Store) -> None:

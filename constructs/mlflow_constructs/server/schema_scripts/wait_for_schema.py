@@ -1,6 +1,7 @@
 """The server pods' gate: start only on databases at this image's schema, never migrate them.
 
-Waits until every store (``stores.py``) is at the image's head and no migration fence is up, then exits 0
+Waits until every store (``stores.py``) is at the image's head, with workspaces on the tracking database
+holds the workspace ``default`` (which the Job makes sure of), and no migration fence is up; then exits 0
 and the server starts. Behind (a newer image than the schema): the migration Job has to run first, so it
 waits, saying so, for as long as it takes (the old pods keep serving meanwhile; a refused or failed Job
 leaves the rollout stuck here, which is the point). A revision the image does not know (an older image than
@@ -32,6 +33,8 @@ def blockers(all_stores: list[stores.Store], keks: dict[int, bytes] | None) -> l
             state = store.state(conn)
             if state != "current":
                 reasons.append(f"{store.kind} is {state} (database at {store.revision(conn)}, image {store.head()})")
+            elif store.kind == "tracking" and stores.workspaces_enabled() and not stores.has_default_workspace(conn):
+                reasons.append(f"workspace {stores.DEFAULT_WORKSPACE!r} (the data from before workspaces) is missing")
             if store.database not in checked and stores.fenced(conn):
                 reasons.append(f"{stores.database_name(store.uri)} is fenced by a running migration")
             checked.add(store.database)
