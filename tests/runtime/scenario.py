@@ -365,14 +365,16 @@ def process_environ(pid: int) -> dict[str, str]:
 def assert_lean_server(pod: PodRun, container: str = "mlflow", app: str | None = None) -> TreeStats:
     """The server container is one process (PID 1 of the container): the launcher, run in place of
     ``mlflow server``'s idle supervisor, serving in that process the one-worker uvicorn command ``mlflow
-    server`` built for the app it chose (logged by the launcher), with MLflow's telemetry off."""
+    server`` built for the app it chose (logged by the launcher), or, with ``--expose-prometheus``, that
+    command exec'd; with MLflow's telemetry off."""
     proc = pod.container(container)
     stats = tree_stats(proc.init_pid)
     assert stats.processes == 1, f"expected one process in the {container} container: {stats.commands}"
-    assert list(stats.commands[0][1:2]) == ["-c"], stats.commands[0][:2]
-    served = [line for line in proc.log().splitlines() if "mlflow launcher: serving in this process:" in line]
-    assert len(served) == 1, proc.log_tail()
-    argv = served[0].split(": ", 2)[2].split()
+    argv = list(stats.commands[0])
+    if argv[1:2] == ["-c"]:
+        served = [line for line in proc.log().splitlines() if "mlflow launcher: serving in this process:" in line]
+        assert len(served) == 1, proc.log_tail()
+        argv = served[0].split(": ", 2)[2].split()
     assert argv[1:3] == ["-m", "uvicorn"], argv
     assert argv[argv.index("--workers") + 1] == "1", argv
     if app:

@@ -15,7 +15,9 @@ Flask app when ``mlflow.server`` is imported, from the environment it is about t
 (``--static-prefix``, the Host check, Prometheus): before serving, the launcher sets that environment,
 re-runs ``mlflow.server`` (``importlib.reload``) and forgets the modules that hold the app built before
 (``mlflow.server.auth``, imported to bootstrap the admin), so uvicorn imports the app a new process would
-have. Nothing MLflow sets up is copied or re-implemented here, the program is PID 1 of the container and
+have. With ``--expose-prometheus`` it ``exec``s the command with one worker too: ``prometheus_client``
+reads its multiprocess directory when it is imported (served in-process, the oidc plugin's scrape was empty).
+Nothing MLflow sets up is copied or re-implemented here, the program is PID 1 of the container and
 gets the kubelet's SIGTERM itself (uvicorn shuts down gracefully).
 
 It fails loudly (exit 1 with a message) if MLflow no longer starts uvicorn through ``_exec_cmd``, and
@@ -38,6 +40,7 @@ _RUN_CLI = """\
 import importlib, os, sys
 import mlflow.server
 from mlflow.environment_variables import MLFLOW_ENABLE_AI_GATEWAY, MLFLOW_SERVER_ENABLE_JOB_EXECUTION
+from mlflow.server.constants import PROMETHEUS_EXPORTER_ENV_VAR
 
 served = []
 
@@ -60,7 +63,7 @@ def become(cmd, *, extra_env=None, **kwargs):
     cmd = [str(part) for part in cmd]
     os.environ.update(extra_env or {})
     one_worker = "--workers" in cmd and cmd[cmd.index("--workers") + 1] == "1"
-    if cmd[1:3] == ["-m", "uvicorn"] and one_worker:
+    if cmd[1:3] == ["-m", "uvicorn"] and one_worker and PROMETHEUS_EXPORTER_ENV_VAR not in (extra_env or {}):
         serve(cmd)
     sys.stdout.flush()
     sys.stderr.flush()
