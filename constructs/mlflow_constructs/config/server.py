@@ -221,7 +221,7 @@ class Server(Model):
     workers: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = "auto"
     """`--workers` (uvicorn), 1-16, or `auto` (default): the whole CPUs of `server.resources.limits.cpu` (at
     least 1; 1 with the default limit). One worker is one process and uses at most one core; it runs as the
-    container's only process, where MLflow is imported once (`/health` answers ~5 s after the start).
+    container's only process, where MLflow is imported once without `metrics.enabled` (`/health` ~5 s after start).
     Several need uvicorn's supervisor next to them and ~250 MB each (raise `resources` with them). Measured
     (docs/measurements.md, "Runtime performance"): CPU per request is about the same with 1, 2 or 4 workers,
     so N workers in one pod cost what N one-worker pods cost; replicas also outlive a node."""
