@@ -56,8 +56,9 @@ test-fast: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/synth_bench.py
 
-## The server pod as synthesized against `mlflow server` with MLflow's defaults, run for real (needs root
-## and `make tools`; not part of `make test`). BENCH_ENV=<environment> BENCH_RUNS=<n> to change the defaults.
+## The server pod as synthesized, with 1, 2 and 4 workers, against `mlflow server` with MLflow's defaults, run
+## for real and interleaved (needs root and `make tools`; not part of `make test`). BENCH_ENV=<environment>
+## BENCH_RUNS=<n> to change the defaults.
 BENCH_ENV ?= default
 BENCH_RUNS ?= 3
 bench-runtime: $(BIN)/.installed

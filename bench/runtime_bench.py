@@ -1,23 +1,26 @@
 """The synthesized MLflow server pod against ``mlflow server`` with MLflow's own defaults, run for real.
 
-    python bench/runtime_bench.py [--env default] [--runs 3] [--requests 300]    # as root: make bench-runtime
+    python bench/runtime_bench.py [--env default] [--runs 3] [--requests 800] [--workers 1,2,4]
+    # as root: make bench-runtime
 
-Both run the same MLflow (the venv standing in for the server image) against the same PostgreSQL 16
+All run the same MLflow (the venv standing in for the server image) against the same PostgreSQL 16
 (the bundled-database stand-in of the runtime tests, migrated by the environment's migration Job):
 
-* **this project**: the environment's server Deployment run exactly as synthesized by the runtime tests'
-  pod runner (its init container, command, args, env, volumes, read-only root), on its container port;
+* **pod, N workers**: the environment's server Deployment run exactly as synthesized by the runtime tests'
+  pod runner (its init container, command, args, env, volumes, read-only root), on its container port,
+  once per ``--workers`` value with only its ``--workers`` argument changed (the one the environment
+  synthesizes is marked);
 * **MLflow defaults**: ``mlflow server --backend-store-uri <same database> --host 127.0.0.1 --port <free>``
   in the same venv (4 uvicorn workers, job execution on, no resource limits), from an empty directory.
 
-Each run measures, for each server in turn (the order alternates between runs, so both see the same
-machine load): start to the first ``/health`` 200 (from the container's or process's start, polled every
-50 ms); after a warm-up, the process count and the RSS and PSS of the whole process tree
-(``/proc/<pid>/smaps_rollup``) and its idle CPU use over 5 s; ``log_metric`` throughput and p50/p95
-latency with 1 and then 4 concurrent clients (``POST /api/2.0/mlflow/runs/log-metric``, one HTTP
-session per client, ``--requests`` per client), the CPU the tree used meanwhile (sampled every 0.2 s,
-processes that come and go included) and the requests served per CPU-second; SIGTERM to exit.
-The report gives medians over the runs and the ratio this project / defaults.
+Each run measures, for each server in turn (the order rotates between runs, so all see the same
+machine load; the 1-minute load average is noted before each): start to the first ``/health`` 200 (from
+the container's or process's start, polled every 50 ms); after a warm-up, the process count and the RSS
+and PSS of the whole process tree (``/proc/<pid>/smaps_rollup``) and its idle CPU use over 5 s;
+``log_metric`` throughput and p50/p95 latency with 1, 4 and 16 concurrent clients (``POST
+/api/2.0/mlflow/runs/log-metric``, one HTTP session per client, ``--requests`` per load level shared
+between the clients), the CPU the tree used meanwhile (sampled every 0.2 s, processes that come and go
+included) and the server CPU per request; SIGTERM to exit. The report gives medians over the runs.
 
 Loopback only (both servers listen on 127.0.0.1 and the pod's Service names resolve there); MLflow's
 telemetry is turned off in both (``MLFLOW_DISABLE_TELEMETRY``, ``DO_NOT_TRACK``; added to the pod's env
@@ -69,10 +72,12 @@ from scenario import (  # noqa: E402
     synth_environment,
 )
 
+DEFAULTS = "MLflow defaults"
 TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 READY_TIMEOUT = 300.0
 IDLE_WINDOW = 5.0
 WARMUP_REQUESTS = 50
+CLIENTS = (1, 4, 16)
 REQUEST_TIMEOUT = 30.0
 GRACE = 30.0
 
@@ -84,7 +89,7 @@ class Measurement:
     rss_mb: float = 0.0
     pss_mb: float = 0.0
     idle_millicores: float = 0.0
-    # clients -> req/s, p50 ms, p95 ms, cores used, requests per CPU-second of the tree
+    # clients -> req/s, p50 ms, p95 ms, cores used, CPU ms of the tree per request
     load: dict[int, tuple[float, float, float, float, float]] = field(default_factory=dict)
     stop_s: float = 0.0
     killed: bool = False
@@ -183,7 +188,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(target: Target, alive: Callable[[], bool], per_client: int) -> Measurement:
+def measure(target: Target, alive: Callable[[], bool], per_level: int) -> Measurement:
     result = Measurement(ready_s=wait_healthy(target, alive))
     log_metrics(target, 4, WARMUP_REQUESTS, "warmup")  # imports, connection pools, caches
     time.sleep(1.0)
@@ -193,11 +198,11 @@ def measure(target: Target, alive: Callable[[], bool], per_client: int) -> Measu
     with CpuMeter(target.pid) as idle:
         time.sleep(IDLE_WINDOW)
     result.idle_millicores = 1000 * idle.cores
-    for clients in (1, 4):
+    for clients in CLIENTS:
         with CpuMeter(target.pid) as cpu:
-            rps, latencies = log_metrics(target, clients, per_client, f"m{clients}")
+            rps, latencies = log_metrics(target, clients, max(1, per_level // clients), f"m{clients}")
         p50, p95 = 1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.95)
-        result.load[clients] = (rps, p50, p95, cpu.cores, clients * per_client / cpu.cpu_seconds)
+        result.load[clients] = (rps, p50, p95, cpu.cores, 1000 * cpu.cpu_seconds / len(latencies))
     result.stop_s, result.killed = target.stop()
     return result
 
@@ -254,20 +259,27 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {models[0] if models else 'unknown CPU'}, Linux {platform.release()}"
 
 
-ROWS: list[tuple[str, Callable[[Measurement], float], str]] = [
+def load_rows(clients: int) -> list[tuple[str, Callable[[Measurement], object], str]]:
+    def at(index: int) -> Callable[[Measurement], float]:
+        return lambda m: m.load[clients][index]
+
+    noun = "client" if clients == 1 else "clients"
+    return [
+        (f"log_metric, {clients} {noun} (req/s)", at(0), "{:.1f}"),
+        ("  p50 / p95 latency (ms)", lambda m: (m.load[clients][1], m.load[clients][2]), "{:.0f} / {:.0f}"),
+        ("  CPU used (cores)", at(3), "{:.2f}"),
+        ("  server CPU per request (ms)", at(4), "{:.1f}"),
+        ("  req/s per core used", lambda m: 1000 / m.load[clients][4], "{:.0f}"),
+    ]
+
+
+ROWS: list[tuple[str, Callable[[Measurement], object], str]] = [
     ("start to /health 200 (s)", lambda m: m.ready_s, "{:.1f}"),
     ("processes after warm-up", lambda m: m.processes, "{:.0f}"),
     ("RSS after warm-up (MB)", lambda m: m.rss_mb, "{:,.0f}"),
     ("PSS after warm-up (MB)", lambda m: m.pss_mb, "{:,.0f}"),
     ("idle CPU (millicores)", lambda m: m.idle_millicores, "{:.0f}"),
-    ("log_metric, 1 client (req/s)", lambda m: m.load[1][0], "{:.1f}"),
-    ("  p50 / p95 latency (ms)", lambda m: (m.load[1][1], m.load[1][2]), "{:.0f} / {:.0f}"),
-    ("  CPU used (cores)", lambda m: m.load[1][3], "{:.2f}"),
-    ("  requests per CPU-second", lambda m: m.load[1][4], "{:.1f}"),
-    ("log_metric, 4 clients (req/s)", lambda m: m.load[4][0], "{:.1f}"),
-    ("  p50 / p95 latency (ms)", lambda m: (m.load[4][1], m.load[4][2]), "{:.0f} / {:.0f}"),
-    ("  CPU used (cores)", lambda m: m.load[4][3], "{:.2f}"),
-    ("  requests per CPU-second", lambda m: m.load[4][4], "{:.1f}"),
+    *(row for clients in CLIENTS for row in load_rows(clients)),
     ("SIGTERM to exit (s)", lambda m: m.stop_s, "{:.1f}"),
 ]
 
@@ -279,29 +291,85 @@ def median_of(runs: list[Measurement], value: Callable[[Measurement], object]) -
     return statistics.median(values)
 
 
-def report(env: str, ours: list[Measurement], theirs: list[Measurement], settings: str) -> str:
+def report(results: dict[str, list[Measurement]], synthesized: str, loads: list[float]) -> str:
+    """One column per server (medians over the runs), then the synthesized pod / MLflow defaults."""
+    names = list(results)
+    runs = len(results[names[0]])
     lines = [
-        f"| {len(ours)} interleaved runs, medians | this project (`{env}`) | MLflow defaults | ratio |",
-        "| --- | ---: | ---: | ---: |",
+        f"| {runs} interleaved runs, medians | {' | '.join(names)} | {synthesized} / {DEFAULTS} |",
+        "| --- |" + " ---: |" * (len(names) + 1),
     ]
+    first = lambda x: x[0] if isinstance(x, tuple) else x  # noqa: E731
     for label, value, fmt in ROWS:
-        a, b = median_of(ours, value), median_of(theirs, value)
-        cells = (fmt.format(*a), fmt.format(*b)) if isinstance(a, tuple) else (fmt.format(a), fmt.format(b))
-        first = lambda x: x[0] if isinstance(x, tuple) else x  # noqa: E731
-        ratio = f"{first(a) / first(b):.2f}" if first(b) else "-"
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
+        medians = {name: median_of(measured, value) for name, measured in results.items()}
+        cells = [fmt.format(*m) if isinstance(m, tuple) else fmt.format(m) for m in medians.values()]
+        ours, theirs = first(medians[synthesized]), first(medians[DEFAULTS])
+        ratio = f"{ours / theirs:.2f}" if theirs else "-"
+        lines.append(f"| {label} | {' | '.join(cells)} | {ratio} |")
     lines.append("")
-    lines.append(f"this project: {settings}")
-    if any(m.killed for m in [*ours, *theirs]):
+    lines.append(
+        f"1-minute load average before each server: median {statistics.median(loads):.2f}, max {max(loads):.2f}"
+    )
+    if any(m.killed for measured in results.values() for m in measured):
         lines.append("note: a server ignored SIGTERM and was killed after the grace period")
     return "\n".join(lines)
+
+
+def with_workers(deployment: dict, workers: int) -> dict:
+    """The same Deployment with only the server's ``--workers`` argument set to ``workers``."""
+    variant = copy.deepcopy(deployment)
+    args = container_of(variant, "mlflow")["args"]
+    args[args.index("--workers") + 1] = str(workers)
+    return variant
+
+
+def interleave(
+    servers: dict[str, dict | None],
+    objects: list[dict],
+    secrets: dict,
+    url: str,
+    mlflow: Path,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> tuple[dict[str, list[Measurement]], list[float]]:
+    """``args.runs`` runs over ``servers`` (a pod's Deployment, or None for MLflow's defaults), the order
+    rotating between runs; the measurements per server and the 1-minute load average before each."""
+    results: dict[str, list[Measurement]] = {name: [] for name in servers}
+    loads: list[float] = []
+    names = list(servers)
+    with migrated_bundled_postgres(objects, secrets) as pg:
+        db_uri = pg.uri("mlflow", user="postgres", driver="psycopg2")
+        for run in range(args.runs):
+            for name in names[run % len(names) :] + names[: run % len(names)]:
+                loads.append(os.getloadavg()[0])
+                deployment = servers[name]
+                if deployment is None:
+                    server_of = mlflow_defaults(mlflow, db_uri, workdir)
+                else:
+                    server_of = project_pod(deployment, objects, secrets, url)
+                with server_of as (target, alive):
+                    m = measure(target, alive, args.requests)
+                results[name].append(m)
+                levels = ", ".join(f"{c} clients {m.load[c][0]:.1f} req/s {m.load[c][4]:.1f} ms CPU" for c in CLIENTS)
+                print(
+                    f"run {run + 1} {name} (load {loads[-1]:.2f}): ready {m.ready_s:.1f} s, {m.processes} processes, "
+                    f"RSS {m.rss_mb:.0f} MB, idle {m.idle_millicores:.0f}m, {levels}, stop {m.stop_s:.1f} s",
+                    flush=True,
+                )
+    return results, loads
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="default", help="environment (config/<env>.yaml), with the bundled database")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=300, help="log-metric calls per client")
+    parser.add_argument("--requests", type=int, default=800, help="log-metric calls per load level")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: sorted({int(n) for n in text.split(",")}),
+        default=[1, 2, 4],
+        help="the pod's --workers variants, comma-separated (must include the synthesized one)",
+    )
     parser.add_argument(
         "--manifests",
         type=Path,
@@ -318,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("needs root (the pod runner mounts an overlay)")
-    if args.runs < 1 or not 1 <= args.requests <= 5000:
-        parser.error("--runs >= 1 and 1 <= --requests <= 5000")
+    if args.runs < 1 or not 16 <= args.requests <= 20000 or not all(1 <= n <= 16 for n in args.workers):
+        parser.error("--runs >= 1, 16 <= --requests <= 20000 and --workers between 1 and 16")
 
     load = os.getloadavg()
     print(f"machine: {machine()}")
@@ -351,42 +419,36 @@ def main(argv: list[str] | None = None) -> int:
     argv = [*(server.get("command") or []), *server.get("args", [])]
     shown = " ".join(part if "\n" not in part else "<script>" for part in argv)
     settings = f"`{shown}`; resources {server.get('resources')}"
-    print(f"this project: {settings}", flush=True)
+    print(f"pod: {settings}", flush=True)
     secrets = placeholder_secret_values(objects)
     url = service_url(objects)
     require_free_port(service_port(objects, "mlflow"), "the MLflow server")
 
-    ours: list[Measurement] = []
-    theirs: list[Measurement] = []
-    with migrated_bundled_postgres(objects, secrets) as pg:
-        db_uri = pg.uri("mlflow", user="postgres", driver="psycopg2")
-        for run in range(args.runs):
-            order = ("ours", "theirs") if run % 2 == 0 else ("theirs", "ours")
-            for which in order:
-                if which == "ours":
-                    with project_pod(deployment, objects, secrets, url) as (target, alive):
-                        m = measure(target, alive, args.requests)
-                    ours.append(m)
-                else:
-                    with mlflow_defaults(venv.bin_dir / "mlflow", db_uri, workdir) as (target, alive):
-                        m = measure(target, alive, args.requests)
-                    theirs.append(m)
-                label = "this project" if which == "ours" else "MLflow defaults"
-                print(
-                    f"run {run + 1} {label}: ready {m.ready_s:.1f} s, {m.processes} processes, "
-                    f"RSS {m.rss_mb:.0f} MB, PSS {m.pss_mb:.0f} MB, idle {m.idle_millicores:.0f}m, "
-                    f"1 client {m.load[1][0]:.1f} req/s, 4 clients {m.load[4][0]:.1f} req/s "
-                    f"({m.load[4][3]:.2f} cores), stop {m.stop_s:.1f} s",
-                    flush=True,
-                )
+    synthesized_workers = int(server["args"][server["args"].index("--workers") + 1])
+    pods = {n: f"pod, {n} worker{'s' if n > 1 else ''}" for n in args.workers}
+    synthesized = pods.get(synthesized_workers)
+    if synthesized is None:
+        parser.error(f"--workers must include the {synthesized_workers} the environment synthesizes")
+    pods[synthesized_workers] += " (synthesized)"
+    synthesized = pods[synthesized_workers]
+    servers = {
+        **{label: with_workers(deployment, n) for n, label in pods.items()},
+        DEFAULTS: None,
+    }
+    results, loads = interleave(servers, objects, secrets, url, venv.bin_dir / "mlflow", workdir, args)
     print("\nprocesses (last run):")
-    for label, runs in (("this project", ours), ("MLflow defaults", theirs)):
-        print(f"  {label}:")
-        for command in runs[-1].commands:
+    for name, measured in results.items():
+        print(f"  {name}:")
+        for command in measured[-1].commands:
             print(f"    {command}")
+    end = os.getloadavg()
     print()
-    print(f"machine: {machine()}; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(report(args.env, ours, theirs, settings))
+    print(
+        f"machine: {machine()}; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+        f"at the end {end[0]:.2f} {end[1]:.2f} {end[2]:.2f}"
+    )
+    print(f"pod: {settings}")
+    print(report(results, synthesized, loads))
     return 0
 
 

@@ -32,16 +32,19 @@ def test_job_execution_keeps_mlflow_server_as_the_supervisor(tmp_path):
     assert server["command"] == ["mlflow", "server"]
 
 
-def test_workers_default_to_one_and_auto_follows_the_cpu_limit(tmp_path):
+def test_workers_follow_the_cpu_limit_unless_given(tmp_path):
+    """One worker uses at most one core: by default (`auto`) the pod runs one per whole CPU of its limit,
+    one with the default limit (served in the launcher's own process); an explicit count wins."""
+
     def workers(server: dict, path) -> str:
         args = container(find(synth({"server": server}, path), "Deployment", "mlflow"), "mlflow")["args"]
         return args[args.index("--workers") + 1]
 
     limits = {"requests": {"cpu": "100m", "memory": "768Mi"}, "limits": {"cpu": "2500m", "memory": "3Gi"}}
-    assert workers({"resources": limits}, tmp_path / "default") == "1"  # several workers measured slower
-    assert workers({"resources": limits, "workers": "auto"}, tmp_path / "auto") == "2"
+    assert workers({}, tmp_path / "default") == "1"
+    assert workers({"resources": limits}, tmp_path / "auto") == "2"
     half = {**limits, "limits": {"cpu": "500m", "memory": "1Gi"}}
-    assert workers({"resources": half, "workers": "auto"}, tmp_path / "half") == "1"
+    assert workers({"resources": half}, tmp_path / "half") == "1"
     assert workers({"resources": limits, "workers": 3}, tmp_path / "explicit") == "3"
 
 

@@ -371,20 +371,24 @@ def process_environ(pid: int) -> dict[str, str]:
 
 
 def assert_lean_server(pod: PodRun, container: str = "mlflow", app: str | None = None) -> TreeStats:
-    """The server container is one process (PID 1 of the container): uvicorn with one worker serving the
-    app ``mlflow server`` chose, started by the launcher in place of ``mlflow server``'s idle supervisor,
-    with MLflow's telemetry off in its environment and ``mlflow server``'s settings in it."""
+    """The server container is one process (PID 1 of the container): the launcher, run in place of
+    ``mlflow server``'s idle supervisor, serving in that process the one-worker uvicorn command ``mlflow
+    server`` built for the app it chose (logged by the launcher), or, with ``--expose-prometheus``, that
+    command exec'd; with MLflow's telemetry off."""
     proc = pod.container(container)
     stats = tree_stats(proc.init_pid)
     assert stats.processes == 1, f"expected one process in the {container} container: {stats.commands}"
     argv = list(stats.commands[0])
+    if argv[1:2] == ["-c"]:
+        served = [line for line in proc.log().splitlines() if "mlflow launcher: serving in this process:" in line]
+        assert len(served) == 1, proc.log_tail()
+        argv = served[0].split(": ", 2)[2].split()
     assert argv[1:3] == ["-m", "uvicorn"], argv
     assert argv[argv.index("--workers") + 1] == "1", argv
     if app:
         assert argv[-1] == app, argv
     env = process_environ(proc.init_pid)
     assert env.get("MLFLOW_DISABLE_TELEMETRY") == "true" and env.get("DO_NOT_TRACK") == "true"
-    assert env.get("_MLFLOW_SGI_NAME") == "uvicorn"  # set by mlflow server's _run_server for its child
     assert env.get("MLFLOW_SERVER_ALLOWED_HOSTS"), "allowed hosts reach the server"
     return stats
 

@@ -1,8 +1,10 @@
 """The server launcher (constructs/mlflow_constructs/server/launcher.py) against the MLflow of each image.
 
-The launcher leans on two internals: ``mlflow.server._run_server`` starts uvicorn through the module-level
-``_exec_cmd(cmd, extra_env=...)``, and the oidc plugin's wrapper ends with ``os.execvp("mlflow", ...)``.
-These tests fail loudly when a new MLflow or plugin release changes either, and prove that the launcher
+The launcher leans on these internals: ``mlflow.server._run_server`` starts uvicorn through the module-level
+``_exec_cmd(cmd, extra_env=...)``, ``mlflow.server`` builds its Flask app on import (the launcher re-runs it
+with MLflow's environment), uvicorn's CLI is the click command ``uvicorn.main.main`` (run in-process with one
+worker), and the oidc plugin's wrapper ends with ``os.execvp("mlflow", ...)``.
+These tests fail loudly when a new MLflow or plugin release changes any of them, and prove that the launcher
 itself refuses to run rather than start a server without what ``mlflow server`` sets up. No ports.
 """
 
@@ -24,6 +26,11 @@ assert "_exec_cmd" in mlflow.server._run_server.__code__.co_names, "_run_server 
 source = inspect.getsource(mlflow.server._run_server)
 assert "extra_env=env_map" in source, "_run_server no longer passes its env as extra_env"
 assert "_build_uvicorn_command(" in source, "_run_server no longer builds a uvicorn command"
+import click, importlib
+from uvicorn.main import main
+assert isinstance(main, click.Command), "uvicorn.main.main is no longer uvicorn's click command"
+assert {"--workers", "--log-config", "--factory"} <= {o for p in main.params for o in p.opts}, "uvicorn's options"
+assert importlib.reload(mlflow.server).app is not None, "mlflow.server no longer builds its Flask app on import"
 print("ok")
 """
 

@@ -386,13 +386,13 @@ class Server(Model):
     `/health`) and OAuth2-Proxy's upstream, callback (`<prefix>/oauth2/callback`) and cookie path move with it;
     clients use `https://<host><prefix>` as tracking URI. The metrics stay at `/metrics` of their own port.
     Not with `auth.mode: oidc`, whose plugin keeps its login, callback and admin pages at the root."""
-    workers: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = 1
-    """`--workers` (uvicorn), 1-16, or `auto`: the whole CPUs of `server.resources.limits.cpu` (at least 1).
-    One worker is one process and uses at most one core; it runs as the container's only process, while
-    several need uvicorn's supervisor next to them and ~250 MB each (raise `resources.requests.memory`
-    with them). Measured with the MLflow image (no uvloop or httptools; docs/measurements.md, "Runtime performance"):
-    2 workers on 2 cores answered `log_metric` in 60 ms instead of 18 ms (p50, one client) and served
-    fewer requests with 4 clients, so scale with `replicas` (or autoscaling) rather than workers."""
+    workers: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = "auto"
+    """`--workers` (uvicorn), 1-16, or `auto` (default): the whole CPUs of `server.resources.limits.cpu` (at
+    least 1; 1 with the default limit). One worker is one process and uses at most one core; it runs as the
+    container's only process, where MLflow is imported once without `metrics.enabled` (`/health` ~5 s after start).
+    Several need uvicorn's supervisor next to them and ~250 MB each (raise `resources` with them). Measured
+    (docs/measurements.md, "Runtime performance"): CPU per request is about the same with 1, 2 or 4 workers,
+    so N workers in one pod cost what N one-worker pods cost; replicas also outlive a node."""
     resources: Resources = Field(default_factory=lambda: resources_of("100m", "384Mi", "1", "1536Mi"))
     """Container resources (`requests`/`limits`, each `cpu` and `memory`). The defaults fit one worker: it
     uses ~250 MB RSS after warm-up and a few millicores idle (see docs/measurements.md, "Runtime performance"); the

@@ -6,10 +6,19 @@ serving, Prometheus, the app plugin, basic-auth's admin bootstrap, ...) and buil
 wait for it and forward signals: ~250 MB of Python doing nothing for the life of the pod.
 
 The launcher runs the very same CLI in-process, with one difference: where MLflow would start its child
-(``mlflow.server._exec_cmd``), the launcher process becomes that child (``os.execve``), with the command
-and environment MLflow built. So nothing MLflow sets up is copied or re-implemented here, the program is
-PID 1 of the container and gets the kubelet's SIGTERM itself (uvicorn shuts down gracefully), and with one
-worker uvicorn serves in that single process (with more, uvicorn's own supervisor is needed and stays).
+(``mlflow.server._exec_cmd``), the launcher process becomes that child, with the command and environment
+MLflow built. With one worker it runs that uvicorn command in its own process (uvicorn's CLI, called with
+the command's arguments; the command goes to the log), so MLflow, Flask, SQLAlchemy and FastAPI are
+imported once instead of twice (the slowest part of start-up); with more, it ``os.execve``s the command
+(uvicorn's own supervisor is needed and stays, and each worker imports MLflow itself). MLflow builds its
+Flask app when ``mlflow.server`` is imported, from the environment it is about to pass
+(``--static-prefix``, the Host check, Prometheus): before serving, the launcher sets that environment,
+re-runs ``mlflow.server`` (``importlib.reload``) and forgets the modules that hold the app built before
+(``mlflow.server.auth``, imported to bootstrap the admin), so uvicorn imports the app a new process would
+have. With ``--expose-prometheus`` it ``exec``s the command with one worker too: ``prometheus_client``
+reads its multiprocess directory when it is imported (served in-process, the oidc plugin's scrape was empty).
+Nothing MLflow sets up is copied or re-implemented here, the program is PID 1 of the container and
+gets the kubelet's SIGTERM itself (uvicorn shuts down gracefully).
 
 It fails loudly (exit 1 with a message) if MLflow no longer starts uvicorn through ``_exec_cmd``, and
 refuses MLflow's job execution, whose runner ``mlflow server`` starts next to uvicorn after spawning it:
@@ -28,18 +37,37 @@ from __future__ import annotations
 
 # `python -c LAUNCHER <mlflow server args>`: sys.argv[1:] are the args.
 _RUN_CLI = """\
-import os, sys
+import importlib, os, sys
 import mlflow.server
 from mlflow.environment_variables import MLFLOW_ENABLE_AI_GATEWAY, MLFLOW_SERVER_ENABLE_JOB_EXECUTION
+from mlflow.server.constants import PROMETHEUS_EXPORTER_ENV_VAR
+
+served = []
 
 def fail(message):
     sys.exit(f"mlflow launcher: {message}; start the container with `mlflow server` instead")
 
+def serve(cmd):
+    print(f"mlflow launcher: serving in this process: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    built = mlflow.server.app
+    importlib.reload(mlflow.server)
+    for name, module in list(sys.modules.items()):
+        if module is not mlflow.server and getattr(module, "app", None) is built:
+            del sys.modules[name]
+    from uvicorn.main import main
+    served.append(True)
+    main.main(args=cmd[3:], prog_name="uvicorn", standalone_mode=False)
+    sys.exit(0)
+
 def become(cmd, *, extra_env=None, **kwargs):
+    cmd = [str(part) for part in cmd]
+    os.environ.update(extra_env or {})
+    one_worker = "--workers" in cmd and cmd[cmd.index("--workers") + 1] == "1"
+    if cmd[1:3] == ["-m", "uvicorn"] and one_worker and PROMETHEUS_EXPORTER_ENV_VAR not in (extra_env or {}):
+        serve(cmd)
     sys.stdout.flush()
     sys.stderr.flush()
-    cmd = [str(part) for part in cmd]
-    os.execve(cmd[0], cmd, {**os.environ, **(extra_env or {})})
+    os.execve(cmd[0], cmd, dict(os.environ))
 
 if not callable(getattr(mlflow.server, "_exec_cmd", None)):
     fail("mlflow.server._exec_cmd is gone (this MLflow starts its server differently)")
@@ -58,7 +86,7 @@ def mlflow_server(args):
     try:
         cli.main(args=args, prog_name="mlflow")
     except SystemExit as exit:
-        if exit.code:
+        if exit.code or served:
             raise
     fail("`mlflow server` returned without starting uvicorn")
 """

@@ -155,7 +155,7 @@ class MlflowServer(Construct):
             probes=Probes(
                 # The kubelet probes on each period from the container's start, and readiness only after
                 # the startup probe passed: short periods make a pod ready within ~2-5 s of the server
-                # answering (it starts in ~7 s), still allowing 180 s to start.
+                # answering (one worker starts in ~5 s), still allowing 180 s to start.
                 startup=http_probe(probe_prefix + addon.startup_path, HTTP_PORT_NAME, period=2, failures=90),
                 liveness=http_probe(probe_prefix + addon.liveness_path, HTTP_PORT_NAME, period=20, failures=3),
                 readiness=http_probe(probe_prefix + addon.readiness_path, HTTP_PORT_NAME, period=5, failures=3),
