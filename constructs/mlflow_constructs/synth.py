@@ -27,8 +27,7 @@ import yaml
 from mlflow_constructs.config import Environment, load_environment
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.config.types import _DNS_LABEL
-from mlflow_constructs.k8s.naming import CLUSTER_SCOPED_KINDS
-from mlflow_constructs.review.objects import ObjectKey
+from mlflow_constructs.review.objects import ObjectKey, cluster_key_of
 
 if TYPE_CHECKING:
     from cdk8s import App
@@ -230,12 +229,8 @@ def object_keys(text: str) -> list[ObjectKey]:
     keys = []
     for document in _documents(text):
         obj = yaml.load(document, Loader=_LOADER) or {}
-        kind, metadata = obj.get("kind"), obj.get("metadata") or {}
-        if not kind or "name" not in metadata:
-            continue
-        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-        namespace = "" if kind in CLUSTER_SCOPED_KINDS else str(metadata.get("namespace") or "")
-        keys.append(ObjectKey(group, kind, namespace, str(metadata["name"])))
+        if obj.get("kind") and "name" in (obj.get("metadata") or {}):
+            keys.append(cluster_key_of(obj))
     return keys
 
 

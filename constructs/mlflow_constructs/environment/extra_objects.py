@@ -10,7 +10,8 @@ from cdk8s import ApiObject, ApiObjectMetadata, JsonPatch
 from constructs import Construct
 
 from mlflow_constructs.config.errors import ConfigError
-from mlflow_constructs.k8s.naming import CLUSTER_SCOPED_KINDS, EXTRA_OBJECT_ANNOTATION
+from mlflow_constructs.k8s.naming import EXTRA_OBJECT_ANNOTATION
+from mlflow_constructs.review.objects import ObjectKey, annotations, cluster_key_of
 
 
 class ExtraObjects(Construct):
@@ -44,19 +45,16 @@ class ExtraObjects(Construct):
 def refuse_taken_objects(objects: list[dict[str, Any]]) -> None:
     """Raise :class:`ConfigError` when an object of ``extra_objects`` (written last) has the API group, kind,
     namespace and name of an earlier object of the output: applied together, the last one would silently win."""
-    seen: dict[tuple[str, str, str, str], bool] = {}
+    seen: dict[ObjectKey, bool] = {}
     index = 0  # of the next object of extra_objects
     for obj in objects:
-        metadata = obj.get("metadata") or {}
-        extra = (metadata.get("annotations") or {}).get(EXTRA_OBJECT_ANNOTATION) == "true"
-        kind, name = obj["kind"], str(metadata.get("name"))
-        namespace = "" if kind in CLUSTER_SCOPED_KINDS else str(metadata.get("namespace") or "")
-        key = (str(obj["apiVersion"]).rpartition("/")[0], kind, namespace, name)
+        extra = annotations(obj).get(EXTRA_OBJECT_ANNOTATION) == "true"
+        key = cluster_key_of(obj)
         if extra and key in seen:
             what = "given twice in extra_objects" if seen[key] else "an object this environment writes itself"
             raise ConfigError(
-                f"extra_objects.{index}: {kind} {namespace}/{name} is {what}; give it another name (to change one of "
-                "the environment's objects, use the config keys that write it)"
+                f"extra_objects.{index}: {key.kind} {key.namespace}/{key.name} is {what}; give it another name (to "
+                "change one of the environment's objects, use the config keys that write it)"
             )
         seen[key] = extra
         index += extra

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from mlflow_constructs.k8s.hashing import JOB_NAME_HASH_LENGTH
-from mlflow_constructs.k8s.naming import PREREQUISITES_ANNOTATION
+from mlflow_constructs.k8s.naming import CLUSTER_SCOPED_KINDS, PREREQUISITES_ANNOTATION
 
 Obj = dict[str, Any]
 
@@ -96,6 +96,14 @@ def group_of(obj: Obj) -> str:
 def key_of(obj: Obj) -> ObjectKey:
     meta = obj.get("metadata", {})
     return ObjectKey(group_of(obj), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
+
+
+def cluster_key_of(obj: Obj) -> ObjectKey:
+    """The object's identity as the API server sees it: a cluster-scoped kind has no namespace, whatever its
+    metadata says (two such objects of one name collide across namespaces)."""
+    kind, metadata = str(obj["kind"]), obj.get("metadata") or {}
+    namespace = "" if kind in CLUSTER_SCOPED_KINDS else str(metadata.get("namespace") or "")
+    return ObjectKey(str(obj.get("apiVersion", "")).rpartition("/")[0], kind, namespace, str(metadata["name"]))
 
 
 def ref_of(obj: Obj) -> str:
