@@ -203,10 +203,12 @@ def run_once_job(
     backoff_limit: int = 6,
     sidecars: Sequence[str] = (),
     fail_on_exit_code: tuple[str, int] | None = None,
+    wave: str = JOB_WAVE,
+    annotations: Mapping[str, str] | None = None,
 ) -> str:
     """A Job named ``<base_name>-<hash of its pod template>``, and that name returned. Jobs are immutable,
     so a change makes a new Job (and ``kubectl apply`` never fails on the old one). Argo CD runs it as a
-    Sync hook.
+    Sync hook in ``wave``; ``annotations`` are added to the Job's.
 
     ``sidecars`` names init containers that run beside the main one (``restartPolicy: Always``, Kubernetes
     1.29+); ``fail_on_exit_code`` (container, code) fails the Job at once on that exit instead of retrying.
@@ -239,7 +241,8 @@ def run_once_job(
             annotations={
                 "argocd.argoproj.io/hook": "Sync",
                 "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
-                "argocd.argoproj.io/sync-wave": JOB_WAVE,
+                "argocd.argoproj.io/sync-wave": wave,
+                **(annotations or {}),
             },
         ),
     )
