@@ -48,7 +48,8 @@ MINIO_ONLY = ("s3_access_key_id", "s3_secret_access_key")
 # Python in the server image. Reads SECRET_NAME, GENERATE (key -> format) and LABELS; prints key names only.
 SCRIPT = r"""import base64, json, os, secrets, ssl, string, sys, urllib.error, urllib.request
 
-TOKEN_DIR = os.environ.get("TOKEN_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
+# The pod's projected token, CA and namespace; SERVICE_ACCOUNT_DIR points elsewhere only where tests run this.
+TOKEN_DIR = os.environ.get("SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
 FORMATS = {
     "user": (20, string.ascii_lowercase + string.digits),
     "password": (40, string.ascii_letters + string.digits),
