@@ -22,9 +22,9 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.config.base import Image
-from mlflow_constructs.database.pre_upgrade import NEEDS_API_TOKEN, TOKEN_DIR, TOKEN_VOLUME, api_token_volume
+from mlflow_constructs.database.pre_upgrade import TOKEN_DIR, TOKEN_VOLUME, api_token_volume
 from mlflow_constructs.k8s.naming import GENERATES_SECRET_ANNOTATION, PART_OF, Naming
-from mlflow_constructs.k8s.objects import meta, run_once_job
+from mlflow_constructs.k8s.objects import account_with_role, run_once_job
 from mlflow_constructs.k8s.pods import container, empty_dir, env_values, fixed_resources, mount, pod_template
 
 # Logical keys a Job may generate -> the value's format (see ``FORMATS`` in the script): MinIO takes access keys
@@ -116,23 +116,15 @@ class GeneratedCredentials(Construct):
         super().__init__(scope, id)
         name = naming.name("keygen")
         labels = naming.labels("keygen")
-        why = {NEEDS_API_TOKEN: f"the keygen Job creates Secret {secret} and adds the keys it lacks"}
-        k8s.KubeServiceAccount(self, "account", metadata=meta(name, labels, why), automount_service_account_token=False)
-        k8s.KubeRole(
+        account_with_role(
             self,
-            "role",
-            metadata=meta(name, labels),
+            name=name,
+            labels=labels,
+            why=f"the keygen Job creates Secret {secret} and adds the keys it lacks",
             rules=[
                 k8s.PolicyRule(api_groups=[""], resources=["secrets"], verbs=["create"]),
                 k8s.PolicyRule(api_groups=[""], resources=["secrets"], resource_names=[secret], verbs=["get", "patch"]),
             ],
-        )
-        k8s.KubeRoleBinding(
-            self,
-            "binding",
-            metadata=meta(name, labels),
-            role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
-            subjects=[k8s.Subject(kind="ServiceAccount", name=name)],
         )
         generate = container(
             "generate",
