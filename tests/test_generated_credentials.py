@@ -52,10 +52,17 @@ def test_formats_fit_what_reads_them(tmp_path):
 
 
 def test_keys_only_the_user_knows_are_not_generated(tmp_path):
-    """basic's admin and a cloud's S3 keys are the user's: not generated, so the Secret stays a prerequisite,
-    while the bundled database's password and the Flask secret are generated."""
+    """A cloud's S3 keys are the user's: not generated, so the Secret stays a prerequisite, while the bundled
+    database's password and basic's admin and Flask secret are generated (the admin named `admin`, as MLflow's
+    own default, the user reading its password from the Secret)."""
     objs = synth({"auth": BASIC, "database": {"type": "bundled"}, "artifacts": S3}, tmp_path)
-    assert set(generated(objs)) == {"postgres-password", "flask-secret-key", "kek-passphrase"}
+    assert generated(objs) == {
+        "admin-password": "password",
+        "admin-username": "admin",
+        "flask-secret-key": "password",
+        "kek-passphrase": "password",
+        "postgres-password": "password",
+    }
     assert prerequisites(objs) == "Secret/mlflow-credentials"
 
 

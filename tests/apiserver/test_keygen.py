@@ -94,7 +94,11 @@ class Keygen:
 @pytest.fixture
 def keygen(cluster: Cluster, synthesized, request, tmp_path: Path) -> Keygen:
     """The default environment's keygen account, applied into a namespace of this test's own."""
-    objs = manifests(synthesized, ENV)
+    return keygen_account(cluster, manifests(synthesized, ENV), request.node.name, tmp_path)
+
+
+def keygen_account(cluster: Cluster, objs: list[dict[str, Any]], test: str, tmp_path: Path) -> Keygen:
+    """An environment's keygen account, applied into a namespace named after ``test``."""
     (job,) = [o for o in objs if o["kind"] == "Job" and o["metadata"]["name"].startswith("mlflow-keygen-")]
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -104,7 +108,7 @@ def keygen(cluster: Cluster, synthesized, request, tmp_path: Path) -> Keygen:
     ]
     assert sorted(o["kind"] for o in rbac) == ["Role", "RoleBinding", "ServiceAccount"], rbac
     chosen = [o for o in objs if o["kind"] == "Namespace"] + rbac
-    tag = request.node.name.removeprefix("test_")[:30].rstrip("_")
+    tag = test.removeprefix("test_")[:30].rstrip("_")
     rename = {ns: namespace_for(ns, tag) for ns in namespaces_of(chosen)}
     path = tmp_path / "keygen-account.k8s.yaml"
     path.write_text(dump(rename_namespaces(chosen, rename)))
@@ -174,6 +178,17 @@ def test_existing_keys_are_kept(keygen: Keygen, tmp_path: Path) -> None:
     assert values["postgres-password"] == "chosen-by-the-user" and values["admin-password"] == "mine-too"
     assert set(values) == {*keygen.wanted, "admin-password"}
     assert f"added {', '.join(sorted(set(keygen.wanted) - {'postgres-password'}))} to Secret {SECRET}" in log
+
+
+def test_basic_admin_is_admin_with_a_generated_password(cluster: Cluster, synthesized, tmp_path: Path) -> None:
+    """basic-auth (examples/gateway-api.yaml): the admin MLflow creates at first start is `admin`, with a password
+    of 40 letters and digits (MLflow refuses fewer than 12) the user reads from the Secret."""
+    account = keygen_account(cluster, manifests(synthesized, "gateway-api"), "test_basic_admin", tmp_path)
+    ran(account.run(tmp_path))
+    values = account.values()
+    assert values["admin-username"] == "admin"
+    assert len(values["admin-password"]) == 40 and set(values["admin-password"]) <= ALNUM
+    assert set(values) == set(account.wanted)
 
 
 def test_keygen_account_may_only_create_secrets_and_change_its_own(keygen: Keygen) -> None:

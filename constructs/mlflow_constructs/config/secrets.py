@@ -343,10 +343,10 @@ class Secrets(Model):
     generate: bool | None = None
     """provider `existing-secret`: a one-shot Job `<name>-keygen` creates the Secret in the cluster (or adds
     the keys it lacks) with random values for what the environment bundles: the PostgreSQL password, MinIO's root
-    user and password, the MinIO user's S3 keys, the AI gateway's passphrase, the Flask, oidc session and
-    OAuth2-Proxy cookie secrets, the bundled Redis password. It never overwrites a key that exists; keys you bring
-    (e.g. basic's admin) stay yours. Unset: on when the provider is `existing-secret` and the environment bundles
-    PostgreSQL or MinIO."""
+    user and password, the MinIO user's S3 keys, the AI gateway's passphrase, basic's admin (`admin`, a random
+    password you read from the Secret) and Flask secret, the oidc session and OAuth2-Proxy cookie secrets, the
+    bundled Redis password. It never overwrites a key that exists: a value you set first stays yours. Unset: on
+    when the provider is `existing-secret` and the environment bundles PostgreSQL or MinIO."""
     mount_as_files: MountAsFiles = Field(default_factory=MountAsFiles)
     """oidc mode: the plugin reads its keys from files."""
     external_secrets: ExternalSecrets | None = None

@@ -29,7 +29,8 @@ from mlflow_constructs.k8s.pods import container, empty_dir, env_values, fixed_r
 
 # Logical keys a Job may generate -> the value's format (see ``FORMATS`` in the script): MinIO takes access keys
 # of 3 to 20 characters and secret keys of 8 to 40; OAuth2-Proxy a cookie secret of 16, 24 or 32 bytes; values
-# placed in URIs (the PostgreSQL and Redis passwords) must be URL-safe, and all are letters and digits.
+# placed in URIs (the PostgreSQL and Redis passwords) must be URL-safe, and all are letters and digits. basic's
+# admin is `admin` (MLflow's own default name), its password random: the user reads it from the Secret.
 GENERATED = {
     "postgres_password": "password",
     "minio_root_user": "user",
@@ -37,6 +38,8 @@ GENERATED = {
     "s3_access_key_id": "user",
     "s3_secret_access_key": "password",
     "kek_passphrase": "password",
+    "admin_username": "admin",
+    "admin_password": "password",
     "flask_secret_key": "password",
     "oidc_secret_key": "password",
     "redis_password": "password",
@@ -77,10 +80,15 @@ def call(method, path="", body=None):
         return error.code, None
 
 
+def draw(form):
+    if form == "admin":  # basic's admin user: the name MLflow itself defaults to
+        return b"admin"
+    size, alphabet = FORMATS[form]
+    return "".join(secrets.choice(alphabet) for _ in range(size)).encode()
+
+
 def values(keys):
-    def draw(size, alphabet):
-        return "".join(secrets.choice(alphabet) for _ in range(size)).encode()
-    return {key: base64.b64encode(draw(*FORMATS[wanted[key]])).decode() for key in keys}
+    return {key: base64.b64encode(draw(wanted[key])).decode() for key in keys}
 
 
 for _ in range(5):
