@@ -543,10 +543,10 @@ def migrate_fenced(
         )
     fence = TrackingFence(tracking, dbs[tracking.database]) if locked else None
     try:
-        mark("fenced")
         if fence is not None:
             fence.hold("SHARE")
         ended = sum(stores.raise_fence(dbs[key]) for key in read_only)
+        mark("fenced")  # once every fence holds: a write under way until then may still commit (before the backup)
         say(f"fenced: {', '.join(read_only) or 'no database'} read-only ({ended} session(s) ended)")
         made = take_backup(mode, [stores.database_name(str(conn.engine.url)) for conn in dbs.values()])
         mark("backed_up")
