@@ -15,13 +15,12 @@ import json
 
 import pytest
 from oidc_scenario import CLIENT_ID, CLIENT_SECRET, logged_in, provider_for
-from podrunner import find_object, run_job, run_pod
+from podrunner import find_object
 from postgres import free_port
 from scenario import (
     KEK_PASSPHRASE,
-    migration_job,
+    migrated_server,
     password_required,
-    require_free_port,
     service_port,
     shipped_config,
     start_external_postgres,
@@ -60,15 +59,8 @@ def stack(tmp_path_factory):
     }
     pg = start_external_postgres(db_port, DB_USER, DB_PASSWORD, ("mlflow", "mlflow_auth"))
     try:
-        with provider_for(objects, idp_port):
-            hosts = {host: "127.0.0.1"}
-            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
-            assert migration.succeeded, migration.logs
-            port = service_port(objects, "mlflow")
-            require_free_port(port, "the MLflow server")
-            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
-                pod.wait_for_probe(timeout=180)
-                yield {"objects": objects, "pg": pg, "port": port}
+        with provider_for(objects, idp_port), migrated_server(objects, secrets, extra_hosts={host: "127.0.0.1"}):
+            yield {"objects": objects, "pg": pg, "port": service_port(objects, "mlflow")}
     finally:
         pg.stop()
 

@@ -29,6 +29,7 @@ from postgres import free_port
 from rolling import BackgroundPod
 from s3_standin import S3StandIn
 from scenario import (
+    SERVICE_HOST,
     container_of,
     default_credentials,
     hashed_job,
@@ -48,7 +49,7 @@ POSTGRES_PASSWORD = "pg-password-for-the-rotation"
 PASSPHRASE_A = "kek-passphrase-a-for-the-rotation-0123456789abcdef"
 PASSPHRASE_B = "kek-passphrase-b-for-the-rotation-fedcba9876543210"
 API_KEY = "sk-rotation-test-0123456789abcdefghij"
-HOST = {"Host": "mlflow.mlflow.svc.cluster.local:5000"}
+HOST = {"Host": f"{SERVICE_HOST}:5000"}
 API = "/ajax-api/3.0/mlflow/gateway"
 GUARD = "mlflow_k8s_kek_version_guard"
 WAITING = 30  # seconds the new pod must stay in its gate while the rotation is refused

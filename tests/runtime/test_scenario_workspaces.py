@@ -17,6 +17,7 @@ import requests
 from podrunner import find_object, run_job, run_pod
 from s3_standin import S3StandIn
 from scenario import (
+    SERVICE_HOST,
     container_of,
     default_credentials,
     hashed_job,
@@ -33,7 +34,6 @@ from workspace_checks import Api, assert_unreadable, experiment_names, workspace
 pytestmark = pytest.mark.runtime
 
 ENV = "workspaces"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-for-tests-0123"
 USERS = {"alice": "alice-password-0123", "bob": "bob-password-0123"}
 TEAMS = {"alice": "team-a", "bob": "team-b"}
