@@ -30,7 +30,7 @@ from mlflow_constructs.k8s.pods import (
     mount,
 )
 from mlflow_constructs.secrets.source import SecretSource
-from mlflow_constructs.server.addon import ServerAddon
+from mlflow_constructs.server.addon import SchemaAddon, ServerAddon
 
 TEMPLATE_DIR = "/mlflow/auth-template"
 RENDERED_DIR = "/mlflow/auth"
@@ -138,11 +138,13 @@ class BasicAuth(Construct):
             mounts=(read_only_config,),
             init_containers=(render,),
             checksum_inputs={"auth_template": template},
-            schema_store="basic-auth",
-            schema_env=tuple(config_env),
-            schema_mounts=(read_only_config,),
-            migration_env=tuple(env_values({"ACCEPT_DROPPED_DENIES": str(config.accept_dropped_denies).lower()})),
-            migration_init_containers=(render,),
-            migration_volumes=volumes,
             secret_keys=("admin_username", "admin_password", "flask_secret_key", *database_keys),
+            schema=SchemaAddon(
+                store="basic-auth",
+                env=tuple(config_env),
+                mounts=(read_only_config,),
+                migration_env=tuple(env_values({"ACCEPT_DROPPED_DENIES": str(config.accept_dropped_denies).lower()})),
+                migration_init_containers=(render,),
+                migration_volumes=volumes,
+            ),
         )

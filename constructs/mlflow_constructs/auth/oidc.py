@@ -22,7 +22,7 @@ from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.pods import env_values
 from mlflow_constructs.secrets.plugin_delivery import plugin_delivery
 from mlflow_constructs.secrets.source import SecretSource
-from mlflow_constructs.server.addon import ServerAddon
+from mlflow_constructs.server.addon import SchemaAddon, ServerAddon
 
 WRAPPER = "mlflow-oidc-server"
 REDIS_URL_KEY = "redis_url"
@@ -102,7 +102,9 @@ class OidcAuth(Construct):
             startup_path="/health/startup",
             probes_follow_static_prefix=False,  # the plugin's health router is mounted at /health, prefix or not
             plugin=plugin,
-            schema_store="oidc",
-            schema_env=tuple(env_values({k: settings[k] for k in MIGRATION_SETTINGS if k in settings})),
             secret_keys=(*plugin.secret_keys, *cache_keys),
+            schema=SchemaAddon(
+                store="oidc",
+                env=tuple(env_values({k: settings[k] for k in MIGRATION_SETTINGS if k in settings})),
+            ),
         )

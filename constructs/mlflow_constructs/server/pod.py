@@ -44,7 +44,8 @@ class ServerPod:
     @property
     def schema_stores(self) -> tuple[str, ...]:
         """The Alembic histories the image migrates: MLflow's tracking store, plus the auth mode's."""
-        return ("tracking", *((self.addon.schema_store,) if self.addon.schema_store else ()))
+        store = self.addon.schema.store
+        return ("tracking", *((store,) if store else ()))
 
     def schema_env(self) -> list[k8s.EnvVar]:
         """What the schema scripts need to find every store (see ``server/schema.py``)."""
@@ -56,7 +57,7 @@ class ServerPod:
         }
         if plugin.loads_providers:
             settings["LOAD_PLUGIN_PROVIDERS"] = "true"
-        return [*self.database.env, *plugin.env, *self.addon.schema_env, *env_values(settings)]
+        return [*self.database.env, *plugin.env, *self.addon.schema.env, *env_values(settings)]
 
     def schema_mounts(self) -> list[k8s.VolumeMount]:
-        return [TMP_MOUNT, *self.addon.plugin.mounts, *self.addon.schema_mounts]
+        return [TMP_MOUNT, *self.addon.plugin.mounts, *self.addon.schema.mounts]
