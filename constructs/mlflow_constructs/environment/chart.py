@@ -261,6 +261,7 @@ class MlflowEnvironment(Construct):
             config=db.external,
             database=db.name,
             auth_database=db.auth_name,
+            registry_database=db.registry.name if db.registry.enabled else None,
         ).access
 
     @staticmethod

@@ -43,8 +43,10 @@ class ServerPod:
 
     @property
     def schema_stores(self) -> tuple[str, ...]:
-        """The Alembic histories the image migrates: MLflow's tracking store, plus the auth mode's."""
-        return ("tracking", *((self.addon.schema_store,) if self.addon.schema_store else ()))
+        """The Alembic histories the image migrates: MLflow's tracking store, its model registry's when that has a
+        database of its own, plus the auth mode's."""
+        registry = ("registry",) if self.database.registry_store else ()
+        return ("tracking", *registry, *((self.addon.schema_store,) if self.addon.schema_store else ()))
 
     def schema_env(self) -> list[k8s.EnvVar]:
         """What the schema scripts need to find every store (see ``server/schema.py``)."""
