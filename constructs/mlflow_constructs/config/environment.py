@@ -110,6 +110,7 @@ class Environment(Model):
         self._check_backup()
         self._check_read_replica()
         self._check_registry()
+        self._check_oidc_credentials()
         identity = _WORKLOAD_IDENTITY.get(self.artifacts.identity)
         if identity and identity[0] not in self.server.service_account_annotations:
             annotation, what = identity
@@ -377,6 +378,24 @@ class Environment(Model):
                 f"instances: {db.cloudnativepg.instances} there are none; set database.cloudnativepg.instances: 2 or "
                 "more, or remove read_replica"
             )
+
+    def _check_oidc_credentials(self) -> None:
+        oidc = self.auth.oidc
+        delivery = self.secrets.plugin_delivery
+        if oidc is None or oidc.credentials is None or delivery == "env":
+            return
+        if delivery == "files":
+            raise ValueError(
+                "auth.oidc.credentials: names a Secret the pods read as env vars, but with "
+                "secrets.mount_as_files.enabled the plugin reads its session key and client from the files of "
+                "secrets.name; remove auth.oidc.credentials (spell the keys in secrets.keys), or set "
+                "secrets.mount_as_files.enabled: false"
+            )
+        raise ValueError(
+            f"auth.oidc.credentials: names a Secret, but with secrets.provider {self.secrets.provider!r} the plugin "
+            "reads its session key and client from the cloud store (entries SECRET_KEY, OIDC_CLIENT_ID and "
+            "OIDC_CLIENT_SECRET); remove auth.oidc.credentials"
+        )
 
     def _check_registry(self) -> None:
         db = self.database

@@ -213,7 +213,7 @@ class MlflowEnvironment(Construct):
             source=secrets,
             naming=naming,
             keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
-            refs=[*database.secret_refs, *artifacts.secret_refs, *proxy_refs],
+            refs=[*database.secret_refs, *artifacts.secret_refs, *addon.secret_refs, *proxy_refs],
         )
         MlflowNamespace(
             namespace_slot,

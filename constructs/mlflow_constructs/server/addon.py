@@ -7,6 +7,7 @@ from typing import Any
 
 from cdk8s_plus_27 import k8s
 
+from mlflow_constructs.k8s.pods import SecretRef
 from mlflow_constructs.secrets.plugin_delivery import PluginDelivery
 
 
@@ -34,6 +35,7 @@ class ServerAddon:
     migration_init_containers: tuple[k8s.Container, ...] = ()  # run before the migration (e.g. render a config)
     migration_volumes: tuple[k8s.Volume, ...] = ()
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
+    secret_refs: tuple[SecretRef, ...] = ()  # keys of a Secret named in the auth mode's own section
 
 
 NO_ADDON = ServerAddon()
