@@ -7,11 +7,16 @@ that chart names (``SECRET_KEY``, ``OIDC_CLIENT_ID``, ``OIDC_CLIENT_SECRET``, ``
 PostgreSQL 16, made beforehand as a DBA does, whose role enforces a password holding ``@:/%#?`` (URL-encoded
 in the URIs, as a user writes them). The migration Job migrates all three, then a person signs in at the
 provider, round-trips a run and registers a model from it, which lands in the registry's database alone.
+Everything runs twice: as shipped, and with ``auth.oidc.credentials`` reading the plugin's session key and
+client from a Secret of their own (``mlflow-oidc-client``; mlflow-secrets then keeps the URIs only).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -41,22 +46,30 @@ def uri(port: int, database: str) -> str:
     return f"postgresql://{DB_USER}:{quote(DB_PASSWORD, safe='')}@{HOST}:{port}/{database}"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """Provider, the three databases, the migration Job to completion, then the server pod (ready)."""
+PLUGIN_CLIENT = {
+    "SECRET_KEY": "session-signing-key-for-runtime-tests-0123456789",
+    "OIDC_CLIENT_ID": CLIENT_ID,
+    "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+}
+
+
+@contextmanager
+def running(outdir: Path, client_secret: str | None = None) -> Iterator[dict]:
+    """Provider, the three databases, the migration Job to completion, then the server pod (ready). With
+    ``client_secret`` the plugin's session key and client come from that Secret (``auth.oidc.credentials``)."""
     idp_port, db_port = free_port(), free_port()
     config = shipped_config(ENV)
     config["auth"]["oidc"]["discovery_url"] = f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
-    objects = synth_environment(config, ENV, tmp_path_factory.mktemp("oidc-registry-store"))
+    if client_secret:
+        config["auth"]["oidc"]["credentials"] = {"secret": client_secret}
+    objects = synth_environment(config, ENV, outdir)
     values = {
-        "SECRET_KEY": "session-signing-key-for-runtime-tests-0123456789",
-        "OIDC_CLIENT_ID": CLIENT_ID,
-        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         **{key: uri(db_port, database) for key, database in DATABASES.items()},
         "MLFLOW_REGISTRY_STORE_URI": uri(db_port, REGISTRY),
     }
+    secrets = {"mlflow-secrets": values, client_secret: PLUGIN_CLIENT} if client_secret else {}
+    secrets = secrets or {"mlflow-secrets": {**PLUGIN_CLIENT, **values}}
     pg = start_external_postgres(db_port, DB_USER, DB_PASSWORD, (*DATABASES.values(), REGISTRY))
-    secrets = {"mlflow-secrets": values}
     hosts = {HOST: "127.0.0.1"}
     try:
         with provider_for(objects, idp_port):
@@ -70,9 +83,17 @@ def stack(tmp_path_factory):
         pg.stop()
 
 
+@pytest.fixture(scope="module", params=[None, "mlflow-oidc-client"], ids=["one-secret", "own-client-secret"])
+def stack(request, tmp_path_factory):
+    """The example as shipped, and with ``auth.oidc.credentials`` naming a Secret of the plugin's client."""
+    with running(tmp_path_factory.mktemp("oidc-registry-store"), client_secret=request.param) as started:
+        yield {**started, "client_secret": request.param or "mlflow-secrets"}
+
+
 def test_the_pods_read_exactly_the_charts_secret(stack):
-    """Premise: every value comes from the one Secret mlflow-secrets, by the keys the plugin's chart names (and
-    the registry's URI); no password is in a manifest."""
+    """Premise: every value comes from mlflow-secrets by the keys the plugin's chart names (and the registry's
+    URI), the plugin's session key and client from the Secret ``auth.oidc.credentials`` names when it does; no
+    password is in a manifest."""
     objects = stack["objects"]
     refs = {
         (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
@@ -82,8 +103,8 @@ def test_the_pods_read_exactly_the_charts_secret(stack):
         for e in c.get("env", [])
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    keys = {"SECRET_KEY", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", *DATABASES, "MLFLOW_REGISTRY_STORE_URI"}
-    assert refs == {("mlflow-secrets", key) for key in keys}
+    uris = {*DATABASES, "MLFLOW_REGISTRY_STORE_URI"}
+    assert refs == {("mlflow-secrets", key) for key in uris} | {(stack["client_secret"], k) for k in PLUGIN_CLIENT}
     assert quote(DB_PASSWORD, safe="") not in json.dumps(objects) and DB_PASSWORD not in json.dumps(objects)
 
 
