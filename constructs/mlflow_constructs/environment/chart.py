@@ -156,7 +156,7 @@ class MlflowEnvironment(Construct):
             source=secrets,
             naming=naming,
             keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
-            refs=[*database.secret_refs, *artifacts.secret_refs, *proxy_refs],
+            refs=[*database.secret_refs, *artifacts.secret_refs, *addon.secret_refs, *proxy_refs],
         )
         MlflowNamespace(
             namespace_slot,
@@ -283,6 +283,7 @@ class MlflowEnvironment(Construct):
             config=db.external,
             database=db.name,
             auth_database=db.auth_name,
+            registry_database=db.registry.name if db.registry.enabled else None,
         ).access
 
     @staticmethod

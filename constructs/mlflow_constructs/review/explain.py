@@ -31,6 +31,7 @@ from mlflow_constructs.review.topology import (
     name_of,
     of_kind,
     pod_runners,
+    registry_database,
     routes_into,
     secret_makers,
     selected_by,
@@ -49,6 +50,9 @@ def _summary(name: str, objects: list[Obj], namespace: str) -> str:
     database = database_store(objects, namespace)
     if database:
         sentences.append(f"The tracking database is {database.summary}.")
+    registry = registry_database(container)
+    if registry:
+        sentences.append(f"The model registry is in a database of its own: {registry}.")
     artifacts = artifact_store(objects, server, container, namespace)
     if artifacts:
         sentences.append(f"Artifacts go to {artifacts.summary}.")

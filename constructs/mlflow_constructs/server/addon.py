@@ -7,6 +7,7 @@ from typing import Any
 
 from cdk8s_plus_27 import k8s
 
+from mlflow_constructs.k8s.pods import SecretRef
 from mlflow_constructs.secrets.plugin_delivery import PluginDelivery
 
 
@@ -44,6 +45,7 @@ class ServerAddon:
     plugin: PluginDelivery = field(default_factory=PluginDelivery)
     secret_keys: tuple[str, ...] = ()  # logical keys read from the environment's Secret
     schema: SchemaAddon = field(default_factory=SchemaAddon)
+    secret_refs: tuple[SecretRef, ...] = ()  # keys of a Secret named in the auth mode's own section
 
 
 NO_ADDON = ServerAddon()

@@ -43,9 +43,11 @@ class ServerPod:
 
     @property
     def schema_stores(self) -> tuple[str, ...]:
-        """The Alembic histories the image migrates: MLflow's tracking store, plus the auth mode's."""
+        """The Alembic histories the image migrates: MLflow's tracking store, its model registry's when that has a
+        database of its own, plus the auth mode's."""
+        registry = ("registry",) if self.database.registry_store else ()
         store = self.addon.schema.store
-        return ("tracking", *((store,) if store else ()))
+        return ("tracking", *registry, *((store,) if store else ()))
 
     def schema_env(self) -> list[k8s.EnvVar]:
         """What the schema scripts need to find every store (see ``server/schema.py``)."""
