@@ -76,12 +76,13 @@ def secret_values() -> dict[str, dict[str, str]]:
 
 
 @contextlib.contextmanager
-def proxy_pod(objects: list[dict]):
-    """The proxy Deployment's pod, ready (its container, args and env as synthesized)."""
+def proxy_pod(objects: list[dict], secrets: dict[str, dict[str, str]] | None = None):
+    """The proxy Deployment's pod, ready (its container, args and env as synthesized), reading ``secrets``
+    (default: :func:`secret_values`)."""
     deployment = find_object(objects, "Deployment", PROXY)
     port = int(proxy_args(objects)["--http-address"][0].rsplit(":", 1)[1])
     require_free_port(port, "OAuth2-Proxy")
-    with run_pod(deployment, objects, secret_values()) as pod:
+    with run_pod(deployment, objects, secrets or secret_values()) as pod:
         pod.wait_for_probe(timeout=60)
         yield pod
 
