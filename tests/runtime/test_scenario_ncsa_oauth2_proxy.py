@@ -6,13 +6,15 @@ against it). Its two Secrets get test values: ``mlflow-oauth2-proxy`` with exact
 (``cookie_secret``, ``client_secret``) and ``mlflow-credentials`` (database password, MinIO root and user
 keys, the AI gateway's passphrase). The bundled MinIO runs as synthesized (its StatefulSet's pod, then its
 bucket Job's); PostgreSQL 16 stands in for the bundled StatefulSet. The npm ``oidc-provider`` is the Keycloak
-realm, with users in groups and e-mail domains no setting names. Requests reach the proxy "through the
-ingress host" (``ingress_client``, and ``tls_ingress.TlsIngress`` on 127.0.0.1:443 for the MLflow client).
+realm, with users in groups and e-mail domains no setting names. A variant with a confidential client reads the
+Secret's ``client_secret`` too. Requests reach the proxy "through the ingress host" (``ingress_client``, and
+``tls_ingress.TlsIngress`` on 127.0.0.1:443 for the MLflow client).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jwt_tokens
@@ -23,6 +25,7 @@ from client_venv import run_client
 from ingress_client import ingress_session
 from oauth2_proxy_scenario import (
     API,
+    CONFIDENTIAL_CLIENT,
     COOKIE_SECRET,
     JSON,
     PROXY,
@@ -34,16 +37,14 @@ from oauth2_proxy_scenario import (
     proxy_args,
     proxy_pod,
 )
-from podrunner import find_object, run_job, run_pod
+from podrunner import find_object
 from postgres import free_port
 from scenario import (
     SECRETS_CONFIG,
     assert_own_passphrase,
     container_of,
     default_credentials,
-    migration_job,
-    require_free_port,
-    service_port,
+    migrated_server,
     shipped_config,
     start_bundled_postgres,
     synth_environment,
@@ -58,8 +59,15 @@ POSTGRES_PASSWORD = "ncsa/p@ss:w%rd#&'\" ?"
 ARTIFACT_TEXT = "logged through OAuth2-Proxy with the realm's bearer JWT\n"
 SECRETS = {
     **default_credentials(POSTGRES_PASSWORD),
-    PROXY_SECRET: {"cookie_secret": COOKIE_SECRET, "client_secret": "unused-by-the-public-client-7d1e"},
+    PROXY_SECRET: {"cookie_secret": COOKIE_SECRET, "client_secret": CONFIDENTIAL_CLIENT["client_secret"]},
 }
+
+
+def ncsa_environment(idp_port: int, outdir: Path, name: str = ENV, **proxy) -> list[dict]:
+    """The example with its issuer on loopback, and ``proxy`` settings changed on purpose for a variant."""
+    config = shipped_config(ENV)
+    config["auth"]["oauth2_proxy"].update(issuer_url=f"http://127.0.0.1:{idp_port}", **proxy)
+    return synth_environment(config, name, outdir)
 
 
 @pytest.fixture(scope="module")
@@ -68,33 +76,27 @@ def stack(tmp_path_factory):
     the proxy in front (ready)."""
     workdir = tmp_path_factory.mktemp("ncsa")
     idp_port = free_port()
-    config = shipped_config(ENV)
-    config["auth"]["oauth2_proxy"]["issuer_url"] = f"http://127.0.0.1:{idp_port}"
-    objects = synth_environment(config, ENV, workdir)
+    objects = ncsa_environment(idp_port, workdir)
     key = jwt_tokens.rsa_key(workdir / "issuer-key.pem")
     with provider_for(objects, idp_port, key) as idp, BundledMinio(objects, SECRETS, workdir / "minio") as s3:
         pg = start_bundled_postgres(objects, SECRETS)
         try:
-            migration = run_job(migration_job(objects), objects, SECRETS, timeout=300)
-            assert migration.succeeded, migration.logs
-            require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, SECRETS) as server:
-                server.wait_for_probe(timeout=180)
-                with proxy_pod(objects, SECRETS) as proxy:
-                    yield {
-                        "objects": objects,
-                        "idp": idp,
-                        "s3": s3,
-                        "port": proxy.port("http"),
-                        "host": ingress_host(objects),
-                        "workdir": workdir,
-                    }
+            with migrated_server(objects, SECRETS), proxy_pod(objects, SECRETS) as proxy:
+                yield {
+                    "objects": objects,
+                    "idp": idp,
+                    "s3": s3,
+                    "port": proxy.port("http"),
+                    "host": ingress_host(objects),
+                    "workdir": workdir,
+                    "idp_port": idp_port,
+                }
         finally:
             pg.stop()
 
 
-def browser(stack) -> tuple[requests.Session, str]:
-    session = ingress_session(stack["host"], stack["port"])
+def browser(stack, port: int | None = None) -> tuple[requests.Session, str]:
+    session = ingress_session(stack["host"], port or stack["port"])
     session.headers["Accept"] = "text/html,application/xhtml+xml"
     return session, f"https://{stack['host']}"
 
@@ -162,3 +164,28 @@ def test_a_bearer_jwt_round_trips_a_run_with_its_artifact(stack):
     run_prefix = seed["artifact_uri"].removeprefix("mlflow-artifacts:/").strip("/")
     s3 = stack["s3"]
     assert s3.read(s3.bucket, f"{run_prefix}/notes.txt") == ARTIFACT_TEXT
+
+
+def test_a_confidential_client_reads_client_secret_from_the_same_secret(stack):
+    """The chart's other case, a client with a secret: with ``client_type: confidential`` the proxy reads
+    ``client_secret`` and ``cookie_secret`` from the same two-key Secret, and the sign-in works (the provider
+    accepts only that secret at its token endpoint)."""
+    port = free_port()
+    objects = ncsa_environment(
+        stack["idp_port"],
+        stack["workdir"] / "confidential",
+        "ncsa-confidential",
+        client_type="confidential",
+        client_id=CONFIDENTIAL_CLIENT["client_id"],
+        port=port,
+    )
+    env = container_of(find_object(objects, "Deployment", PROXY), "oauth2-proxy")["env"]
+    assert {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env} == {
+        "OAUTH2_PROXY_CLIENT_SECRET": {"name": PROXY_SECRET, "key": "client_secret"},
+        "OAUTH2_PROXY_COOKIE_SECRET": {"name": PROXY_SECRET, "key": "cookie_secret"},
+    }
+    with proxy_pod(objects, SECRETS):
+        session, base = browser(stack, port)
+        hops = login(session, base, "erin")
+        assert callback_of(hops).status_code == 302, callback_of(hops).text[:500]
+        assert session.get(base + API, headers=JSON, timeout=30).status_code == 200
