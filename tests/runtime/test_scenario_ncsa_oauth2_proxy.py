@@ -30,6 +30,7 @@ from oauth2_proxy_scenario import (
     JSON,
     PROXY,
     USERS,
+    browser,
     callback_of,
     ingress_host,
     login,
@@ -93,12 +94,6 @@ def stack(tmp_path_factory):
                 }
         finally:
             pg.stop()
-
-
-def browser(stack, port: int | None = None) -> tuple[requests.Session, str]:
-    session = ingress_session(stack["host"], port or stack["port"])
-    session.headers["Accept"] = "text/html,application/xhtml+xml"
-    return session, f"https://{stack['host']}"
 
 
 def test_the_proxy_reads_the_charts_two_key_secret(stack):
