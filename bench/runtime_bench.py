@@ -359,7 +359,8 @@ def interleave(
     return results, loads
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The command line, checked (the parser, for errors found later)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="default", help="environment (config/<env>.yaml), with the bundled database")
     parser.add_argument("--runs", type=int, default=3)
@@ -388,23 +389,26 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("needs root (the pod runner mounts an overlay)")
     if args.runs < 1 or not 16 <= args.requests <= 20000 or not all(1 <= n <= 16 for n in args.workers):
         parser.error("--runs >= 1, 16 <= --requests <= 20000 and --workers between 1 and 16")
+    return parser, args
 
-    load = os.getloadavg()
-    print(f"machine: {machine()}")
-    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
-    workdir = Path(tempfile.mkdtemp(prefix="runtime-bench-"))
+
+def manifests(args: argparse.Namespace, workdir: Path) -> list[dict]:
+    """The objects of ``--manifests``, or of ``config/<env>.yaml`` with the ``--set`` changes synthesized now."""
     if args.manifests:
-        objects = load_manifests(args.manifests)
-    else:
-        config = shipped_config(args.env)
-        for assignment in args.set:
-            key, _, value = assignment.partition("=")
-            *parents, leaf = key.split(".")
-            node = config
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = yaml.safe_load(value)
-        objects = synth_environment(config, args.env, workdir / "synth")
+        return load_manifests(args.manifests)
+    config = shipped_config(args.env)
+    for assignment in args.set:
+        key, _, value = assignment.partition("=")
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return synth_environment(config, args.env, workdir / "synth")
+
+
+def server_deployment(objects: list[dict]) -> tuple[dict, dict]:
+    """A copy of the server Deployment and its ``mlflow`` container, MLflow's telemetry off in it."""
     deployment = copy.deepcopy(find_object(objects, "Deployment", "mlflow"))
     server = container_of(deployment, "mlflow")
     env_names = {e["name"] for e in server.get("env") or []}
@@ -413,6 +417,34 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         server.setdefault("env", []).extend({"name": n, "value": TELEMETRY_OFF[n]} for n in missing)
         print(f"note: the manifest does not set {', '.join(missing)}; added to the pod's env (loopback only)")
+    return deployment, server
+
+
+def variants(
+    parser: argparse.ArgumentParser, deployment: dict, server: dict, workers: list[int]
+) -> tuple[dict[str, dict | None], str]:
+    """The servers to compare, by label (the pod once per ``workers``, MLflow's defaults as None), and the
+    label of the pod as synthesized."""
+    synthesized_workers = int(server["args"][server["args"].index("--workers") + 1])
+    pods = {n: f"pod, {n} worker{'s' if n > 1 else ''}" for n in workers}
+    if synthesized_workers not in pods:
+        parser.error(f"--workers must include the {synthesized_workers} the environment synthesizes")
+    pods[synthesized_workers] += " (synthesized)"
+    servers = {
+        **{label: with_workers(deployment, n) for n, label in pods.items()},
+        DEFAULTS: None,
+    }
+    return servers, pods[synthesized_workers]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, args = arguments(argv)
+    load = os.getloadavg()
+    print(f"machine: {machine()}")
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="runtime-bench-"))
+    objects = manifests(args, workdir)
+    deployment, server = server_deployment(objects)
     venv = venvs.venv_for_image(server["image"])
     if venv is None or not venv.is_ready():
         parser.error(f"no runtime venv for {server['image']} (run: bash tests/runtime/setup.sh)")
@@ -423,18 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     secrets = placeholder_secret_values(objects)
     url = service_url(objects)
     require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-
-    synthesized_workers = int(server["args"][server["args"].index("--workers") + 1])
-    pods = {n: f"pod, {n} worker{'s' if n > 1 else ''}" for n in args.workers}
-    synthesized = pods.get(synthesized_workers)
-    if synthesized is None:
-        parser.error(f"--workers must include the {synthesized_workers} the environment synthesizes")
-    pods[synthesized_workers] += " (synthesized)"
-    synthesized = pods[synthesized_workers]
-    servers = {
-        **{label: with_workers(deployment, n) for n, label in pods.items()},
-        DEFAULTS: None,
-    }
+    servers, synthesized = variants(parser, deployment, server, args.workers)
     results, loads = interleave(servers, objects, secrets, url, venv.bin_dir / "mlflow", workdir, args)
     print("\nprocesses (last run):")
     for name, measured in results.items():

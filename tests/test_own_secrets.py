@@ -1,7 +1,7 @@
 """Contracts of the Secrets a config section names for its own concern: the database's user and password
 (CloudNativePG's ``<cluster>-app`` shape, with the store URIs composed from host, port and name), the S3 keys,
-the OAuth2-Proxy's client and cookie secrets. Each is read by reference, and a Secret of another name than the
-environment's is a prerequisite."""
+the OAuth2-Proxy's client and cookie secrets, the oidc plugin's session key and client, basic-auth's initial
+admin. Each is read by reference, and a Secret of another name than the environment's is a prerequisite."""
 
 from __future__ import annotations
 
@@ -204,3 +204,59 @@ def test_external_secrets_make_one_external_secret_per_secret_named(tmp_path):
     assert database["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "mlflow-secret-store"}
     assert len([o for o in objs if o["kind"] == "SecretStore"]) == 1
     assert "mlflow-k8s/prerequisites" not in str(find(objs, "Namespace")["metadata"])
+
+
+ADMIN_KEYS = ("username", "password")
+OIDC_OWN = {**OIDC, "oidc": {**OIDC["oidc"], "credentials": {"secret": "mlflow-secrets"}}}
+
+
+def test_the_oidc_plugin_reads_its_client_from_a_secret_of_its_own(tmp_path):
+    """The plugin's session key, client id and client secret come from the Secret `auth.oidc.credentials`
+    names, keys spelled as the plugin's variables, in the server and in the migration Job (whose plugin code
+    reads them too); the environment's Secret is no longer asked for them, and the Namespace lists the new one
+    (beside the environment's, not generated here)."""
+    config = {"auth": OIDC_OWN, "server": OIDC_SERVER, "ingress": INGRESS, "secrets": {"generate": False}}
+    objs = synth(config, tmp_path)
+    migration = next(o for o in objs if o["metadata"]["name"].startswith("mlflow-migrate-"))
+    for pod in (container(find(objs, "Deployment", "mlflow"), "mlflow"), container(migration, "upgrade")):
+        env = env_of(pod)
+        for variable in ("SECRET_KEY", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+            assert env[variable] == {"secretKeyRef": {"name": "mlflow-secrets", "key": variable}}, pod["name"]
+    prerequisites = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
+    assert prerequisites.split(",") == ["Secret/mlflow-credentials", "Secret/mlflow-secrets"]
+
+
+def test_oidc_credentials_are_refused_where_the_plugin_reads_files(tmp_path):
+    """With the Secret mounted as files the plugin reads its client from `secrets.name`'s files, so a Secret
+    named for it would be ignored: refused, naming the key and both ways out."""
+    secrets = {"mount_as_files": {"enabled": True}}
+    with pytest.raises(ConfigError) as refused:
+        synth({"auth": OIDC_OWN, "server": OIDC_SERVER, "ingress": INGRESS, "secrets": secrets}, tmp_path)
+    message = str(refused.value)
+    assert "auth.oidc.credentials" in message and "secrets.mount_as_files.enabled: false" in message
+
+
+def test_basic_auth_reads_its_admin_from_a_basic_auth_secret(tmp_path):
+    """The initial admin comes from a `kubernetes.io/basic-auth` shaped Secret (`username`, `password`); the
+    environment's Secret keeps the Flask key only, and with external-secrets the admin's Secret gets an
+    ExternalSecret of its own when `other_secrets` lists it."""
+    admin = {"secret": "mlflow-admin"}
+    secrets = {
+        "provider": "external-secrets",
+        "external_secrets": {
+            "store_ref": {"name": "vault"},
+            "remote_refs": {
+                key: {"key": f"mlflow/{key}"} for key in ("postgres-password", "flask-secret-key", "kek-passphrase")
+            },
+            "other_secrets": {"mlflow-admin": {"remote_refs": {k: {"key": f"mlflow/admin/{k}"} for k in ADMIN_KEYS}}},
+        },
+    }
+    config = {"auth": {"mode": "basic", "basic": {"admin": admin}}, "artifacts": {"type": "pvc"}, "secrets": secrets}
+    objs = synth(config, tmp_path)
+    env = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+    assert env["MLFLOW_AUTH_ADMIN_USERNAME"] == {"secretKeyRef": {"name": "mlflow-admin", "key": "username"}}
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "mlflow-admin", "key": "password"}}
+    produced = [d["secretKey"] for d in find(objs, "ExternalSecret", "mlflow-admin")["spec"]["data"]]
+    assert sorted(produced) == ["password", "username"]
+    own = [d["secretKey"] for d in find(objs, "ExternalSecret", "mlflow-credentials")["spec"]["data"]]
+    assert "admin-username" not in own and "admin-password" not in own and "flask-secret-key" in own

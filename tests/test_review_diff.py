@@ -160,6 +160,21 @@ def test_a_new_database_name_leaves_the_old_records_unserved(tmp_path):
     assert "pods roll" in text(server) and "env[MLFLOW_BACKEND_STORE_URI]" in text(server)
 
 
+def test_a_registry_database_of_its_own_leaves_the_old_models_unserved(tmp_path):
+    """Turning ``database.registry`` on moves the registry to another database while the tracking one stays:
+    the registered models kept so far in the tracking database are no longer served, which the diff calls data
+    loss on the server's line, naming both stores."""
+    external = merged(BASE, database={"type": "external"})
+    after = merged(BASE, database={"type": "external", "registry": {"enabled": True}})
+    server = line_of(pair(external, after, tmp_path), "Deployment/mlflow/mlflow")
+    switch = server.labelled("model registry database changed")
+    assert server.cls == DATA_LOSS and switch is not None and server.labelled("tracking database changed") is None
+    assert "Secret mlflow-credentials key registry-database-uri instead of Secret mlflow-credentials key " in (
+        switch.detail
+    )
+    assert "(no longer served)" in (switch.lost or "")
+
+
 def test_removing_cloudnativepg_deletes_its_instances(tmp_path):
     verdicts = pair(CNPG, merged(CNPG, database={"type": "external"}), tmp_path)
     cluster = line_of(verdicts, "Cluster/mlflow/mlflow-db")

@@ -79,3 +79,13 @@ def test_explain_says_https_where_tls_terminates_in_front_of_the_ingress(tmp_pat
     page = explain_environment("test", synth(config, tmp_path))
     assert "It is reachable at https://mlflow.example.com through Ingress `mlflow`" in page
     assert "http://mlflow.example.com" not in page
+
+
+def test_explain_names_a_registry_database_of_its_own(tmp_path):
+    """With ``database.registry`` the registered models are not in the tracking database: the page says where
+    they are, so a reviewer backs up and restores the right database."""
+    external = {"host": "pg.example.com"}
+    config = {"database": {"type": "external", "external": external, "registry": {"enabled": True}}}
+    page = explain_environment("test", synth(config, tmp_path))
+    assert "The model registry is in a database of its own: database `mlflow-registry` on `pg.example.com`." in page
+    assert "model registry" not in explain_environment("plain", synth({}, tmp_path / "plain"))

@@ -6,7 +6,7 @@ import pytest
 from helpers import config_error, container, env_of, find, find_all, synth
 
 from mlflow_constructs.config import ConfigError
-from mlflow_constructs.config.server import cpu_cores
+from mlflow_constructs.k8s.quantities import quantity_of
 
 S3_IRSA = {
     "database": {"type": "external"},
@@ -49,7 +49,8 @@ def test_workers_follow_the_cpu_limit_unless_given(tmp_path):
 
 
 def test_cpu_quantities_in_cores():
-    assert [cpu_cores(q) for q in ("500m", "1", "2", "1.5", "2k")] == [0.5, 1, 2, 1.5, 2000]
+    """`server.workers: auto` counts whole CPUs of the limit, whatever way the limit is spelled."""
+    assert [quantity_of(q) for q in ("500m", "1", "2", "1.5", "2k")] == [0.5, 1, 2, 1.5, 2000]
 
 
 def test_telemetry_is_off_in_every_container_that_runs_mlflow(tmp_path):

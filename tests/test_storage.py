@@ -61,6 +61,51 @@ def test_migration_job_name_changes_with_the_image(tmp_path):
     assert names[0] != names[1]
 
 
+REGISTRY_ON_HOST = {
+    "type": "external",
+    "external": {"host": "pg.example.com", "credentials": {"secret": "pg-app"}},
+    "registry": {"enabled": True, "name": "models"},
+}
+
+
+def migrate_and_gate(objs: list[dict]) -> list[dict]:
+    """The migration Job's ``upgrade`` container and the server pod's ``wait-for-schema`` gate."""
+    migrate = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-migrate-"))
+    return [container(migrate, "upgrade"), container(find(objs, "Deployment", "mlflow"), "wait-for-schema")]
+
+
+def test_a_registry_database_on_the_external_host_is_served_migrated_and_waited_for(tmp_path):
+    """With ``database.registry`` on an external host, the server reads its registry from that database (same
+    host, port and credentials, no password in the URI), and the migration Job and the gate handle it as a
+    store of its own, so a registry database left behind never meets a newer server."""
+    objs = synth({"database": REGISTRY_ON_HOST}, tmp_path)
+    server = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+    assert server["MLFLOW_REGISTRY_STORE_URI"] == "postgresql+psycopg2://pg.example.com:5432/models"
+    assert server["MLFLOW_BACKEND_STORE_URI"] == "postgresql+psycopg2://pg.example.com:5432/mlflow"
+    for pod in migrate_and_gate(objs):
+        env = env_of(pod)
+        assert env["SCHEMA_STORES"] == "tracking registry", pod["name"]
+        assert env["MLFLOW_REGISTRY_STORE_URI"] == server["MLFLOW_REGISTRY_STORE_URI"], pod["name"]
+        assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "pg-app", "key": "password"}}, pod["name"]
+
+
+def test_a_registry_uri_comes_from_its_secret_key(tmp_path):
+    """A full registry URI holds a password: every pod of the image reads it from the Secret key
+    ``registry-database-uri``, never as a literal or an argument."""
+    objs = synth({"database": {"type": "external", "registry": {"enabled": True}}}, tmp_path)
+    ref = {"secretKeyRef": {"name": "mlflow-credentials", "key": "registry-database-uri"}}
+    for pod in [container(find(objs, "Deployment", "mlflow"), "mlflow"), *migrate_and_gate(objs)]:
+        assert env_of(pod)["MLFLOW_REGISTRY_STORE_URI"] == ref, pod["name"]
+
+
+def test_the_registry_shares_the_tracking_database_by_default(tmp_path):
+    """Without ``database.registry`` the registry is the tracking database, and only one store is migrated."""
+    objs = synth({"database": {"type": "external"}}, tmp_path)
+    server = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+    assert server["MLFLOW_REGISTRY_STORE_URI"] == server["MLFLOW_BACKEND_STORE_URI"]
+    assert all(env_of(pod)["SCHEMA_STORES"] == "tracking" for pod in migrate_and_gate(objs))
+
+
 def test_minio_bucket_job_uses_a_dedicated_user_and_no_anonymous_access(tmp_path):
     objs = synth({}, tmp_path)
     job = next(j for j in find_all(objs, "Job") if j["metadata"]["name"].startswith("mlflow-minio-bucket-"))

@@ -52,6 +52,7 @@ _EXPORTS = {
     "MlflowServiceAccount": "mlflow_constructs.server.identity",
     "MlflowMigration": "mlflow_constructs.server.migration",
     "SchemaScripts": "mlflow_constructs.server.schema",
+    "SchemaAddon": "mlflow_constructs.server.addon",
     "ServerAddon": "mlflow_constructs.server.addon",
     "ServerPod": "mlflow_constructs.server.pod",
     "ai_gateway_access": "mlflow_constructs.server.ai_gateway",
@@ -108,6 +109,7 @@ __all__ = [
     "PreUpgradeBackup",
     "PvcArtifactStore",
     "S3ArtifactStore",
+    "SchemaAddon",
     "SchemaScripts",
     "SealedSecretProvider",
     "SecretProvider",
@@ -153,7 +155,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from mlflow_constructs.secrets.provider import SecretProvider
     from mlflow_constructs.secrets.sealed_secrets import SealedSecretProvider
     from mlflow_constructs.secrets.source import SecretSource
-    from mlflow_constructs.server.addon import ServerAddon
+    from mlflow_constructs.server.addon import SchemaAddon, ServerAddon
     from mlflow_constructs.server.ai_gateway import ai_gateway_access
     from mlflow_constructs.server.identity import MlflowServiceAccount
     from mlflow_constructs.server.migration import MlflowMigration

@@ -26,7 +26,7 @@ import yaml
 
 from mlflow_constructs.config import Environment, load_environment
 from mlflow_constructs.config.errors import ConfigError
-from mlflow_constructs.config.types import _DNS_LABEL
+from mlflow_constructs.config.types import is_dns_label
 from mlflow_constructs.review.objects import ObjectKey, cluster_key_of
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def discover(*config_dirs: Path) -> dict[str, Path]:
     for config_dir in config_dirs:
         for path in sorted(config_dir.glob("*.yaml")):
             name = path.name.removesuffix(".yaml")
-            if not _DNS_LABEL.match(name):
+            if not is_dns_label(name):
                 raise ConfigError(
                     f"{path}: environment names come from file names and must be DNS labels "
                     "(lowercase letters, digits and '-'); rename the file"

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from ingress_client import ingress_session
 from oidc_provider import OidcProvider
 from podrunner import find_object, run_pod
 from scenario import KEK_PASSPHRASE, container_of, require_free_port, shipped_config, synth_environment
@@ -76,14 +77,23 @@ def secret_values() -> dict[str, dict[str, str]]:
 
 
 @contextlib.contextmanager
-def proxy_pod(objects: list[dict]):
-    """The proxy Deployment's pod, ready (its container, args and env as synthesized)."""
+def proxy_pod(objects: list[dict], secrets: dict[str, dict[str, str]] | None = None):
+    """The proxy Deployment's pod, ready (its container, args and env as synthesized), reading ``secrets``
+    (default: :func:`secret_values`)."""
     deployment = find_object(objects, "Deployment", PROXY)
     port = int(proxy_args(objects)["--http-address"][0].rsplit(":", 1)[1])
     require_free_port(port, "OAuth2-Proxy")
-    with run_pod(deployment, objects, secret_values()) as pod:
+    with run_pod(deployment, objects, secrets or secret_values()) as pod:
         pod.wait_for_probe(timeout=60)
         yield pod
+
+
+def browser(stack: dict, port: int | None = None) -> tuple[requests.Session, str]:
+    """A browser's session reaching the proxy on ``port`` (default: the stack's) through the ingress host, and
+    the base URL ``https://<host>``."""
+    session = ingress_session(stack["host"], port or stack["port"])
+    session.headers["Accept"] = "text/html,application/xhtml+xml"
+    return session, f"https://{stack['host']}"
 
 
 def follow(session: requests.Session, response: requests.Response, hops: list) -> requests.Response:

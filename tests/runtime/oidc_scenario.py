@@ -141,3 +141,31 @@ def login(session: requests.Session, base: str, username: str) -> Login:
 def logged_in(objects: list[dict], pod_port: int, username: str) -> tuple[requests.Session, str, Login]:
     session, base = browser(objects, pod_port)
     return session, base, login(session, base, username)
+
+
+API = "/api/2.0/mlflow"
+
+
+def round_trip_run(session: requests.Session, base: str, name: str, param: tuple[str, str]) -> dict:
+    """Through a signed-in session: create the experiment ``name`` and a run in it, log ``param`` and a metric
+    and read both back (asserted); the run's ``info``."""
+    created = session.post(f"{base}{API}/experiments/create", json={"name": name}, timeout=30)
+    assert created.status_code == 200, created.text
+    run = session.post(
+        f"{base}{API}/runs/create", json={"experiment_id": created.json()["experiment_id"]}, timeout=30
+    ).json()["run"]["info"]
+    key, value = param
+    logged = session.post(
+        f"{base}{API}/runs/log-batch",
+        json={
+            "run_id": run["run_id"],
+            "params": [{"key": key, "value": value}],
+            "metrics": [{"key": "score", "value": 0.5, "timestamp": 0, "step": 0}],
+        },
+        timeout=30,
+    )
+    assert logged.status_code == 200, logged.text
+    data = session.get(f"{base}{API}/runs/get", params={"run_id": run["run_id"]}, timeout=30).json()["run"]["data"]
+    assert data["params"] == [{"key": key, "value": value}]
+    assert [(m["key"], m["value"]) for m in data["metrics"]] == [("score", 0.5)]
+    return run

@@ -341,6 +341,31 @@ def _lookup(store: ObjectStore, kind: str, ref: dict, what: str) -> str | None:
 
 def resolve_env(container: dict, store: ObjectStore, pod: PodInfo, enable_service_links: bool = True) -> dict[str, str]:
     """The environment the kubelet gives ``container`` (without the image's own ENV)."""
+    cname = container.get("name", "?")
+    env = _env_from(container, store)
+    services = service_env(store.services()) if enable_service_links else {}
+    services = {**services, **service_env([master_service(store.api_server)])}
+    mapping = mapping_func_for(env, services)  # sees `env` as it grows, like the kubelet's tmpEnv
+    for var in container.get("env") or []:
+        name = var["name"]
+        if var.get("value", "") != "":
+            env[name] = expand(str(var["value"]), mapping)
+            continue
+        source = var.get("valueFrom")
+        if not source:
+            env[name] = ""
+            continue
+        value = _value_from(source, container, store, pod, f"container {cname}: env {name}")
+        if value is not None:
+            env[name] = value
+
+    for name, value in services.items():
+        env.setdefault(name, value)
+    return env
+
+
+def _env_from(container: dict, store: ObjectStore) -> dict[str, str]:
+    """The variables of the container's ``envFrom`` ConfigMaps and Secrets, in order (later ones win)."""
     env: dict[str, str] = {}
     cname = container.get("name", "?")
     for source in container.get("envFrom") or []:
@@ -358,36 +383,20 @@ def resolve_env(container: dict, store: ObjectStore, pod: PodInfo, enable_servic
         for key, value in data.items():
             if _valid_env_name(prefix + key):
                 env[prefix + key] = value.decode("utf-8", errors="surrogateescape")
-
-    services = service_env(store.services()) if enable_service_links else {}
-    services = {**services, **service_env([master_service(store.api_server)])}
-    mapping = mapping_func_for(env, services)  # sees `env` as it grows, like the kubelet's tmpEnv
-    for var in container.get("env") or []:
-        name = var["name"]
-        what = f"container {cname}: env {name}"
-        if var.get("value", "") != "":
-            env[name] = expand(str(var["value"]), mapping)
-            continue
-        source = var.get("valueFrom")
-        if not source:
-            env[name] = ""
-            continue
-        if "configMapKeyRef" in source:
-            value = _lookup(store, "configMap", source["configMapKeyRef"], what)
-        elif "secretKeyRef" in source:
-            value = _lookup(store, "secret", source["secretKeyRef"], what)
-        elif "fieldRef" in source:
-            value = pod.field(source["fieldRef"]["fieldPath"])
-        elif "resourceFieldRef" in source:
-            value = resource_field(container, source["resourceFieldRef"])
-        else:
-            raise CreateContainerConfigError(f"{what}: unsupported valueFrom {sorted(source)}")
-        if value is not None:
-            env[name] = value
-
-    for name, value in services.items():
-        env.setdefault(name, value)
     return env
+
+
+def _value_from(source: dict, container: dict, store: ObjectStore, pod: PodInfo, what: str) -> str | None:
+    """One ``env[].valueFrom``; None when an optional key or object is missing."""
+    if "configMapKeyRef" in source:
+        return _lookup(store, "configMap", source["configMapKeyRef"], what)
+    if "secretKeyRef" in source:
+        return _lookup(store, "secret", source["secretKeyRef"], what)
+    if "fieldRef" in source:
+        return pod.field(source["fieldRef"]["fieldPath"])
+    if "resourceFieldRef" in source:
+        return resource_field(container, source["resourceFieldRef"])
+    raise CreateContainerConfigError(f"{what}: unsupported valueFrom {sorted(source)}")
 
 
 def expand_command(container: dict, env: Mapping[str, str]) -> tuple[list[str], list[str]]:

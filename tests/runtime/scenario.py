@@ -25,7 +25,7 @@ from typing import Any
 import requests
 import yaml
 from pod_probes import resolve_port
-from podrunner import PodRun, find_object, pod_template, run_job
+from podrunner import JobResult, PodRun, find_object, pod_template, run_job, run_pod
 from postgres import PostgresServer
 from proc_stats import TreeStats, tree_stats
 
@@ -36,6 +36,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Where shipped environments are found: the user's config/ (default.yaml) and the examples.
 ENVIRONMENT_DIRS = (REPO / "config", REPO / "examples")
 CLUSTER_DOMAIN = "cluster.local"
+# The MLflow Service as in-cluster clients (and the server's allowed hosts) name it.
+SERVICE_HOST = f"mlflow.mlflow.svc.{CLUSTER_DOMAIN}"
 # A pod IP as a kubelet would send it in probe Host headers (only used as a header value: requests
 # still go to 127.0.0.1; nothing is sent to a private-range address).
 CLUSTER_POD_IP = "10.244.1.7"
@@ -518,3 +520,21 @@ def with_command(workload: dict, command: list[str]) -> dict:
     changed = copy.deepcopy(workload)
     pod_template(changed)["spec"]["containers"][0]["command"] = command
     return changed
+
+
+@contextmanager
+def migrated_server(
+    objects: list[dict],
+    secret_values: Mapping[str, Mapping[str, str]],
+    *,
+    extra_hosts: Mapping[str, str] | None = None,
+) -> Iterator[tuple[PodRun, JobResult]]:
+    """The order every apply path ends in: the migration Job to completion, then the ``mlflow`` Deployment's
+    pod as synthesized, ready (its startup probe answered). Yields the pod and the Job's result."""
+    migration = run_job(migration_job(objects), objects, secret_values, timeout=300, extra_hosts=extra_hosts)
+    assert migration.succeeded, migration.logs
+    require_free_port(service_port(objects, "mlflow"), "the MLflow server")
+    deployment = find_object(objects, "Deployment", "mlflow")
+    with run_pod(deployment, objects, secret_values, extra_hosts=extra_hosts) as pod:
+        pod.wait_for_probe(timeout=180)
+        yield pod, migration

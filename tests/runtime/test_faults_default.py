@@ -19,6 +19,7 @@ from client_venv import BackgroundClient, run_client
 from faults import LoggingClient, ProbeWatch, restart_budget
 from podrunner import find_object, run_pod
 from scenario import (
+    SERVICE_HOST,
     container_of,
     default_credentials,
     literal_env,
@@ -31,7 +32,6 @@ from scenario import (
 pytestmark = pytest.mark.runtime
 
 ENV = "default"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 DATABASE = "mlflow"  # POSTGRES_DB of the bundled StatefulSet
 POSTGRES_DOWN_SECONDS = 10
 STORE_DOWN_SECONDS = 5

@@ -16,11 +16,11 @@ import pytest
 import requests
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
+from scenario import SERVICE_HOST
 
 pytestmark = pytest.mark.runtime
 
 IMAGE = "ghcr.io/mlflow/mlflow:v3.17.2-full"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ALLOWED_HOSTS = f"{SERVICE_HOST},{SERVICE_HOST}:*,localhost,localhost:*,127.0.0.1,127.0.0.1:*"
 
 

@@ -21,6 +21,7 @@ from pod_images import PG_BIN, ImageRuntime, helper_runtime
 from podrunner import find_object, pod_template, run_job, run_pod
 from s3_standin import S3StandIn
 from scenario import (
+    SERVICE_HOST,
     container_of,
     migrated_bundled_postgres,
     migration_job,
@@ -39,7 +40,6 @@ pytestmark = pytest.mark.runtime
 ENV = "default"
 POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
 CRONJOB, CLAIM = "mlflow-postgresql-backup", "mlflow-postgresql-backups"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 DUMP = re.compile(r"^(mlflow|mlflow_auth)-\d{8}T\d{6}Z\.dump$")
 RESTORE_MARKER = "<!-- restore-bundled:"
 BUCKET, PREFIX = "mlflow", "artifacts"

@@ -21,6 +21,7 @@ from postgres import free_port
 from scenario import (
     KEK_PASSPHRASE,
     SECRETS_CONFIG,
+    SERVICE_HOST,
     assert_lean_server,
     assert_own_passphrase,
     assert_probes_answer_200,
@@ -39,7 +40,6 @@ from traces import assert_traces_stored, otel_trace, send_traces
 pytestmark = pytest.mark.runtime
 
 ENV = "basic-auth"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ADMIN = "admin"
 ADMIN_PASSWORD = "Adm/n & \\ $HOME ' \" 100% ${ADMIN_USERNAME}"
 ALICE_PASSWORD = "alice-password-1234"

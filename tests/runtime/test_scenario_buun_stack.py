@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from oidc_scenario import CLIENT_ID, CLIENT_SECRET, logged_in, provider_for
-from podrunner import find_object, run_job, run_pod
+from oidc_scenario import CLIENT_ID, CLIENT_SECRET, logged_in, provider_for, round_trip_run
+from podrunner import find_object
 from postgres import free_port
 from scenario import (
     KEK_PASSPHRASE,
-    migration_job,
+    migrated_server,
     password_required,
-    require_free_port,
     service_port,
     shipped_config,
     start_external_postgres,
@@ -33,7 +32,6 @@ pytestmark = pytest.mark.runtime
 ENV = "buun-stack"
 DB_USER = "mlflow"
 DB_PASSWORD = "buun@stack:p/w%2F#frag?x=1"
-API = "/api/2.0/mlflow"
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +58,8 @@ def stack(tmp_path_factory):
     }
     pg = start_external_postgres(db_port, DB_USER, DB_PASSWORD, ("mlflow", "mlflow_auth"))
     try:
-        with provider_for(objects, idp_port):
-            hosts = {host: "127.0.0.1"}
-            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
-            assert migration.succeeded, migration.logs
-            port = service_port(objects, "mlflow")
-            require_free_port(port, "the MLflow server")
-            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
-                pod.wait_for_probe(timeout=180)
-                yield {"objects": objects, "pg": pg, "port": port}
+        with provider_for(objects, idp_port), migrated_server(objects, secrets, extra_hosts={host: "127.0.0.1"}):
+            yield {"objects": objects, "pg": pg, "port": service_port(objects, "mlflow")}
     finally:
         pg.stop()
 
@@ -88,25 +79,7 @@ def test_a_person_signs_in_and_round_trips_a_run(stack):
     Secret's user through the composed URIs."""
     session, base, login = logged_in(stack["objects"], stack["port"], "alice")
     assert "error" not in login.landing.url, login.landing.url
-    created = session.post(f"{base}{API}/experiments/create", json={"name": "buun"}, timeout=30)
-    assert created.status_code == 200, created.text
-    run = session.post(
-        f"{base}{API}/runs/create", json={"experiment_id": created.json()["experiment_id"]}, timeout=30
-    ).json()["run"]
-    run_id = run["info"]["run_id"]
-    logged = session.post(
-        f"{base}{API}/runs/log-batch",
-        json={
-            "run_id": run_id,
-            "params": [{"key": "stack", "value": "buun"}],
-            "metrics": [{"key": "score", "value": 0.5, "timestamp": 0, "step": 0}],
-        },
-        timeout=30,
-    )
-    assert logged.status_code == 200, logged.text
-    data = session.get(f"{base}{API}/runs/get", params={"run_id": run_id}, timeout=30).json()["run"]["data"]
-    assert data["params"] == [{"key": "stack", "value": "buun"}]
-    assert [(m["key"], m["value"]) for m in data["metrics"]] == [("score", 0.5)]
+    run_id = round_trip_run(session, base, "buun", ("stack", "buun"))["run_id"]
     pg = stack["pg"]
     assert pg.psql(f"SELECT value FROM params WHERE run_uuid = '{run_id}'", database="mlflow") == "buun"
     assert "alice@example.com" in pg.psql("SELECT username FROM users", database="mlflow_auth").split()

@@ -21,6 +21,7 @@ from client_venv import run_client
 from podrunner import find_object, run_job, run_pod
 from scenario import (
     SECRETS_CONFIG,
+    SERVICE_HOST,
     arg_after,
     assert_graceful_stop,
     assert_lean_server,
@@ -45,7 +46,6 @@ ENV = "default"
 # Characters a URI could not carry unescaped: the bundled database gets its password via PGPASSWORD.
 POSTGRES_PASSWORD = "pg/p@ss:w%rd#&'\" ?"
 ARTIFACT_TEXT = "seeded through the Service name\n"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 MIB = 1024 * 1024
 # Uploads at or above MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE (default 500 MB) are the ones MLflow
 # would send as presigned multipart uploads; the client lowers it to S3's minimum part size.
@@ -240,7 +240,7 @@ def test_server_does_not_send_clients_to_the_in_cluster_store(stack):
     port = service_port(stack["objects"], "mlflow")
     info = requests.get(
         f"http://127.0.0.1:{port}/api/3.0/mlflow/server-info",
-        headers={"Host": f"mlflow.mlflow.svc.cluster.local:{port}"},
+        headers={"Host": f"{SERVICE_HOST}:{port}"},
         timeout=30,
     )
     assert info.status_code == 200, info.text
@@ -340,7 +340,7 @@ def test_gateway_secrets_are_encrypted_with_the_passphrase_from_the_secret(stack
     """Provider keys stored in the AI gateway must not be decryptable with MLflow's public default passphrase
     by whoever reads the database: the server reports the passphrase from the Secret in use."""
     port = service_port(stack["objects"], "mlflow")
-    url, host = f"http://127.0.0.1:{port}{SECRETS_CONFIG}", {"Host": f"mlflow.mlflow.svc.cluster.local:{port}"}
+    url, host = f"http://127.0.0.1:{port}{SECRETS_CONFIG}", {"Host": f"{SERVICE_HOST}:{port}"}
     assert_own_passphrase(requests.get(url, headers=host, timeout=30))
 
 
@@ -367,7 +367,7 @@ def test_gateway_keys_may_only_point_at_public_https_upstreams(stack, api_base, 
     created = requests.post(
         f"http://127.0.0.1:{port}/api/3.0/mlflow/gateway/secrets/create",
         json=body,
-        headers={"Host": f"mlflow.mlflow.svc.cluster.local:{port}"},
+        headers={"Host": f"{SERVICE_HOST}:{port}"},
         timeout=30,
     )
     assert created.status_code == status, created.text
@@ -379,7 +379,7 @@ def test_unlisted_host_header_is_refused(stack):
     """MLFLOW_SERVER_ALLOWED_HOSTS is in force: the Service name passes, a foreign Host gets 403."""
     port = service_port(stack["objects"], "mlflow")
     api = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1"
-    ok = requests.get(api, headers={"Host": f"mlflow.mlflow.svc.cluster.local:{port}"}, timeout=30)
+    ok = requests.get(api, headers={"Host": f"{SERVICE_HOST}:{port}"}, timeout=30)
     assert ok.status_code == 200, ok.text
     foreign = requests.get(api, headers={"Host": "mlflow.attacker.example"}, timeout=30)
     assert foreign.status_code == 403, foreign.text

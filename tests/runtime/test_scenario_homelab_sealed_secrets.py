@@ -16,14 +16,13 @@ import json
 
 import pytest
 from client_venv import run_client
-from podrunner import find_object, run_job, run_pod
+from podrunner import find_object
 from postgres import free_port
 from scenario import (
     KEK_PASSPHRASE,
-    migration_job,
+    SERVICE_HOST,
+    migrated_server,
     password_required,
-    require_free_port,
-    service_port,
     service_url,
     shipped_config,
     start_external_postgres,
@@ -60,11 +59,8 @@ def stack(tmp_path_factory):
     pg = start_external_postgres(port, USER, DB_PASSWORD, ("mlflow", "mlflow_auth"))
     try:
         hosts = {config["database"]["external"]["host"]: "127.0.0.1"}
-        migration = run_job(migration_job(objects), objects, SECRET_VALUES, timeout=300, extra_hosts=hosts)
-        assert migration.exit_codes == {"upgrade": 0}, migration.logs
-        require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-        with run_pod(find_object(objects, "Deployment", "mlflow"), objects, SECRET_VALUES, extra_hosts=hosts) as pod:
-            pod.wait_for_probe(timeout=180)
+        with migrated_server(objects, SECRET_VALUES, extra_hosts=hosts) as (_, migration):
+            assert migration.exit_codes == {"upgrade": 0}, migration.logs
             yield {"objects": objects, "pg": pg, "url": service_url(objects)}
     finally:
         pg.stop()
@@ -94,7 +90,7 @@ def test_the_admin_logs_in_and_round_trips_a_run(stack):
     experiment and a run with a param and a metric, read back from the server: both databases serve through
     the composed URIs."""
     env = {"MLFLOW_TRACKING_USERNAME": ADMIN, "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD}
-    result = run_client("basic_auth_flow.py", "admin", stack["url"], hosts=["mlflow.mlflow.svc.cluster.local"], env=env)
+    result = run_client("basic_auth_flow.py", "admin", stack["url"], hosts=[SERVICE_HOST], env=env)
     assert result["params"] == {"owner": "admin"} and result["metrics"] == {"score": 0.5}
     stored = stack["pg"].psql(f"SELECT key FROM params WHERE run_uuid = '{result['run_id']}'", database="mlflow")
     assert stored == "owner"

@@ -29,6 +29,7 @@ from postgres import free_port
 from rolling import BackgroundPod
 from s3_standin import S3StandIn
 from scenario import (
+    SERVICE_HOST,
     container_of,
     default_credentials,
     hashed_job,
@@ -48,7 +49,7 @@ POSTGRES_PASSWORD = "pg-password-for-the-rotation"
 PASSPHRASE_A = "kek-passphrase-a-for-the-rotation-0123456789abcdef"
 PASSPHRASE_B = "kek-passphrase-b-for-the-rotation-fedcba9876543210"
 API_KEY = "sk-rotation-test-0123456789abcdefghij"
-HOST = {"Host": "mlflow.mlflow.svc.cluster.local:5000"}
+HOST = {"Host": f"{SERVICE_HOST}:5000"}
 API = "/ajax-api/3.0/mlflow/gateway"
 GUARD = "mlflow_k8s_kek_version_guard"
 WAITING = 30  # seconds the new pod must stay in its gate while the rotation is refused
@@ -138,6 +139,64 @@ def guarded(pg, database: str) -> bool:
     return pg.psql(f"SELECT count(*) FROM pg_trigger WHERE tgname = '{GUARD}'", database) == "1"
 
 
+def create_chat_endpoint(port: int, secret_id: str) -> None:
+    """The gateway endpoint ``chat`` on a model definition that uses the stored key ``secret_id``."""
+    model = call(
+        port,
+        "POST",
+        f"{API}/model-definitions/create",
+        {"name": "gpt", "secret_id": secret_id, "provider": "openai", "model_name": "gpt-4o-mini"},
+    ).json()["model_definition"]
+    call(
+        port,
+        "POST",
+        f"{API}/endpoints/create",
+        {
+            "name": "chat",
+            "model_configs": [{"model_definition_id": model["model_definition_id"], "linkage_type": "PRIMARY"}],
+        },
+    ).raise_for_status()
+
+
+def refused_rotation(after: list[dict], base: dict, pg, database: str) -> dict:
+    """2. The rotation refused: a wrong previous passphrase, while a new pod waits in its gate."""
+    wrong = with_passphrases(base, PASSPHRASE_B, previous="not-the-previous-passphrase")
+    deployment = replica_on_port(find_object(after, "Deployment", "mlflow"), free_port())
+    with BackgroundPod(deployment, after, wrong) as waiting:
+        refused = run_job(migration_job(after), after, wrong, timeout=300, check=False)
+        time.sleep(WAITING)
+        waited = not waiting.past_init
+    return {
+        "refused": refused,
+        "waited": waited,
+        "rows_refused": stored(pg, database),
+        "guarded_refused": guarded(pg, database),
+    }
+
+
+def rotation_beside_an_old_pod(
+    after: list[dict], base: dict, pg, database: str, provider: Provider, old_port: int
+) -> dict:
+    """3. The fixed Secret, applied all at once: the Job and the new pod start together, an old pod (on
+    ``old_port``) still serving; then the Job once more."""
+    secrets_b = with_passphrases(base, PASSPHRASE_B, previous=PASSPHRASE_A)
+    port = free_port()
+    result: dict = {}
+    with BackgroundPod(replica_on_port(find_object(after, "Deployment", "mlflow"), port), after, secrets_b) as new:
+        result["rotated"] = run_job(migration_job(after), after, secrets_b, timeout=300, check=False)
+        run = new.wait_running(300)
+        run.wait_for_probe(timeout=180)
+        provider.keys.clear()
+        result["invoked_after"] = invoke(port, "chat")
+        result["keys_after"] = list(provider.keys)
+        result["rows_after"] = stored(pg, database)
+        result["old_stores"] = store_key(old_port, provider, "stored-by-an-old-pod")
+        result["new_stores"] = store_key(port, provider, "stored-by-a-new-pod")
+        result["again"] = run_job(migration_job(after), after, secrets_b, timeout=300, check=False)
+        result["rows_again"] = stored(pg, database)
+    return result
+
+
 @pytest.fixture(scope="module")
 def rotation(tmp_path_factory) -> Iterator[dict]:
     workdir = tmp_path_factory.mktemp("kek-rotation")
@@ -157,54 +216,13 @@ def rotation(tmp_path_factory) -> Iterator[dict]:
                 old_port = service_port(before, "mlflow")
                 result["stored"] = store_key(old_port, provider, "openai-key")
                 secret_id = result["stored"].json()["secret"]["secret_id"]
-                model = call(
-                    old_port,
-                    "POST",
-                    f"{API}/model-definitions/create",
-                    {"name": "gpt", "secret_id": secret_id, "provider": "openai", "model_name": "gpt-4o-mini"},
-                ).json()["model_definition"]
-                call(
-                    old_port,
-                    "POST",
-                    f"{API}/endpoints/create",
-                    {
-                        "name": "chat",
-                        "model_configs": [
-                            {"model_definition_id": model["model_definition_id"], "linkage_type": "PRIMARY"}
-                        ],
-                    },
-                ).raise_for_status()
+                create_chat_endpoint(old_port, secret_id)
                 result["invoked_before"] = invoke(old_port, "chat")
                 result["keys_before"] = list(provider.keys)
                 result["rows_before"] = stored(pg, database)
 
-                # 2. the rotation refused: a wrong previous passphrase
-                wrong = with_passphrases(base, PASSPHRASE_B, previous="not-the-previous-passphrase")
-                deployment = replica_on_port(find_object(after, "Deployment", "mlflow"), free_port())
-                with BackgroundPod(deployment, after, wrong) as waiting:
-                    result["refused"] = run_job(migration_job(after), after, wrong, timeout=300, check=False)
-                    time.sleep(WAITING)
-                    result["waited"] = not waiting.past_init
-                result["rows_refused"] = stored(pg, database)
-                result["guarded_refused"] = guarded(pg, database)
-
-                # 3. fixed Secret, applied all at once: the Job and the new pod start together
-                secrets_b = with_passphrases(base, PASSPHRASE_B, previous=PASSPHRASE_A)
-                port = free_port()
-                with BackgroundPod(
-                    replica_on_port(find_object(after, "Deployment", "mlflow"), port), after, secrets_b
-                ) as new:
-                    result["rotated"] = run_job(migration_job(after), after, secrets_b, timeout=300, check=False)
-                    run = new.wait_running(300)
-                    run.wait_for_probe(timeout=180)
-                    provider.keys.clear()
-                    result["invoked_after"] = invoke(port, "chat")
-                    result["keys_after"] = list(provider.keys)
-                    result["rows_after"] = stored(pg, database)
-                    result["old_stores"] = store_key(old_port, provider, "stored-by-an-old-pod")
-                    result["new_stores"] = store_key(port, provider, "stored-by-a-new-pod")
-                    result["again"] = run_job(migration_job(after), after, secrets_b, timeout=300, check=False)
-                    result["rows_again"] = stored(pg, database)
+                result |= refused_rotation(after, base, pg, database)
+                result |= rotation_beside_an_old_pod(after, base, pg, database, provider, old_port)
             yield result
         finally:
             pg.stop()

@@ -18,6 +18,7 @@ from bundled_minio import BundledMinio
 from client_venv import run_client
 from podrunner import find_object, run_job, run_pod
 from scenario import (
+    SERVICE_HOST,
     default_credentials,
     migration_job,
     require_free_port,
@@ -33,7 +34,6 @@ from mlflow_constructs.maintenance.gc import ARTIFACTS_PORT
 pytestmark = pytest.mark.runtime
 
 POSTGRES_PASSWORD = "gc/p@ss:w%rd#&'\" ?"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 MAINTENANCE = {"gc": {"enabled": True, "older_than": "1s"}, "trace_archival": {"enabled": True}}
 CONFIG = shipped_config("default") | {"maintenance": MAINTENANCE}
 

@@ -29,7 +29,6 @@ import pytest
 import requests
 from browser_login import browser_login, publish_screenshot
 from client_venv import run_client
-from ingress_client import ingress_session
 from oauth2_proxy_scenario import (
     API,
     CONFIDENTIAL_CLIENT,
@@ -37,6 +36,7 @@ from oauth2_proxy_scenario import (
     JSON,
     PROXY,
     USERS,
+    browser,
     callback_of,
     ingress_host,
     login,
@@ -97,13 +97,6 @@ def stack(tmp_path_factory):
                     }
         finally:
             pg.stop()
-
-
-def browser(stack, port: int | None = None) -> tuple[requests.Session, str]:
-    host = stack["host"]
-    session = ingress_session(host, port or stack["port"])
-    session.headers["Accept"] = "text/html,application/xhtml+xml"
-    return session, f"https://{host}"
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from scenario import (
     SECRETS_CONFIG,
+    SERVICE_HOST,
     assert_lean_server,
     assert_own_passphrase,
     assert_probes_answer_200,
@@ -48,7 +49,6 @@ from traces import assert_traces_stored, send_traces
 pytestmark = pytest.mark.runtime
 
 DB_PASSWORD = "cnpg/app pass:w%rd'\""
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 
 
 @pytest.fixture(scope="module")

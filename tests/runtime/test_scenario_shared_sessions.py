@@ -25,7 +25,7 @@ from oidc_scenario import USERS, cluster_secrets, ingress_host, oidc_environment
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from rolling import ServiceBalancer
-from scenario import migration_job, replica_on_port, require_free_port, start_cnpg_postgres
+from scenario import SERVICE_HOST, migration_job, replica_on_port, require_free_port, start_cnpg_postgres
 
 pytestmark = pytest.mark.runtime
 
@@ -111,7 +111,7 @@ def test_login_and_session_work_across_replicas_with_shared_redis(tmp_path_facto
         for port in (r.port("http") for r in env["replicas"]):
             answer = requests.get(
                 f"http://127.0.0.1:{port}{API}",
-                headers={"Host": "mlflow.mlflow.svc.cluster.local"},
+                headers={"Host": SERVICE_HOST},
                 auth=("alice@example.com", token),
                 timeout=30,
             )

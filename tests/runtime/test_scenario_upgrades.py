@@ -47,6 +47,7 @@ from postgres import PostgresServer, free_port
 from rolling import BackgroundPod, ServiceBalancer, roll_out
 from scenario import (
     KEK_PASSPHRASE,
+    SERVICE_HOST,
     container_of,
     database_state,
     default_credentials,
@@ -63,7 +64,6 @@ from scenario import (
 
 pytestmark = pytest.mark.runtime
 
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-for-upgrades"
 POSTGRES_PASSWORD = "pg-password-for-upgrades"
 # The basic-auth environment's Secret; the default environment's comes from ``default_credentials``.

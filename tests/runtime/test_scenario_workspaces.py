@@ -17,6 +17,7 @@ import requests
 from podrunner import find_object, run_job, run_pod
 from s3_standin import S3StandIn
 from scenario import (
+    SERVICE_HOST,
     container_of,
     default_credentials,
     hashed_job,
@@ -28,12 +29,11 @@ from scenario import (
     start_bundled_postgres,
     synth_environment,
 )
-from workspace_checks import Api, assert_unreadable, experiment_names, workspace_names
+from workspace_checks import Api, assert_unreadable, experiment_names, grant_workspace, workspace_names
 
 pytestmark = pytest.mark.runtime
 
 ENV = "workspaces"
-SERVICE_HOST = "mlflow.mlflow.svc.cluster.local"
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-for-tests-0123"
 USERS = {"alice": "alice-password-0123", "bob": "bob-password-0123"}
 TEAMS = {"alice": "team-a", "bob": "team-b"}
@@ -53,17 +53,6 @@ def log_experiment(api: Api, workspace: str | None, name: str) -> dict[str, str]
     model = f"{name}-model"
     api.ok("POST", "/api/2.0/mlflow/registered-models/create", workspace, json={"name": model})
     return {"experiment_id": experiment_id, "run_id": run_id, "artifact_path": path, "model": model, "name": name}
-
-
-def grant_workspace(admin: Api, workspace: str, user: str) -> None:
-    """basic-auth's grant of a workspace to a team member: a role in ``workspace`` with ``USE`` on the workspace
-    (access, creating) and ``EDIT`` on all its experiments and registered models, assigned to ``user``."""
-    role = admin.ok("POST", "/api/3.0/mlflow/roles/create", json={"workspace": workspace, "name": f"{workspace}-users"})
-    role_id = role["role"]["id"]
-    for resource_type, permission in (("workspace", "USE"), ("experiment", "EDIT"), ("registered_model", "EDIT")):
-        grant = {"role_id": role_id, "resource_type": resource_type, "resource_pattern": "*", "permission": permission}
-        admin.ok("POST", "/api/3.0/mlflow/roles/permissions/add", json=grant)
-    admin.ok("POST", "/api/3.0/mlflow/roles/assign", json={"username": user, "role_id": role_id})
 
 
 def database_rows(pg) -> str:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 from oidc_scenario import cluster_secrets, logged_in, oidc_environment, provider_for
-from podrunner import find_object, run_job, run_pod
+from podrunner import find_object
 from postgres import free_port
-from scenario import migration_job, require_free_port, service_port, start_cnpg_postgres
+from scenario import migrated_server, service_port, start_cnpg_postgres
 from workspace_checks import Api, assert_unreadable, experiment_names, workspace_names
 
 pytestmark = pytest.mark.runtime
@@ -48,12 +48,8 @@ def stack(tmp_path_factory):
     with provider_for(objects, idp_port):
         pg = start_cnpg_postgres(objects, DB_PASSWORD)
         try:
-            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
-            assert migration.succeeded, migration.logs
             port = service_port(objects, "mlflow")
-            require_free_port(port, "the MLflow server")
-            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
-                pod.wait_for_probe(timeout=180)
+            with migrated_server(objects, secrets, extra_hosts=hosts) as (pod, migration):
                 users = {}
                 for user in ("carol", *MEMBERS):
                     session, base, _ = logged_in(objects, port, user)

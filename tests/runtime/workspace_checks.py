@@ -60,3 +60,14 @@ def assert_unreadable(api: Api, theirs: dict[str, str], own: str, other: str) ->
                 assert theirs["model"] not in response.text, (workspace, what, response.status_code, response.text)
             else:  # refused (a 404 may name what was asked for: it says no such thing here)
                 assert response.status_code >= 400, (workspace, what, response.status_code, response.text)
+
+
+def grant_workspace(admin: Api, workspace: str, user: str) -> None:
+    """basic-auth's grant of a workspace to a team member: a role in ``workspace`` with ``USE`` on the workspace
+    (access, creating) and ``EDIT`` on all its experiments and registered models, assigned to ``user``."""
+    role = admin.ok("POST", "/api/3.0/mlflow/roles/create", json={"workspace": workspace, "name": f"{workspace}-users"})
+    role_id = role["role"]["id"]
+    for resource_type, permission in (("workspace", "USE"), ("experiment", "EDIT"), ("registered_model", "EDIT")):
+        grant = {"role_id": role_id, "resource_type": resource_type, "resource_pattern": "*", "permission": permission}
+        admin.ok("POST", "/api/3.0/mlflow/roles/permissions/add", json=grant)
+    admin.ok("POST", "/api/3.0/mlflow/roles/assign", json={"username": user, "role_id": role_id})

@@ -22,15 +22,17 @@ from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.objects import config_map
 from mlflow_constructs.k8s.pods import (
+    SecretRef,
     config_map_volume,
     container,
     empty_dir,
     env_values,
     fixed_resources,
     mount,
+    secret_env,
 )
 from mlflow_constructs.secrets.source import SecretSource
-from mlflow_constructs.server.addon import ServerAddon
+from mlflow_constructs.server.addon import SchemaAddon, ServerAddon
 
 TEMPLATE_DIR = "/mlflow/auth-template"
 RENDERED_DIR = "/mlflow/auth"
@@ -126,23 +128,47 @@ class BasicAuth(Construct):
         volumes = (config_map_volume("auth-template", template_name), empty_dir("auth-config", "1Mi", memory=True))
         read_only_config = mount("auth-config", RENDERED_DIR, read_only=True)
         config_env = env_values({"MLFLOW_AUTH_CONFIG_PATH": config_path})
+        admin_env, admin_keys, admin_refs = _admin(config, secrets)
         self.addon = ServerAddon(
             app_name="basic-auth",
             env=(
                 *config_env,
-                secrets.env("MLFLOW_AUTH_ADMIN_USERNAME", "admin_username"),
-                secrets.env("MLFLOW_AUTH_ADMIN_PASSWORD", "admin_password"),
+                *admin_env,
                 secrets.env("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask_secret_key"),
             ),
             volumes=volumes,
             mounts=(read_only_config,),
             init_containers=(render,),
             checksum_inputs={"auth_template": template},
-            schema_store="basic-auth",
-            schema_env=tuple(config_env),
-            schema_mounts=(read_only_config,),
-            migration_env=tuple(env_values({"ACCEPT_DROPPED_DENIES": str(config.accept_dropped_denies).lower()})),
-            migration_init_containers=(render,),
-            migration_volumes=volumes,
-            secret_keys=("admin_username", "admin_password", "flask_secret_key", *database_keys),
+            secret_keys=(*admin_keys, "flask_secret_key", *database_keys),
+            secret_refs=admin_refs,
+            schema=SchemaAddon(
+                store="basic-auth",
+                env=tuple(config_env),
+                mounts=(read_only_config,),
+                migration_env=tuple(env_values({"ACCEPT_DROPPED_DENIES": str(config.accept_dropped_denies).lower()})),
+                migration_init_containers=(render,),
+                migration_volumes=volumes,
+            ),
         )
+
+
+def _admin(
+    config: BasicAuthConfig, secrets: SecretSource
+) -> tuple[tuple[k8s.EnvVar, ...], tuple[str, ...], tuple[SecretRef, ...]]:
+    """The initial admin's env, from ``config.admin``'s Secret or the environment's (keys, refs)."""
+    own = config.admin
+    if own is None:
+        keys = ("admin_username", "admin_password")
+        return (
+            (
+                secrets.env("MLFLOW_AUTH_ADMIN_USERNAME", keys[0]),
+                secrets.env("MLFLOW_AUTH_ADMIN_PASSWORD", keys[1]),
+            ),
+            keys,
+            (),
+        )
+    user = secrets.named(own.secret, own.username_key)
+    password = secrets.named(own.secret, own.password_key)
+    env = (secret_env("MLFLOW_AUTH_ADMIN_USERNAME", user), secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", password))
+    return env, (), (user, password)

@@ -12,6 +12,8 @@ serving replica; the server's schema gate holds it until the migration Job has d
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -19,16 +21,18 @@ from mlflow_constructs.auth.redis import BundledRedis
 from mlflow_constructs.config.auth import Oidc
 from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.pods import env_values
+from mlflow_constructs.k8s.pods import SecretRef, env_values, secret_env
 from mlflow_constructs.secrets.plugin_delivery import plugin_delivery
 from mlflow_constructs.secrets.source import SecretSource
-from mlflow_constructs.server.addon import ServerAddon
+from mlflow_constructs.server.addon import SchemaAddon, ServerAddon
 
 WRAPPER = "mlflow-oidc-server"
 REDIS_URL_KEY = "redis_url"
 # The settings the schema scripts read to find the plugin's store, as literal env on their containers, so
 # that changing them changes the migration Job's hash.
 MIGRATION_SETTINGS = ("OIDC_USERS_DB_URI", "OIDC_ALEMBIC_VERSION_TABLE")
+# The plugin's settings ``auth.oidc.credentials`` may read from a Secret of its own (logical keys).
+OWN_KEYS = ("oidc_secret_key", "oidc_client_id", "oidc_client_secret")
 
 
 def _flag(value: bool) -> str:
@@ -84,7 +88,19 @@ class OidcAuth(Construct):
             plugin_keys.append("auth_database_uri")
         if database_uri_from_plugin:
             plugin_keys.append("database_uri")
+        own = config.credentials
+        refs: tuple[SecretRef, ...] = ()
+        if own is not None:  # read as env vars (the config refuses it with files or a cloud store)
+            named = {
+                "SECRET_KEY": secrets.named(own.secret, own.session_secret_key),
+                "OIDC_CLIENT_ID": secrets.named(own.secret, own.client_id_key),
+                "OIDC_CLIENT_SECRET": secrets.named(own.secret, own.client_secret_key),
+            }
+            plugin_keys = [key for key in plugin_keys if key not in OWN_KEYS]
+            refs = tuple(named.values())
         plugin = plugin_delivery(secrets, plugin_keys)
+        if refs:
+            plugin = replace(plugin, env=(*(secret_env(k, ref) for k, ref in named.items()), *plugin.env))
         cache_env: tuple[k8s.EnvVar, ...] = ()
         cache_keys: tuple[str, ...] = ()
         self.redis: BundledRedis | None = None
@@ -102,7 +118,10 @@ class OidcAuth(Construct):
             startup_path="/health/startup",
             probes_follow_static_prefix=False,  # the plugin's health router is mounted at /health, prefix or not
             plugin=plugin,
-            schema_store="oidc",
-            schema_env=tuple(env_values({k: settings[k] for k in MIGRATION_SETTINGS if k in settings})),
             secret_keys=(*plugin.secret_keys, *cache_keys),
+            schema=SchemaAddon(
+                store="oidc",
+                env=tuple(env_values({k: settings[k] for k in MIGRATION_SETTINGS if k in settings})),
+            ),
+            secret_refs=refs,
         )

@@ -62,6 +62,19 @@ JwtIssuer = Annotated[str, AfterValidator(_jwt_issuer)]
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
+class BasicAdminCredentials(Model):
+    """The initial admin's user name and password kept in a Secret of their own, e.g. a
+    `kubernetes.io/basic-auth` Secret (keys `username` and `password`)."""
+
+    secret: DnsSubdomain | None = None
+    """The Secret holding them (none: the environment's Secret, `secrets.name`). A Secret of another name is
+    created by you or an operator and listed in the Namespace's prerequisites."""
+    username_key: SecretKey = "username"
+    """Key of the user name (`MLFLOW_AUTH_ADMIN_USERNAME`)."""
+    password_key: SecretKey = "password"
+    """Key of the password (`MLFLOW_AUTH_ADMIN_PASSWORD`, at least 12 characters)."""
+
+
 class BasicAuth(Model):
     """MLflow's own basic-auth app (``--app-name basic-auth``)."""
 
@@ -76,6 +89,24 @@ class BasicAuth(Model):
     explicit `NO_PERMISSIONS` grants on experiments and models (those users get `default_permission`). The
     migration Job refuses that while such grants exist and `default_permission` is not `NO_PERMISSIONS`;
     `true` accepts the wider access."""
+    admin: BasicAdminCredentials | None = None
+    """The Secret and keys of the initial admin (none: the environment's Secret, keys
+    `secrets.keys.admin_username` and `admin_password`)."""
+
+
+class OidcCredentials(Model):
+    """The plugin's session key and OAuth client kept in a Secret of their own, e.g. the Secret an existing
+    deployment of the plugin already has (keys named as its variables)."""
+
+    secret: DnsSubdomain | None = None
+    """The Secret holding them (none: the environment's Secret, `secrets.name`). A Secret of another name is
+    created by you or an operator and listed in the Namespace's prerequisites."""
+    session_secret_key: SecretKey = "SECRET_KEY"
+    """Key of the session signing key (`SECRET_KEY`, shared by all replicas)."""
+    client_id_key: SecretKey = "OIDC_CLIENT_ID"
+    """Key of the OAuth client id (`OIDC_CLIENT_ID`)."""
+    client_secret_key: SecretKey = "OIDC_CLIENT_SECRET"
+    """Key of the OAuth client secret (`OIDC_CLIENT_SECRET`)."""
 
 
 class RedisCache(Model):
@@ -151,6 +182,10 @@ class Oidc(Model):
     ranges wider than a /8 are refused (the plugin would believe every client)."""
     cache: RedisCache = Field(default_factory=RedisCache)
     """Session/cache backend of the plugin."""
+    credentials: OidcCredentials | None = None
+    """The Secret and keys of the session key, client id and client secret, read as env vars (none: the
+    environment's Secret, keys `secrets.keys.oidc_secret_key`, `oidc_client_id` and `oidc_client_secret`, delivered
+    as `secrets.plugin_delivery` says)."""
 
     @model_validator(mode="after")
     def _groups(self) -> Oidc:

@@ -159,6 +159,19 @@ class ReadReplica(Model):
     down (README, "Read replica")."""
 
 
+class RegistryDatabase(Model):
+    """The model-registry store in a database of its own (`mlflow server --registry-store-uri`), instead of
+    beside the tracking store. The migration Job migrates it and the server pods wait for it, like the tracking
+    database."""
+
+    enabled: bool = False
+    """Keep registered models, versions and aliases in their own database (`external` only). With full URIs:
+    the URI in the Secret key `secrets.keys.registry_database_uri`; with `database.external`: the database
+    `name` on that server, reached with the same credentials. Off: the tracking database holds the registry."""
+    name: DnsLabel = "mlflow-registry"
+    """`database.external`: the registry database on that server (not the tracking or the auth database)."""
+
+
 class DatabaseCredentials(Model):
     """A user name and password kept in a Secret of their own, e.g. the `<cluster>-app` Secret of a
     CloudNativePG cluster run elsewhere (keys `username` and `password`)."""
@@ -202,6 +215,8 @@ class Database(Model):
     """Schema migrations (the migration Job)."""
     read_replica: ReadReplica = Field(default_factory=ReadReplica)
     """Reads from a standby (`cloudnativepg` with 2+ instances, or `external`)."""
+    registry: RegistryDatabase = Field(default_factory=RegistryDatabase)
+    """The model registry in a database of its own (`external`)."""
     external: ExternalPostgres | None = None
     """`type: external`: host, port and a user name/password Secret; the URIs are composed in the pods (none:
     full URIs in the Secret keys `secrets.keys.database_uri` and `auth_database_uri`)."""

@@ -109,6 +109,8 @@ class Environment(Model):
         self._check_secrets()
         self._check_backup()
         self._check_read_replica()
+        self._check_registry()
+        self._check_oidc_credentials()
         identity = _WORKLOAD_IDENTITY.get(self.artifacts.identity)
         if identity and identity[0] not in self.server.service_account_annotations:
             annotation, what = identity
@@ -375,6 +377,47 @@ class Environment(Model):
                 "database.read_replica: CloudNativePG serves reads from its standbys (<cluster>-ro), and with "
                 f"instances: {db.cloudnativepg.instances} there are none; set database.cloudnativepg.instances: 2 or "
                 "more, or remove read_replica"
+            )
+
+    def _check_oidc_credentials(self) -> None:
+        oidc = self.auth.oidc
+        delivery = self.secrets.plugin_delivery
+        if oidc is None or oidc.credentials is None or delivery == "env":
+            return
+        if delivery == "files":
+            raise ValueError(
+                "auth.oidc.credentials: names a Secret the pods read as env vars, but with "
+                "secrets.mount_as_files.enabled the plugin reads its session key and client from the files of "
+                "secrets.name; remove auth.oidc.credentials (spell the keys in secrets.keys), or set "
+                "secrets.mount_as_files.enabled: false"
+            )
+        raise ValueError(
+            f"auth.oidc.credentials: names a Secret, but with secrets.provider {self.secrets.provider!r} the plugin "
+            "reads its session key and client from the cloud store (entries SECRET_KEY, OIDC_CLIENT_ID and "
+            "OIDC_CLIENT_SECRET); remove auth.oidc.credentials"
+        )
+
+    def _check_registry(self) -> None:
+        db = self.database
+        if not db.registry.enabled:
+            return
+        if db.type != "external":
+            raise ValueError(
+                f"database.registry: the {db.type} PostgreSQL holds one MLflow database, tracking and model registry "
+                "together; a registry in a database of its own needs database.type: external (its URI in the Secret "
+                "key secrets.keys.registry_database_uri, or database.external with database.registry.name), or "
+                "remove database.registry"
+            )
+        if db.read_replica.enabled:
+            raise ValueError(
+                "database.registry: MLflow sends the model registry's reads to the read replica of the tracking "
+                "database (--read-replica-backend-store-uri serves both stores), which does not hold the registry; "
+                "remove database.read_replica, or database.registry"
+            )
+        if db.external is not None and db.registry.name in (db.name, db.auth_name):
+            raise ValueError(
+                f"database.registry.name: {db.registry.name!r} is the tracking or the auth database; name a "
+                "database of its own on that server, e.g. mlflow-registry, or remove database.registry"
             )
 
     def _check_secrets(self) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, WithJsonSchema
 
-from mlflow_constructs.config.types import _DNS_LABEL, _dns_subdomain
+from mlflow_constructs.config.types import dns_subdomain, is_dns_label
 from mlflow_constructs.k8s.naming import CLUSTER_SCOPED_KINDS
 
 _API_VERSION = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?$")
@@ -23,9 +23,9 @@ def _manifest(obj: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"kind {kind!r} is not a Kubernetes kind such as ConfigMap")
     if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
         raise ValueError(f"{kind}: metadata.name is required")
-    _dns_subdomain(metadata["name"])
+    dns_subdomain(metadata["name"])
     namespace = metadata.get("namespace")
-    if namespace is not None and (not isinstance(namespace, str) or not _DNS_LABEL.match(namespace)):
+    if namespace is not None and (not isinstance(namespace, str) or not is_dns_label(namespace)):
         raise ValueError(f"{kind} {metadata['name']}: metadata.namespace {namespace!r} is not a DNS label")
     if kind in CLUSTER_SCOPED_KINDS:
         raise ValueError(

@@ -36,6 +36,9 @@ class SecretKeys(Model):
     read_replica_database_uri: SecretKey = "read-replica-database-uri"
     """External read replica of the tracking database, `postgresql+psycopg2://user:password@host:5432/db`
     (`database.read_replica`)."""
+    registry_database_uri: SecretKey = "registry-database-uri"
+    """External model-registry database URI, `postgresql+psycopg2://user:password@host:5432/db`
+    (`database.registry` without `database.external`)."""
     minio_root_user: SecretKey = "minio-root-user"
     """Bundled MinIO root user."""
     minio_root_password: SecretKey = "minio-root-password"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -124,11 +123,6 @@ def _pod_network(value: object) -> IPv4Network:
     if value.prefixlen < 8:
         raise ValueError(f"{value} is wider than a /8; list the cluster's pod CIDRs (e.g. 10.0.0.0/8)")
     return value
-
-
-def cpu_cores(quantity: str) -> Fraction:
-    """A Kubernetes CPU quantity in cores: ``500m`` is 0.5, ``2`` is 2, ``1.5`` is 1.5."""
-    return quantity_of(quantity)
 
 
 class Autoscaling(Model):
@@ -474,7 +468,7 @@ class Server(Model):
         """``workers``, with ``auto`` resolved from the CPU limit."""
         if self.workers != "auto":
             return self.workers
-        return max(1, min(16, int(cpu_cores(self.resources.limits.cpu))))
+        return max(1, min(16, int(quantity_of(self.resources.limits.cpu))))
 
     @property
     def max_pods(self) -> int:

@@ -239,7 +239,12 @@ def _secret_key(value: str) -> str:
     return value
 
 
-def _dns_subdomain(value: str) -> str:
+def is_dns_label(value: str) -> bool:
+    """Whether ``value`` is a DNS label (RFC 1123): what Kubernetes requires of namespaces and most names."""
+    return bool(_DNS_LABEL.match(value))
+
+
+def dns_subdomain(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
         raise ValueError(
             f"{value!r} is not a valid Kubernetes name: use lowercase letters, digits, '-' and '.', "
@@ -269,7 +274,7 @@ Dns1035Label = Annotated[
 ]
 DnsSubdomain = Annotated[
     str,
-    AfterValidator(_dns_subdomain),
+    AfterValidator(dns_subdomain),
     WithJsonSchema({"type": "string", "pattern": _DNS_SUBDOMAIN.pattern, "maxLength": 253}),
 ]
 Hostname = Annotated[

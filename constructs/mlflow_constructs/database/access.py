@@ -23,13 +23,15 @@ class DatabaseAccess:
     secret_refs: tuple[SecretRef, ...] = ()  # keys of a Secret named in the database's own section
     port: int = POSTGRES_PORT
     read_replica_env: tuple[k8s.EnvVar, ...] = ()  # the server's read replica, beside ``env``
+    registry_store: bool = False  # ``env`` names a model-registry database of its own (migrated like tracking)
 
 
 READ_REPLICA_VARIABLE = "MLFLOW_READ_REPLICA_BACKEND_STORE_URI"  # `mlflow server --read-replica-backend-store-uri`
 
 
-def store_env(uri: str) -> list[k8s.EnvVar]:
-    return env_values({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": uri})
+def store_env(uri: str, registry_uri: str | None = None) -> list[k8s.EnvVar]:
+    """The tracking store's URI, and the model registry's: its own database's, or the same."""
+    return env_values({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": registry_uri or uri})
 
 
 def psycopg2_uri(*, user: str | None, host: str, database: str, port: int = POSTGRES_PORT) -> str:

@@ -29,7 +29,6 @@ from mlflow_constructs.environment.extra_objects import ExtraObjects, refuse_tak
 from mlflow_constructs.environment.limits import refuse_names_kubernetes_refuses, refuse_oversized_data
 from mlflow_constructs.environment.namespace import MlflowNamespace
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.pods import SecretRef
 from mlflow_constructs.maintenance import MlflowGc, MlflowTraceArchival, TraceArchivalConfig
 from mlflow_constructs.maintenance.task import ServerContext
 from mlflow_constructs.maintenance.trace_archival import location_uri
@@ -105,33 +104,7 @@ class MlflowEnvironment(Construct):
         if env.secrets.provider == "azure-key-vault":
             identity_labels |= WORKLOAD_IDENTITY_LABEL
 
-        addon: ServerAddon = NO_ADDON
-        oidc: OidcAuth | None = None
-        if env.auth.mode == "basic":
-            addon = BasicAuth(
-                self,
-                "basic-auth",
-                config=env.auth.basic_settings,
-                naming=naming,
-                image=env.server.image,
-                secrets=secrets,
-                database=database,
-            ).addon
-        elif env.auth.mode == "oidc":
-            oidc_config = required(env.auth.oidc, "auth.oidc")
-            oidc = OidcAuth(
-                self,
-                "oidc-auth",
-                config=oidc_config,
-                naming=naming,
-                secrets=secrets,
-                database=database,
-                redirect_uri=str(oidc_config.redirect_uri or f"{public_urls(env)[0]}/callback"),
-                secure_cookies=bool(public_urls(env)) and env.public_scheme == "https",
-                database_uri_from_plugin=self._uri_from_plugin(env),
-            )
-            addon = oidc.addon
-
+        addon, oidc = self._auth(env, naming, secrets, database)
         pod = ServerPod(
             config=env.server,
             database=database,
@@ -149,16 +122,7 @@ class MlflowEnvironment(Construct):
             scripts=scripts,
             backup=self._upgrade_backup(env, naming, dumps),
         )
-        housekeeping = env.maintenance
-        archival = None
-        if housekeeping.trace_archival.enabled:
-            archival = TraceArchivalConfig(
-                self,
-                "trace-archival-config",
-                config=housekeeping.trace_archival,
-                naming=naming,
-                location=housekeeping.trace_archival.location or location_uri(artifacts.destination),
-            )
+        archival = self._trace_archival_config(env, naming, artifacts)
         proxied = env.auth.mode == "oauth2-proxy"
         server = MlflowServer(
             self,
@@ -175,31 +139,10 @@ class MlflowEnvironment(Construct):
         context = ServerContext(
             pod=pod, naming=naming, scripts=scripts, artifacts=artifacts, server_selector=server.selector
         )
-        tasks: list[dict[str, str]] = []  # the selectors of the maintenance pods, admitted to the stores
-        if housekeeping.gc.enabled:
-            tasks.append(MlflowGc(self, "gc", config=housekeeping.gc, server=context).selector)
-        if archival is not None:
-            trace_archival = housekeeping.trace_archival
-            tasks.append(
-                MlflowTraceArchival(
-                    self, "trace-archival", config=trace_archival, settings=archival, server=context
-                ).selector
-            )
-        front: MlflowServer | OAuth2ProxyFront = server
-        proxy_keys: tuple[str, ...] = ()
-        proxy_refs: tuple[SecretRef, ...] = ()
-        if proxied:
-            proxy_config = required(env.auth.oauth2_proxy, "auth.oauth2_proxy")
-            front = OAuth2ProxyFront(
-                self,
-                "oauth2-proxy",
-                config=proxy_config,
-                naming=naming,
-                secrets=secrets,
-                upstream=server,
-                public_url=next(iter(public_urls(env)), None),
-            )
-            proxy_keys, proxy_refs = front.secret_keys, front.secret_refs
+        tasks = self._maintenance(env, context, archival)
+        proxy = self._oauth2_proxy(env, naming, secrets, server)
+        front = proxy or server
+        proxy_keys, proxy_refs = (proxy.secret_keys, proxy.secret_refs) if proxy else ((), ())
         if env.ingress.enabled:
             routes_for(self, "ingress", config=env.ingress, naming=naming, backend=front)
         if env.metrics.enabled and env.metrics.service_monitor:
@@ -220,7 +163,7 @@ class MlflowEnvironment(Construct):
             source=secrets,
             naming=naming,
             keys=keys,
-            refs=[*database.secret_refs, *artifacts.secret_refs, *proxy_refs],
+            refs=[*database.secret_refs, *artifacts.secret_refs, *addon.secret_refs, *proxy_refs],
             generated=list(generated),
         )
         MlflowNamespace(
@@ -255,6 +198,85 @@ class MlflowEnvironment(Construct):
                 f"stores' passwords, session and cookie secrets: {', '.join(GENERATED)}); remove it"
             )
         return generated if generate else {}
+
+    def _auth(
+        self, env: Environment, naming: Naming, secrets: SecretSource, database: DatabaseAccess
+    ) -> tuple[ServerAddon, OidcAuth | None]:
+        """What the auth mode adds to MLflow's pods, and the oidc plugin's construct (its Redis) in that mode."""
+        if env.auth.mode == "basic":
+            basic = BasicAuth(
+                self,
+                "basic-auth",
+                config=env.auth.basic_settings,
+                naming=naming,
+                image=env.server.image,
+                secrets=secrets,
+                database=database,
+            )
+            return basic.addon, None
+        if env.auth.mode == "oidc":
+            oidc_config = required(env.auth.oidc, "auth.oidc")
+            oidc = OidcAuth(
+                self,
+                "oidc-auth",
+                config=oidc_config,
+                naming=naming,
+                secrets=secrets,
+                database=database,
+                redirect_uri=str(oidc_config.redirect_uri or f"{public_urls(env)[0]}/callback"),
+                secure_cookies=bool(public_urls(env)) and env.public_scheme == "https",
+                database_uri_from_plugin=self._uri_from_plugin(env),
+            )
+            return oidc.addon, oidc
+        return NO_ADDON, None
+
+    def _trace_archival_config(
+        self, env: Environment, naming: Naming, artifacts: ArtifactAccess
+    ) -> TraceArchivalConfig | None:
+        """MLflow's trace archival config file, read by the server and the archival CronJob, when archival is on."""
+        config = env.maintenance.trace_archival
+        if not config.enabled:
+            return None
+        return TraceArchivalConfig(
+            self,
+            "trace-archival-config",
+            config=config,
+            naming=naming,
+            location=config.location or location_uri(artifacts.destination),
+        )
+
+    def _maintenance(
+        self, env: Environment, context: ServerContext, archival: TraceArchivalConfig | None
+    ) -> list[dict[str, str]]:
+        """The maintenance CronJobs; returns the selectors of their pods, admitted to the stores."""
+        housekeeping = env.maintenance
+        tasks: list[dict[str, str]] = []
+        if housekeeping.gc.enabled:
+            tasks.append(MlflowGc(self, "gc", config=housekeeping.gc, server=context).selector)
+        if archival is not None:
+            trace_archival = housekeeping.trace_archival
+            tasks.append(
+                MlflowTraceArchival(
+                    self, "trace-archival", config=trace_archival, settings=archival, server=context
+                ).selector
+            )
+        return tasks
+
+    def _oauth2_proxy(
+        self, env: Environment, naming: Naming, secrets: SecretSource, server: MlflowServer
+    ) -> OAuth2ProxyFront | None:
+        """OAuth2-Proxy in front of the server, in the oauth2-proxy mode."""
+        if env.auth.mode != "oauth2-proxy":
+            return None
+        return OAuth2ProxyFront(
+            self,
+            "oauth2-proxy",
+            config=required(env.auth.oauth2_proxy, "auth.oauth2_proxy"),
+            naming=naming,
+            secrets=secrets,
+            upstream=server,
+            public_url=next(iter(public_urls(env)), None),
+        )
 
     def _database(self, env: Environment, naming: Naming, secrets: SecretSource) -> DatabaseAccess:
         db = env.database
@@ -291,6 +313,7 @@ class MlflowEnvironment(Construct):
             config=db.external,
             database=db.name,
             auth_database=db.auth_name,
+            registry_database=db.registry.name if db.registry.enabled else None,
         ).access
 
     @staticmethod

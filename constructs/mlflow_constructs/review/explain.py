@@ -32,6 +32,7 @@ from mlflow_constructs.review.topology import (
     name_of,
     of_kind,
     pod_runners,
+    registry_database,
     routes_into,
     secret_makers,
     selected_by,
@@ -46,6 +47,28 @@ def _summary(name: str, objects: list[Obj], namespace: str) -> str:
     if found is None:
         return " ".join([*sentences, "No MLflow server Deployment was found in it."])
     server, container = found
+    sentences += [_server_sentence(objects, server, container), _reach_sentence(objects, server)]
+    database = database_store(objects, namespace)
+    if database:
+        sentences.append(f"The tracking database is {database.summary}.")
+    registry = registry_database(container)
+    if registry:
+        sentences.append(f"The model registry is in a database of its own: {registry}.")
+    artifacts = artifact_store(objects, server, container, namespace)
+    if artifacts:
+        sentences.append(f"Artifacts go to {artifacts.summary}.")
+    jobs = [o for o in of_kind(objects, "Job") if run_once_prefix(o)]
+    if jobs:
+        names = ", ".join(f"`{name_of(j)}`" for j in jobs)
+        sentences.append(
+            f"Run-once Jobs ({names}) run as Argo CD hooks and get a new name whenever their pod template changes."
+        )
+    sentences.append(_policies_sentence(objects))
+    return " ".join(sentences)
+
+
+def _server_sentence(objects: list[Obj], server: Obj, container: Obj) -> str:
+    """The server's workload, pod count, image and login."""
     hpa = next(
         (
             h
@@ -63,56 +86,49 @@ def _summary(name: str, objects: list[Obj], namespace: str) -> str:
         "basic-auth": "with MLflow's basic-auth login",
         "oidc": "with OIDC login through the mlflow-oidc-auth plugin",
     }.get(login_of(container) or "", "with no login of its own")
-    sentences.append(
+    return (
         f"The MLflow server runs as {server['kind']} `{name_of(server)}` ({pods}, image `{container['image']}`) "
         f"{login}."
     )
+
+
+def _reach_sentence(objects: list[Obj], server: Obj) -> str:
+    """Where users reach the server: its URLs and what stands in front of it, or its Service."""
     routes = routes_into(objects)
     server_services = {name_of(s) for s in of_kind(objects, "Service") if server in selected_by(s, objects)}
-    if routes:
-        urls = sorted({f"{scheme}://{host}" for _, hosts, scheme, _, _ in routes for host in hosts})
-        fronts = sorted({f"{r['kind']} `{name_of(r)}`" for r, *_ in routes})
-        sentence = f"It is reachable at {', '.join(urls)} through {', '.join(fronts)}"
-        others = sorted({svc for *_, svc, _ in routes if svc not in server_services})
-        for svc in others:
-            service = next((s for s in of_kind(objects, "Service") if name_of(s) == svc), None)
-            behind = ", ".join(f"{o['kind']} `{name_of(o)}`" for o in selected_by(service, objects)) if service else ""
-            proxy = service and any(component(o) == OAUTH2_PROXY for o in selected_by(service, objects))
-            front = "OAuth2-Proxy, which does the login" if proxy else "in front of the server"
-            sentence += f", which sends traffic to Service `{svc}` ({behind}: {front})"
-        sentences.append(sentence + ".")
-    else:
-        sentences.append(
+    if not routes:
+        return (
             f"It has no Ingress: inside the cluster it is Service `{', '.join(sorted(server_services))}`; from a "
             "workstation, use `kubectl port-forward`."
         )
-    database = database_store(objects, namespace)
-    if database:
-        sentences.append(f"The tracking database is {database.summary}.")
-    artifacts = artifact_store(objects, server, container, namespace)
-    if artifacts:
-        sentences.append(f"Artifacts go to {artifacts.summary}.")
-    jobs = [o for o in of_kind(objects, "Job") if run_once_prefix(o)]
-    if jobs:
-        names = ", ".join(f"`{name_of(j)}`" for j in jobs)
-        sentences.append(
-            f"Run-once Jobs ({names}) run as Argo CD hooks and get a new name whenever their pod template changes."
-        )
+    urls = sorted({f"{scheme}://{host}" for _, hosts, scheme, _, _ in routes for host in hosts})
+    fronts = sorted({f"{r['kind']} `{name_of(r)}`" for r, *_ in routes})
+    sentence = f"It is reachable at {', '.join(urls)} through {', '.join(fronts)}"
+    others = sorted({svc for *_, svc, _ in routes if svc not in server_services})
+    for svc in others:
+        service = next((s for s in of_kind(objects, "Service") if name_of(s) == svc), None)
+        behind = ", ".join(f"{o['kind']} `{name_of(o)}`" for o in selected_by(service, objects)) if service else ""
+        proxy = service and any(component(o) == OAUTH2_PROXY for o in selected_by(service, objects))
+        front = "OAuth2-Proxy, which does the login" if proxy else "in front of the server"
+        sentence += f", which sends traffic to Service `{svc}` ({behind}: {front})"
+    return sentence + "."
+
+
+def _policies_sentence(objects: list[Obj]) -> str:
+    """The NetworkPolicies: how many flows they allow and which one denies the rest."""
     policies = of_kind(objects, "NetworkPolicy")
-    if policies:
-        deny = [p for p in policies if is_default_deny(p)]
-        allow = len(policies) - len(deny)
-        flows = len(allowed_flows(objects, pod_runners(objects))[0])
-        sentence = (
-            f"{len(policies)} NetworkPolicies: {allow} allow{'s' if allow == 1 else ''} {flows} "
-            f"flow{'s' if flows != 1 else ''} into its pods (the thick arrows of the diagram)"
-        )
-        if deny:
-            sentence += f", and {', '.join(f'`{name_of(p)}`' for p in deny)} denies all other ingress"
-        sentences.append(sentence + ".")
-    else:
-        sentences.append("It has no NetworkPolicies: every pod accepts traffic from anywhere in the cluster.")
-    return " ".join(sentences)
+    if not policies:
+        return "It has no NetworkPolicies: every pod accepts traffic from anywhere in the cluster."
+    deny = [p for p in policies if is_default_deny(p)]
+    allow = len(policies) - len(deny)
+    flows = len(allowed_flows(objects, pod_runners(objects))[0])
+    sentence = (
+        f"{len(policies)} NetworkPolicies: {allow} allow{'s' if allow == 1 else ''} {flows} "
+        f"flow{'s' if flows != 1 else ''} into its pods (the thick arrows of the diagram)"
+    )
+    if deny:
+        sentence += f", and {', '.join(f'`{name_of(p)}`' for p in deny)} denies all other ingress"
+    return sentence + "."
 
 
 def _deploys(objects: list[Obj]) -> list[str]:

@@ -37,6 +37,7 @@ BUCKET_SETUP = "minio-bucket"
 BACKUPS = "postgresql-backup"
 CNPG_GROUP = "postgresql.cnpg.io"
 TRACKING_STORE = "MLFLOW_BACKEND_STORE_URI"
+REGISTRY_STORE = "MLFLOW_REGISTRY_STORE_URI"
 S3_ENDPOINT = "MLFLOW_S3_ENDPOINT_URL"
 # Environment variables through which the server authenticates to its artifact store.
 STORE_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AZURE_STORAGE_CONNECTION_STRING")
@@ -290,6 +291,7 @@ class Stores:
     credentials: tuple[tuple[str, str], ...]  # (Secret, key) of each store credential the server reads
     proxied: bool  # the server reads and writes the artifacts (clients never reach the store)
     claim: str | None  # the PersistentVolumeClaim mounted where a path destination lies
+    registry: str | None = None  # the model registry's store URI (MLflow: the tracking one when not set)
 
     @property
     def artifact_store(self) -> str | None:
@@ -329,6 +331,7 @@ def stores_of(objects: list[Obj]) -> Stores | None:
     env = {e["name"]: e for e in main.get("env", [])}
     args = [*main.get("command", []), *main.get("args", [])]
     tracking = env_source(env[TRACKING_STORE]) if TRACKING_STORE in env else None
+    registry = env_source(env[REGISTRY_STORE]) if REGISTRY_STORE in env else tracking
     # The server writes to --artifacts-destination when it proxies artifacts, else clients use the root.
     destination = _arg(args, "--artifacts-destination")
     artifacts = destination or _arg(args, "--default-artifact-root")
@@ -345,7 +348,9 @@ def stores_of(objects: list[Obj]) -> Stores | None:
         volumes = server["spec"]["template"]["spec"].get("volumes", [])
         volume = next((v for v in volumes if mount and v["name"] == mount["name"]), {})
         claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-    return Stores(tracking, artifacts, endpoint, credentials, proxied=destination is not None, claim=claim)
+    return Stores(
+        tracking, artifacts, endpoint, credentials, proxied=destination is not None, claim=claim, registry=registry
+    )
 
 
 def served_by(objects: list[Obj], url: str | None) -> Obj | None:

@@ -247,6 +247,25 @@ def tracking_database(diff: ObjectDiff, remaining: list[Change], facts: Facts) -
     )
 
 
+def registry_database(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Iterable[Found]:
+    if not (stores := _stores(diff, facts)):
+        return
+    old, new = stores
+    if old.registry == new.registry or old.registry is None or new.registry is None:
+        return
+    if (old.registry, new.registry) == (old.tracking, new.tracking):
+        return  # it moves with the tracking database, whose line says so
+    holder = _store_holder(facts, old.registry)
+    yield Found(
+        f"the server keeps the model registry in {new.registry} instead of {old.registry}: the registered "
+        "models, versions and aliases in the old one are no longer served, and the migration Job creates an "
+        "empty schema in the new one",
+        lost=None if holder else f"the registered models in {old.registry} (no longer served)",
+        keep='`pg_dump` the old database and `pg_restore` it into the new one before applying (README "Model '
+        'registry in a database of its own")',
+    )
+
+
 # ---------------------------------------------------------------- recreated
 
 
@@ -563,6 +582,13 @@ RULES: tuple[Rule, ...] = (
         "the server's `MLFLOW_BACKEND_STORE_URI` changes (another database, host or `database.type`): the old "
         "records are no longer served",
         tracking_database,
+    ),
+    Rule(
+        "model registry database changed",
+        DATA_LOSS,
+        "the server's `MLFLOW_REGISTRY_STORE_URI` changes apart from the tracking store's (`database.registry` "
+        "turned on or off, another registry database): the registered models are no longer served",
+        registry_database,
     ),
     Rule(
         "immutable field",

@@ -23,6 +23,7 @@ from mlflow_constructs.review.objects import (
 POD_KINDS = (*WORKLOAD_KINDS, "Job")
 OAUTH2_PROXY = "oauth2-proxy"  # the component label of the OAuth2-Proxy front
 STORE_URI = "MLFLOW_BACKEND_STORE_URI"
+REGISTRY_URI = "MLFLOW_REGISTRY_STORE_URI"
 PLUGIN_PROVIDERS = {
     "CONFIG_AWS_SECRETS_": "AWS Secrets Manager",
     "CONFIG_AWS_PARAMETER_STORE_": "AWS Parameter Store",
@@ -204,6 +205,19 @@ def _database_at(host: str | None, objects: list[Obj], namespace: str, users: tu
                 f"reached through the operator's Service `{host}`)"
             )
     return Store(f"an external PostgreSQL at `{host}`", f"external PostgreSQL<br/>{host}", users)
+
+
+def registry_database(container: Obj) -> str | None:
+    """Where the server's model registry lives when not in the tracking database (``MLFLOW_REGISTRY_STORE_URI``
+    set apart from ``MLFLOW_BACKEND_STORE_URI``), in words; None when it shares the tracking database."""
+    registry, tracking = env_of(container, REGISTRY_URI), env_of(container, STORE_URI)
+    if registry is None or tracking is None or registry.get("value", registry) == tracking.get("value", tracking):
+        return None
+    if "value" in registry:
+        uri = urlparse(registry["value"])
+        return f"database `{uri.path.lstrip('/')}` on `{uri.hostname}`"
+    ref = registry.get("valueFrom", {}).get("secretKeyRef", {})
+    return f"the database whose URI is in Secret `{ref.get('name')}` (key `{ref.get('key')}`)"
 
 
 def database_store(objects: list[Obj], namespace: str) -> Store | None:

@@ -42,7 +42,7 @@ class MlflowMigration(Construct):
         backup: PreUpgradeBackup = NO_BACKUP,
     ) -> None:
         super().__init__(scope, id)
-        config, addon = pod.config, pod.addon
+        config, addon, schema = pod.config, pod.addon, pod.addon.schema
         self.selector = naming.selector("mlflow-migrate")
         labels = naming.labels("mlflow-migrate")
         upgrade = container(
@@ -52,7 +52,7 @@ class MlflowMigration(Construct):
             env=[
                 *pod.schema_env(),
                 *pod.gateway.rotation_env,
-                *addon.migration_env,
+                *schema.migration_env,
                 *env_values(backup.env_settings()),
                 *backup.env,
             ],
@@ -64,13 +64,13 @@ class MlflowMigration(Construct):
             {**labels, **pod.pod_labels},
             service_account=backup.service_account or pod.service_account,
             restart_policy="Never",
-            init_containers=[*addon.migration_init_containers, *sidecars],
+            init_containers=[*schema.migration_init_containers, *sidecars],
             containers=[upgrade],
             volumes=[
                 empty_dir("tmp", "256Mi"),
                 scripts.volume,
                 *addon.plugin.volumes,
-                *addon.migration_volumes,
+                *schema.migration_volumes,
                 *backup.volumes,
             ],
             annotations={"checksum/config": digest({**addon.checksum_inputs, **scripts.checksum_inputs})},

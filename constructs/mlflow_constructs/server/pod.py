@@ -43,8 +43,11 @@ class ServerPod:
 
     @property
     def schema_stores(self) -> tuple[str, ...]:
-        """The Alembic histories the image migrates: MLflow's tracking store, plus the auth mode's."""
-        return ("tracking", *((self.addon.schema_store,) if self.addon.schema_store else ()))
+        """The Alembic histories the image migrates: MLflow's tracking store, its model registry's when that has a
+        database of its own, plus the auth mode's."""
+        registry = ("registry",) if self.database.registry_store else ()
+        store = self.addon.schema.store
+        return ("tracking", *registry, *((store,) if store else ()))
 
     def schema_env(self) -> list[k8s.EnvVar]:
         """What the schema scripts need to find every store (see ``server/schema.py``)."""
@@ -56,7 +59,7 @@ class ServerPod:
         }
         if plugin.loads_providers:
             settings["LOAD_PLUGIN_PROVIDERS"] = "true"
-        return [*self.database.env, *plugin.env, *self.addon.schema_env, *env_values(settings)]
+        return [*self.database.env, *plugin.env, *self.addon.schema.env, *env_values(settings)]
 
     def schema_mounts(self) -> list[k8s.VolumeMount]:
-        return [TMP_MOUNT, *self.addon.plugin.mounts, *self.addon.schema_mounts]
+        return [TMP_MOUNT, *self.addon.plugin.mounts, *self.addon.schema.mounts]

@@ -4,6 +4,7 @@ Shared by ``wait_for_schema.py`` (the server pods' gate) and ``upgrade.py`` (the
 with the image's own Python, mounted from the ``<name>-schema`` ConfigMap; neither imports this project.
 
 A *store* is one Alembic history in one database: MLflow's tracking store (``alembic_version``), the
+model registry's when it has a database of its own (``--registry-store-uri``: MLflow's same history), the
 basic-auth store (``alembic_version_auth``) or the mlflow-oidc-auth plugin's (its
 ``OIDC_ALEMBIC_VERSION_TABLE``). The image's head of each comes from the migration scripts the image
 carries (Alembic's public ``ScriptDirectory`` over the package's ``migrations`` folder), the database's
@@ -113,12 +114,12 @@ class Store:
 
 
 def stores_from_env() -> list[Store]:
-    """The stores this pod's image migrates, from ``SCHEMA_STORES`` (``tracking``, ``basic-auth``,
-    ``oidc``) and the settings the server itself reads."""
+    """The stores this pod's image migrates, from ``SCHEMA_STORES`` (``tracking`` first, ``registry``,
+    ``basic-auth``, ``oidc``) and the settings the server itself reads."""
     stores = []
     for kind in os.environ["SCHEMA_STORES"].split():
-        if kind == "tracking":
-            uri = os.environ["MLFLOW_BACKEND_STORE_URI"]
+        if kind in ("tracking", "registry"):
+            uri = os.environ["MLFLOW_BACKEND_STORE_URI" if kind == "tracking" else "MLFLOW_REGISTRY_STORE_URI"]
             stores.append(Store(kind, uri, "alembic_version", "mlflow.store.db_migrations"))
         elif kind == "basic-auth":
             from mlflow.server.auth.config import read_auth_config

@@ -18,7 +18,8 @@ image's head), so this Job is the only migrator, and it runs the guide's steps i
    backup volume, or uploaded beside the artifacts; an on-demand CloudNativePG ``Backup``; or the operator's
    own backup, confirmed in the config;
 6. migrate each store with the image's own code: the tracking store inside the lock session (its commit
-   lifts that fence), then basic-auth's or the oidc plugin's ``migrate`` in sessions that alone may write;
+   lifts that fence), then a model-registry database of its own (``mlflow db upgrade``, fenced read-only like
+   the auth databases), then basic-auth's or the oidc plugin's ``migrate`` in sessions that alone may write;
 7. lift the read-only fence for the new servers; old sessions opened under it stay read-only until their
    servers are replaced;
 8. with workspaces on (``MLFLOW_ENABLE_WORKSPACES``), still holding the lock: the data from before workspaces
@@ -241,7 +242,7 @@ def take_backup(mode: str, names: list[str]) -> list[str]:
 
 def migrate(store: stores.Store) -> None:
     """The image's own migration of ``store``, in this process (whose sessions alone may write)."""
-    if store.kind == "tracking":
+    if store.kind in ("tracking", "registry"):
         from mlflow.db import upgrade
 
         upgrade.main(args=[store.uri], prog_name="mlflow db upgrade", standalone_mode=False)
@@ -543,10 +544,10 @@ def migrate_fenced(
         )
     fence = TrackingFence(tracking, dbs[tracking.database]) if locked else None
     try:
-        mark("fenced")
         if fence is not None:
             fence.hold("SHARE")
         ended = sum(stores.raise_fence(dbs[key]) for key in read_only)
+        mark("fenced")  # once every fence holds: a write under way until then may still commit (before the backup)
         say(f"fenced: {', '.join(read_only) or 'no database'} read-only ({ended} session(s) ended)")
         made = take_backup(mode, [stores.database_name(str(conn.engine.url)) for conn in dbs.values()])
         mark("backed_up")
