@@ -8,7 +8,9 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
-	$(BIN)/python -m compileall -q constructs imports app.py
+	# app.py runs under -O (see app.py): its bytecode too, for the libraries as well
+	$(BIN)/python -m compileall -q -j 0 -o 0 -o 1 constructs imports app.py \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null
 	touch $@
 
 ## Synthesize the default environment into dist/default.k8s.yaml
