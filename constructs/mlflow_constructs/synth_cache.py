@@ -41,14 +41,6 @@ class SynthCache:
     folder: Path
     fingerprint: str
 
-    @classmethod
-    def for_root(cls, root: Path) -> SynthCache | None:
-        """The cache of the project at ``root`` (``.cache/synth/``), or ``None`` when turned off."""
-        setting = os.environ.get(CACHE_ENV, "")
-        if setting.lower() in ("off", "0", "false", "no"):
-            return None
-        return cls(Path(setting) if setting else root / CACHE_DIR, fingerprint(root / "app.py"))
-
     def key(self, name: str, config: bytes) -> str:
         return hashlib.sha256(f"{self.fingerprint}\0{name}\0".encode() + config).hexdigest()
 
@@ -76,6 +68,15 @@ class SynthCache:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def cache_for(root: Path, *, disabled: bool = False) -> SynthCache | None:
+    """The cache of the project at ``root`` (``.cache/synth/``), or ``None`` when ``disabled`` (``--no-cache``) or
+    turned off by ``MLFLOW_K8S_SYNTH_CACHE``."""
+    setting = os.environ.get(CACHE_ENV, "")
+    if disabled or setting.lower() in ("off", "0", "false", "no"):
+        return None
+    return SynthCache(Path(setting) if setting else root / CACHE_DIR, fingerprint(root / "app.py"))
 
 
 @cache
