@@ -8,7 +8,8 @@ For 1, 10 and 100 environments shaped like config/default.yaml (each in its own 
   environment, as a GitOps tool renders one Application or HelmRelease per variant;
 - cold: ``python app.py`` over all of them with the synthesis cache off (every environment synthesized);
 - warm: ``python app.py`` over all of them with the cache filled by an earlier run and one config changed since
-  (what a pull request touching one environment costs).
+  (what a pull request touching one environment costs);
+- unchanged: the same again with nothing changed (every environment from the cache: node never starts).
 
 The three run back to back in each round, so all see the same machine load; the report gives medians and
 the ratios to helm. bench/install-helm.sh builds the helm binary (``make bench-helm`` runs it first).
@@ -82,23 +83,23 @@ def main() -> None:
             config_dir = generated(count, work)
             cache = work / f"cache-{count}"
             synth(config_dir, work / f"warm-{count}", cache)  # fills the cache
-            times: dict[str, list[float]] = {"helm": [], "cold": [], "warm": []}
+            times: dict[str, list[float]] = {"helm": [], "cold": [], "warm": [], "unchanged": []}
             for round_ in range(1, args.runs + 1):
                 times["helm"].append(helm(args.helm, count, work / f"helm-{count}"))
                 times["cold"].append(synth(config_dir, work / f"cold-{count}", None))
                 touch_one(config_dir, round_)
                 times["warm"].append(synth(config_dir, work / f"warm-{count}", cache))
+                times["unchanged"].append(synth(config_dir, work / f"warm-{count}", cache))
             results[count] = {case: statistics.median(values) for case, values in times.items()}
     print(f"`helm template` (one process per environment) vs `python app.py`, median of {args.runs} interleaved runs")
     print(f"{machine()}; helm {version.stdout.strip()}, chart mlflow 1.11.5")
-    print(f"  {'environments':>12}  {'helm':>8}  {'cold':>8}  {'warm':>8}  {'cold/helm':>9}  {'warm/helm':>9}")
+    cases = ("helm", "cold", "warm", "unchanged")
+    print("  " + "  ".join(f"{c:>12}" for c in ("environments", *cases, *(f"{c}/helm" for c in cases[1:]))))
     for count, r in results.items():
-        print(
-            f"  {count:>12}  {r['helm']:7.2f}s  {r['cold']:7.2f}s  {r['warm']:7.2f}s  "
-            f"{r['cold'] / r['helm']:9.2f}  {r['warm'] / r['helm']:9.2f}"
-        )
+        ratios = [f"{r[c] / r['helm']:12.2f}" for c in cases[1:]]
+        print("  " + "  ".join([f"{count:>12}", *(f"{r[c]:11.2f}s" for c in cases), *ratios]))
     print("least-squares fit of the medians: seconds = fixed + N x per environment")
-    for case in ("helm", "cold", "warm"):
+    for case in cases:
         fixed, per = fit({n: results[n][case] for n in GENERATED})
         print(f"  {case:>12}  {fixed:7.2f}s + N x {per * 1000:5.0f}ms")
     shutil.rmtree(ROOT / "bench" / "__pycache__", ignore_errors=True)
