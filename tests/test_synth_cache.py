@@ -87,7 +87,7 @@ def test_check_catches_a_hand_edited_dist_with_the_cache_warm(config_dir, cache,
 def test_a_damaged_entry_is_a_miss(config_dir, cache, tmp_path):
     """A truncated or edited entry is synthesized again instead of copied to dist/."""
     (fresh,) = synthesize(config_dir, tmp_path / "fresh", cache=cache)
-    (entry,) = cache.folder.iterdir()
+    (entry,) = cache.folder.glob("[!.]*")
     entry.write_bytes(entry.read_bytes()[:-100])
     (again,) = synthesize(config_dir, tmp_path / "again", cache=cache)
     assert again.read_bytes() == fresh.read_bytes()
@@ -101,7 +101,7 @@ def test_turned_off_by_the_environment_or_the_flag(config_dir, tmp_path):
     assert run_app(*dist, "--no-cache", env={CACHE_ENV: str(folder)}).returncode == 0
     assert not folder.exists()
     assert run_app(*dist, env={CACHE_ENV: str(folder)}).returncode == 0
-    assert len(list(folder.iterdir())) == 1
+    assert len(list(folder.glob("[!.]*"))) == 1
 
 
 def test_a_fully_cached_run_never_starts_node(config_dir, tmp_path):
@@ -123,3 +123,16 @@ def test_a_fully_cached_run_never_starts_node(config_dir, tmp_path):
         check=True,
     )
     assert result.stderr.strip() == "jsii not started"
+
+
+def test_the_cache_stays_out_of_git(config_dir, cache, tmp_path):
+    """`mlflow-k8s` run from a GitOps repository writes .cache/synth/ there: it must not show up as new files."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    synthesize(config_dir, tmp_path / "dist", cache=cache)
+    status = subprocess.run(
+        ["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert status.stdout and "cache/" not in status.stdout

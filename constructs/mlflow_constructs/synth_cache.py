@@ -60,6 +60,9 @@ class SynthCache:
         """Keep ``source`` (a file synthesis just wrote) as the entry ``key``."""
         text = source.read_bytes()
         self.folder.mkdir(parents=True, exist_ok=True)
+        ignore = self.folder / ".gitignore"
+        if not ignore.exists():  # out of `git status` wherever it is (`mlflow-k8s` writes it into your repository)
+            ignore.write_text("*\n")
         fd, temporary = tempfile.mkstemp(prefix=f".{key}-", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as out:
