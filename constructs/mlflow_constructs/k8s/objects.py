@@ -16,7 +16,7 @@ from constructs import Construct
 
 from mlflow_constructs.k8s.hashing import JOB_NAME_HASH_LENGTH, digest
 from mlflow_constructs.k8s.naming import Component
-from mlflow_constructs.k8s.pods import port_ref, quantity
+from mlflow_constructs.k8s.pods import int_or_string, port_ref, quantity
 
 # Argo CD runs Jobs as Sync hooks in this wave: after the stores (wave 0), before the server (wave 2).
 JOB_WAVE = "1"
@@ -161,7 +161,7 @@ def disruption_budget(scope: Construct, id: str, *, component: Component) -> k8s
         id,
         metadata=meta(component.name, component.labels),
         spec=k8s.PodDisruptionBudgetSpec(
-            max_unavailable=k8s.IntOrString.from_number(1),
+            max_unavailable=int_or_string(1),
             selector=k8s.LabelSelector(match_labels=dict(component.selector)),
         ),
     )
