@@ -20,7 +20,8 @@ class SecretProvider(Construct):
     is created and the Secret becomes a prerequisite. ``refs`` are keys of Secrets named per concern: those of
     the environment's Secret join ``keys``, the others are Secrets the user (or an operator) provides.
     An ExternalSecret or a SealedSecret is made for each of those listed in the provider's ``other_secrets``.
-    ``prerequisites`` lists what the user must provide."""
+    ``prerequisites`` lists what the user must provide: not the Secret when ``generated`` (its key names made
+    in the cluster by ``GeneratedCredentials``) holds all it must contain."""
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class SecretProvider(Construct):
         naming: Naming,
         keys: Sequence[str],
         refs: Sequence[SecretRef] = (),
+        generated: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         config = source.config
@@ -58,7 +60,7 @@ class SecretProvider(Construct):
                 naming=naming,
                 keys=names,
             )
-        elif names:
+        elif not set(names) <= set(generated):
             self.prerequisites.append(f"Secret/{source.name}")
         made_store = False
         for secret, secret_keys in sorted(others.items()):
