@@ -30,6 +30,7 @@ from cluster import REPO, Cluster, dump, namespace_for, namespaces_of, rename_na
 sys.path.insert(0, str(REPO / "tests" / "validity"))
 sys.path.append(str(REPO / "tests" / "runtime"))
 from _k8s import manifests  # noqa: E402
+from helpers import DEFAULT_SECRET_KEYS
 from venvs import venv_for_image  # noqa: E402
 
 ENV = "default"
@@ -134,18 +135,7 @@ def test_first_run_creates_the_secret_with_the_generated_keys(keygen: Keygen, tm
     and its log names keys, never a value."""
     log = ran(keygen.run(tmp_path))
     values = keygen.values()
-    assert (
-        set(values)
-        == set(keygen.wanted)
-        == {
-            "postgres-password",
-            "minio-root-user",
-            "minio-root-password",
-            "s3-access-key-id",
-            "s3-secret-access-key",
-            "kek-passphrase",
-        }
-    )
+    assert set(values) == set(keygen.wanted) == set(DEFAULT_SECRET_KEYS)
     for key, value in values.items():
         assert len(value) == LENGTHS[keygen.wanted[key]] and set(value) <= ALNUM, key
         assert value not in log
