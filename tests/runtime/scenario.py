@@ -224,7 +224,7 @@ def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapp
         pg.psql(f'ALTER ROLE "{user}" SUPERUSER')  # the image's initdb makes POSTGRES_USER the superuser
         for name in sorted(init_scripts):
             assert name.endswith(".sql"), name
-            pg.psql(init_scripts[name], database=database)
+            pg.psql(init_scripts[name], database=database, script=True)
         require_passwords(pg)
     except BaseException:
         pg.stop()
