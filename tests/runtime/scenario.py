@@ -483,6 +483,28 @@ def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) ->
     return pg
 
 
+def register_a_model(url: str) -> str:
+    """Through the server at ``url``: a run logged and a version of the model ``churn`` registered from it, read
+    back; the run's id (the ``database.registry`` scenarios)."""
+    api = f"{url}/api/2.0/mlflow"
+    experiment = requests.post(f"{api}/experiments/create", json={"name": "registry-store"}, timeout=30)
+    assert experiment.status_code == 200, experiment.text
+    run = requests.post(
+        f"{api}/runs/create", json={"experiment_id": experiment.json()["experiment_id"]}, timeout=30
+    ).json()["run"]["info"]
+    model = requests.post(f"{api}/registered-models/create", json={"name": "churn"}, timeout=30)
+    assert model.status_code == 200, model.text
+    version = requests.post(
+        f"{api}/model-versions/create",
+        json={"name": "churn", "source": f"{run['artifact_uri']}/model", "run_id": run["run_id"]},
+        timeout=30,
+    )
+    assert version.status_code == 200, version.text
+    read = requests.get(f"{api}/registered-models/get", params={"name": "churn"}, timeout=30)
+    assert read.json()["registered_model"]["latest_versions"][0]["run_id"] == run["run_id"], read.text
+    return run["run_id"]
+
+
 def start_external_postgres(port: int, user: str, password: str, databases: Iterable[str]) -> PostgresServer:
     """Stand in for an external PostgreSQL (``database.external``) on ``port``: the role ``user`` with
     ``password``, enforced over TCP, owning each of ``databases``, made beforehand as a DBA would."""

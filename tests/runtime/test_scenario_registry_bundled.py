@@ -15,7 +15,6 @@ import os
 import subprocess
 
 import pytest
-import requests
 from podrunner import find_object, run_job, run_pod
 from postgres import PG_BIN
 from scenario import (
@@ -23,6 +22,7 @@ from scenario import (
     literal_env,
     migration_job,
     placeholder_secret_values,
+    register_a_model,
     require_free_port,
     service_port,
     shipped_config,
@@ -34,7 +34,6 @@ from scenario import (
 pytestmark = pytest.mark.runtime
 
 TRACKING, REGISTRY = "mlflow", "mlflow-registry"
-API = "/api/2.0/mlflow"
 CNPG_PASSWORD = "cnpg/app pass:w%rd'\""
 CNPG_HOSTS = {"mlflow-db-rw": "127.0.0.1"}
 
@@ -45,26 +44,6 @@ def config(database: dict) -> dict:
 
 def head_of(pg, database: str) -> str:
     return pg.psql("SELECT version_num FROM alembic_version", database=database)
-
-
-def register_a_model(url: str) -> str:
-    """A run logged and a version of the model ``churn`` registered from it, read back; the run's id."""
-    experiment = requests.post(f"{url}{API}/experiments/create", json={"name": "registry-store"}, timeout=30)
-    assert experiment.status_code == 200, experiment.text
-    run = requests.post(
-        f"{url}{API}/runs/create", json={"experiment_id": experiment.json()["experiment_id"]}, timeout=30
-    ).json()["run"]["info"]
-    model = requests.post(f"{url}{API}/registered-models/create", json={"name": "churn"}, timeout=30)
-    assert model.status_code == 200, model.text
-    version = requests.post(
-        f"{url}{API}/model-versions/create",
-        json={"name": "churn", "source": f"{run['artifact_uri']}/model", "run_id": run["run_id"]},
-        timeout=30,
-    )
-    assert version.status_code == 200, version.text
-    read = requests.get(f"{url}{API}/registered-models/get", params={"name": "churn"}, timeout=30)
-    assert read.json()["registered_model"]["latest_versions"][0]["run_id"] == run["run_id"], read.text
-    return run["run_id"]
 
 
 def migrate_serve_and_register(objects: list[dict], secrets: dict, pg, hosts: dict[str, str]) -> None:
