@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: synth synth-all test test-fast lint docs tools bench bench-runtime clean
+.PHONY: synth synth-all test test-fast lint docs tools bench bench-helm bench-runtime clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
-	$(BIN)/python -m compileall -q constructs imports app.py
+	# app.py runs under -O (see app.py): its bytecode too, for the libraries as well
+	$(BIN)/python -m compileall -q -j 0 -o 0 -o 1 constructs imports app.py \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null
 	touch $@
 
 ## Synthesize the default environment into dist/default.k8s.yaml
@@ -55,6 +57,13 @@ test-fast: $(BIN)/.installed
 ## Synthesis timings (medians), as quoted in the README
 bench: $(BIN)/.installed
 	$(BIN)/python bench/synth_bench.py
+
+## Synthesis (cold: no cache; warm: cache filled, one config changed) against `helm template` of the
+## community-charts/mlflow chart (bench/helm/), one process per environment, at 1, 10 and 100 environments;
+## builds helm into .tools/helm/ first (needs Go; not part of `make test`)
+bench-helm: $(BIN)/.installed
+	bash bench/install-helm.sh
+	$(BIN)/python bench/helm_bench.py
 
 ## The server pod as synthesized, with 1, 2 and 4 workers, against `mlflow server` with MLflow's defaults, run
 ## for real and interleaved (needs root and `make tools`; not part of `make test`). BENCH_ENV=<environment>

@@ -16,10 +16,12 @@ import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
 
+from helpers import run_dir  # noqa: E402
 from readme_example import CHART, run_example  # noqa: E402
-from repo_paths import ENVIRONMENT_DIRS, shipped_environments  # noqa: E402
+from repo_paths import ENVIRONMENT_DIRS, REPO, shipped_environments  # noqa: E402
 
 from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
+from mlflow_constructs.synth_cache import cache_for  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,17 +31,17 @@ def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     library example (``dist/library/``, so every validity check covers it too).
 
     Written once per run: pytest-xdist's workers (``make test-fast``) share the folder of the run, and the
-    first to take the lock synthesizes for all of them."""
-    run = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        run = run.parent  # each worker's folder is inside the run's
+    first to take the lock synthesizes for all of them, through the synthesis cache (``.cache/synth/``: an
+    environment is synthesized again when it or the code changed; tests/test_synth_cache.py holds that a hit
+    is the bytes a miss writes)."""
+    run = run_dir(tmp_path_factory)
     outdir, done = run / "synth" / "dist", run / "synth" / "done"
     with (run / "synth.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
             shutil.rmtree(outdir, ignore_errors=True)  # a worker that failed half-way
             for folder in ENVIRONMENT_DIRS:
-                synthesize(folder, outdir / folder.name)
+                synthesize(folder, outdir / folder.name, cache=cache_for(REPO))
             run_example(outdir / "library")
             done.touch()
     return outdir

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,6 +68,26 @@ def container(pod_owner: dict[str, Any], name: str) -> dict[str, Any]:
 def env_of(c: dict[str, Any]) -> dict[str, Any]:
     """Env var name -> literal value, or the valueFrom body."""
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this pytest run, shared by its pytest-xdist workers (each worker's is inside it)."""
+    run = tmp_path_factory.getbasetemp()
+    return run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run
+
+
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` (a JSON value), computed by the first worker of the run to ask and read by the others: a
+    costly module fixture runs once per run, not once per worker that runs one of its module's tests."""
+    run = run_dir(tmp_path_factory)
+    result = run / f"{name}.json"
+    with (run / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            partial = result.with_suffix(".partial")
+            partial.write_text(json.dumps(compute()))
+            partial.replace(result)
+    return json.loads(result.read_text())
 
 
 def run_app(*args: str, cwd=REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

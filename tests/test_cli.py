@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,19 @@ def test_outdir_holding_only_synthesized_files_is_replaced(tmp_path):
     result = run_app("default", "--outdir", str(dist))
     assert result.returncode == 0, result.stderr
     assert sorted(str(p.relative_to(dist)) for p in dist.rglob("*")) == ["default.k8s.yaml", "eu", "eu/old.k8s.yaml"]
+
+
+def test_app_skips_jsii_type_checks_unless_asked(tmp_path):
+    """jsii's Python-side argument checks are half of synthesis' CPU time: `python app.py` restarts under -O
+    (the tests, in-process, keep them on and the snapshots prove the same bytes); MLFLOW_K8S_TYPE_CHECKS=1
+    keeps them for someone changing the constructs."""
+    probe = (
+        "import atexit, runpy, sys; sys.argv = sys.argv[1:]\n"
+        "atexit.register(lambda: print('optimize', sys.flags.optimize, file=sys.stderr))\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    command = [sys.executable, "-c", probe, str(REPO / "app.py"), "--help"]
+    for checks, optimize in (("", "1"), ("1", "0")):
+        env = {**os.environ, "MLFLOW_K8S_TYPE_CHECKS": checks}
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        assert result.stderr.strip().splitlines()[-1] == f"optimize {optimize}", result.stderr

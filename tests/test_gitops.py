@@ -20,6 +20,7 @@ from repo_paths import CONFIG, EXAMPLES, REPO
 import app
 from mlflow_constructs.config import ConfigError, load_environment
 from mlflow_constructs.synth import discover, object_keys, output_path
+from mlflow_constructs.synth_cache import CACHE_DIR
 
 WORKFLOW = EXAMPLES / "ci" / "gitops-check.yml"
 _spec = importlib.util.spec_from_file_location("review_comment", EXAMPLES / "ci" / "review_comment.py")
@@ -269,6 +270,14 @@ def test_ci_recipe_caches_pip_on_the_pinned_dependencies():
     setup = workflow_steps()["actions/setup-python@v5"]["with"]
     assert setup["cache"] == "pip" and (REPO / setup["cache-dependency-path"]).is_file()
     assert "==" in (REPO / setup["cache-dependency-path"]).read_text(), "pinned versions key the cache"
+
+
+def test_ci_recipe_keeps_the_synthesis_cache_between_runs():
+    """A pull request re-synthesizes only the environments it changes: the cache folder app.py uses is restored
+    from any earlier run (its entries are keyed on their inputs, so none can be stale) and saved after."""
+    cache = workflow_steps()["actions/cache@v4"]["with"]
+    assert cache["path"] == str(CACHE_DIR) and cache["restore-keys"] == "synth-"
+    assert cache["key"].startswith("synth-")
 
 
 def test_review_comment_never_leaves_a_fence_open():

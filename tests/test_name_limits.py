@@ -14,6 +14,7 @@ import re
 
 import pytest
 import yaml
+from helpers import once_per_run
 from repo_paths import REPO, environment_file, shipped_environments
 
 from mlflow_constructs.config import ConfigError, Environment, load_environment, parse_environment
@@ -31,15 +32,19 @@ def at_length(env: Environment, key: str, length: int) -> Environment:
 
 
 @pytest.fixture(scope="module")
-def longest() -> dict[str, tuple[int, int]]:
-    """env -> (longest name, longest namespace with that name)."""
-    found = {}
-    for name in ENVS:
-        env = load_environment(environment_file(name))
-        name_length = longest_accepted(env, "name", environment_objects)
-        env = at_length(env, "name", name_length)
-        found[name] = (name_length, longest_accepted(env, "namespace", environment_objects))
-    return found
+def longest(tmp_path_factory) -> dict[str, tuple[int, int]]:
+    """env -> (longest name, longest namespace with that name); searched once per run (~300 syntheses)."""
+
+    def search() -> dict[str, list[int]]:
+        found = {}
+        for name in ENVS:
+            env = load_environment(environment_file(name))
+            name_length = longest_accepted(env, "name", environment_objects)
+            env = at_length(env, "name", name_length)
+            found[name] = [name_length, longest_accepted(env, "namespace", environment_objects)]
+        return found
+
+    return {env: tuple(lengths) for env, lengths in once_per_run(tmp_path_factory, "longest-names", search).items()}
 
 
 def synthesized(env: Environment, tmp_path) -> list[dict]:

@@ -38,8 +38,8 @@ def test_store_uris_hold_host_port_and_name_and_libpq_reads_the_credentials(tmp_
 
 def test_the_credentials_secret_is_a_prerequisite_beside_the_environments(tmp_path):
     """A Secret named for the database is the user's (or an operator's) to create: the Namespace lists it, and
-    the environment's Secret is no longer asked for a database URI."""
-    objs = synth({"database": EXTERNAL}, tmp_path)
+    the environment's Secret is no longer asked for a database URI (nor generated here: it stays listed too)."""
+    objs = synth({"database": EXTERNAL, "secrets": {"generate": False}}, tmp_path)
     prerequisites = find(objs, "Namespace")["metadata"]["annotations"]["mlflow-k8s/prerequisites"]
     assert prerequisites.split(",") == ["Secret/mlflow-credentials", "Secret/mlflow-db-secret"]
     assert "database-uri" not in str(objs)
@@ -120,8 +120,9 @@ PROXY = {
 
 def test_oauth2_proxy_reads_its_two_key_secret(tmp_path):
     """A proxy Secret holding just `client_secret` and `cookie_secret` is read as it is; the environment's
-    Secret is no longer asked for either, and the Namespace lists the proxy's."""
-    objs = synth({"auth": PROXY, "ingress": INGRESS}, tmp_path)
+    Secret is no longer asked for either, and the Namespace lists the proxy's (the environment's too, not
+    generated here)."""
+    objs = synth({"auth": PROXY, "ingress": INGRESS, "secrets": {"generate": False}}, tmp_path)
     env = env_of(container(find(objs, "Deployment", "mlflow-oauth2-proxy"), "oauth2-proxy"))
     assert env["OAUTH2_PROXY_CLIENT_SECRET"] == {
         "secretKeyRef": {"name": "mlflow-oauth2-proxy", "key": "client_secret"}
@@ -212,8 +213,10 @@ OIDC_OWN = {**OIDC, "oidc": {**OIDC["oidc"], "credentials": {"secret": "mlflow-s
 def test_the_oidc_plugin_reads_its_client_from_a_secret_of_its_own(tmp_path):
     """The plugin's session key, client id and client secret come from the Secret `auth.oidc.credentials`
     names, keys spelled as the plugin's variables, in the server and in the migration Job (whose plugin code
-    reads them too); the environment's Secret is no longer asked for them, and the Namespace lists the new one."""
-    objs = synth({"auth": OIDC_OWN, "server": OIDC_SERVER, "ingress": INGRESS}, tmp_path)
+    reads them too); the environment's Secret is no longer asked for them, and the Namespace lists the new one
+    (beside the environment's, not generated here)."""
+    config = {"auth": OIDC_OWN, "server": OIDC_SERVER, "ingress": INGRESS, "secrets": {"generate": False}}
+    objs = synth(config, tmp_path)
     migration = next(o for o in objs if o["metadata"]["name"].startswith("mlflow-migrate-"))
     for pod in (container(find(objs, "Deployment", "mlflow"), "mlflow"), container(migration, "upgrade")):
         env = env_of(pod)

@@ -73,10 +73,11 @@ def test_a_namespace_change_loses_every_volume_of_the_old_namespace(tmp_path):
     assert database.cls == DATA_LOSS and "tracking and auth databases" in text(database)
     assert line_of(verdicts, "Deployment/mlflow/mlflow -> mlflow-prod/mlflow").cls == RECREATED
     summary = report(verdicts).splitlines()
-    assert summary[0].startswith("test: DATA LOSS, 20 objects change (4 data loss, 14 recreated, 2 rollout)")
+    assert summary[0].startswith("test: DATA LOSS, 24 objects change (4 data loss, 17 recreated, 3 rollout)")
     assert summary[1].startswith("  lost unless you act: everything in Namespace mlflow")
     assert summary[2].startswith("  to keep it: ") and 'README "Renaming without recreating"' in summary[2]
-    assert "Secret mlflow-credentials in namespace mlflow-prod with keys postgres-password" in report(verdicts)
+    # the keygen Job makes the Secret in the new namespace: nothing to create by hand
+    assert "Secret mlflow-credentials in namespace mlflow-prod" not in report(verdicts)
 
 
 def test_a_name_change_replaces_the_volumes_with_empty_ones(tmp_path):
@@ -380,9 +381,19 @@ def test_moving_to_an_http_route_needs_the_gateway_api_crds(tmp_path):
 
 
 def test_a_newly_read_secret_key_must_be_added_to_the_secret(tmp_path):
-    summary = report(pair(BASE, merged(BASE, auth={"mode": "basic"}), tmp_path))
+    """With a hand-made Secret (`generate: false`), keys a change makes the pods read must be added first."""
+    made_by_hand = merged(BASE, secrets={"generate": False})
+    summary = report(pair(made_by_hand, merged(made_by_hand, auth={"mode": "basic"}), tmp_path))
     keys = "admin-username, admin-password, flask-secret-key"
     assert f"before applying: Secret mlflow-credentials in namespace mlflow with keys {keys}" in summary
+
+
+def test_newly_read_keys_the_keygen_job_makes_ask_for_nothing(tmp_path):
+    """Keys the keygen Job generates (basic's admin and Flask secret here) need nothing before applying: the
+    Job adds them to the Secret it made, which the diff therefore does not ask for."""
+    summary = report(pair(BASE, merged(BASE, auth={"mode": "basic"}), tmp_path))
+    assert "before applying: Secret mlflow-credentials" not in summary
+    assert "must exist before applying" not in summary
 
 
 def test_a_passphrase_rotation_asks_for_the_previous_passphrase_first(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from helpers import synth
 from repo_paths import REPO
 
@@ -12,13 +13,21 @@ from mlflow_constructs.review.diagram import diagram
 from mlflow_constructs.review.environments import environment_files
 from mlflow_constructs.review.explain import explain_environment
 from mlflow_constructs.review.topology import artifact_store, login_of, routes_into, server_and_container
+from mlflow_constructs.synth_cache import cache_for
 
 EXPECTED_LOGIN = {"default": None, "basic-auth": "basic-auth", "oidc-keycloak": "oidc", "oauth2-proxy": None}
 REGENERATE = "run `python app.py explain --write` and commit docs/environments/"
 
 
-def test_environment_docs_match_the_synthesized_objects():
-    expected = render_docs(REPO)
+@pytest.fixture(scope="module")
+def rendered(dist_dir) -> dict[str, str]:
+    """What `python app.py explain --write` writes, rendered once for the tests of this module (through the
+    synthesis cache, which holds what the session's `dist_dir` synthesized: not synthesized twice)."""
+    return render_docs(REPO, cache_for(REPO))
+
+
+def test_environment_docs_match_the_synthesized_objects(rendered):
+    expected = rendered
     docs = REPO / DOCS_DIR
     present = {p.name: p.read_text() for p in docs.glob("*.md")} if docs.is_dir() else {}
     missing = sorted(set(expected) - set(present))
@@ -30,8 +39,8 @@ def test_environment_docs_match_the_synthesized_objects():
     )
 
 
-def test_every_environment_has_a_page_with_a_mermaid_diagram_of_ascii_ids():
-    docs = render_docs(REPO)
+def test_every_environment_has_a_page_with_a_mermaid_diagram_of_ascii_ids(rendered):
+    docs = rendered
     assert sorted(docs) == sorted(f"{name}.md" for name in environment_files(REPO))
     for name, text in docs.items():
         diagram = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
@@ -41,9 +50,9 @@ def test_every_environment_has_a_page_with_a_mermaid_diagram_of_ascii_ids():
             assert all(i.isascii() and re.fullmatch(r"[A-Za-z0-9_]+|end", i) for i in ids), (name, line)
 
 
-def test_the_flow_count_counts_the_thick_arrows():
+def test_the_flow_count_counts_the_thick_arrows(rendered):
     """ "N NetworkPolicies: M allow K flows": K is the number of allowed flows drawn, not of policies."""
-    for name, text in render_docs(REPO).items():
+    for name, text in rendered.items():
         counted = re.search(r"(\d+) NetworkPolicies: (\d+) allows? (\d+) flows?", text)
         if counted is None:
             continue

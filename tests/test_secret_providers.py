@@ -50,7 +50,7 @@ def error_for(config, tmp_path) -> str:
 
 
 def test_existing_secret_is_a_declared_prerequisite(tmp_path):
-    objs = synth({}, tmp_path)
+    objs = synth({"secrets": {"generate": False}}, tmp_path)
     namespace = find(objs, "Namespace")
     assert namespace["metadata"]["annotations"]["mlflow-k8s/prerequisites"] == "Secret/mlflow-credentials"
     assert set(referenced_secret_keys(objs)) == {"mlflow-credentials"}

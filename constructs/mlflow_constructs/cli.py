@@ -20,6 +20,7 @@ from pathlib import Path
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.review.commands import DOCS_DIR, EXIT_DATA_LOSS, diff, explain, page_drift, write_pages
 from mlflow_constructs.synth import RESERVED_NAMES, Drift, check, select, synthesize
+from mlflow_constructs.synth_cache import CACHE_ENV, cache_for
 
 SUBCOMMANDS = RESERVED_NAMES  # no environment may take these names
 EXIT_CODES = {
@@ -44,7 +45,7 @@ def docs_dir_for(outdir: Path) -> Path:
 def run_synth(args: argparse.Namespace, root: Path) -> int:
     if args.check:
         return run_check(args, root)
-    written = synthesize(args.config_dir, args.outdir, args.envs or None)
+    written = synthesize(args.config_dir, args.outdir, args.envs or None, cache=cache_for(root, disabled=args.no_cache))
     sources = select(args.config_dir, args.envs or None)
     pages = write_pages(written, sources, args.docs_dir or docs_dir_for(args.outdir), root)
     for path in [*written, *pages]:
@@ -54,7 +55,7 @@ def run_synth(args: argparse.Namespace, root: Path) -> int:
 
 def run_check(args: argparse.Namespace, root: Path) -> int:
     """Print what differs between ``dist/`` (and the environment pages) and a fresh synthesis; 1 if anything does."""
-    drift = check(args.config_dir, args.outdir, args.envs or None)
+    drift = check(args.config_dir, args.outdir, args.envs or None, cache=cache_for(root, disabled=args.no_cache))
     docs = args.docs_dir or docs_dir_for(args.outdir)
     pages = page_drift(drift, select(args.config_dir, args.envs or None), docs, root)
     where, pages_at = os.path.relpath(args.outdir), os.path.relpath(docs)
@@ -134,6 +135,11 @@ def parser(root: Path, outdir: Path) -> argparse.ArgumentParser:
         )
         if name != "explain":
             command.add_argument("--outdir", type=Path, default=outdir, help="the output folder (default: dist/)")
+        command.add_argument(
+            "--no-cache",
+            action="store_true",
+            help=f"synthesize every environment, even one unchanged since the last run (or {CACHE_ENV}=off)",
+        )
         if name in ("synth", "check", "explain"):
             command.add_argument(
                 "--docs-dir", type=Path, help="where environment pages go (default: docs/environments/ beside dist/)"

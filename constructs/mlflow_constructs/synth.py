@@ -8,6 +8,8 @@ synthesis would write, without writing it.
 Each cdk8s call is a round trip to a node process (jsii), so building charts is CPU-bound per object.
 With several environments and more than one core, they are split across worker processes, each with
 its own node runtime; the files are the same either way (each environment is written independently).
+An environment whose inputs did not change since a run wrote it is written from the cache instead
+(see :mod:`mlflow_constructs.synth_cache`), without starting node at all when every one of them is.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import yaml
 from mlflow_constructs.config import Environment, load_environment
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.config.types import is_dns_label
-from mlflow_constructs.review.objects import ObjectKey, cluster_key_of
+from mlflow_constructs.review.objects import LOADER, ObjectKey, cluster_key_of
+from mlflow_constructs.synth_cache import SynthCache
 
 if TYPE_CHECKING:
     from cdk8s import App
@@ -112,7 +115,9 @@ def output_path(name: str, env: Environment) -> Path:
     return Path(env.cluster, filename) if env.cluster else Path(filename)
 
 
-def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -> list[Path]:
+def synthesize(
+    config_dir: Path, outdir: Path, names: list[str] | None = None, *, cache: SynthCache | None = None
+) -> list[Path]:
     """Write the selected environments to ``outdir``; on any error ``outdir`` is left as it was.
 
     With a subset selected, the other environments' files already in ``outdir`` are kept (a selected
@@ -129,7 +134,7 @@ def synthesize(config_dir: Path, outdir: Path, names: list[str] | None = None) -
         if names and outdir.is_dir():
             shutil.copytree(outdir, staging, dirs_exist_ok=True)
             _remove_outputs_of(envs, staging)
-        _render(envs, staging, sources)
+        _render(envs, staging, sources, cache)
         previous = staging.with_name(staging.name + ".old")
         if outdir.exists():
             os.rename(outdir, previous)
@@ -193,7 +198,7 @@ class Drift:
         return bool(self.changed or self.missing or self.stale)
 
 
-def check(config_dir: Path, outdir: Path, names: list[str] | None = None) -> Drift:
+def check(config_dir: Path, outdir: Path, names: list[str] | None = None, *, cache: SynthCache | None = None) -> Drift:
     """Compare ``outdir`` with what :func:`synthesize` would write there, without writing to it.
 
     With a subset selected, only those environments' files are compared, and a stale file is one of
@@ -206,7 +211,7 @@ def check(config_dir: Path, outdir: Path, names: list[str] | None = None) -> Dri
     drift = Drift(checked=len(envs))
     with tempfile.TemporaryDirectory(prefix="mlflow-k8s-check-") as tmp:
         expected = Path(tmp)
-        _render(envs, expected, sources)
+        _render(envs, expected, sources, cache)
         for name, env in envs.items():
             relative = output_path(name, env)
             drift.expected[name] = (expected / relative).read_text()
@@ -228,7 +233,7 @@ def object_keys(text: str) -> list[ObjectKey]:
     """
     keys = []
     for document in _documents(text):
-        obj = yaml.load(document, Loader=_LOADER) or {}
+        obj = yaml.load(document, Loader=LOADER) or {}
         if obj.get("kind") and "name" in (obj.get("metadata") or {}):
             keys.append(cluster_key_of(obj))
     return keys
@@ -271,7 +276,6 @@ def check_collisions(
     )
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _IDENTITY_KEYS = ("apiVersion:", "kind:", "metadata:")
 
 
@@ -301,9 +305,21 @@ def _remove_outputs_of(envs: dict[str, Environment], outdir: Path) -> None:
                 path.parent.rmdir()
 
 
-def _render(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path]) -> None:
-    """Write ``envs`` into ``outdir`` (a staging or scratch folder), then refuse collisions among them."""
-    _write(envs, outdir, sources)
+def _render(
+    envs: dict[str, Environment], outdir: Path, sources: dict[str, Path], cache: SynthCache | None = None
+) -> None:
+    """Write ``envs`` into ``outdir`` (a staging or scratch folder), then refuse collisions among them.
+
+    With a ``cache``, an environment whose entry exists is written from it; the others are synthesized and
+    kept in it (unless their file changed meanwhile).
+    """
+    keys = {name: cache.key(name, sources[name].read_bytes()) for name in envs} if cache else {}
+    misses = {n: e for n, e in envs.items() if not (cache and cache.restore(keys[n], outdir / output_path(n, e)))}
+    if misses:
+        _write(misses, outdir, sources)
+    for name, env in misses.items():
+        if cache and cache.key(name, sources[name].read_bytes()) == keys[name]:
+            cache.store(keys[name], outdir / output_path(name, env))
     objects = {name: object_keys((outdir / output_path(name, env)).read_text()) for name, env in envs.items()}
     check_collisions(objects, envs, sources)
 

@@ -93,6 +93,18 @@ CLUSTER_CA_PLACEHOLDER = (
 )
 
 
+@dataclass(frozen=True)
+class ApiServer:
+    """A real API server the pod talks to (``tests/apiserver``'s kube-apiserver) instead of none: the address the
+    ``kubernetes`` Service's env gives, the CA ``kube-root-ca.crt`` holds, and the tokens it issued
+    (ServiceAccount -> token) that projected ``serviceAccountToken`` sources hold."""
+
+    host: str
+    port: int
+    ca: bytes
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class ObjectStore:
     """The ConfigMaps, Secrets and Services of the pod's environment.
@@ -105,6 +117,7 @@ class ObjectStore:
     objects: list[dict] = field(default_factory=list)
     secret_values: dict[str, dict[str, str | bytes]] = field(default_factory=dict)
     namespace: str | None = None
+    api_server: ApiServer | None = None
 
     def __post_init__(self) -> None:
         clash = set(self.secret_values) & {o["metadata"]["name"] for o in self._of_kind("Secret")}
@@ -132,7 +145,7 @@ class ObjectStore:
         placeholder stands in for it."""
         obj = self._named("ConfigMap", name)
         if obj is None and name == CLUSTER_CA_CONFIGMAP:
-            return {"ca.crt": CLUSTER_CA_PLACEHOLDER}
+            return {"ca.crt": self.api_server.ca if self.api_server else CLUSTER_CA_PLACEHOLDER}
         if obj is None:
             return None
         data = {k: str(v).encode() for k, v in (obj.get("data") or {}).items()}
@@ -260,6 +273,14 @@ MASTER_SERVICE = {
 }
 
 
+def master_service(api_server: ApiServer | None) -> dict:
+    """The ``kubernetes`` Service: the real API server's address when there is one."""
+    if api_server is None:
+        return MASTER_SERVICE
+    ports = [{"name": "https", "port": api_server.port, "protocol": "TCP"}]
+    return {**MASTER_SERVICE, "spec": {"clusterIP": api_server.host, "ports": ports}}
+
+
 def _fake_cluster_ip(name: str) -> str:
     digest = hashlib.sha1(name.encode()).digest()
     return f"10.96.{digest[0]}.{max(digest[1], 2)}"
@@ -323,7 +344,7 @@ def resolve_env(container: dict, store: ObjectStore, pod: PodInfo, enable_servic
     cname = container.get("name", "?")
     env = _env_from(container, store)
     services = service_env(store.services()) if enable_service_links else {}
-    services = {**services, **service_env([MASTER_SERVICE])}
+    services = {**services, **service_env([master_service(store.api_server)])}
     mapping = mapping_func_for(env, services)  # sees `env` as it grows, like the kubelet's tmpEnv
     for var in container.get("env") or []:
         name = var["name"]

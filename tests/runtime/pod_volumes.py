@@ -8,7 +8,7 @@ Supported volume types (best effort where noted):
   ``defaultMode`` (default 0644), ``optional``. Real kubelets write through ``..data`` symlinks; here
   the files are plain.
 - ``projected``: ``configMap``, ``secret``, ``downwardAPI`` and ``serviceAccountToken`` sources (the
-  token is a fake JWT-shaped string: nothing here talks to an API server).
+  token is a fake JWT-shaped string, or the one a real API server issued: see ``pod_env.ApiServer``).
 - ``downwardAPI``: ``fieldRef`` and ``resourceFieldRef`` items.
 - ``persistentVolumeClaim`` (and StatefulSet ``volumeClaimTemplates``): a directory that the caller can
   keep across pod runs (``pvc_dirs``) to simulate persistence.
@@ -184,7 +184,10 @@ class VolumeSet:
             self._downward(path, source["downwardAPI"].get("items") or [], default_mode)
         elif "serviceAccountToken" in source:
             token = source["serviceAccountToken"]
-            _write(path, token["path"], _fake_token(self.pod, token.get("audience")), default_mode)
+            api = self.store.api_server
+            issued = api.tokens.get(self.pod.service_account) if api else None
+            value = issued.encode() if issued else _fake_token(self.pod, token.get("audience"))
+            _write(path, token["path"], value, default_mode)
         else:
             raise UnsupportedVolume(f"{what}: projected source {sorted(source)} not supported")
 

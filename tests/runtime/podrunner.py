@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from pod_env import CreateContainerConfigError, ObjectStore, PodInfo, expand_command, resolve_env
+from pod_env import ApiServer, CreateContainerConfigError, ObjectStore, PodInfo, expand_command, resolve_env
 from pod_images import ImageRuntime, UnknownImage, resolve_image
 from pod_probes import ProbeError, probe_budget, probe_once, resolve_port
 from pod_sandbox import ContainerProcess, SandboxSpec
@@ -346,13 +346,15 @@ class _Pod:
         skip_containers: Iterable[str],
         pod_ip: str,
         extra_hosts: Mapping[str, str] | None = None,
+        api_server: ApiServer | None = None,
     ) -> None:
         self.workload = workload
         self.template = copy.deepcopy(pod_template(workload))
         spec = self.template["spec"]
         meta = self.template.get("metadata") or {}
         self.namespace = namespace or workload.get("metadata", {}).get("namespace") or "default"
-        self.store = ObjectStore(list(objects), {k: dict(v) for k, v in (secret_values or {}).items()}, self.namespace)
+        values = {k: dict(v) for k, v in (secret_values or {}).items()}
+        self.store = ObjectStore(list(objects), values, self.namespace, api_server)
         name = spec.get("hostname") or _pod_name(workload)
         self.info = PodInfo(
             name=name,
@@ -443,6 +445,7 @@ def run_pod(
     extra_hosts: Mapping[str, str] | None = None,
     keep_scratch: bool = False,
     grace: float | None = None,
+    api_server: ApiServer | None = None,
 ) -> Iterator[PodRun]:
     """Run ``workload``'s pod: init containers to completion, then its containers in the background.
 
@@ -451,7 +454,8 @@ def run_pod(
     ``images``: extra image -> ``ImageRuntime`` mappings; ``pvc_dirs``: claim name -> host dir to keep
     data across runs; ``skip_containers``: container names not to run (e.g. an unmapped sidecar);
     ``extra_hosts``: name -> IP added to the pods' /etc/hosts (Service names are there already, on
-    127.0.0.1); ``start_main=False`` runs only the init containers. Yields a ``PodRun``; everything is stopped
+    127.0.0.1); ``api_server``: a real API server the pod's token, CA and ``KUBERNETES_SERVICE_*`` point at;
+    ``start_main=False`` runs only the init containers. Yields a ``PodRun``; everything is stopped
     (and the scratch dir removed unless ``keep_scratch``) when the block ends.
     """
     scratch = Path(tempfile.mkdtemp(prefix="podrunner-"))
@@ -468,6 +472,7 @@ def run_pod(
             skip_containers=skip_containers,
             pod_ip=pod_ip,
             extra_hosts=extra_hosts,
+            api_server=api_server,
         )
         run = PodRun(workload, pod.template, pod.info, scratch, pod.volumes)
         index = 0

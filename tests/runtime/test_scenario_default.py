@@ -3,8 +3,8 @@
 The bundled MinIO runs as synthesized (its StatefulSet's pod, then the bucket Job's pod against it: see
 bundled_minio.py); PostgreSQL 16 stands in for the bundled PostgreSQL StatefulSet (role, database and
 init SQL from the manifest, password enforced), on its Service's port. The manifests are the ones the
-app writes; only the ``mlflow-credentials`` Secret, which the environment expects you to create, is
-supplied with test values.
+app writes; only the ``mlflow-credentials`` Secret, which the keygen Job makes in a cluster, is supplied with
+test values (a password no URI could carry unescaped); test_keygen_default.py runs on the generated ones.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 LONG_RUNNING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"})
 
 PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
+GENERATES_SECRET_ANNOTATION = "mlflow-k8s/generates-secret"  # on the Job that creates that Secret in the cluster
 NEEDS_API_TOKEN_ANNOTATION = "mlflow-k8s/needs-api-token"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from _k8s import REPO, environment_names
-from helpers import require_tool
+from helpers import once_per_run, require_tool
 
 from mlflow_constructs.synth import OUTPUT_SUFFIX
 
@@ -51,9 +51,13 @@ def checkov() -> str:
 
 
 @pytest.fixture(scope="module")
-def checkov_results(checkov, dist_dir: Path) -> dict[str, list[dict]]:
-    """One checkov run over the whole synthesized output (start-up dominates: ~8 s per run); results by
-    category (passed_checks, failed_checks, skipped_checks, parsing_errors)."""
+def checkov_results(checkov, dist_dir: Path, tmp_path_factory) -> dict[str, list[dict]]:
+    """One checkov run over the whole synthesized output, once per run (start-up dominates: ~8 s per run);
+    results by category (passed_checks, failed_checks, skipped_checks, parsing_errors)."""
+    return once_per_run(tmp_path_factory, "checkov", lambda: run_checkov(checkov, dist_dir))
+
+
+def run_checkov(checkov: str, dist_dir: Path) -> dict[str, list[dict]]:
     run = subprocess.run(
         [
             checkov,

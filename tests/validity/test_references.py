@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from _k8s import (
+    GENERATES_SECRET_ANNOTATION,
     PodTemplate,
     default_namespace,
     dig,
@@ -83,6 +84,8 @@ def created_by(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield "Secret", dig(obj, "spec", "target", "name") or name
     elif kind == "SealedSecret":
         yield "Secret", dig(obj, "spec", "template", "metadata", "name") or name
+    elif kind == "Job" and dig(obj, "metadata", "annotations", GENERATES_SECRET_ANNOTATION):
+        yield "Secret", obj["metadata"]["annotations"][GENERATES_SECRET_ANNOTATION].partition(": ")[0]
     elif kind == "StatefulSet":
         replicas = dig(obj, "spec", "replicas")
         for claim in dig(obj, "spec", "volumeClaimTemplates") or []:
@@ -226,9 +229,34 @@ def test_prerequisites_are_well_formed(synthesized, env):
         kind, _, name = item.partition("/")
         if not kind or not name or "/" in name:
             problems.append(f"Namespace annotation mlflow-k8s/prerequisites: {item!r} is not Kind/name")
+        elif kind == "Secret" and name in (generated := generated_keys(e.objs)):
+            # the keygen Job adds only its keys: listed only while the pods read one it does not generate
+            if not read_keys(e, name) - generated[name]:
+                problems.append(f"Namespace annotation mlflow-k8s/prerequisites: {item}: the keygen Job makes all")
         elif any(k == kind and n == name for k, _, n in e.provided):
             problems.append(f"Namespace annotation mlflow-k8s/prerequisites: {item} is produced by the output itself")
     fail_on(env, problems)
+
+
+def generated_keys(objs: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Secret -> the keys a keygen Job (`secrets.generate`) creates in it."""
+    made: dict[str, set[str]] = {}
+    for job in (o for o in objs if o.get("kind") == "Job"):
+        secret, _, keys = (dig(job, "metadata", "annotations", GENERATES_SECRET_ANNOTATION) or "").partition(": ")
+        if secret:
+            made.setdefault(secret, set()).update(keys.split(", "))
+    return made
+
+
+def read_keys(e: Env, secret: str) -> set[str]:
+    """The keys of ``secret`` the pods read as env vars."""
+    return {
+        dig(var, "valueFrom", "secretKeyRef", "key")
+        for pod in e.pods
+        for _, c in pod.containers()
+        for var in c.get("env") or []
+        if dig(var, "valueFrom", "secretKeyRef", "name") == secret
+    }
 
 
 # --- Services and what selects pods ---------------------------------------------------------------------

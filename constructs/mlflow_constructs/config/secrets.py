@@ -343,6 +343,13 @@ class Secrets(Model):
     """Name of the Secret the pods read (created by you, by the ExternalSecret or by the SealedSecret)."""
     keys: SecretKeys = Field(default_factory=SecretKeys)
     """Key names inside the Secret, one per value the deployment may need."""
+    generate: bool | None = None
+    """provider `existing-secret`: a one-shot Job `<name>-keygen` creates the Secret in the cluster (or adds
+    the keys it lacks) with random values for what the environment bundles: the PostgreSQL password, MinIO's root
+    user and password, the MinIO user's S3 keys, the AI gateway's passphrase, basic's admin (`admin`, a random
+    password you read from the Secret) and Flask secret, the oidc session and OAuth2-Proxy cookie secrets, the
+    bundled Redis password. It never overwrites a key that exists: a value you set first stays yours. Unset: on
+    when the provider is `existing-secret` and the environment bundles PostgreSQL or MinIO."""
     mount_as_files: MountAsFiles = Field(default_factory=MountAsFiles)
     """oidc mode: the plugin reads its keys from files."""
     external_secrets: ExternalSecrets | None = None
@@ -369,6 +376,12 @@ class Secrets(Model):
             raise ValueError(
                 f"provider is {self.provider!r} but settings for {', '.join(stray)} are present; "
                 "an environment has one secret provider: remove them or change provider"
+            )
+        if self.generate and self.provider != "existing-secret":
+            raise ValueError(
+                f"generate: true needs provider existing-secret, but provider is {self.provider!r}, which produces "
+                "the Secret itself (and would replace generated keys); remove generate, or put the values in the "
+                "provider's store"
             )
         return self
 

@@ -16,10 +16,9 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.objects import meta
+from mlflow_constructs.k8s.objects import account_with_role
 
 CNPG_GROUP = "postgresql.cnpg.io"
-NEEDS_API_TOKEN = "mlflow-k8s/needs-api-token"  # why a pod of this account mounts its token
 
 
 @dataclass(frozen=True)
@@ -86,20 +85,12 @@ class CnpgUpgradeBackups(Construct):
         super().__init__(scope, id)
         name = naming.name("migrate")
         labels = naming.labels("mlflow-migrate")
-        why = {NEEDS_API_TOKEN: "the migration Job creates an on-demand CloudNativePG Backup before it migrates"}
-        k8s.KubeServiceAccount(self, "account", metadata=meta(name, labels, why), automount_service_account_token=False)
-        k8s.KubeRole(
+        account_with_role(
             self,
-            "role",
-            metadata=meta(name, labels),
+            name=name,
+            labels=labels,
+            why="the migration Job creates an on-demand CloudNativePG Backup before it migrates",
             rules=[k8s.PolicyRule(api_groups=[CNPG_GROUP], resources=["backups"], verbs=["create", "get"])],
-        )
-        k8s.KubeRoleBinding(
-            self,
-            "binding",
-            metadata=meta(name, labels),
-            role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
-            subjects=[k8s.Subject(kind="ServiceAccount", name=name)],
         )
         self.backup = PreUpgradeBackup(
             mode="cloudnativepg",

@@ -16,7 +16,7 @@ from mlflow_constructs.auth.basic import BasicAuth
 from mlflow_constructs.auth.oauth2_proxy import OAuth2ProxyFront
 from mlflow_constructs.auth.oidc import OidcAuth
 from mlflow_constructs.config.environment import Environment
-from mlflow_constructs.config.errors import required
+from mlflow_constructs.config.errors import ConfigError, required
 from mlflow_constructs.database.access import DatabaseAccess
 from mlflow_constructs.database.bundled import PASSWORD_KEY as POSTGRES_PASSWORD_KEY
 from mlflow_constructs.database.bundled import BundledPostgres
@@ -35,6 +35,7 @@ from mlflow_constructs.maintenance.trace_archival import location_uri
 from mlflow_constructs.network.ingress import routes_for
 from mlflow_constructs.network.policies import Flow, NetworkPolicies
 from mlflow_constructs.observability.service_monitor import MlflowServiceMonitor
+from mlflow_constructs.secrets.generated import GENERATED, MINIO_ONLY, GeneratedCredentials
 from mlflow_constructs.secrets.provider import SecretProvider
 from mlflow_constructs.secrets.source import SecretSource
 from mlflow_constructs.server.addon import NO_ADDON, ServerAddon
@@ -150,13 +151,20 @@ class MlflowEnvironment(Construct):
             flows = self._flows(env, server, front, migration, database, artifacts, oidc, dumps, tasks)
             NetworkPolicies(self, "network", naming=naming, flows=flows)
 
+        keys = [*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys]
+        generated = self._generated(env, secrets, keys)
+        if generated:
+            GeneratedCredentials(
+                secrets_slot, "generated", naming=naming, image=env.server.image, secret=secrets.name, keys=generated
+            )
         provider = SecretProvider(
             secrets_slot,
             "provider",
             source=secrets,
             naming=naming,
-            keys=[*database.secret_keys, *artifacts.secret_keys, *addon.secret_keys, *server.secret_keys, *proxy_keys],
+            keys=keys,
             refs=[*database.secret_refs, *artifacts.secret_refs, *addon.secret_refs, *proxy_refs],
+            generated=list(generated),
         )
         MlflowNamespace(
             namespace_slot,
@@ -168,6 +176,28 @@ class MlflowEnvironment(Construct):
                 *extra_prerequisites(env.server),
             ],
         )
+
+    @staticmethod
+    def _generated(env: Environment, secrets: SecretSource, keys: list[str]) -> dict[str, str]:
+        """The Secret keys the keygen Job generates (Secret key -> format): those of ``keys`` (logical) that
+        hold what the environment bundles, when ``secrets.generate`` is on (unset: on with provider
+        ``existing-secret`` and a bundled PostgreSQL or MinIO)."""
+        bundles = env.database.type == "bundled" or env.artifacts.type == "minio"
+        generate = env.secrets.generate
+        if generate is None:
+            generate = env.secrets.provider == "existing-secret" and bundles
+        minio = env.artifacts.type == "minio"
+        generated = {
+            secrets.ref(key).key: GENERATED[key]
+            for key in keys
+            if key in GENERATED and (minio or key not in MINIO_ONLY)
+        }
+        if generate and not generated:
+            raise ConfigError(
+                "secrets.generate: true, but this environment reads none of the values it can generate (bundled "
+                f"stores' passwords, session and cookie secrets: {', '.join(GENERATED)}); remove it"
+            )
+        return generated if generate else {}
 
     def _auth(
         self, env: Environment, naming: Naming, secrets: SecretSource, database: DatabaseAccess

@@ -16,6 +16,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from mlflow_constructs.k8s.naming import GENERATES_SECRET_ANNOTATION, PART_OF
+
 Obj = dict[str, Any]
 
 # A ControllerRevision hash (StatefulSet revisions, a Deployment's pod-template-hash): an fnv32 sum printed in
@@ -129,7 +131,11 @@ def _job(job: Obj) -> list[Obj]:
         "batch.kubernetes.io/job-name": name,
     }
     spec = copy.deepcopy(template.get("spec") or {})
-    return [_object("v1", "Pod", job, f"{name}-", labels, generated=True, spec=spec)]
+    made = [_object("v1", "Pod", job, f"{name}-", labels, generated=True, spec=spec)]
+    generates = (job["metadata"].get("annotations") or {}).get(GENERATES_SECRET_ANNOTATION)
+    if generates:  # the keygen Job (secrets.generate) creates the environment's Secret
+        made.append(_object("v1", "Secret", job, generates.partition(": ")[0], {"app.kubernetes.io/part-of": PART_OF}))
+    return made
 
 
 def _cron_job(cron_job: Obj) -> list[Obj]:

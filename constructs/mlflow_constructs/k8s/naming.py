@@ -7,6 +7,8 @@ from dataclasses import dataclass
 PART_OF = "mlflow"
 # On the Namespace: what the environment expects to exist before it works (`Secret/<name>`, operators' CRDs).
 PREREQUISITES_ANNOTATION = "mlflow-k8s/prerequisites"
+# On the keygen Job (`secrets.generate`): `<Secret>: <key>, <key>`, the keys it generates where absent.
+GENERATES_SECRET_ANNOTATION = "mlflow-k8s/generates-secret"
 # On the server's Deployment (not its pod template: changing it rolls nothing): the env var names
 # `server.extra_env` adds, so a reader of the output tells them from the ones the environment sets.
 EXTRA_ENV_ANNOTATION = "mlflow-k8s/extra-env"

@@ -16,11 +16,12 @@ from constructs import Construct
 
 from mlflow_constructs.k8s.hashing import JOB_NAME_HASH_LENGTH, digest
 from mlflow_constructs.k8s.naming import Component
-from mlflow_constructs.k8s.pods import port_ref, quantity
+from mlflow_constructs.k8s.pods import int_or_string, port_ref, quantity
 
 # Argo CD runs Jobs as Sync hooks in this wave: after the stores (wave 0), before the server (wave 2).
 JOB_WAVE = "1"
 SERVER_WAVE = "2"
+NEEDS_API_TOKEN = "mlflow-k8s/needs-api-token"  # why a pod of this account mounts its token
 
 
 def meta(name: str, labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None):
@@ -39,6 +40,25 @@ def service_account(
     """A ServiceAccount that mounts no API token."""
     return k8s.KubeServiceAccount(
         scope, id, metadata=meta(name, labels, annotations), automount_service_account_token=False
+    )
+
+
+def account_with_role(
+    scope: Construct, *, name: str, labels: Mapping[str, str], why: str, rules: Sequence[k8s.PolicyRule]
+) -> None:
+    """A ServiceAccount, Role and RoleBinding ``name``: an account whose pods mount its token for ``rules`` alone
+    (``why`` goes in the ``mlflow-k8s/needs-api-token`` annotation)."""
+    annotations = {NEEDS_API_TOKEN: why}
+    k8s.KubeServiceAccount(
+        scope, "account", metadata=meta(name, labels, annotations), automount_service_account_token=False
+    )
+    k8s.KubeRole(scope, "role", metadata=meta(name, labels), rules=list(rules))
+    k8s.KubeRoleBinding(
+        scope,
+        "binding",
+        metadata=meta(name, labels),
+        role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+        subjects=[k8s.Subject(kind="ServiceAccount", name=name)],
     )
 
 
@@ -141,7 +161,7 @@ def disruption_budget(scope: Construct, id: str, *, component: Component) -> k8s
         id,
         metadata=meta(component.name, component.labels),
         spec=k8s.PodDisruptionBudgetSpec(
-            max_unavailable=k8s.IntOrString.from_number(1),
+            max_unavailable=int_or_string(1),
             selector=k8s.LabelSelector(match_labels=dict(component.selector)),
         ),
     )
@@ -203,10 +223,12 @@ def run_once_job(
     backoff_limit: int = 6,
     sidecars: Sequence[str] = (),
     fail_on_exit_code: tuple[str, int] | None = None,
+    wave: str = JOB_WAVE,
+    annotations: Mapping[str, str] | None = None,
 ) -> str:
     """A Job named ``<base_name>-<hash of its pod template>``, and that name returned. Jobs are immutable,
     so a change makes a new Job (and ``kubectl apply`` never fails on the old one). Argo CD runs it as a
-    Sync hook.
+    Sync hook in ``wave``; ``annotations`` are added to the Job's.
 
     ``sidecars`` names init containers that run beside the main one (``restartPolicy: Always``, Kubernetes
     1.29+); ``fail_on_exit_code`` (container, code) fails the Job at once on that exit instead of retrying.
@@ -239,7 +261,8 @@ def run_once_job(
             annotations={
                 "argocd.argoproj.io/hook": "Sync",
                 "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
-                "argocd.argoproj.io/sync-wave": JOB_WAVE,
+                "argocd.argoproj.io/sync-wave": wave,
+                **(annotations or {}),
             },
         ),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from cdk8s_plus_27 import k8s
 
@@ -41,13 +42,22 @@ class SecretRef:
     key: str
 
 
+@cache
 def quantity(value: str) -> k8s.Quantity:
+    """One jsii object per distinct value and process: each is a round trip to node, and an environment uses
+    ~50 of a handful of values; they are immutable, so every object and chart can share them."""
     return k8s.Quantity.from_string(value)
+
+
+@cache
+def int_or_string(value: int | str) -> k8s.IntOrString:
+    """Shared per value and process, as :func:`quantity`."""
+    return k8s.IntOrString.from_number(value) if isinstance(value, int) else k8s.IntOrString.from_string(value)
 
 
 def port_ref(port: int | str) -> k8s.IntOrString:
     """A port by number or by the container port's name."""
-    return k8s.IntOrString.from_number(port) if isinstance(port, int) else k8s.IntOrString.from_string(port)
+    return int_or_string(port)
 
 
 def resources(res: Resources) -> k8s.ResourceRequirements:

@@ -21,14 +21,15 @@ from mlflow_constructs.review.environments import environment_files, outputs_in
 from mlflow_constructs.review.objects import Obj, load_documents
 from mlflow_constructs.review.render import EnvironmentReport, render
 from mlflow_constructs.synth import OUTPUT_SUFFIX, Drift, discover
+from mlflow_constructs.synth_cache import SynthCache, cache_for
 
 DOCS_DIR = Path("docs") / "environments"
 EXIT_DATA_LOSS = 3  # `diff --exit-code`: some change loses data (1: changes without data loss)
 
 
-def synthesize_objects(sources: dict[str, Path]) -> dict[str, list[Obj]]:
+def synthesize_objects(sources: dict[str, Path], cache: SynthCache | None = None) -> dict[str, list[Obj]]:
     """Environment name -> its objects, exactly as ``python app.py`` would write them (in a temporary
-    directory; nothing in ``dist/`` is touched)."""
+    directory; nothing in ``dist/`` is touched), through ``cache`` when given."""
     from mlflow_constructs.synth import synthesize  # noqa: PLC0415  (starts cdk8s only when needed)
 
     by_folder: dict[Path, list[str]] = defaultdict(list)
@@ -37,7 +38,7 @@ def synthesize_objects(sources: dict[str, Path]) -> dict[str, list[Obj]]:
     with tempfile.TemporaryDirectory(prefix="mlflow-review-") as tmp:
         outdir = Path(tmp) / "dist"
         for folder, names in by_folder.items():
-            synthesize(folder, outdir, names)
+            synthesize(folder, outdir, names, cache=cache)
         written = outputs_in(outdir)
         return {name: load_documents(written[name].read_text()) for name in sources}
 
@@ -62,7 +63,7 @@ def diff(args: argparse.Namespace, root: Path) -> int:
         names = list(dict.fromkeys(args.envs))
     else:
         names = [*sources, *(n for n in previous if n not in sources)]
-    fresh = synthesize_objects({n: sources[n] for n in names if n in sources})
+    fresh = synthesize_objects({n: sources[n] for n in names if n in sources}, cache_for(root, disabled=args.no_cache))
     reports = []
     for name in names:
         text = baseline.text(name)
@@ -94,7 +95,7 @@ def explain(args: argparse.Namespace, root: Path) -> int:
     unknown = [n for n in names if n not in sources]
     if unknown:
         raise ConfigError(f"unknown environment(s) {', '.join(unknown)}; available: {', '.join(sources)}")
-    objects = synthesize_objects({n: sources[n] for n in names})
+    objects = synthesize_objects({n: sources[n] for n in names}, cache_for(root, disabled=args.no_cache))
     if not args.write:
         for name in names:
             sys.stdout.write(page(name, objects[name], sources[name], root))
@@ -132,10 +133,10 @@ def page_drift(drift: Drift, sources: dict[str, Path], docs: Path, root: Path) -
     return found
 
 
-def render_docs(root: Path) -> dict[str, str]:
+def render_docs(root: Path, cache: SynthCache | None = None) -> dict[str, str]:
     """File name in ``docs/environments/`` -> its text, for every environment (what ``--write`` writes)."""
     sources = environment_files(root)
-    objects = synthesize_objects(sources)
+    objects = synthesize_objects(sources, cache)
     return {f"{n}.md": page(n, objects[n], p, root) for n, p in sources.items()}
 
 

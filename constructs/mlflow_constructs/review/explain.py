@@ -11,6 +11,7 @@ from mlflow_constructs.review.objects import (
     annotations,
     component,
     containers,
+    generated_keys,
     is_custom,
     key_of,
     operator_for,
@@ -142,6 +143,7 @@ def _deploys(objects: list[Obj]) -> list[str]:
 def _secrets_read(objects: list[Obj]) -> list[str]:
     """The Secrets (and keys) the pods read, who reads each and what makes it in the cluster."""
     made = secret_makers(objects)
+    generated = generated_keys(objects)
     secrets: dict[str, dict[str | None, list[str]]] = {}
     for obj in of_kind(objects, *POD_KINDS, "CronJob"):
         for secret, key in secret_references(obj):
@@ -156,7 +158,9 @@ def _secrets_read(objects: list[Obj]) -> list[str]:
         source = made.get(secret, "you: create it before applying")
         for key in sorted(secrets[secret], key=lambda k: k or ""):
             shown = f"`{key}`" if key else "(every key)"
-            lines.append(f"| `{secret}` | {shown} | {', '.join(secrets[secret][key])} | {source} |")
+            job = generated.get((secret, key or ""))
+            provider = f"Job `{name_of(job)}`: generated in the cluster unless present" if job else source
+            lines.append(f"| `{secret}` | {shown} | {', '.join(secrets[secret][key])} | {provider} |")
     return lines
 
 

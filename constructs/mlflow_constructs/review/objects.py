@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from mlflow_constructs.k8s.hashing import JOB_NAME_HASH_LENGTH
-from mlflow_constructs.k8s.naming import CLUSTER_SCOPED_KINDS, PREREQUISITES_ANNOTATION
+from mlflow_constructs.k8s.naming import CLUSTER_SCOPED_KINDS, GENERATES_SECRET_ANNOTATION, PREREQUISITES_ANNOTATION
 
 Obj = dict[str, Any]
 
@@ -33,6 +33,8 @@ HOOK_ANNOTATION = "argocd.argoproj.io/hook"
 CNPG_CLUSTER_LABEL = "cnpg.io/cluster"
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+# libyaml's parser when PyYAML was built with it (the same objects, several times faster).
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # A run-once Job is named after its pod template: <prefix>-<hash>
 _HASHED_NAME = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{JOB_NAME_HASH_LENGTH}}}$")
 
@@ -85,7 +87,7 @@ BUILTIN_GROUPS = frozenset(
 
 def load_documents(text: str) -> list[Obj]:
     """The objects of a multi-document YAML text (empty documents dropped)."""
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return [doc for doc in yaml.load_all(text, Loader=LOADER) if doc]
 
 
 def group_of(obj: Obj) -> str:
@@ -145,6 +147,15 @@ def prerequisites(obj: Obj) -> list[str]:
     """Entries of a Namespace's ``mlflow-k8s/prerequisites`` annotation."""
     value = annotations(obj).get(PREREQUISITES_ANNOTATION, "")
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def generated_keys(objects: list[Obj]) -> dict[tuple[str, str], Obj]:
+    """(Secret, key) -> the Job that generates its value in the cluster unless present (``secrets.generate``)."""
+    made = {}
+    for job in (o for o in objects if o["kind"] == "Job"):
+        secret, _, keys = annotations(job).get(GENERATES_SECRET_ANNOTATION, "").partition(": ")
+        made |= {(secret, key): job for key in keys.split(", ") if key}
+    return made
 
 
 def pod_template(obj: Obj) -> Obj | None:

@@ -39,6 +39,7 @@ from mlflow_constructs.review.objects import (
     WORKLOAD_KINDS,
     Obj,
     component,
+    generated_keys,
     group_of,
     is_custom,
     key_of,
@@ -458,6 +459,7 @@ def prerequisite(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Ite
         return
     if obj["kind"] == "Namespace":
         had = {p for ns in facts.before if ns["kind"] == "Namespace" for p in prerequisites(ns)}
+        had |= {f"Secret/{secret}" for secret, _ in generated_keys(facts.before)}  # exists: its new keys below
         covers = tuple(c for c in remaining if c.path == ("metadata", "annotations", PREREQUISITES_ANNOTATION))
         for i, entry in enumerate(p for p in prerequisites(obj) if p not in had):
             yield Found(
@@ -471,11 +473,15 @@ def prerequisite(diff: ObjectDiff, remaining: list[Change], facts: Facts) -> Ite
             prerequisite=True,
         )
     produced = produced_secrets(facts.after)
+    generated = generated_keys(facts.after)
     old_keys = secret_keys(facts.before)
     needed = [
         (namespace, secret, key)
         for (namespace, secret, key), reader in secret_keys(facts.after).items()
-        if reader is obj and (namespace, secret, key) not in old_keys and (namespace, secret) not in produced
+        if reader is obj
+        and (namespace, secret, key) not in old_keys
+        and (namespace, secret) not in produced
+        and (secret, key) not in generated
     ]
     by_secret: dict[tuple[str, str], list[str | None]] = {}
     for namespace, secret, key in needed:

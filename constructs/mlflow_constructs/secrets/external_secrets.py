@@ -16,8 +16,9 @@ _CONSTANT = {"SecretStore": "SECRET_STORE", "ClusterSecretStore": "CLUSTER_SECRE
 
 class ExternalSecretProvider(Construct):
     """An ``ExternalSecret`` whose target is the environment's Secret (and optionally its SecretStore), or, with
-    ``other``, the Secret of that name a section reads (its ``remote_refs`` in ``other_secrets``). All read the
-    environment's store; ``creates_store``: this one makes it (with ``create_store``), once per environment."""
+        ``other``, the Secret of that name a section reads (its ``remote_refs`` in ``other_secrets``). All read the
+        environment's store (``store_ref``, or the ``SecretStore`` that :class:`SecretStoreWithIdentity` makes once per
+    environment with ``create_store``)."""
 
     def __init__(
         self,
@@ -28,7 +29,6 @@ class ExternalSecretProvider(Construct):
         naming: Naming,
         keys: list[str],
         other: str | None = None,
-        creates_store: bool = True,
     ) -> None:
         super().__init__(scope, id)
         from mlflow_constructs.imports.externalsecrets.io.external_secrets import (  # noqa: PLC0415  (CRD bindings load slowly)
@@ -55,8 +55,6 @@ class ExternalSecretProvider(Construct):
         )
         if cfg.create_store:
             store_name, store_kind = naming.name("secret-store"), "SecretStore"
-            if creates_store:
-                SecretStoreWithIdentity(self, "store", config=cfg.create_store, naming=naming, name=store_name)
         else:
             store_ref = required(cfg.store_ref, "secrets.external_secrets.store_ref")
             store_name, store_kind = store_ref.name, store_ref.kind

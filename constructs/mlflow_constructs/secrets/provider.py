@@ -9,7 +9,7 @@ from constructs import Construct
 from mlflow_constructs.config.errors import ConfigError
 from mlflow_constructs.k8s.naming import Naming
 from mlflow_constructs.k8s.pods import SecretRef
-from mlflow_constructs.secrets.external_secrets import ExternalSecretProvider
+from mlflow_constructs.secrets.external_secrets import ExternalSecretProvider, SecretStoreWithIdentity
 from mlflow_constructs.secrets.sealed_secrets import SealedSecretProvider
 from mlflow_constructs.secrets.source import SecretSource
 
@@ -20,7 +20,8 @@ class SecretProvider(Construct):
     is created and the Secret becomes a prerequisite. ``refs`` are keys of Secrets named per concern: those of
     the environment's Secret join ``keys``, the others are Secrets the user (or an operator) provides.
     An ExternalSecret or a SealedSecret is made for each of those listed in the provider's ``other_secrets``.
-    ``prerequisites`` lists what the user must provide."""
+    ``prerequisites`` lists what the user must provide: not the Secret when ``generated`` (its key names made
+    in the cluster by ``GeneratedCredentials``) holds all it must contain."""
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class SecretProvider(Construct):
         naming: Naming,
         keys: Sequence[str],
         refs: Sequence[SecretRef] = (),
+        generated: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         config = source.config
@@ -43,6 +45,9 @@ class SecretProvider(Construct):
                 others.setdefault(ref.name, set()).add(ref.key)
         sealed = config.sealed_secrets if config.provider == "sealed-secrets" else None
         external = config.external_secrets if config.provider == "external-secrets" else None
+        if external and external.create_store and (names or set(others) & set(external.other_secrets)):
+            store = naming.name("secret-store")  # the one store every ExternalSecret of the environment reads
+            SecretStoreWithIdentity(self, "store", config=external.create_store, naming=naming, name=store)
         if names and config.provider == "external-secrets":
             ExternalSecretProvider(self, "external-secret", config=config, naming=naming, keys=names)
             store = config.external_secrets.store_ref if config.external_secrets else None
@@ -58,9 +63,8 @@ class SecretProvider(Construct):
                 naming=naming,
                 keys=names,
             )
-        elif names:
+        elif not set(names) <= set(generated):
             self.prerequisites.append(f"Secret/{source.name}")
-        made_store = False
         for secret, secret_keys in sorted(others.items()):
             if external and secret in external.other_secrets:
                 ExternalSecretProvider(
@@ -70,9 +74,7 @@ class SecretProvider(Construct):
                     naming=naming,
                     keys=sorted(secret_keys),
                     other=secret,
-                    creates_store=not (names or made_store),
                 )
-                made_store = True
                 store = external.store_ref
                 if store:
                     self.prerequisites.append(f"{store.kind}/{store.name}")

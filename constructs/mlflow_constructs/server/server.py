@@ -18,6 +18,7 @@ from mlflow_constructs.k8s.pods import (
     container,
     empty_dir,
     http_probe,
+    int_or_string,
     pod_template,
     resources,
 )
@@ -171,7 +172,7 @@ class MlflowServer(Construct):
             strategy = k8s.DeploymentStrategy(
                 type="RollingUpdate",
                 rolling_update=k8s.RollingUpdateDeployment(
-                    max_surge=k8s.IntOrString.from_number(1), max_unavailable=k8s.IntOrString.from_number(0)
+                    max_surge=int_or_string(1), max_unavailable=int_or_string(0)
                 ),
             )
         deployment(
