@@ -98,6 +98,44 @@ def test_a_registry_uri_comes_from_its_secret_key(tmp_path):
         assert env_of(pod)["MLFLOW_REGISTRY_STORE_URI"] == ref, pod["name"]
 
 
+def test_the_bundled_postgres_creates_serves_and_backs_up_a_registry_database(tmp_path):
+    """With ``database.registry`` on the bundled PostgreSQL, an init script creates the registry database
+    owned by the MLflow user beside the auth one (on an existing data directory, which the image's init skips,
+    the container's start hook runs the same idempotent script); the server, the Job and the gate reach it with
+    the tracking store's user and ``PGPASSWORD`` (no password in the URI), and the nightly dumps include it."""
+    objs = synth({"database": {"registry": {"enabled": True}}}, tmp_path)
+    init = find(objs, "ConfigMap", "mlflow-postgresql-init")["data"]
+    assert init["20-registry-database.sql"].splitlines() == [
+        "SELECT format('CREATE DATABASE %I OWNER %I', 'mlflow-registry', 'mlflow')",
+        "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'mlflow-registry')\\gexec",
+    ]
+    hook = container(find(objs, "StatefulSet", "mlflow-postgresql"), "postgresql")["lifecycle"]["postStart"]
+    assert hook["exec"]["command"][-1].endswith("-f /docker-entrypoint-initdb.d/20-registry-database.sql")
+    server = env_of(container(find(objs, "Deployment", "mlflow"), "mlflow"))
+    assert server["MLFLOW_REGISTRY_STORE_URI"] == "postgresql+psycopg2://mlflow@mlflow-postgresql:5432/mlflow-registry"
+    for pod in migrate_and_gate(objs):
+        env = env_of(pod)
+        assert env["SCHEMA_STORES"] == "tracking registry", pod["name"]
+        assert env["MLFLOW_REGISTRY_STORE_URI"] == server["MLFLOW_REGISTRY_STORE_URI"], pod["name"]
+    nightly = find(objs, "CronJob", "mlflow-postgresql-backup")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (dumps,) = nightly["containers"]
+    assert env_of(dumps)["DATABASES"] == "mlflow mlflow_auth mlflow-registry"
+
+
+def test_cloudnativepg_declares_the_registry_database_beside_the_auth_one(tmp_path):
+    """On CloudNativePG a second ``Database`` makes the operator create the registry database, owned by the
+    application user; the server reaches it through ``<cluster>-rw`` with the ``-app`` Secret's password."""
+    cnpg = {"type": "cloudnativepg", "backup": {"enabled": False}, "registry": {"enabled": True, "name": "models"}}
+    objs = synth({"database": cnpg}, tmp_path)
+    databases = {d["metadata"]["name"]: d["spec"] for d in find_all(objs, "Database")}
+    assert databases["mlflow-registry-db"] == {"cluster": {"name": "mlflow-db"}, "name": "models", "owner": "mlflow"}
+    assert databases["mlflow-auth-db"]["name"] == "mlflow_auth"
+    for pod in [container(find(objs, "Deployment", "mlflow"), "mlflow"), *migrate_and_gate(objs)]:
+        env = env_of(pod)
+        assert env["MLFLOW_REGISTRY_STORE_URI"] == "postgresql+psycopg2://mlflow@mlflow-db-rw:5432/models", pod["name"]
+        assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "mlflow-db-app", "key": "password"}}, pod["name"]
+
+
 def test_the_registry_shares_the_tracking_database_by_default(tmp_path):
     """Without ``database.registry`` the registry is the tracking database, and only one store is migrated."""
     objs = synth({"database": {"type": "external"}}, tmp_path)

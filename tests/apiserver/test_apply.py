@@ -19,6 +19,8 @@ an empty cluster even though several share ``namespace: mlflow``.
 - name lengths: every shipped environment at the longest ``name`` and ``namespace`` synthesis accepts is taken,
   and so is what its controllers would make from it (``mlflow_constructs.k8s.controllers``, created in a dry
   run); one character more is refused by synthesis and by the API server;
+- the model registry in a database of its own on the bundled PostgreSQL and on CloudNativePG, at the longest
+  names: accepted and admitted by Pod Security ``restricted``;
 - idempotence: applying the same file again changes nothing (``kubectl diff --server-side`` is empty, the
   stored objects stay the same and, PersistentVolumeClaims aside, so do their resourceVersions), so a
   GitOps controller does not loop.
@@ -534,6 +536,42 @@ def test_longest_names_are_accepted_and_one_more_is_refused(cluster: Cluster, tm
     applied_made = applied.create_dry_run(made_objects(rename_namespaces(unchecked, applied.rename)))
     refused = refused_by_server(applied_output.stderr) | refused_by_server(applied_made.stderr)
     assert refused, f"env {env}: the API server took a name one character longer\n{applied_output}\n{applied_made}"
+
+
+REGISTRY_DATABASES = {
+    "bundled": {"registry": {"enabled": True}},
+    "cloudnativepg": {"type": "cloudnativepg", "backup": {"enabled": False}, "registry": {"enabled": True}},
+}
+
+
+@pytest.mark.parametrize("database", sorted(REGISTRY_DATABASES))
+def test_a_registry_database_of_its_own_is_accepted_at_the_longest_names(
+    cluster: Cluster, tmp_path: Path, database: str
+) -> None:
+    """``database.registry`` on the bundled PostgreSQL (an init script and the container's ``postStart`` hook)
+    and on CloudNativePG (a second ``Database``) at the longest `name` and `namespace` synthesis accepts: every
+    object is taken (the ``Database`` CRD's schema and CEL rules included), and each pod template is admitted by
+    the namespace's Pod Security ``restricted``."""
+    config = parse_environment({"database": REGISTRY_DATABASES[database]}, source=f"registry-{database}.yaml")
+    config = config.model_copy(update={"name": "n" * longest_accepted(config, "name", environment_objects)})
+    config = config.model_copy(update={"namespace": "s" * longest_accepted(config, "namespace", environment_objects)})
+    objs = [d for d in yaml.safe_load_all(build_app({database: config}, tmp_path / "out").synth_yaml()) if d]
+    applied = Applied(cluster, objs, f"registry-{database}", tmp_path)
+    got = applied.apply()
+    assert got.returncode == 0, f"{database}: the API server refused the registry database's objects\n{got}"
+    if database == "bundled":
+        postgres = first(applied.objs, "StatefulSet", lambda o: o["metadata"]["name"].endswith("-postgresql"))
+        assert postgres["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["postStart"]["exec"]
+    else:
+        assert first(applied.objs, "Database", lambda o: o["spec"]["name"] == "mlflow-registry")
+    applied.add_default_service_accounts()
+    refused = []
+    for t in pod_templates(applied.objs):
+        pod = pod_from_template(t.owner, t.template, t.owner["metadata"]["namespace"])
+        got = cluster.kubectl("create", "--dry-run=server", "-o", "name", "-f", "-", stdin=dump([pod]))
+        if got.returncode != 0 or "PodSecurity" in got.stderr:
+            refused.append(f"{t.where}:\n{got}")
+    assert not refused, f"{database}: pods refused in a restricted namespace:\n" + "\n".join(refused)
 
 
 # --- `python app.py diff` agrees with the API server -----------------------------------------------------

@@ -163,8 +163,9 @@ class PostgresServer:
             return ""
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        """Run SQL as the superuser; returns psql's unaligned output."""
+    def psql(self, sql: str, database: str = "postgres", *, script: bool = False) -> str:
+        """Run SQL as the superuser; returns psql's unaligned output. ``script``: as a file (``-f``), statement
+        by statement with psql's meta-commands, as the ``postgres`` image runs its init scripts."""
         result = subprocess.run(
             [
                 str(self.pg_bin / "psql"),
@@ -181,9 +182,9 @@ class PostgresServer:
                 SUPERUSER,
                 "-d",
                 database,
-                "-c",
-                sql,
+                *(("-f", "-") if script else ("-c", sql)),
             ],
+            input=sql if script else None,
             capture_output=True,
             text=True,
             check=False,

@@ -224,7 +224,7 @@ def start_bundled_postgres(objects: list[dict], secret_values: Mapping[str, Mapp
         pg.psql(f'ALTER ROLE "{user}" SUPERUSER')  # the image's initdb makes POSTGRES_USER the superuser
         for name in sorted(init_scripts):
             assert name.endswith(".sql"), name
-            pg.psql(init_scripts[name], database=database)
+            pg.psql(init_scripts[name], database=database, script=True)
         require_passwords(pg)
     except BaseException:
         pg.stop()
@@ -481,6 +481,28 @@ def start_cnpg_postgres(objects: list[dict], password: str, port: int = 5432) ->
         pg.stop()
         raise
     return pg
+
+
+def register_a_model(url: str) -> str:
+    """Through the server at ``url``: a run logged and a version of the model ``churn`` registered from it, read
+    back; the run's id (the ``database.registry`` scenarios)."""
+    api = f"{url}/api/2.0/mlflow"
+    experiment = requests.post(f"{api}/experiments/create", json={"name": "registry-store"}, timeout=30)
+    assert experiment.status_code == 200, experiment.text
+    run = requests.post(
+        f"{api}/runs/create", json={"experiment_id": experiment.json()["experiment_id"]}, timeout=30
+    ).json()["run"]["info"]
+    model = requests.post(f"{api}/registered-models/create", json={"name": "churn"}, timeout=30)
+    assert model.status_code == 200, model.text
+    version = requests.post(
+        f"{api}/model-versions/create",
+        json={"name": "churn", "source": f"{run['artifact_uri']}/model", "run_id": run["run_id"]},
+        timeout=30,
+    )
+    assert version.status_code == 200, version.text
+    read = requests.get(f"{api}/registered-models/get", params={"name": "churn"}, timeout=30)
+    assert read.json()["registered_model"]["latest_versions"][0]["run_id"] == run["run_id"], read.text
+    return run["run_id"]
 
 
 def start_external_postgres(port: int, user: str, password: str, databases: Iterable[str]) -> PostgresServer:

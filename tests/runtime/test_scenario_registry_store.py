@@ -14,7 +14,6 @@ import os
 import subprocess
 
 import pytest
-import requests
 import venvs
 from podrunner import find_object, run_job, run_pod
 from postgres import free_port
@@ -22,6 +21,7 @@ from scenario import (
     container_of,
     migration_job,
     placeholder_secret_values,
+    register_a_model,
     require_free_port,
     service_port,
     shipped_config,
@@ -35,7 +35,6 @@ HOST = "postgres.databases.svc.cluster.local"
 DB_USER = "mlflow"
 DB_PASSWORD = "registry@pg:p/w%2F#x"
 TRACKING, REGISTRY = "mlflow", "mlflow-registry"
-API = "/api/2.0/mlflow"
 
 
 OLD_RELEASE = "mlflow-3.0.0"
@@ -100,27 +99,12 @@ def test_the_migration_job_migrates_both_stores(stack):
 def test_a_registered_model_is_in_the_registry_database_only(stack):
     """A run is logged and a model version registered from it: the run is in the tracking database, the model
     and its version in the registry database and not in the tracking one, and the server reads them back."""
-    url = stack["url"]
-    experiment = requests.post(f"{url}{API}/experiments/create", json={"name": "registry-store"}, timeout=30)
-    assert experiment.status_code == 200, experiment.text
-    run = requests.post(
-        f"{url}{API}/runs/create", json={"experiment_id": experiment.json()["experiment_id"]}, timeout=30
-    ).json()["run"]["info"]
-    model = requests.post(f"{url}{API}/registered-models/create", json={"name": "churn"}, timeout=30)
-    assert model.status_code == 200, model.text
-    version = requests.post(
-        f"{url}{API}/model-versions/create",
-        json={"name": "churn", "source": f"{run['artifact_uri']}/model", "run_id": run["run_id"]},
-        timeout=30,
-    )
-    assert version.status_code == 200, version.text
-    read = requests.get(f"{url}{API}/registered-models/get", params={"name": "churn"}, timeout=30)
-    assert read.json()["registered_model"]["latest_versions"][0]["run_id"] == run["run_id"], read.text
+    run_id = register_a_model(stack["url"])
     pg = stack["pg"]
     assert pg.psql("SELECT name FROM registered_models", database=REGISTRY) == "churn"
-    assert pg.psql("SELECT run_id FROM model_versions", database=REGISTRY) == run["run_id"]
+    assert pg.psql("SELECT run_id FROM model_versions", database=REGISTRY) == run_id
     assert pg.psql("SELECT count(*) FROM registered_models", database=TRACKING) == "0"
-    assert pg.psql(f"SELECT count(*) FROM runs WHERE run_uuid = '{run['run_id']}'", database=TRACKING) == "1"
+    assert pg.psql(f"SELECT count(*) FROM runs WHERE run_uuid = '{run_id}'", database=TRACKING) == "1"
     assert pg.psql("SELECT count(*) FROM runs", database=REGISTRY) == "0"
 
 

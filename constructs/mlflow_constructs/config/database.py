@@ -165,11 +165,13 @@ class RegistryDatabase(Model):
     database."""
 
     enabled: bool = False
-    """Keep registered models, versions and aliases in their own database (`external` only). With full URIs:
-    the URI in the Secret key `secrets.keys.registry_database_uri`; with `database.external`: the database
-    `name` on that server, reached with the same credentials. Off: the tracking database holds the registry."""
+    """Keep registered models, versions and aliases in their own database. `bundled` and `cloudnativepg`:
+    the database `name` beside the tracking and auth ones, created and backed up with them; `external` with
+    full URIs: the URI in the Secret key `secrets.keys.registry_database_uri`; with `database.external`: the
+    database `name` on that server, reached with the same credentials. Off: the tracking database holds the
+    registry."""
     name: DnsLabel = "mlflow-registry"
-    """`database.external`: the registry database on that server (not the tracking or the auth database)."""
+    """The registry database (not the tracking or the auth database); unused with full URIs."""
 
 
 class DatabaseCredentials(Model):
@@ -216,7 +218,7 @@ class Database(Model):
     read_replica: ReadReplica = Field(default_factory=ReadReplica)
     """Reads from a standby (`cloudnativepg` with 2+ instances, or `external`)."""
     registry: RegistryDatabase = Field(default_factory=RegistryDatabase)
-    """The model registry in a database of its own (`external`)."""
+    """The model registry in a database of its own."""
     external: ExternalPostgres | None = None
     """`type: external`: host, port and a user name/password Secret; the URIs are composed in the pods (none:
     full URIs in the Secret keys `secrets.keys.database_uri` and `auth_database_uri`)."""

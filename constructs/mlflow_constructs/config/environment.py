@@ -401,20 +401,14 @@ class Environment(Model):
         db = self.database
         if not db.registry.enabled:
             return
-        if db.type != "external":
-            raise ValueError(
-                f"database.registry: the {db.type} PostgreSQL holds one MLflow database, tracking and model registry "
-                "together; a registry in a database of its own needs database.type: external (its URI in the Secret "
-                "key secrets.keys.registry_database_uri, or database.external with database.registry.name), or "
-                "remove database.registry"
-            )
         if db.read_replica.enabled:
             raise ValueError(
                 "database.registry: MLflow sends the model registry's reads to the read replica of the tracking "
                 "database (--read-replica-backend-store-uri serves both stores), which does not hold the registry; "
                 "remove database.read_replica, or database.registry"
             )
-        if db.external is not None and db.registry.name in (db.name, db.auth_name):
+        full_uris = db.type == "external" and db.external is None  # the registry's URI names its database
+        if not full_uris and db.registry.name in (db.name, db.auth_name):
             raise ValueError(
                 f"database.registry.name: {db.registry.name!r} is the tracking or the auth database; name a "
                 "database of its own on that server, e.g. mlflow-registry, or remove database.registry"

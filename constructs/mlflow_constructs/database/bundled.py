@@ -23,10 +23,26 @@ from mlflow_constructs.k8s.pods import (
 from mlflow_constructs.secrets.source import SecretSource
 
 PASSWORD_KEY = "postgres_password"
+REGISTRY_SCRIPT = "20-registry-database.sql"
+REGISTRY_ON_START = (  # bounded like the startup probe (5 minutes): a failed hook restarts the container
+    'i=0; until pg_isready -q -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"; do '
+    'i=$((i+1)); [ "$i" -lt 150 ] || exit 1; sleep 2; done; '
+    'PGPASSWORD="$POSTGRES_PASSWORD" exec psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U "$POSTGRES_USER" '
+    f'-d "$POSTGRES_DB" -f /docker-entrypoint-initdb.d/{REGISTRY_SCRIPT}'
+)
+
+
+def create_if_missing(database: str, owner: str) -> str:
+    """psql script creating ``database`` owned by ``owner`` unless it exists (run at init and on every start)."""
+    return (
+        f"SELECT format('CREATE DATABASE %I OWNER %I', '{database}', '{owner}')\n"
+        f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}')\\gexec\n"
+    )
 
 
 class BundledPostgres(Construct):
-    """PostgreSQL holding the tracking database ``database`` and the auth database ``auth_database``.
+    """PostgreSQL holding the tracking database ``database``, the auth database ``auth_database`` and, with
+    ``registry_database``, the model registry's database.
 
     ``access`` is what MLflow's pods need; the password comes from the Secret key ``postgres_password``.
     """
@@ -41,6 +57,7 @@ class BundledPostgres(Construct):
         secrets: SecretSource,
         database: str,
         auth_database: str,
+        registry_database: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         component = naming.component("postgresql")
@@ -51,10 +68,16 @@ class BundledPostgres(Construct):
             "init",
             name=init_name,
             labels=labels,
-            data={"10-databases.sql": f'CREATE DATABASE "{auth_database}" OWNER "{config.user}";\n'},
+            data={
+                "10-databases.sql": f'CREATE DATABASE "{auth_database}" OWNER "{config.user}";\n',
+                **({REGISTRY_SCRIPT: create_if_missing(registry_database, config.user)} if registry_database else {}),
+            },
         )
         service(self, "service", component=component, ports={"postgres": POSTGRES_PORT}, headless=True)
         ready = ["pg_isready", "-h", "127.0.0.1", "-U", config.user, "-d", database]
+        # The image runs the init scripts on an empty data directory only: on an existing one the registry
+        # database is made once the server listens on TCP (never during the init, whose server does not).
+        make_registry = ["sh", "-c", REGISTRY_ON_START] if registry_database else None
         postgres = container(
             "postgresql",
             config.image,
@@ -77,6 +100,7 @@ class BundledPostgres(Construct):
                 mount("run", "/var/run/postgresql"),
                 TMP_MOUNT,
             ],
+            post_start=make_registry,
         )
         stateful_set(
             self,
@@ -90,9 +114,15 @@ class BundledPostgres(Construct):
             claims=[claim_template(size=config.storage_size, storage_class=config.storage_class, labels=labels)],
         )
         uri = psycopg2_uri(user=config.user, host=self.service_name, database=database)
+        registry_uri = (
+            psycopg2_uri(user=config.user, host=self.service_name, database=registry_database)
+            if registry_database is not None
+            else None
+        )
         self.access = DatabaseAccess(
-            env=(secrets.env("PGPASSWORD", PASSWORD_KEY), *store_env(uri)),
+            env=(secrets.env("PGPASSWORD", PASSWORD_KEY), *store_env(uri, registry_uri)),
             pod_selector=self.selector,
             auth_database_uri=psycopg2_uri(user=config.user, host=self.service_name, database=auth_database),
             secret_keys=(PASSWORD_KEY,),
+            registry_store=registry_database is not None,
         )

@@ -1,4 +1,5 @@
-"""A CloudNativePG ``Cluster`` with the tracking database and a ``Database`` for the auth database.
+"""A CloudNativePG ``Cluster`` with the tracking database and a ``Database`` for the auth database (and one
+for the model registry's, when it has a database of its own).
 
 The operator creates the Secret ``<cluster>-app`` holding the application user's password; pods read
 only its ``password`` key (as ``PGPASSWORD``) and connect through the ``<cluster>-rw`` Service.
@@ -32,6 +33,7 @@ class CloudNativePgDatabase(Construct):
         database: str,
         auth_database: str,
         secrets: SecretSource,
+        registry_database: str | None = None,
         backup: DatabaseBackup | None = None,
         store: BackupObjectStore | None = None,
         read_replica: bool = False,
@@ -103,18 +105,26 @@ class CloudNativePgDatabase(Construct):
             ),
         )
         auth_db = auth_database
-        Database(
-            self,
-            "auth-database",
-            metadata={"name": naming.name("auth-db"), "labels": labels},
-            spec=DatabaseSpec(cluster=DatabaseSpecCluster(name=self.cluster_name), name=auth_db, owner=cfg.user),
-        )
+        extra = {"auth": auth_db, "registry": registry_database}
+        for role, name in extra.items():
+            if name is not None:
+                Database(
+                    self,
+                    f"{role}-database",
+                    metadata={"name": naming.name(f"{role}-db"), "labels": labels},
+                    spec=DatabaseSpec(cluster=DatabaseSpecCluster(name=self.cluster_name), name=name, owner=cfg.user),
+                )
         app_secret = f"{self.cluster_name}-app"
         host, standbys = f"{self.cluster_name}-rw", f"{self.cluster_name}-ro"
+        registry_uri = (
+            psycopg2_uri(user=cfg.user, host=host, database=registry_database)
+            if registry_database is not None
+            else None
+        )
         self.access = DatabaseAccess(
             env=(
                 secret_env("PGPASSWORD", SecretRef(app_secret, "password")),
-                *store_env(psycopg2_uri(user=cfg.user, host=host, database=database)),
+                *store_env(psycopg2_uri(user=cfg.user, host=host, database=database), registry_uri),
             ),
             pod_selector={"cnpg.io/cluster": self.cluster_name},
             auth_database_uri=psycopg2_uri(user=cfg.user, host=host, database=auth_db),
@@ -126,6 +136,7 @@ class CloudNativePgDatabase(Construct):
             )
             if read_replica
             else (),
+            registry_store=registry_database is not None,
         )
 
     @staticmethod

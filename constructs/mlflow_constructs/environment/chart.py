@@ -280,6 +280,7 @@ class MlflowEnvironment(Construct):
 
     def _database(self, env: Environment, naming: Naming, secrets: SecretSource) -> DatabaseAccess:
         db = env.database
+        registry = db.registry.name if db.registry.enabled else None
         if db.type == "bundled":
             return BundledPostgres(
                 self,
@@ -289,6 +290,7 @@ class MlflowEnvironment(Construct):
                 secrets=secrets,
                 database=db.name,
                 auth_database=db.auth_name,
+                registry_database=registry,
             ).access
         if db.type == "cloudnativepg":
             backed_up = env.backups_enabled
@@ -299,6 +301,7 @@ class MlflowEnvironment(Construct):
                 naming=naming,
                 database=db.name,
                 auth_database=db.auth_name,
+                registry_database=registry,
                 secrets=secrets,
                 backup=db.backup if backed_up else None,
                 store=env.backup_object_store if backed_up else None,
@@ -313,7 +316,7 @@ class MlflowEnvironment(Construct):
             config=db.external,
             database=db.name,
             auth_database=db.auth_name,
-            registry_database=db.registry.name if db.registry.enabled else None,
+            registry_database=registry,
         ).access
 
     @staticmethod
@@ -357,7 +360,7 @@ class MlflowEnvironment(Construct):
             password_key=POSTGRES_PASSWORD_KEY,
             host=naming.component("postgresql").name,
             user=db.bundled.user,
-            databases=(db.name, db.auth_name),
+            databases=(db.name, db.auth_name, *((db.registry.name,) if db.registry.enabled else ())),
             upload=upload,
         )
 

@@ -168,8 +168,10 @@ def container(
     ports: Mapping[str, int] | None = None,
     probes: Probes = NO_PROBES,
     mounts: Sequence[k8s.VolumeMount] = (),
+    post_start: Sequence[str] | None = None,
 ) -> k8s.Container:
-    """A container with the restricted security context; ``ports`` maps port names to numbers."""
+    """A container with the restricted security context; ``ports`` maps port names to numbers; ``post_start``
+    a command run in it once it has started (kubelet holds it not-started until the command succeeds)."""
     return k8s.Container(
         name=name,
         image=image.ref,
@@ -189,6 +191,9 @@ def container(
         liveness_probe=probes.liveness,
         readiness_probe=probes.readiness,
         volume_mounts=list(mounts) or None,
+        lifecycle=k8s.Lifecycle(post_start=k8s.LifecycleHandler(exec=k8s.ExecAction(command=list(post_start))))
+        if post_start
+        else None,
     )
 
 
