@@ -16,7 +16,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.k8s.naming import Naming
-from mlflow_constructs.k8s.objects import account_with_role
+from mlflow_constructs.k8s.objects import account_with_role, api_token_mount, api_token_volume
 
 CNPG_GROUP = "postgresql.cnpg.io"
 
@@ -42,37 +42,6 @@ class PreUpgradeBackup:
 
 
 NO_BACKUP = PreUpgradeBackup()
-TOKEN_VOLUME = "api-token"
-TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-
-def api_token_volume() -> k8s.Volume:
-    """What the kubelet would automount (a short-lived token, the cluster's CA, the namespace), as a volume
-    that only the container mounting it sees: the pod keeps ``automountServiceAccountToken: false``."""
-    return k8s.Volume(
-        name=TOKEN_VOLUME,
-        projected=k8s.ProjectedVolumeSource(
-            sources=[
-                k8s.VolumeProjection(
-                    service_account_token=k8s.ServiceAccountTokenProjection(path="token", expiration_seconds=3600)
-                ),
-                k8s.VolumeProjection(
-                    config_map=k8s.ConfigMapProjection(
-                        name="kube-root-ca.crt", items=[k8s.KeyToPath(key="ca.crt", path="ca.crt")]
-                    )
-                ),
-                k8s.VolumeProjection(
-                    downward_api=k8s.DownwardApiProjection(
-                        items=[
-                            k8s.DownwardApiVolumeFile(
-                                path="namespace", field_ref=k8s.ObjectFieldSelector(field_path="metadata.namespace")
-                            )
-                        ]
-                    )
-                ),
-            ]
-        ),
-    )
 
 
 class CnpgUpgradeBackups(Construct):
@@ -96,7 +65,7 @@ class CnpgUpgradeBackups(Construct):
             mode="cloudnativepg",
             confirmed=confirmed,
             settings={"CNPG_CLUSTER": cluster, "CNPG_PLUGIN": plugin},
-            mounts=(k8s.VolumeMount(name=TOKEN_VOLUME, mount_path=TOKEN_DIR, read_only=True),),
+            mounts=(api_token_mount(),),
             volumes=(api_token_volume(),),
             service_account=name,
         )

@@ -182,11 +182,10 @@ class MlflowEnvironment(Construct):
         """The Secret keys the keygen Job generates (Secret key -> format): those of ``keys`` (logical) that
         hold what the environment bundles, when ``secrets.generate`` is on (unset: on with provider
         ``existing-secret`` and a bundled PostgreSQL or MinIO)."""
-        bundles = env.database.type == "bundled" or env.artifacts.type == "minio"
+        minio = env.artifacts.type == "minio"
         generate = env.secrets.generate
         if generate is None:
-            generate = env.secrets.provider == "existing-secret" and bundles
-        minio = env.artifacts.type == "minio"
+            generate = env.secrets.provider == "existing-secret" and (env.database.type == "bundled" or minio)
         generated = {
             secrets.ref(key).key: GENERATED[key]
             for key in keys

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from mlflow_constructs.k8s.hashing import JOB_NAME_HASH_LENGTH, digest
 from mlflow_constructs.k8s.naming import Component
-from mlflow_constructs.k8s.pods import int_or_string, port_ref, quantity
+from mlflow_constructs.k8s.pods import int_or_string, mount, port_ref, quantity
 
 # Argo CD runs Jobs as Sync hooks in this wave: after the stores (wave 0), before the server (wave 2).
 JOB_WAVE = "1"
@@ -41,6 +41,46 @@ def service_account(
     return k8s.KubeServiceAccount(
         scope, id, metadata=meta(name, labels, annotations), automount_service_account_token=False
     )
+
+
+# Where an account of account_with_role gets its token: a projected volume its one container mounts at the path
+# the kubelet would use.
+TOKEN_VOLUME = "api-token"
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def api_token_volume() -> k8s.Volume:
+    """What the kubelet would automount (a short-lived token, the cluster's CA, the namespace), as a volume
+    that only the container mounting it sees: the pod keeps ``automountServiceAccountToken: false``."""
+    return k8s.Volume(
+        name=TOKEN_VOLUME,
+        projected=k8s.ProjectedVolumeSource(
+            sources=[
+                k8s.VolumeProjection(
+                    service_account_token=k8s.ServiceAccountTokenProjection(path="token", expiration_seconds=3600)
+                ),
+                k8s.VolumeProjection(
+                    config_map=k8s.ConfigMapProjection(
+                        name="kube-root-ca.crt", items=[k8s.KeyToPath(key="ca.crt", path="ca.crt")]
+                    )
+                ),
+                k8s.VolumeProjection(
+                    downward_api=k8s.DownwardApiProjection(
+                        items=[
+                            k8s.DownwardApiVolumeFile(
+                                path="namespace", field_ref=k8s.ObjectFieldSelector(field_path="metadata.namespace")
+                            )
+                        ]
+                    )
+                ),
+            ]
+        ),
+    )
+
+
+def api_token_mount() -> k8s.VolumeMount:
+    """The mount of :func:`api_token_volume`, read-only, where clients look for the in-cluster token."""
+    return mount(TOKEN_VOLUME, TOKEN_DIR, read_only=True)
 
 
 def account_with_role(

@@ -22,10 +22,9 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from mlflow_constructs.config.base import Image
-from mlflow_constructs.database.pre_upgrade import TOKEN_DIR, TOKEN_VOLUME, api_token_volume
 from mlflow_constructs.k8s.naming import GENERATES_SECRET_ANNOTATION, PART_OF, Naming
-from mlflow_constructs.k8s.objects import account_with_role, run_once_job
-from mlflow_constructs.k8s.pods import container, empty_dir, env_values, fixed_resources, mount, pod_template
+from mlflow_constructs.k8s.objects import account_with_role, api_token_mount, api_token_volume, run_once_job
+from mlflow_constructs.k8s.pods import TMP_MOUNT, container, empty_dir, env_values, fixed_resources, pod_template
 
 # Logical keys a Job may generate -> the value's format (see ``FORMATS`` in the script): MinIO takes access keys
 # of 3 to 20 characters and secret keys of 8 to 40; OAuth2-Proxy a cookie secret of 16, 24 or 32 bytes; values
@@ -147,16 +146,16 @@ class GeneratedCredentials(Construct):
                 }
             ),
             resources=fixed_resources("10m", "64Mi", "200m", "128Mi"),
-            mounts=[mount("tmp", "/tmp"), mount(TOKEN_VOLUME, TOKEN_DIR, read_only=True)],
+            mounts=[TMP_MOUNT, api_token_mount()],
         )
         template = pod_template(
-            naming.labels("keygen"),
+            labels,
             service_account=name,
             restart_policy="Never",
             containers=[generate],
             volumes=[empty_dir("tmp", "16Mi"), api_token_volume()],
         )
-        self.job_name = run_once_job(
+        run_once_job(
             self,
             "job",
             base_name=name,
