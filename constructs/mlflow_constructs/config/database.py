@@ -173,6 +173,11 @@ class RegistryDatabase(Model):
     name: DnsLabel = "mlflow-registry"
     """The registry database (not the tracking or the auth database); unused with full URIs."""
 
+    @property
+    def database(self) -> str | None:
+        """``name`` when the registry has a database of its own, else ``None`` (the tracking database holds it)."""
+        return self.name if self.enabled else None
+
 
 class DatabaseCredentials(Model):
     """A user name and password kept in a Secret of their own, e.g. the `<cluster>-app` Secret of a

@@ -29,9 +29,14 @@ class DatabaseAccess:
 READ_REPLICA_VARIABLE = "MLFLOW_READ_REPLICA_BACKEND_STORE_URI"  # `mlflow server --read-replica-backend-store-uri`
 
 
-def store_env(uri: str, registry_uri: str | None = None) -> list[k8s.EnvVar]:
-    """The tracking store's URI, and the model registry's: its own database's, or the same."""
-    return env_values({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": registry_uri or uri})
+def store_env(
+    *, user: str | None, host: str, database: str, registry_database: str | None = None, port: int = POSTGRES_PORT
+) -> list[k8s.EnvVar]:
+    """The tracking store's URI (``database`` on ``host``, :func:`psycopg2_uri`), and the model registry's:
+    ``registry_database`` on the same server when it has one, else the same URI."""
+    uri = psycopg2_uri(user=user, host=host, port=port, database=database)
+    registry = psycopg2_uri(user=user, host=host, port=port, database=registry_database) if registry_database else uri
+    return env_values({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": registry})
 
 
 def psycopg2_uri(*, user: str | None, host: str, database: str, port: int = POSTGRES_PORT) -> str:

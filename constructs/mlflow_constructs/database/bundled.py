@@ -113,14 +113,11 @@ class BundledPostgres(Construct):
             ),
             claims=[claim_template(size=config.storage_size, storage_class=config.storage_class, labels=labels)],
         )
-        uri = psycopg2_uri(user=config.user, host=self.service_name, database=database)
-        registry_uri = (
-            psycopg2_uri(user=config.user, host=self.service_name, database=registry_database)
-            if registry_database is not None
-            else None
+        stores = store_env(
+            user=config.user, host=self.service_name, database=database, registry_database=registry_database
         )
         self.access = DatabaseAccess(
-            env=(secrets.env("PGPASSWORD", PASSWORD_KEY), *store_env(uri, registry_uri)),
+            env=(secrets.env("PGPASSWORD", PASSWORD_KEY), *stores),
             pod_selector=self.selector,
             auth_database_uri=psycopg2_uri(user=config.user, host=self.service_name, database=auth_database),
             secret_keys=(PASSWORD_KEY,),

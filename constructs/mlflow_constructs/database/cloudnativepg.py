@@ -116,15 +116,10 @@ class CloudNativePgDatabase(Construct):
                 )
         app_secret = f"{self.cluster_name}-app"
         host, standbys = f"{self.cluster_name}-rw", f"{self.cluster_name}-ro"
-        registry_uri = (
-            psycopg2_uri(user=cfg.user, host=host, database=registry_database)
-            if registry_database is not None
-            else None
-        )
         self.access = DatabaseAccess(
             env=(
                 secret_env("PGPASSWORD", SecretRef(app_secret, "password")),
-                *store_env(psycopg2_uri(user=cfg.user, host=host, database=database), registry_uri),
+                *store_env(user=cfg.user, host=host, database=database, registry_database=registry_database),
             ),
             pod_selector={"cnpg.io/cluster": self.cluster_name},
             auth_database_uri=psycopg2_uri(user=cfg.user, host=host, database=auth_db),

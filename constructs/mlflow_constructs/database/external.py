@@ -47,17 +47,16 @@ class ExternalDatabase(Construct):
             credentials = config.credentials
             user = secrets.named(credentials.secret, credentials.username_key)
             password = secrets.named(credentials.secret, credentials.password_key)
-            registry_uri = (
-                psycopg2_uri(user=None, host=config.host, port=config.port, database=registry_database)
-                if registry_database is not None
-                else None
-            )
             self.access = DatabaseAccess(
                 env=(
                     secret_env("PGUSER", user),
                     secret_env("PGPASSWORD", password),
                     *store_env(
-                        psycopg2_uri(user=None, host=config.host, port=config.port, database=database), registry_uri
+                        user=None,
+                        host=config.host,
+                        port=config.port,
+                        database=database,
+                        registry_database=registry_database,
                     ),
                 ),
                 auth_database_uri=psycopg2_uri(user=None, host=config.host, port=config.port, database=auth_database),

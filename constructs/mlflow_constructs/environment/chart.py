@@ -279,7 +279,7 @@ class MlflowEnvironment(Construct):
 
     def _database(self, env: Environment, naming: Naming, secrets: SecretSource) -> DatabaseAccess:
         db = env.database
-        registry = db.registry.name if db.registry.enabled else None
+        registry = db.registry.database
         if db.type == "bundled":
             return BundledPostgres(
                 self,
@@ -359,7 +359,7 @@ class MlflowEnvironment(Construct):
             password_key=POSTGRES_PASSWORD_KEY,
             host=naming.component("postgresql").name,
             user=db.bundled.user,
-            databases=(db.name, db.auth_name, *((db.registry.name,) if db.registry.enabled else ())),
+            databases=tuple(name for name in (db.name, db.auth_name, db.registry.database) if name),
             upload=upload,
         )
 
