@@ -89,7 +89,7 @@ class OidcAuth(Construct):
         if database_uri_from_plugin:
             plugin_keys.append("database_uri")
         own = config.credentials
-        refs: tuple[SecretRef, ...] = ()
+        named: dict[str, SecretRef] = {}  # the plugin's variables read from auth.oidc.credentials' Secret
         if own is not None:  # read as env vars (the config refuses it with files or a cloud store)
             named = {
                 "SECRET_KEY": secrets.named(own.secret, own.session_secret_key),
@@ -97,10 +97,9 @@ class OidcAuth(Construct):
                 "OIDC_CLIENT_SECRET": secrets.named(own.secret, own.client_secret_key),
             }
             plugin_keys = [key for key in plugin_keys if key not in OWN_KEYS]
-            refs = tuple(named.values())
         plugin = plugin_delivery(secrets, plugin_keys)
-        if refs:
-            plugin = replace(plugin, env=(*(secret_env(k, ref) for k, ref in named.items()), *plugin.env))
+        plugin = replace(plugin, env=(*(secret_env(k, ref) for k, ref in named.items()), *plugin.env))
+        refs = tuple(named.values())
         cache_env: tuple[k8s.EnvVar, ...] = ()
         cache_keys: tuple[str, ...] = ()
         self.redis: BundledRedis | None = None
