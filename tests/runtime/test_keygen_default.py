@@ -20,8 +20,8 @@ import pytest
 import requests
 from bundled_minio import BundledMinio
 from pod_env import ApiServer
-from podrunner import find_object, run_job, run_pod
-from scenario import migration_job, require_free_port, service_port, start_bundled_postgres
+from podrunner import run_job
+from scenario import migrated_server, service_port, start_bundled_postgres
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "apiserver"))
 from cluster import Cluster, dump, missing_tools  # noqa: E402
@@ -74,14 +74,10 @@ def stack(generated, tmp_path_factory):
     objects = generated["objects"]
     data = generated["secret"]["data"]
     values = {SECRET: {key: base64.b64decode(value).decode() for key, value in data.items()}}
-    deployment = find_object(objects, "Deployment", "mlflow")
     with BundledMinio(objects, values, tmp_path_factory.mktemp("minio-data")) as s3:
         pg = start_bundled_postgres(objects, values)
         try:
-            run_job(migration_job(objects), objects, values, timeout=300)
-            require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-            with run_pod(deployment, objects, values) as pod:
-                pod.wait_for_probe(timeout=180)
+            with migrated_server(objects, values):
                 yield {"objects": objects, "s3": s3, "values": values[SECRET]}
         finally:
             pg.stop()

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from podrunner import find_object, run_job, run_pod
 from scenario import (
-    migration_job,
+    migrated_server,
     placeholder_secret_values,
-    require_free_port,
-    service_port,
     shipped_config,
     start_bundled_postgres,
     synth_environment,
@@ -41,10 +38,7 @@ def stack(tmp_path_factory):
     secrets["mlflow-admin"] = {"username": ADMIN, "password": ADMIN_PASSWORD}
     pg = start_bundled_postgres(objects, secrets)
     try:
-        run_job(migration_job(objects), objects, secrets, timeout=300)
-        require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-        with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets) as pod:
-            pod.wait_for_probe(timeout=180)
+        with migrated_server(objects, secrets) as (pod, _):
             yield {"url": f"http://127.0.0.1:{pod.port('http', 'mlflow')}", "pg": pg}
     finally:
         pg.stop()

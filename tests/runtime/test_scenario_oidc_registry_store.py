@@ -21,11 +21,9 @@ from urllib.parse import quote
 
 import pytest
 from oidc_scenario import API, CLIENT_ID, CLIENT_SECRET, logged_in, provider_for, round_trip_run
-from podrunner import find_object, run_job, run_pod
 from postgres import free_port
 from scenario import (
-    migration_job,
-    require_free_port,
+    migrated_server,
     service_port,
     shipped_config,
     start_external_postgres,
@@ -72,13 +70,8 @@ def running(outdir: Path, client_secret: str | None = None) -> Iterator[dict]:
     pg = start_external_postgres(db_port, DB_USER, DB_PASSWORD, (*DATABASES.values(), REGISTRY))
     hosts = {HOST: "127.0.0.1"}
     try:
-        with provider_for(objects, idp_port):
-            migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
-            port = service_port(objects, "mlflow")
-            require_free_port(port, "the MLflow server")
-            with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
-                pod.wait_for_probe(timeout=180)
-                yield {"objects": objects, "pg": pg, "port": port, "migration": migration}
+        with provider_for(objects, idp_port), migrated_server(objects, secrets, extra_hosts=hosts) as (_, migration):
+            yield {"objects": objects, "pg": pg, "port": service_port(objects, "mlflow"), "migration": migration}
     finally:
         pg.stop()
 

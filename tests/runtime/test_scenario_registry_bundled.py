@@ -15,16 +15,14 @@ import os
 import subprocess
 
 import pytest
-from podrunner import find_object, run_job, run_pod
+from podrunner import find_object
 from postgres import PG_BIN
 from scenario import (
     container_of,
     literal_env,
-    migration_job,
+    migrated_server,
     placeholder_secret_values,
     register_a_model,
-    require_free_port,
-    service_port,
     shipped_config,
     start_bundled_postgres,
     start_cnpg_postgres,
@@ -49,13 +47,10 @@ def head_of(pg, database: str) -> str:
 def migrate_serve_and_register(objects: list[dict], secrets: dict, pg, hosts: dict[str, str]) -> None:
     """The migration Job brings both stores to one head; through the server then started, a registered model
     lands in the registry database and not in the tracking one, where the run is."""
-    migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
-    logs = "\n".join(migration.logs.values())
-    assert head_of(pg, REGISTRY) == head_of(pg, TRACKING) != "", logs
-    assert "migrating registry" in logs, logs
-    require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-    with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
-        pod.wait_for_probe(timeout=180)
+    with migrated_server(objects, secrets, extra_hosts=hosts) as (pod, migration):
+        logs = "\n".join(migration.logs.values())
+        assert head_of(pg, REGISTRY) == head_of(pg, TRACKING) != "", logs
+        assert "migrating registry" in logs, logs
         run_id = register_a_model(f"http://127.0.0.1:{pod.port('http', 'mlflow')}")
     assert pg.psql("SELECT name FROM registered_models", database=REGISTRY) == "churn"
     assert pg.psql("SELECT run_id FROM model_versions", database=REGISTRY) == run_id

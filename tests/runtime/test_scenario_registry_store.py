@@ -15,15 +15,14 @@ import subprocess
 
 import pytest
 import venvs
-from podrunner import find_object, run_job, run_pod
+from podrunner import run_job
 from postgres import free_port
 from scenario import (
     container_of,
+    migrated_server,
     migration_job,
     placeholder_secret_values,
     register_a_model,
-    require_free_port,
-    service_port,
     shipped_config,
     start_external_postgres,
     synth_environment,
@@ -74,10 +73,7 @@ def stack(tmp_path_factory):
     pg = start_external_postgres(port, DB_USER, DB_PASSWORD, (TRACKING, REGISTRY))
     hosts = {HOST: "127.0.0.1"}
     try:
-        migration = run_job(migration_job(objects), objects, secrets, timeout=300, extra_hosts=hosts)
-        require_free_port(service_port(objects, "mlflow"), "the MLflow server")
-        with run_pod(find_object(objects, "Deployment", "mlflow"), objects, secrets, extra_hosts=hosts) as pod:
-            pod.wait_for_probe(timeout=180)
+        with migrated_server(objects, secrets, extra_hosts=hosts) as (pod, migration):
             url = f"http://127.0.0.1:{pod.port('http', 'mlflow')}"
             yield {"objects": objects, "pg": pg, "url": url, "migration": migration}
     finally:
