@@ -27,6 +27,8 @@ class DatabaseAccess:
 
 
 READ_REPLICA_VARIABLE = "MLFLOW_READ_REPLICA_BACKEND_STORE_URI"  # `mlflow server --read-replica-backend-store-uri`
+TRACKING_STORE_VARIABLE = "MLFLOW_BACKEND_STORE_URI"  # `mlflow server --backend-store-uri`
+REGISTRY_STORE_VARIABLE = "MLFLOW_REGISTRY_STORE_URI"  # `mlflow server --registry-store-uri`
 
 
 def store_env(
@@ -36,7 +38,7 @@ def store_env(
     ``registry_database`` on the same server when it has one, else the same URI."""
     uri = psycopg2_uri(user=user, host=host, port=port, database=database)
     registry = psycopg2_uri(user=user, host=host, port=port, database=registry_database) if registry_database else uri
-    return env_values({"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_REGISTRY_STORE_URI": registry})
+    return env_values({TRACKING_STORE_VARIABLE: uri, REGISTRY_STORE_VARIABLE: registry})
 
 
 def psycopg2_uri(*, user: str | None, host: str, database: str, port: int = POSTGRES_PORT) -> str:

@@ -6,14 +6,20 @@ from __future__ import annotations
 from constructs import Construct
 
 from mlflow_constructs.config.database import ExternalPostgres
-from mlflow_constructs.database.access import READ_REPLICA_VARIABLE, DatabaseAccess, psycopg2_uri, store_env
+from mlflow_constructs.database.access import (
+    READ_REPLICA_VARIABLE,
+    REGISTRY_STORE_VARIABLE,
+    TRACKING_STORE_VARIABLE,
+    DatabaseAccess,
+    psycopg2_uri,
+    store_env,
+)
 from mlflow_constructs.k8s.pods import secret_env
 from mlflow_constructs.secrets.source import SecretSource
 
 URI_KEY = "database_uri"
 READ_REPLICA_KEY = "read_replica_database_uri"
 REGISTRY_KEY = "registry_database_uri"
-REGISTRY_VARIABLE = "MLFLOW_REGISTRY_STORE_URI"  # `mlflow server --registry-store-uri`
 
 
 class ExternalDatabase(Construct):
@@ -69,7 +75,7 @@ class ExternalDatabase(Construct):
         registry_keys = (REGISTRY_KEY,) if registry else ()
         if uri_from_plugin:
             self.access = DatabaseAccess(
-                env=tuple(secrets.env(REGISTRY_VARIABLE, key) for key in registry_keys),
+                env=tuple(secrets.env(REGISTRY_STORE_VARIABLE, key) for key in registry_keys),
                 read_replica_env=replica,
                 secret_keys=(*registry_keys, *replica_keys),
                 registry_store=registry,
@@ -77,8 +83,8 @@ class ExternalDatabase(Construct):
             return
         self.access = DatabaseAccess(
             env=(
-                secrets.env("MLFLOW_BACKEND_STORE_URI", URI_KEY),
-                secrets.env(REGISTRY_VARIABLE, REGISTRY_KEY if registry else URI_KEY),
+                secrets.env(TRACKING_STORE_VARIABLE, URI_KEY),
+                secrets.env(REGISTRY_STORE_VARIABLE, REGISTRY_KEY if registry else URI_KEY),
             ),
             secret_keys=(URI_KEY, *registry_keys, *replica_keys),
             read_replica_env=replica,

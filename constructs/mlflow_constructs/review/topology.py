@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from mlflow_constructs.review.facts import server_of
+from mlflow_constructs.review.facts import REGISTRY_STORE, TRACKING_STORE, server_of
 from mlflow_constructs.review.objects import (
     WORKLOAD_KINDS,
     Obj,
@@ -22,8 +22,6 @@ from mlflow_constructs.review.objects import (
 
 POD_KINDS = (*WORKLOAD_KINDS, "Job")
 OAUTH2_PROXY = "oauth2-proxy"  # the component label of the OAuth2-Proxy front
-STORE_URI = "MLFLOW_BACKEND_STORE_URI"
-REGISTRY_URI = "MLFLOW_REGISTRY_STORE_URI"
 PLUGIN_PROVIDERS = {
     "CONFIG_AWS_SECRETS_": "AWS Secrets Manager",
     "CONFIG_AWS_PARAMETER_STORE_": "AWS Parameter Store",
@@ -210,7 +208,7 @@ def _database_at(host: str | None, objects: list[Obj], namespace: str, users: tu
 def registry_database(container: Obj) -> str | None:
     """Where the server's model registry lives when not in the tracking database (``MLFLOW_REGISTRY_STORE_URI``
     set apart from ``MLFLOW_BACKEND_STORE_URI``), in words; None when it shares the tracking database."""
-    registry, tracking = env_of(container, REGISTRY_URI), env_of(container, STORE_URI)
+    registry, tracking = env_of(container, REGISTRY_STORE), env_of(container, TRACKING_STORE)
     if registry is None or tracking is None or registry.get("value", registry) == tracking.get("value", tracking):
         return None
     if "value" in registry:
@@ -224,13 +222,13 @@ def database_store(objects: list[Obj], namespace: str) -> Store | None:
     users = tuple(
         o
         for o in of_kind(objects, *POD_KINDS)
-        if any(env_of(c, STORE_URI) for c in containers(o))
-        or any(key == STORE_URI for _, key in secret_references(o))
+        if any(env_of(c, TRACKING_STORE) for c in containers(o))
+        or any(key == TRACKING_STORE for _, key in secret_references(o))
         or any(e["name"].startswith(tuple(PLUGIN_PROVIDERS)) for c in containers(o) for e in c.get("env", []))
     )
     if not users:
         return None
-    sources = [(c, env_of(c, STORE_URI)) for o in users for c in containers(o)]
+    sources = [(c, env_of(c, TRACKING_STORE)) for o in users for c in containers(o)]
     literal = next((e["value"] for _, e in sources if e and "value" in e), None)
     if literal:
         return _database_at(urlparse(literal).hostname, objects, namespace, users)
@@ -244,7 +242,7 @@ def database_store(objects: list[Obj], namespace: str) -> Store | None:
             f"external PostgreSQL<br/>URI from {where}",
             users,
         )
-    mounted = next(((s, k) for o in users for s, k in secret_references(o) if k == STORE_URI), None)
+    mounted = next(((s, k) for o in users for s, k in secret_references(o) if k == TRACKING_STORE), None)
     if mounted:
         return Store(
             f"an external PostgreSQL whose URI is mounted as a file from Secret `{mounted[0]}` (key `{mounted[1]}`)",
