@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 from helpers import once_per_run
 from repo_paths import REPO, environment_file, shipped_environments
 
@@ -21,6 +20,7 @@ from mlflow_constructs.config import ConfigError, Environment, load_environment,
 from mlflow_constructs.environment.chart import environment_objects
 from mlflow_constructs.environment.limits import KEY_MAX_LENGTH, longest_accepted
 from mlflow_constructs.k8s.name_rules import checked_values, problems
+from mlflow_constructs.review.objects import load_documents
 from mlflow_constructs.synth import build_app
 
 ENVS = shipped_environments()
@@ -48,7 +48,7 @@ def longest(tmp_path_factory) -> dict[str, tuple[int, int]]:
 
 
 def synthesized(env: Environment, tmp_path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(build_app({"test": env}, tmp_path).synth_yaml()) if d]
+    return load_documents(build_app({"test": env}, tmp_path).synth_yaml())
 
 
 @pytest.mark.parametrize("env_name", ENVS)
@@ -108,6 +108,17 @@ def test_a_new_object_lowers_the_limit_without_a_list_to_update(tmp_path):
 
     assert longest_accepted(env, "name", environment_objects) == 46  # the migration Job, see the README
     assert longest_accepted(env, "name", with_extra) == KEY_MAX_LENGTH - len(suffix)
+
+
+def test_a_name_made_twice_of_the_key_still_gets_its_longest():
+    """Where a value holds the key twice, the first build's overflow is no answer (the value grows two
+    characters per character of the key); the search still finds the longest that works: (63 - 1) // 2."""
+    env = load_environment(environment_file("gke-gcs"))
+
+    def doubled(env: Environment) -> list[dict]:
+        return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"{env.name}-{env.name}"}, "spec": {}}]
+
+    assert longest_accepted(env, "name", doubled) == 31
 
 
 # --- the rules, object by object ---------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 `<name>-postgresql-backup` is a CronJob name (at most 52 characters), `<name>-postgresql-0` a pod name and
 label, `<name>-migrate-<hash>` a Job name and so a label, and so on for every object and every object their
 controllers make (:mod:`mlflow_constructs.k8s.name_rules`). How long each key may be follows from the objects
-themselves: the environment is built again with shorter values until everything fits, so a new object or
-suffix is covered without a list of limits to keep up to date.
+themselves: the environment is built again at the longest value, which says how far each name is over, and
+at the length that gives, so a new object or suffix is covered without a list of limits to keep up to date.
 
 A ConfigMap (or Secret) holds at most 1 MiB of keys and values: a long config value (a display name, many
 hosts) would make one the API server refuses.
@@ -13,6 +13,7 @@ hosts) would make one the API server refuses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -33,19 +34,30 @@ Build = Callable[[Environment], list[dict[str, Any]]]
 
 def longest_accepted(env: Environment, key: str, build: Build) -> int:
     """The longest value of ``key`` (``name`` or ``namespace``), everything else as in ``env``, whose objects
-    (``build(env)``) Kubernetes takes. Names only grow with the key, so a binary search over lengths finds it;
-    what fails whatever its length (another key's doing) is left out of the count."""
+    (``build(env)``) Kubernetes takes; what fails whatever its length (another key's doing) is left out.
 
-    def refused(length: int) -> int:
-        return len(problems(build(env.model_copy(update={key: "a" * length}))))
+    At the longest length, each refused value that holds the key says by how much it is over, so that build
+    gives the answer; builds just at and above it confirm it. Names only grow with the key, so when they do not
+    (a value holding the key twice), a binary search over lengths finds it."""
 
-    floor = refused(1)
-    if refused(KEY_MAX_LENGTH) == floor:
+    @functools.cache
+    def refused(length: int) -> list[Checked]:
+        return problems(build(env.model_copy(update={key: "a" * length})))
+
+    longest = refused(KEY_MAX_LENGTH)
+    if not longest:
         return KEY_MAX_LENGTH
-    low, high = 1, KEY_MAX_LENGTH  # refused(low) == floor < refused(high)
+    floor = len(refused(1))
+    if len(longest) == floor:
+        return KEY_MAX_LENGTH
+    value = "a" * KEY_MAX_LENGTH
+    guess = KEY_MAX_LENGTH - max((c.overflow for c in longest if value in c.value), default=0)
+    if 1 <= guess < KEY_MAX_LENGTH and len(refused(guess)) == floor < len(refused(guess + 1)):
+        return guess
+    low, high = 1, KEY_MAX_LENGTH  # len(refused(low)) == floor < len(refused(high))
     while high - low > 1:
         middle = (low + high) // 2
-        low, high = (middle, high) if refused(middle) == floor else (low, middle)
+        low, high = (middle, high) if len(refused(middle)) == floor else (low, middle)
     return low
 
 
