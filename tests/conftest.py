@@ -12,14 +12,21 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
+
+from type_hints import evaluate_stub_hints_once  # noqa: E402
+
+from mlflow_constructs.typing_memo import remember_subscriptions  # noqa: E402
+
+evaluate_stub_hints_once()
+remember_subscriptions()  # as `python app.py` runs
 
 from helpers import run_dir  # noqa: E402
 from readme_example import CHART, run_example  # noqa: E402
 from repo_paths import ENVIRONMENT_DIRS, REPO, shipped_environments  # noqa: E402
 
+from mlflow_constructs.review.objects import load_documents  # noqa: E402
 from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize  # noqa: E402
 from mlflow_constructs.synth_cache import cache_for  # noqa: E402
 
@@ -63,7 +70,7 @@ def synthesized_text(dist_files: dict[str, Path]) -> dict[str, str]:
 def synthesized(dist_files: dict[str, Path], synthesized_text: dict[str, str]) -> dict[str, list[dict]]:
     """Environment name (and the library example's chart) -> its manifests, in output order."""
     texts = {**synthesized_text, CHART: dist_files[CHART].read_text()}
-    return {name: [doc for doc in yaml.safe_load_all(text) if doc] for name, text in texts.items()}
+    return {name: load_documents(text) for name, text in texts.items()}
 
 
 def _require_every_test(config: pytest.Config) -> list[str]:

@@ -14,6 +14,8 @@ from helpers import run_app
 from repo_paths import REPO
 
 from mlflow_constructs import synth, synth_cache
+from mlflow_constructs.review import commands
+from mlflow_constructs.review.commands import expected_pages, page_drift, write_pages
 from mlflow_constructs.synth import check, synthesize
 from mlflow_constructs.synth_cache import CACHE_ENV, SynthCache, fingerprint
 
@@ -101,7 +103,7 @@ def test_turned_off_by_the_environment_or_the_flag(config_dir, tmp_path):
     assert run_app(*dist, "--no-cache", env={CACHE_ENV: str(folder)}).returncode == 0
     assert not folder.exists()
     assert run_app(*dist, env={CACHE_ENV: str(folder)}).returncode == 0
-    assert len(list(folder.glob("[!.]*"))) == 1
+    assert len(list(folder.glob("[!.]*"))) == 2  # the environment's manifests and its page
 
 
 def test_a_fully_cached_run_never_starts_node(config_dir, tmp_path):
@@ -136,3 +138,43 @@ def test_the_cache_stays_out_of_git(config_dir, cache, tmp_path):
         check=True,
     )
     assert status.stdout and "cache/" not in status.stdout
+
+
+def refuse_rendering(monkeypatch):
+    def rendered(*_):
+        raise AssertionError("rendered a page although the cache held it")
+
+    monkeypatch.setattr(commands, "_render_page", rendered)
+
+
+def test_a_page_from_the_cache_is_the_page_rendered(config_dir, cache, tmp_path, monkeypatch):
+    """docs/environments/<env>.md is the same text with or without the cache, and a hit renders nothing."""
+    (manifests,) = synthesize(config_dir, tmp_path / "dist", cache=cache)
+    sources = {"default": config_dir / "default.yaml"}
+    (fresh,) = write_pages([manifests], sources, tmp_path / "fresh", REPO)
+    (missed,) = write_pages([manifests], sources, tmp_path / "miss", REPO, cache)
+    refuse_rendering(monkeypatch)
+    (hit,) = write_pages([manifests], sources, tmp_path / "hit", REPO, cache)
+    assert hit.read_bytes() == missed.read_bytes() == fresh.read_bytes()
+
+
+def test_a_page_follows_its_manifests(config_dir, cache, tmp_path):
+    """Other manifests (a changed environment or construct) are another page, not the cached one."""
+    (manifests,) = synthesize(config_dir, tmp_path / "dist", cache=cache)
+    sources = {"default": config_dir / "default.yaml"}
+    before = expected_pages({"default": manifests.read_bytes()}, sources, REPO, cache)["default"]
+    changed = manifests.read_text().replace("mlflow:v3.17.2-full", "mlflow:v3.17.3-full").encode()
+    after = expected_pages({"default": changed}, sources, REPO, cache)["default"]
+    assert after != before
+    assert after == expected_pages({"default": changed}, sources, REPO)["default"]
+
+
+def test_check_catches_a_hand_edited_page_with_the_cache_warm(config_dir, cache, tmp_path):
+    """The CI gate compares each page on disk with the expected text, cached or not."""
+    (written,) = synthesize(config_dir, tmp_path / "dist", cache=cache)
+    sources = {"default": config_dir / "default.yaml"}
+    (page,) = write_pages([written], sources, tmp_path / "docs", REPO, cache)
+    drift = check(config_dir, tmp_path / "dist", cache=cache)
+    assert page_drift(drift, sources, tmp_path / "docs", REPO, cache) == {}
+    page.write_text(page.read_text() + "edited by hand\n")
+    assert page_drift(drift, sources, tmp_path / "docs", REPO, cache) == {"default": "changed"}

@@ -46,19 +46,27 @@ class SynthCache:
 
     def restore(self, key: str, target: Path) -> bool:
         """Write the entry ``key`` to ``target``; ``False`` (nothing written) when there is no whole entry."""
-        try:
-            digest, _, text = (self.folder / key).read_bytes().partition(b"\n")
-        except OSError:
-            return False
-        if hashlib.sha256(text).hexdigest().encode() != digest:
+        data = self.read(key)
+        if data is None:
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text)
+        target.write_bytes(data)
         return True
 
     def store(self, key: str, source: Path) -> None:
         """Keep ``source`` (a file synthesis just wrote) as the entry ``key``."""
-        text = source.read_bytes()
+        self.write(key, source.read_bytes())
+
+    def read(self, key: str) -> bytes | None:
+        """The entry ``key``, or ``None`` when there is no whole entry."""
+        try:
+            digest, _, data = (self.folder / key).read_bytes().partition(b"\n")
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest().encode() == digest else None
+
+    def write(self, key: str, data: bytes) -> None:
+        """Keep ``data`` as the entry ``key`` (atomically: a reader sees the whole entry or none)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         ignore = self.folder / ".gitignore"
         if not ignore.exists():  # out of `git status` wherever it is (`mlflow-k8s` writes it into your repository)
@@ -66,7 +74,7 @@ class SynthCache:
         fd, temporary = tempfile.mkstemp(prefix=f".{key}-", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(hashlib.sha256(text).hexdigest().encode() + b"\n" + text)
+                out.write(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
             os.replace(temporary, self.folder / key)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

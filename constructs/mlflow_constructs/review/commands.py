@@ -8,10 +8,12 @@ work on the resulting objects.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from mlflow_constructs.config.errors import ConfigError
@@ -25,6 +27,8 @@ from mlflow_constructs.synth_cache import SynthCache, cache_for
 
 DOCS_DIR = Path("docs") / "environments"
 EXIT_DATA_LOSS = 3  # `diff --exit-code`: some change loses data (1: changes without data loss)
+# Below this many pages per worker process, forking costs more than it saves (a page takes ~8 ms).
+MIN_PAGES_PER_WORKER = 16
 
 
 def synthesize_objects(sources: dict[str, Path], cache: SynthCache | None = None) -> dict[str, list[Obj]]:
@@ -109,28 +113,67 @@ def explain(args: argparse.Namespace, root: Path) -> int:
     return 0
 
 
-def write_pages(written: list[Path], sources: dict[str, Path], docs: Path, root: Path) -> list[Path]:
+def write_pages(
+    written: list[Path], sources: dict[str, Path], docs: Path, root: Path, cache: SynthCache | None = None
+) -> list[Path]:
     """Write the page of each environment whose output synthesis just wrote (``written``: its files)."""
     docs.mkdir(parents=True, exist_ok=True)
-    pages = []
-    for path in written:
-        name = path.name.removesuffix(OUTPUT_SUFFIX)
-        pages.append(docs / f"{name}.md")
-        pages[-1].write_text(page(name, load_documents(path.read_text()), sources[name], root))
+    names = [path.name.removesuffix(OUTPUT_SUFFIX) for path in written]
+    texts = expected_pages({n: p.read_bytes() for n, p in zip(names, written, strict=True)}, sources, root, cache)
+    pages = [docs / f"{name}.md" for name in names]
+    for path, name in zip(pages, names, strict=True):
+        path.write_bytes(texts[name].encode())
     return pages
 
 
-def page_drift(drift: Drift, sources: dict[str, Path], docs: Path, root: Path) -> dict[str, str]:
+def page_drift(
+    drift: Drift, sources: dict[str, Path], docs: Path, root: Path, cache: SynthCache | None = None
+) -> dict[str, str]:
     """Environment -> ``changed`` or ``missing``, for each checked environment whose page differs from what
     synthesis writes."""
+    texts = expected_pages({n: text.encode() for n, text in drift.expected.items()}, sources, root, cache)
     found = {}
-    for name, text in drift.expected.items():
+    for name, text in texts.items():
         path = docs / f"{name}.md"
         if not path.is_file():
             found[name] = "missing"
-        elif path.read_text() != page(name, load_documents(text), sources[name], root):
+        elif path.read_bytes() != text.encode():
             found[name] = "changed"
     return found
+
+
+def expected_pages(
+    manifests: dict[str, bytes], sources: dict[str, Path], root: Path, cache: SynthCache | None = None
+) -> dict[str, str]:
+    """Environment -> the text of its page, given its manifests: from ``cache`` where it holds the page of the
+    same manifests (and source path, and code), else rendered (in worker processes when there are many) and
+    kept there."""
+    keys, texts = {}, {}
+    for name, data in manifests.items():
+        if cache:
+            keys[name] = cache.key(f"page\0{name}\0{_display(sources[name], root)}", data)
+            hit = cache.read(keys[name])
+            if hit is not None:
+                texts[name] = hit.decode()
+    misses = [(name, data, sources[name], root) for name, data in manifests.items() if name not in texts]
+    for (name, *_), text in zip(misses, _render_pages(misses), strict=True):
+        texts[name] = text
+        if cache:
+            cache.write(keys[name], text.encode())
+    return {name: texts[name] for name in manifests}
+
+
+def _render_pages(jobs: list[tuple[str, bytes, Path, Path]]) -> list[str]:
+    workers = min(os.cpu_count() or 1, len(jobs) // MIN_PAGES_PER_WORKER)
+    if workers < 2 or "cdk8s" in sys.modules:  # node runs in this process: no fork
+        return [_render_page(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_render_page, jobs, chunksize=-(-len(jobs) // workers)))
+
+
+def _render_page(job: tuple[str, bytes, Path, Path]) -> str:
+    name, manifests, source, root = job
+    return page(name, load_documents(manifests.decode()), source, root)
 
 
 def render_docs(root: Path, cache: SynthCache | None = None) -> dict[str, str]:
