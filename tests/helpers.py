@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from repo_paths import REPO
 
 from mlflow_constructs.config import ConfigError, parse_environment
+from mlflow_constructs.review.objects import load_documents
 from mlflow_constructs.synth import build_app
 
 INGRESS = {"enabled": True, "hosts": ["mlflow.example.com"], "tls": {"secret_name": "tls"}}
@@ -37,7 +37,7 @@ def synth(config: dict[str, Any], tmp_path) -> list[dict[str, Any]]:
     """Manifests for one environment given as a dict (as it would be read from config/<env>.yaml)."""
     env = parse_environment(config, source="test.yaml")
     text = build_app({"test": env}, tmp_path).synth_yaml()
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return load_documents(text)
 
 
 def config_error(config: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import cdk8s
-import yaml
 from constructs import Construct
 from helpers import container, env_of, find, find_all
 
@@ -42,6 +41,7 @@ from mlflow_constructs.config import (
     Secrets,
     Server,
 )
+from mlflow_constructs.review.objects import load_documents
 from mlflow_constructs.server.addon import NO_ADDON
 from mlflow_constructs.server.ai_gateway import ai_gateway_access
 
@@ -54,7 +54,7 @@ def objects_of(build: Callable[[Construct], Any], tmp_path) -> list[dict[str, An
     """The manifests a bare chart holds after ``build(chart)``."""
     app = cdk8s.App(outdir=str(tmp_path))
     build(cdk8s.Chart(app, "bare", namespace=NAMING.namespace, disable_resource_name_hashes=True))
-    return [doc for doc in yaml.safe_load_all(app.synth_yaml()) if doc]
+    return load_documents(app.synth_yaml())
 
 
 def server_on_s3(

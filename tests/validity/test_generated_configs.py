@@ -29,6 +29,7 @@ from test_k8s_schemas import MIN_VERSION
 
 import app
 from mlflow_constructs.config import Environment
+from mlflow_constructs.review.objects import load_documents
 
 SCHEMA = json.loads((REPO / "schema" / "environment.schema.json").read_text())
 SEED = 25
@@ -90,5 +91,5 @@ def test_a_config_the_schema_allows_is_refused_by_key_or_synthesizes_valid_objec
         if code != 0:
             assert_refused_naming_a_key(code, stderr, config)
             return
-        objects = [doc for doc in yaml.safe_load_all(output.read_text()) if doc]
+        objects = load_documents(output.read_text())
         assert not schema_problems(objects), "\n".join(schema_problems(objects))
