@@ -7,7 +7,9 @@ name, and the Argo CD sync waves order stores (0), Jobs (1) and the server (2).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from cdk8s import ApiObject, ApiObjectMetadata, App, Chart, JsonPatch
@@ -250,7 +252,16 @@ def _sorted(value: Any) -> Any:
 
 def _job_spec_json(spec: k8s.JobSpec) -> dict[str, Any]:
     """The JSON of a typed Job spec, rendered in a scratch chart that is never synthesized."""
-    return k8s.KubeJob(Chart(App(), "scratch"), "job", spec=spec).to_json()["spec"]
+    return k8s.KubeJob(_scratch_chart(), f"job-{next(_SCRATCH_IDS)}", spec=spec).to_json()["spec"]
+
+
+@cache
+def _scratch_chart() -> Chart:
+    """One chart per process, never synthesized: a new app and chart for each Job are two round trips to node."""
+    return Chart(App(), "scratch")
+
+
+_SCRATCH_IDS = itertools.count()
 
 
 def run_once_job(

@@ -46,7 +46,17 @@ class SecretRef:
 def quantity(value: str) -> k8s.Quantity:
     """One jsii object per distinct value and process: each is a round trip to node, and an environment uses
     ~50 of a handful of values; they are immutable, so every object and chart can share them."""
-    return k8s.Quantity.from_string(value)
+    made = k8s.Quantity.from_string(value)
+    _QUANTITY_TEXT[made] = value
+    return made
+
+
+def quantity_text(value: k8s.Quantity) -> str:
+    """The text of a quantity, without asking node when :func:`quantity` made it (``.value`` is a round trip)."""
+    return _QUANTITY_TEXT.get(value) or value.value
+
+
+_QUANTITY_TEXT: dict[k8s.Quantity, str] = {}
 
 
 @cache
@@ -212,7 +222,7 @@ def with_ephemeral_storage(c: k8s.Container, volumes: Sequence[k8s.Volume]) -> k
     with that much free disk."""
     scratch = {v.name: v.empty_dir for v in volumes if v.empty_dir is not None and v.empty_dir.medium != "Memory"}
     written = {m.name for m in c.volume_mounts or () if not m.read_only and m.name in scratch}
-    mib = LOG_STORAGE_MIB + sum(-(-size_in_bytes(scratch[name].size_limit.value) // 2**20) for name in written)
+    mib = LOG_STORAGE_MIB + sum(-(-size_in_bytes(quantity_text(scratch[name].size_limit)) // 2**20) for name in written)
     storage = {"ephemeral-storage": quantity(f"{mib}Mi")}
     res = c.resources or k8s.ResourceRequirements()
     return k8s.Container(
