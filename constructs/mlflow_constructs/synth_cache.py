@@ -6,8 +6,10 @@ An entry is keyed on everything the output is made of: the environment's name an
 file of this package as it is used (its modules, the schema scripts, the CRD bindings under ``imports/``) and
 ``app.py``, the versions of the libraries that build and print the objects, and the node binary jsii runs.
 A hit is the bytes a miss wrote, so the output is the same either way; ``check`` compares ``dist/`` with
-them just as it does with a fresh synthesis. Entries are written atomically (a temporary file renamed into
-place), so concurrent runs only ever read whole entries; an entry whose checksum does not match is a miss.
+them just as it does with a fresh synthesis. An environment's page (``docs/environments/<env>.md``) is kept
+the same way, keyed on the manifests it describes and the path it names. Entries are written atomically (a
+temporary file renamed into place), so concurrent runs only ever read whole entries; an entry whose checksum
+does not match is a miss.
 
 ``--no-cache`` or ``MLFLOW_K8S_SYNTH_CACHE=off`` turns it off; ``MLFLOW_K8S_SYNTH_CACHE=<folder>`` moves it.
 Deleting the folder is always safe.
