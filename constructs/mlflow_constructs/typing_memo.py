@@ -4,7 +4,7 @@ Every property of a jsii struct (``k8s.ObjectMeta``, ``k8s.Container``, ...) ret
 ``typing.cast(typing.Optional[X], value)``, and handing a struct to node reads every property, so synthesis
 subscripts ``Optional`` several hundred thousand times. typing remembers subscriptions in an LRU cache of 128
 entries; the Kubernetes bindings use several hundred distinct ones, so that cache misses nearly every time and
-each miss builds a new ``Union``: a fifth of synthesis' time (``make bench`` before and after). Python has no
+each miss builds a new ``Union``: a fifth of synthesis' time (docs/measurements.md, "Cutting it further"). Python has no
 setting for that size, so :func:`remember_subscriptions` puts an unbounded memo in front of the one private
 method both go through, ``typing._SpecialForm.__getitem__``. It returns what typing returns for the same
 arguments (of the same types), so nothing but the time changes.
@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-# The method `Optional[...]` and `Union[...]` go through (Python 3.11 to 3.14).
+# The method `Optional[...]` and `Union[...]` go through (checked on Python 3.11, 3.12 and 3.13).
 _OWNER, _METHOD = "_SpecialForm", "__getitem__"
 
 
