@@ -10,6 +10,7 @@ left behind by a removed environment is caught here instead.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,30 @@ def test_parallel_synthesis_writes_the_same_bytes(tmp_path, synthesized_text):
         assert sorted(written) == sorted(ENVS_IN[folder]), folder
         for env, path in written.items():
             assert path.read_text() == synthesized_text[env], env
+
+
+def test_parallel_synthesis_leaves_no_temporary_files(tmp_path):
+    """Each worker's node runtime unpacks ~2 MB into the temporary folder; a GitOps runner synthesizing on
+    every pull request must not fill its disk with them."""
+    config_dir, temporary = tmp_path / "config", tmp_path / "tmp"
+    config_dir.mkdir()
+    temporary.mkdir()
+    default = (REPO / "config" / "default.yaml").read_text()
+    for index in range(6):  # two workers' worth on two cores
+        (config_dir / f"team{index}.yaml").write_text(default.replace("namespace: mlflow", f"namespace: team{index}"))
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "app.py"),
+            "--no-cache",
+            "--config-dir",
+            str(config_dir),
+            "--outdir",
+            str(tmp_path / "dist"),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )
+    assert len(list((tmp_path / "dist").glob(f"*{OUTPUT_SUFFIX}"))) == 6
+    assert not list(temporary.iterdir())

@@ -341,6 +341,16 @@ def _write(envs: dict[str, Environment], outdir: Path, sources: dict[str, Path])
         return
     names = list(envs)
     chunks = [{name: envs[name] for name in names[i::workers]} for i in range(workers)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    fork = multiprocessing.get_context("fork")
+    with (
+        tempfile.TemporaryDirectory(prefix="mlflow-k8s-workers-") as scratch,
+        ProcessPoolExecutor(workers, mp_context=fork, initializer=_use_temporary_folder, initargs=(scratch,)) as pool,
+    ):
         for future in [pool.submit(_synth_into, chunk, outdir, sources) for chunk in chunks]:
             future.result()
+
+
+def _use_temporary_folder(folder: str) -> None:
+    """A worker's node runtime unpacks itself into a temporary folder that only ``atexit`` removes, and
+    pool workers end with ``os._exit``: point theirs into ``folder``, which the parent removes afterwards."""
+    tempfile.tempdir = folder

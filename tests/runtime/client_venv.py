@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -51,15 +52,16 @@ def run_client(
 ) -> dict:
     """Run ``client_scripts/<script>`` (with ``venv``'s Python, the client venv's by default) and return
     the JSON object it printed last."""
-    result = subprocess.run(
-        [str((venv or venvs.client_venv()).python_exe), str(SCRIPTS / script), *args],
-        env=client_env(hosts, env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="client-") as scratch:  # the script's downloads go, and are removed, here
+        result = subprocess.run(
+            [str((venv or venvs.client_venv()).python_exe), str(SCRIPTS / script), *args],
+            env=client_env(hosts, {"TMPDIR": scratch, **(env or {})}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
+        )
     return _result(script, result.returncode, result.stdout, result.stderr)
 
 
@@ -82,10 +84,12 @@ class BackgroundClient:
     ) -> None:
         self.script = script
         self._out, self._err = workdir / f"{script}.stdout", workdir / f"{script}.stderr"
+        scratch = workdir / f"{script}.tmp"  # its temporary files stay with the test's own folder
+        scratch.mkdir(exist_ok=True)
         with self._out.open("w") as out, self._err.open("w") as err:
             self.popen = subprocess.Popen(
                 [str(venvs.client_venv().python_exe), str(SCRIPTS / script), *args],
-                env=client_env(hosts, env),
+                env=client_env(hosts, {"TMPDIR": str(scratch), **(env or {})}),
                 stdout=out,
                 stderr=err,
             )
