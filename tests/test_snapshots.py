@@ -10,16 +10,16 @@ left behind by a removed environment is caught here instead.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_app
 from repo_paths import ENVIRONMENT_DIRS, REPO, shipped_environments
 from snapshot import YamlSnapshotExtension
 
-from mlflow_constructs.synth import OUTPUT_SUFFIX, synthesize
+from mlflow_constructs.synth import MIN_ENVS_PER_WORKER, OUTPUT_SUFFIX, synthesize
 
 ENVS = shipped_environments()
 ENVS_IN = {folder: [path.stem for path in folder.glob("*.yaml")] for folder in ENVIRONMENT_DIRS}
@@ -90,21 +90,12 @@ def test_parallel_synthesis_leaves_no_temporary_files(tmp_path):
     config_dir.mkdir()
     temporary.mkdir()
     default = (REPO / "config" / "default.yaml").read_text()
-    for index in range(6):  # two workers' worth on two cores
+    teams = 2 * MIN_ENVS_PER_WORKER  # two workers on two cores
+    for index in range(teams):
         (config_dir / f"team{index}.yaml").write_text(default.replace("namespace: mlflow", f"namespace: team{index}"))
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "app.py"),
-            "--no-cache",
-            "--config-dir",
-            str(config_dir),
-            "--outdir",
-            str(tmp_path / "dist"),
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "TMPDIR": str(temporary)},
-    )
-    assert len(list((tmp_path / "dist").glob(f"*{OUTPUT_SUFFIX}"))) == 6
+    outdir = tmp_path / "dist"
+    args = ("--no-cache", "--config-dir", str(config_dir), "--outdir", str(outdir))
+    result = run_app(*args, env={"TMPDIR": str(temporary)})
+    assert result.returncode == 0, result.stderr
+    assert len(list(outdir.glob(f"*{OUTPUT_SUFFIX}"))) == teams
     assert not list(temporary.iterdir())
